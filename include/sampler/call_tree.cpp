@@ -1,0 +1,62 @@
+#include "sampler/call_tree.hpp"
+
+namespace sampler {
+
+FrameId FrameTable::intern(const Frame& frame) {
+    auto [it, inserted] = ids_.try_emplace(frame, static_cast<FrameId>(frames_.size()));
+    if (inserted)
+        frames_.push_back(frame);
+    return it->second;
+}
+
+CallTree::CallTree() {
+    nodes_.emplace_back();
+}
+
+CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::uint64_t count) {
+    NodeId current = root_id;
+    nodes_[root_id].total += count;
+    for (FrameId frame : outermost_first) {
+        auto found = nodes_[current].children.find(frame);
+        NodeId next;
+        if (found != nodes_[current].children.end()) {
+            next = found->second;
+        } else {
+            next = static_cast<NodeId>(nodes_.size());
+            nodes_[current].children.emplace(frame, next);
+            Node child;
+            child.frame = frame;
+            child.parent = current;
+            nodes_.push_back(std::move(child));
+        }
+        nodes_[next].total += count;
+        current = next;
+    }
+    nodes_[current].self += count;
+    return current;
+}
+
+void CallTree::for_each_stack(
+    const std::function<void(std::span<const FrameId>, std::uint64_t)>& visit) const {
+    std::vector<FrameId> stack;
+    // Iterative depth-first walk: deep recursion in a profile must not overflow our own stack.
+    struct Pending {
+        NodeId node;
+        std::size_t depth;
+    };
+    std::vector<Pending> pending{{root_id, 0}};
+    while (!pending.empty()) {
+        auto [id, depth] = pending.back();
+        pending.pop_back();
+        const Node& n = nodes_[id];
+        stack.resize(depth);
+        if (id != root_id)
+            stack.push_back(n.frame);
+        if (n.self > 0)
+            visit(stack, n.self);
+        for (const auto& [frame, child] : n.children)
+            pending.push_back({child, stack.size()});
+    }
+}
+
+} // namespace sampler

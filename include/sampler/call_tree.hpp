@@ -1,0 +1,60 @@
+#pragma once
+// Aggregated samples: a table of distinct frames and a tree of stacks built from them.
+// Memory grows with the number of distinct stacks, never with the number of samples.
+
+#include "sampler/frame.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace sampler {
+
+using FrameId = std::uint32_t;
+
+// Interns frames so each distinct frame is stored once and compared by id.
+class FrameTable {
+  public:
+    FrameId intern(const Frame& frame);
+    const Frame& at(FrameId id) const { return frames_.at(id); }
+    std::size_t size() const { return frames_.size(); }
+
+  private:
+    std::vector<Frame> frames_;
+    std::map<Frame, FrameId> ids_;
+};
+
+class CallTree {
+  public:
+    using NodeId = std::uint32_t;
+    static constexpr NodeId root_id = 0;
+
+    struct Node {
+        FrameId frame = 0;
+        NodeId parent = 0;
+        std::uint64_t total = 0; // samples in this node and below
+        std::uint64_t self = 0;  // samples whose innermost frame is this node
+        std::unordered_map<FrameId, NodeId> children;
+    };
+
+    CallTree();
+
+    // Adds `count` samples of a stack given outermost frame first; returns the leaf node.
+    NodeId add(std::span<const FrameId> outermost_first, std::uint64_t count = 1);
+
+    const Node& node(NodeId id) const { return nodes_.at(id); }
+    std::size_t node_count() const { return nodes_.size(); }
+    std::uint64_t total() const { return nodes_[root_id].total; }
+
+    // Children of a node ordered by frame label is the outputs' job; this gives them unordered.
+    // Visits every node with self samples, passing its stack outermost first.
+    void for_each_stack(const std::function<void(std::span<const FrameId>, std::uint64_t)>& visit) const;
+
+  private:
+    std::vector<Node> nodes_;
+};
+
+} // namespace sampler

@@ -1,0 +1,86 @@
+#include "cli.hpp"
+
+#include "commands.hpp"
+#include "sampler/error.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+namespace sampler {
+namespace {
+
+void add_target_options(CLI::App& command, TargetOptions& target, bool accepts_command) {
+    auto* pid = command.add_option("-p,--pid", target.pid, "PID of the running process to profile")
+                    ->check(CLI::PositiveNumber);
+    if (accepts_command) {
+        auto* program = command.add_option(
+            "command", target.command, "COMMAND ARGS... (after --): start it and profile it until it exits");
+        pid->excludes(program);
+    }
+    command
+        .add_option("--max-stack", target.max_stack_bytes,
+                    "Bytes of each thread's stack copied per sample (default 65536)")
+        ->check(CLI::Range(std::size_t{256}, std::size_t{8} << 20));
+    command.add_option("--max-depth", target.max_depth, "Deepest stack unwound, in frames (default 1024)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{65536}));
+}
+
+void require_target(const TargetOptions& target, bool accepts_command) {
+    if (target.pid == 0 && target.command.empty())
+        throw Error(ErrorKind::usage,
+                    accepts_command ? "give --pid PID or -- COMMAND ARGS..." : "give --pid PID");
+}
+
+} // namespace
+
+int run_cli(int argc, char** argv) {
+    CLI::App app{"sampler: a sampling profiler that attaches to a running process by PID", "sampler"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("sampler ") + SAMPLER_VERSION);
+
+    RecordOptions record;
+    auto* record_command = app.add_subcommand(
+        "record", "Sample a process's stacks and write a flame graph (SVG) or folded stacks");
+    add_target_options(*record_command, record.target, true);
+    record_command->add_option(
+        "-o,--output", record.output,
+        "Output file; '-' for stdout (default sampler-PID-YYYYmmddTHHMMSS.svg or .txt)");
+    record_command->add_option("-f,--format", record.format, "Output format: flamegraph (default) or folded")
+        ->check(CLI::IsMember({"flamegraph", "folded"}));
+    record_command->add_option("-r,--rate", record.rate_hz, "Samples per second (default 100)")
+        ->check(CLI::Range(1.0, 10000.0));
+    record_command
+        ->add_option("-d,--duration", record.duration_seconds,
+                     "Seconds to record (default: until Ctrl-C or the target exits)")
+        ->check(CLI::PositiveNumber);
+    record_command->add_flag("--threads", record.thread_roots,
+                             "Add a root frame per thread: thread TID (name)");
+    record_command->add_flag("--idle", record.include_idle,
+                             "Also sample threads that are not running (sleeping, waiting)");
+    record_command->add_option("--title", record.title,
+                               "Title of the flame graph (default: the command line)");
+
+    DumpOptions dump;
+    auto* dump_command = app.add_subcommand("dump", "Print every thread's stack once, innermost frame first");
+    add_target_options(*dump_command, dump.target, false);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error);
+    }
+
+    try {
+        if (*record_command) {
+            require_target(record.target, true);
+            return run_record(record);
+        }
+        require_target(dump.target, false);
+        return run_dump(dump);
+    } catch (const Error& error) {
+        std::fprintf(stderr, "sampler: error: %s\n", error.what());
+        return error.exit_code();
+    }
+}
+
+} // namespace sampler

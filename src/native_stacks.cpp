@@ -1,0 +1,46 @@
+#include "native_stacks.hpp"
+
+namespace sampler {
+
+NativeStacks::NativeStacks(int pid) : modules_(pid), unwinder_(modules_), symbolizer_(modules_) {
+    refresh();
+}
+
+void NativeStacks::refresh() {
+    if (modules_.refresh())
+        unwinder_.flush_cache();
+    last_refresh_ = std::chrono::steady_clock::now();
+}
+
+void NativeStacks::refresh_if_stale() {
+    if (std::chrono::steady_clock::now() - last_refresh_ > std::chrono::seconds(1))
+        refresh();
+}
+
+CaptureLimits NativeStacks::limits_for_capture(std::size_t max_stack_bytes) const {
+    CaptureLimits limits;
+    limits.max_stack_bytes = max_stack_bytes;
+    limits.maps = &modules_.maps();
+    return limits;
+}
+
+ResolvedStack NativeStacks::resolve(const ThreadSnapshot& snapshot, std::size_t max_depth) {
+    UnwoundStack unwound = unwinder_.unwind(snapshot, max_depth);
+    // An address outside every known module usually means a library loaded since the last read
+    // of the maps: refresh once (rate-limited) and unwind again.
+    bool unknown_code = unwound.frames.empty() || !modules_.module_at(unwound.frames.front().address) ||
+                        unwound.end == UnwindEnd::truncated;
+    if (unknown_code && std::chrono::steady_clock::now() - last_refresh_ > std::chrono::milliseconds(100)) {
+        refresh();
+        unwound = unwinder_.unwind(snapshot, max_depth);
+    }
+    ResolvedStack stack;
+    stack.end = unwound.end;
+    for (const StackAddress& address : unwound.frames) {
+        const auto& frames = symbolizer_.frames_for(address.address, address.is_return_address);
+        stack.frames.insert(stack.frames.end(), frames.begin(), frames.end());
+    }
+    return stack;
+}
+
+} // namespace sampler

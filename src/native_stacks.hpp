@@ -1,0 +1,42 @@
+#pragma once
+// The per-process machinery for native stacks: the module map, the unwinder and the symbolizer,
+// turning a thread snapshot (taken while the thread was stopped) into frames, after it runs on.
+
+#include "module_map.hpp"
+#include "remote_unwinder.hpp"
+#include "sampler/frame.hpp"
+#include "symbolizer.hpp"
+#include "thread_capture.hpp"
+
+#include <chrono>
+#include <vector>
+
+namespace sampler {
+
+struct ResolvedStack {
+    std::vector<Frame> frames; // innermost first, inline frames expanded
+    UnwindEnd end = UnwindEnd::complete;
+};
+
+class NativeStacks {
+  public:
+    explicit NativeStacks(int pid);
+
+    // Limits for capturing a thread: the stack copy stops at the end of the stack's mapping.
+    CaptureLimits limits_for_capture(std::size_t max_stack_bytes) const;
+    ResolvedStack resolve(const ThreadSnapshot& snapshot, std::size_t max_depth);
+    // Re-reads the maps when they may have changed (new libraries, new thread stacks).
+    void refresh_if_stale();
+
+    const ModuleMap& modules() const { return modules_; }
+
+  private:
+    void refresh();
+
+    ModuleMap modules_;
+    RemoteUnwinder unwinder_;
+    Symbolizer symbolizer_;
+    std::chrono::steady_clock::time_point last_refresh_;
+};
+
+} // namespace sampler

@@ -1,0 +1,24 @@
+#pragma once
+// Distribution of per-sample pauses in microseconds, in fixed memory however long the run.
+
+#include <array>
+#include <cstdint>
+
+namespace sampler {
+
+class PauseHistogram {
+  public:
+    void add(std::uint64_t nanoseconds);
+    std::uint64_t count() const { return count_; }
+    // The pause in microseconds below which `fraction` (0..1] of the samples fall.
+    std::uint64_t percentile_micros(double fraction) const;
+    std::uint64_t max_micros() const { return max_micros_; }
+
+  private:
+    static constexpr std::size_t bucket_count = 20000; // 1 µs buckets up to 20 ms, then one more
+    std::array<std::uint64_t, bucket_count + 1> buckets_{};
+    std::uint64_t count_ = 0;
+    std::uint64_t max_micros_ = 0;
+};
+
+} // namespace sampler

@@ -1,0 +1,32 @@
+#pragma once
+// Adds resolved stacks to a Profile. Native frames are aggregated by function (the source line
+// stays in `dump`), so one hot function is one box in a flame graph, as perf users expect.
+
+#include "proc_threads.hpp"
+#include "sampler/profile.hpp"
+
+#include <vector>
+
+namespace sampler {
+
+struct AggregationOptions {
+    bool thread_roots = false; // --threads: a `thread TID (name)` root per thread
+};
+
+// The part of a frame that identifies it in an aggregated profile.
+Frame aggregation_key(const Frame& frame);
+
+Frame thread_root_frame(const ThreadInfo& thread);
+
+class ProfileBuilder {
+  public:
+    ProfileBuilder(Profile& profile, AggregationOptions options) : profile_(profile), options_(options) {}
+    void add(const ThreadInfo& thread, const std::vector<Frame>& innermost_first);
+
+  private:
+    Profile& profile_;
+    AggregationOptions options_;
+    std::vector<FrameId> scratch_;
+};
+
+} // namespace sampler

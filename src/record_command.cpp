@@ -1,0 +1,114 @@
+#include "commands.hpp"
+
+#include "flamegraph_svg.hpp"
+#include "folded_writer.hpp"
+#include "proc_threads.hpp"
+#include "sampler/error.hpp"
+#include "sampling_session.hpp"
+#include "stop_signal.hpp"
+#include "target.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+
+namespace sampler {
+namespace {
+
+std::string default_output_name(int pid, const std::string& format) {
+    char stamp[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", std::localtime(&now));
+    return "sampler-" + std::to_string(pid) + "-" + stamp + (format == "folded" ? ".txt" : ".svg");
+}
+
+std::string render(const Profile& profile, const RecordOptions& options) {
+    if (options.format == "folded")
+        return render_folded(profile);
+    FlamegraphOptions flamegraph;
+    flamegraph.title = options.title;
+    return render_flamegraph_svg(profile, flamegraph);
+}
+
+void write_output(const std::string& path, const std::string& bytes) {
+    if (path == "-") {
+        std::cout << bytes << std::flush;
+        return;
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out)
+        throw Error(ErrorKind::io, "cannot write " + path + ": " + std::strerror(errno));
+    out << bytes;
+    if (!out.flush())
+        throw Error(ErrorKind::io, "error writing " + path + ": " + std::strerror(errno));
+}
+
+const char* reason_text(StopReason reason) {
+    switch (reason) {
+    case StopReason::stop_signal:
+        return "interrupted";
+    case StopReason::duration:
+        return "duration reached";
+    case StopReason::target_exited:
+        return "target exited";
+    }
+    return "";
+}
+
+} // namespace
+
+int run_record(const RecordOptions& options) {
+    if (options.format != "flamegraph" && options.format != "folded")
+        throw Error(ErrorKind::usage, "unknown format '" + options.format + "': use flamegraph or folded");
+    install_stop_handlers();
+    bool launched = options.target.pid == 0;
+    int pid = launched ? launch_command(options.target.command) : options.target.pid;
+    check_target(pid);
+
+    Profile profile;
+    profile.info.pid = pid;
+    profile.info.command_line = process_command_line(pid);
+    profile.info.requested_rate_hz = options.rate_hz;
+    std::string output = options.output.empty() ? default_output_name(pid, options.format) : options.output;
+
+    std::fprintf(stderr, "sampler: recording process %d (%s) at %.0f Hz%s\n", pid,
+                 profile.info.command_line.c_str(), options.rate_hz,
+                 options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
+
+    SessionOptions session;
+    session.pid = pid;
+    session.target_is_child = launched;
+    session.rate_hz = options.rate_hz;
+    session.duration_seconds = options.duration_seconds;
+    session.include_idle = options.include_idle;
+    session.aggregation.thread_roots = options.thread_roots;
+    session.max_stack_bytes = options.target.max_stack_bytes;
+    session.max_depth = options.target.max_depth;
+    SessionReport report = run_sampling_session(session, profile);
+
+    profile.info.duration_seconds = report.elapsed_seconds;
+    profile.info.samples = report.ticks;
+    profile.info.errors = report.errors;
+    write_output(output, render(profile, options));
+
+    std::fprintf(stderr,
+                 "sampler: %s after %.1f s: %llu samples (%.1f Hz of %.0f Hz requested), %llu stacks, "
+                 "%llu errors, %llu truncated; pause per thread sample p50 %llu us, p99 %llu us\n",
+                 reason_text(report.reason), report.elapsed_seconds, (unsigned long long)report.ticks,
+                 report.achieved_rate(), options.rate_hz, (unsigned long long)report.thread_samples,
+                 (unsigned long long)report.errors, (unsigned long long)report.truncated,
+                 (unsigned long long)report.pauses.percentile_micros(0.5),
+                 (unsigned long long)report.pauses.percentile_micros(0.99));
+    if (output != "-")
+        std::fprintf(stderr, "sampler: wrote %s to %s\n",
+                     options.format == "folded" ? "folded stacks" : "flame graph", output.c_str());
+    if (report.thread_samples == 0)
+        std::fprintf(stderr,
+                     "sampler: no stacks were recorded: the target may have been idle (try --idle)\n");
+    return 0;
+}
+
+} // namespace sampler

@@ -1,0 +1,145 @@
+#include "target.hpp"
+
+#include "proc_threads.hpp"
+#include "sampler/error.hpp"
+#include "thread_capture.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sampler {
+namespace {
+
+std::string first_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+bool have_cap_sys_ptrace() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("CapEff:", 0) == 0) {
+            unsigned long long mask = std::strtoull(line.c_str() + 7, nullptr, 16);
+            constexpr int cap_sys_ptrace = 19;
+            return (mask >> cap_sys_ptrace) & 1;
+        }
+    }
+    return false;
+}
+
+bool in_container() {
+    return ::access("/.dockerenv", F_OK) == 0 || ::access("/run/.containerenv", F_OK) == 0 ||
+           first_line("/proc/1/cgroup").find("docker") != std::string::npos ||
+           first_line("/proc/1/cgroup").find("kubepods") != std::string::npos;
+}
+
+} // namespace
+
+std::string explain_ptrace_denied(int pid) {
+    std::ostringstream why;
+    why << "no permission to attach to process " << pid << " (ptrace: Operation not permitted).";
+    struct stat owner {};
+    std::string proc = "/proc/" + std::to_string(pid);
+    if (::geteuid() != 0 && ::stat(proc.c_str(), &owner) == 0 && owner.st_uid != ::geteuid())
+        why << "\n  - it belongs to another user (uid " << owner.st_uid
+            << "): run sampler as root (sudo) or as that user.";
+    if (!have_cap_sys_ptrace()) {
+        why << "\n  - sampler lacks CAP_SYS_PTRACE: run it as root, or grant it with "
+               "`sudo setcap cap_sys_ptrace+ep $(command -v sampler)`.";
+        if (in_container() || ::geteuid() == 0)
+            why << "\n  - in a container, start it with `--cap-add SYS_PTRACE` (docker/podman) or add "
+                   "SYS_PTRACE to securityContext.capabilities (Kubernetes).";
+    }
+    std::string scope = first_line("/proc/sys/kernel/yama/ptrace_scope");
+    if (scope == "1")
+        why << "\n  - kernel.yama.ptrace_scope=1 lets a process trace only its own descendants: run as "
+               "root or with CAP_SYS_PTRACE, start the target with `sampler record -- COMMAND`, or "
+               "`sudo sysctl kernel.yama.ptrace_scope=0`.";
+    else if (scope == "2")
+        why << "\n  - kernel.yama.ptrace_scope=2 allows ptrace only with CAP_SYS_PTRACE: run as root.";
+    else if (scope == "3")
+        why << "\n  - kernel.yama.ptrace_scope=3 forbids ptrace entirely until reboot.";
+    return why.str();
+}
+
+void check_target(int pid) {
+    if (pid <= 0)
+        throw Error(ErrorKind::usage, "invalid PID " + std::to_string(pid) + ": must be a positive number");
+    if (pid == ::getpid())
+        throw Error(ErrorKind::usage, "PID " + std::to_string(pid) +
+                                          " is sampler itself; give the PID of the program to profile");
+    char state = process_state(pid);
+    if (state == '?')
+        throw Error(ErrorKind::no_such_process, "no such process: " + std::to_string(pid));
+    if (state == 'Z' || state == 'X')
+        throw Error(ErrorKind::no_such_process,
+                    "process " + std::to_string(pid) + " has already exited (zombie)");
+    if (int tracer = process_tracer(pid); tracer != 0) {
+        std::string name = first_line("/proc/" + std::to_string(tracer) + "/comm");
+        throw Error(ErrorKind::already_traced,
+                    "process " + std::to_string(pid) + " is already traced by process " +
+                        std::to_string(tracer) + (name.empty() ? "" : " (" + name + ")") +
+                        ": only one debugger or profiler can attach at a time; detach it first");
+    }
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    if (maps && maps.peek() == std::ifstream::traits_type::eof() && process_command_line(pid).empty())
+        throw Error(ErrorKind::unsupported, "process " + std::to_string(pid) +
+                                                " is a kernel thread: it has no user-space stack to sample");
+
+    // A real stop-and-go of the main thread: the only reliable test that ptrace is allowed.
+    ThreadSnapshot probe;
+    CaptureStatus status = capture_thread(pid, CaptureLimits{.max_stack_bytes = 0}, probe);
+    if (status == CaptureStatus::not_permitted) {
+        if (last_attach_errno() == EPERM && process_tracer(pid) != 0)
+            throw Error(ErrorKind::already_traced,
+                        "process " + std::to_string(pid) + " is already traced by another debugger");
+        throw Error(ErrorKind::permission, explain_ptrace_denied(pid));
+    }
+    if (status == CaptureStatus::thread_gone && !process_exists(pid))
+        throw Error(ErrorKind::no_such_process, "process " + std::to_string(pid) + " exited");
+}
+
+int launch_command(const std::vector<std::string>& command) {
+    if (command.empty())
+        throw Error(ErrorKind::usage, "no command given after --");
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+        throw Error(ErrorKind::internal, std::string("pipe: ") + std::strerror(errno));
+    pid_t child = ::fork();
+    if (child < 0)
+        throw Error(ErrorKind::internal, std::string("fork: ") + std::strerror(errno));
+    if (child == 0) {
+        std::vector<char*> argv;
+        for (const auto& arg : command)
+            argv.push_back(const_cast<char*>(arg.c_str()));
+        argv.push_back(nullptr);
+        ::execvp(argv[0], argv.data());
+        int error = errno;
+        [[maybe_unused]] auto written = ::write(pipe_fds[1], &error, sizeof error);
+        ::_exit(127);
+    }
+    ::close(pipe_fds[1]);
+    // The close-on-exec pipe reads EOF once exec succeeded, or the child's errno if it failed.
+    int exec_errno = 0;
+    ssize_t got;
+    do {
+        got = ::read(pipe_fds[0], &exec_errno, sizeof exec_errno);
+    } while (got < 0 && errno == EINTR);
+    ::close(pipe_fds[0]);
+    if (got == sizeof exec_errno) {
+        ::waitpid(child, nullptr, 0);
+        throw Error(ErrorKind::usage, "cannot run " + command[0] + ": " + std::strerror(exec_errno));
+    }
+    return child;
+}
+
+} // namespace sampler

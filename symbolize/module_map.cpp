@@ -1,0 +1,98 @@
+#include "module_map.hpp"
+
+#include "sampler/error.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sampler {
+
+ModuleMap::ModuleMap(int pid) : pid_(pid), root_("/proc/" + std::to_string(pid) + "/root") {}
+
+ModuleMap::ModuleMap(ProcessMaps maps, std::map<std::string, std::shared_ptr<const ElfImage>> images)
+    : maps_(std::move(maps)), images_(std::move(images)) {
+    rebuild_modules();
+}
+
+bool ModuleMap::refresh() {
+    ProcessMaps fresh = ProcessMaps::read(pid_);
+    if (fresh.text() == maps_.text() && !modules_.empty())
+        return false;
+    maps_ = std::move(fresh);
+    rebuild_modules();
+    return true;
+}
+
+std::shared_ptr<const ElfImage> ModuleMap::image_for(const MapEntry& entry) {
+    auto found = images_.find(entry.path);
+    if (found != images_.end())
+        return found->second;
+    if (pid_ == 0 || failures_.contains(entry.path))
+        return nullptr;
+    try {
+        auto image = ElfImage::open(root_ + entry.path);
+        images_.emplace(entry.path, image);
+        return image;
+    } catch (const Error& error) {
+        failures_.emplace(entry.path, error.what());
+        return nullptr;
+    }
+}
+
+void ModuleMap::rebuild_modules() {
+    modules_.clear();
+    std::map<std::string, std::size_t> index_by_path;
+    for (const MapEntry& entry : maps_.entries()) {
+        if (!entry.is_file())
+            continue;
+        auto [it, inserted] = index_by_path.try_emplace(entry.path, modules_.size());
+        if (!inserted) {
+            Module& module = modules_[it->second];
+            module.start = std::min(module.start, entry.start);
+            module.end = std::max(module.end, entry.end);
+            continue;
+        }
+        auto image = image_for(entry);
+        if (!image) {
+            index_by_path.erase(it);
+            continue;
+        }
+        Module module;
+        module.path = entry.path;
+        module.open_path = root_ + entry.path;
+        module.image = image;
+        // The lowest mapping of a file decides where its link-time addresses land.
+        module.bias = image->load_bias(entry);
+        module.start = entry.start;
+        module.end = entry.end;
+        modules_.push_back(std::move(module));
+    }
+    std::sort(modules_.begin(), modules_.end(),
+              [](const Module& a, const Module& b) { return a.start < b.start; });
+}
+
+const Module* ModuleMap::module_at(std::uint64_t address) const {
+    auto it = std::upper_bound(modules_.begin(), modules_.end(), address,
+                               [](std::uint64_t a, const Module& m) { return a < m.start; });
+    if (it == modules_.begin())
+        return nullptr;
+    --it;
+    return address < it->end ? &*it : nullptr;
+}
+
+bool ModuleMap::read_file_backed(std::uint64_t address, void* out, std::size_t size) const {
+    const MapEntry* entry = maps_.find(address);
+    if (!entry || !entry->is_file() || address + size > entry->end)
+        return false;
+    auto found = images_.find(entry->path);
+    if (found == images_.end())
+        return false;
+    std::span<const std::uint8_t> bytes = found->second->bytes();
+    std::uint64_t file_offset = address - entry->start + entry->offset;
+    if (file_offset > bytes.size() || bytes.size() - file_offset < size)
+        return false;
+    std::memcpy(out, bytes.data() + file_offset, size);
+    return true;
+}
+
+} // namespace sampler

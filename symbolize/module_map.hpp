@@ -1,0 +1,59 @@
+#pragma once
+// The ELF modules mapped into one target process, each opened once per run through
+// /proc/PID/root (so a target in another mount namespace works) and kept mapped here.
+
+#include "elf_image.hpp"
+#include "process_maps.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sampler {
+
+struct Module {
+    std::string path;      // as the target sees it (from /proc/PID/maps)
+    std::string open_path; // where we open it: /proc/PID/root + path
+    std::shared_ptr<const ElfImage> image;
+    std::uint64_t bias = 0;  // run-time address minus link-time address
+    std::uint64_t start = 0; // lowest mapped address
+    std::uint64_t end = 0;   // one past the highest mapped address
+    std::string name() const { return path_basename(path); }
+};
+
+class ModuleMap {
+  public:
+    explicit ModuleMap(int pid);
+
+    // Re-reads the target's maps; opens newly mapped modules. Returns true when the maps changed.
+    bool refresh();
+
+    const ProcessMaps& maps() const { return maps_; }
+    const std::vector<Module>& modules() const { return modules_; }
+    const Module* module_at(std::uint64_t address) const;
+    // Files that could not be opened or parsed, with the reason: reported, never fatal.
+    const std::map<std::string, std::string>& failures() const { return failures_; }
+
+    // Serves a read of file-backed target memory from our own mapping of the file. Writable
+    // mappings are served too: the unwinder reads only personality pointers there, whose
+    // values it does not need, and the live process may be running while we unwind.
+    bool read_file_backed(std::uint64_t address, void* out, std::size_t size) const;
+
+    // Builds a map from maps text and already-parsed images (tests).
+    ModuleMap(ProcessMaps maps, std::map<std::string, std::shared_ptr<const ElfImage>> images);
+
+  private:
+    void rebuild_modules();
+    std::shared_ptr<const ElfImage> image_for(const MapEntry& entry);
+
+    int pid_ = 0;
+    std::string root_;
+    ProcessMaps maps_;
+    std::vector<Module> modules_;                                   // sorted by start
+    std::map<std::string, std::shared_ptr<const ElfImage>> images_; // by path
+    std::map<std::string, std::string> failures_;
+};
+
+} // namespace sampler

@@ -1,0 +1,191 @@
+#include "symbolizer.hpp"
+
+#include "sampler/error.hpp"
+
+#include <cstdlib>
+#include <cxxabi.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+
+namespace sampler {
+namespace {
+
+char* debuginfo_path = nullptr; // libdwfl's default: .debug next to the file and /usr/lib/debug
+
+const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = nullptr,
+    .debuginfo_path = &debuginfo_path,
+};
+
+std::string die_function_name(Dwarf_Die* die) {
+    Dwarf_Attribute attribute;
+    for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
+        if (dwarf_attr_integrate(die, name, &attribute))
+            if (const char* linkage = dwarf_formstring(&attribute))
+                return demangle(linkage);
+    }
+    if (dwarf_attr_integrate(die, DW_AT_name, &attribute))
+        if (const char* plain = dwarf_formstring(&attribute))
+            return plain;
+    return {};
+}
+
+struct SourceLocation {
+    std::string file;
+    std::uint32_t line = 0;
+};
+
+SourceLocation call_site(Dwarf_Die* inlined, Dwarf_Die* cu) {
+    SourceLocation site;
+    Dwarf_Attribute attribute;
+    Dwarf_Word value = 0;
+    if (dwarf_attr(inlined, DW_AT_call_line, &attribute) && dwarf_formudata(&attribute, &value) == 0)
+        site.line = static_cast<std::uint32_t>(value);
+    Dwarf_Files* files = nullptr;
+    std::size_t file_count = 0;
+    if (dwarf_attr(inlined, DW_AT_call_file, &attribute) && dwarf_formudata(&attribute, &value) == 0 &&
+        dwarf_getsrcfiles(cu, &files, &file_count) == 0 && value < file_count)
+        if (const char* name = dwarf_filesrc(files, value, nullptr, nullptr))
+            site.file = name;
+    return site;
+}
+
+} // namespace
+
+std::string strip_symbol_version(const char* symbol) {
+    // `__libc_start_main@@GLIBC_2.34`: the version tells users nothing about where time goes.
+    std::string name = symbol;
+    if (std::size_t at = name.find('@'); at != std::string::npos && at > 0)
+        name.resize(at);
+    return name;
+}
+
+std::string demangle(const char* symbol) {
+    int status = 0;
+    char* plain = abi::__cxa_demangle(symbol, nullptr, nullptr, &status);
+    if (status != 0 || !plain)
+        return symbol;
+    std::string result = plain;
+    std::free(plain);
+    return result;
+}
+
+void Symbolizer::DwflCloser::operator()(Dwfl* dwfl) const {
+    dwfl_end(dwfl);
+}
+
+Symbolizer::Symbolizer(const ModuleMap& modules) : modules_(modules), dwfl_(dwfl_begin(&callbacks)) {
+    if (!dwfl_)
+        throw Error(ErrorKind::internal, std::string("libdwfl: ") + dwfl_errmsg(-1));
+}
+
+Symbolizer::~Symbolizer() = default;
+
+bool Symbolizer::ensure_reported(const Module& module) {
+    auto key = std::make_pair(module.path, module.bias);
+    if (reported_.contains(key))
+        return true;
+    reported_.insert(key);
+    dwfl_report_begin_add(dwfl_.get());
+    // add_p_vaddr=true: the base we pass is the load bias, libdwfl adds the segment addresses.
+    Dwfl_Module* reported =
+        dwfl_report_elf(dwfl_.get(), module.path.c_str(), module.open_path.c_str(), -1, module.bias, true);
+    dwfl_report_end(dwfl_.get(), nullptr, nullptr);
+    return reported != nullptr;
+}
+
+const std::vector<Frame>& Symbolizer::frames_for(std::uint64_t address, bool is_return_address) {
+    std::uint64_t lookup = is_return_address && address > 0 ? address - 1 : address;
+    const Module* module = modules_.module_at(lookup);
+    if (!module) {
+        auto [it, inserted] = unknown_cache_.try_emplace(address);
+        if (inserted) {
+            Frame frame;
+            frame.address = address;
+            if (const MapEntry* entry = modules_.maps().find(lookup); entry && !entry->path.empty()) {
+                frame.module = entry->path.front() == '/' ? path_basename(entry->path) : entry->path;
+                frame.module_offset = address - entry->start + entry->offset;
+            }
+            it->second.push_back(frame);
+        }
+        return it->second;
+    }
+    auto key = std::make_tuple(module->path, address - module->bias, is_return_address);
+    auto found = cache_.find(key);
+    if (found != cache_.end())
+        return found->second;
+    return cache_.emplace(key, resolve(*module, address, lookup)).first->second;
+}
+
+std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t address, std::uint64_t lookup) {
+    Frame base;
+    base.kind = FrameKind::unknown;
+    base.address = address;
+    base.module = module.name();
+    base.module_offset = address - module.bias;
+
+    std::vector<Frame> frames;
+    Dwfl_Module* mod = ensure_reported(module) ? dwfl_addrmodule(dwfl_.get(), lookup) : nullptr;
+    if (!mod)
+        return {base};
+
+    GElf_Off symbol_offset = 0;
+    GElf_Sym symbol;
+    const char* symbol_name =
+        dwfl_module_addrinfo(mod, lookup, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
+    if (symbol_name) {
+        base.kind = FrameKind::native;
+        base.name = demangle(strip_symbol_version(symbol_name).c_str());
+        base.symbol_offset = symbol_offset + (address - lookup);
+    }
+
+    Dwarf_Addr bias = 0;
+    Dwarf_Die* cu = dwfl_module_addrdie(mod, lookup, &bias);
+    SourceLocation location;
+    Dwfl_Line* line = cu ? dwfl_module_getsrc(mod, lookup) : nullptr;
+    if (line) {
+        int lineno = 0;
+        if (const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
+            location.file = file;
+            location.line = lineno > 0 ? static_cast<std::uint32_t>(lineno) : 0;
+        }
+    }
+
+    Dwarf_Die* scopes = nullptr;
+    int scope_count = cu ? dwarf_getscopes(cu, lookup - bias, &scopes) : 0;
+    bool in_described_function = false;
+    for (int i = 0; i < scope_count; ++i) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_inlined_subroutine) {
+            Frame inlined = base;
+            inlined.name = die_function_name(&scopes[i]);
+            inlined.kind = FrameKind::native;
+            inlined.file = location.file;
+            inlined.line = location.line;
+            inlined.inlined = true;
+            frames.push_back(std::move(inlined));
+            location = call_site(&scopes[i], cu);
+        } else if (tag == DW_TAG_subprogram) {
+            in_described_function = true;
+            if (base.name.empty()) {
+                base.name = die_function_name(&scopes[i]);
+                base.kind = base.name.empty() ? FrameKind::unknown : FrameKind::native;
+            }
+            break;
+        }
+    }
+    std::free(scopes);
+    // Trust a line only inside a function the DWARF describes: for code without DWARF (crt1.o's
+    // _start, say) libdwfl would return a neighbouring unit's last line.
+    if (in_described_function) {
+        base.file = location.file;
+        base.line = location.line;
+    }
+    frames.push_back(std::move(base));
+    return frames;
+}
+
+} // namespace sampler

@@ -1,0 +1,71 @@
+#include "sampler/call_tree.hpp"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <vector>
+
+using namespace sampler;
+
+namespace {
+Frame named(const std::string& name) {
+    return Frame{.kind = FrameKind::native, .name = name};
+}
+} // namespace
+
+TEST_CASE("frame table interns equal frames once") {
+    FrameTable table;
+    FrameId a = table.intern(named("a"));
+    FrameId b = table.intern(named("b"));
+    CHECK(a != b);
+    CHECK(table.intern(named("a")) == a);
+    CHECK(table.size() == 2);
+    CHECK(table.at(b).name == "b");
+}
+
+TEST_CASE("call tree counts totals and self samples along shared prefixes") {
+    CallTree tree;
+    std::vector<FrameId> main_a_leaf{0, 1, 3};
+    std::vector<FrameId> main_b_leaf{0, 2, 3};
+    tree.add(main_a_leaf, 3);
+    tree.add(main_b_leaf, 1);
+    tree.add(main_a_leaf, 2);
+    CHECK(tree.total() == 6);
+    const auto& root = tree.node(CallTree::root_id);
+    REQUIRE(root.children.size() == 1);
+    const auto& main = tree.node(root.children.at(0));
+    CHECK(main.total == 6);
+    CHECK(main.self == 0);
+    CHECK(tree.node(main.children.at(1)).total == 5);
+    CHECK(tree.node(main.children.at(2)).total == 1);
+    // Distinct stacks, not samples, decide the size.
+    CHECK(tree.node_count() == 1 + 1 + 2 + 2);
+    for (int i = 0; i < 1000; ++i)
+        tree.add(main_a_leaf);
+    CHECK(tree.node_count() == 6);
+}
+
+TEST_CASE("for_each_stack visits each distinct stack with its self count") {
+    CallTree tree;
+    std::vector<FrameId> outer{5};
+    std::vector<FrameId> inner{5, 6};
+    tree.add(outer, 2);
+    tree.add(inner, 7);
+    std::map<std::vector<FrameId>, std::uint64_t> seen;
+    tree.for_each_stack([&](std::span<const FrameId> stack, std::uint64_t count) {
+        seen[std::vector<FrameId>(stack.begin(), stack.end())] += count;
+    });
+    CHECK(seen.size() == 2);
+    CHECK(seen[outer] == 2);
+    CHECK(seen[inner] == 7);
+}
+
+TEST_CASE("deep stacks do not overflow the walk") {
+    CallTree tree;
+    std::vector<FrameId> deep(100000);
+    for (std::size_t i = 0; i < deep.size(); ++i)
+        deep[i] = static_cast<FrameId>(i % 7);
+    tree.add(deep);
+    std::size_t depth = 0;
+    tree.for_each_stack([&](std::span<const FrameId> stack, std::uint64_t) { depth = stack.size(); });
+    CHECK(depth == deep.size());
+}

@@ -1,0 +1,89 @@
+#include "proc_threads.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+
+namespace sampler {
+namespace {
+
+std::string read_small_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return {};
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+} // namespace
+
+std::vector<int> list_threads(int pid) {
+    std::vector<int> tids;
+    std::string path = "/proc/" + std::to_string(pid) + "/task";
+    DIR* dir = ::opendir(path.c_str());
+    if (!dir)
+        return tids;
+    while (dirent* entry = ::readdir(dir)) {
+        char* end = nullptr;
+        long tid = std::strtol(entry->d_name, &end, 10);
+        if (end != entry->d_name && *end == '\0' && tid > 0)
+            tids.push_back(static_cast<int>(tid));
+    }
+    ::closedir(dir);
+    std::sort(tids.begin(), tids.end());
+    return tids;
+}
+
+char parse_stat_state(const std::string& stat_text) {
+    // The name is in parentheses and may itself contain ") ": the state follows the last ')'.
+    std::size_t close = stat_text.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat_text.size())
+        return '?';
+    return stat_text[close + 2];
+}
+
+std::optional<ThreadInfo> read_thread_info(int pid, int tid) {
+    std::string base = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/";
+    std::string stat = read_small_file(base + "stat");
+    if (stat.empty())
+        return std::nullopt;
+    ThreadInfo info;
+    info.tid = tid;
+    info.state = parse_stat_state(stat);
+    info.name = read_small_file(base + "comm");
+    while (!info.name.empty() && info.name.back() == '\n')
+        info.name.pop_back();
+    return info;
+}
+
+bool process_exists(int pid) {
+    char state = process_state(pid);
+    return state != '?' && state != 'Z' && state != 'X';
+}
+
+char process_state(int pid) {
+    return parse_stat_state(read_small_file("/proc/" + std::to_string(pid) + "/stat"));
+}
+
+std::string process_command_line(int pid) {
+    std::string text = read_small_file("/proc/" + std::to_string(pid) + "/cmdline");
+    while (!text.empty() && text.back() == '\0')
+        text.pop_back();
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
+}
+
+int process_tracer(int pid) {
+    std::istringstream status(read_small_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("TracerPid:", 0) == 0)
+            return std::atoi(line.c_str() + 10);
+    }
+    return 0;
+}
+
+} // namespace sampler

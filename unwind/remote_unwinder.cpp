@@ -1,0 +1,200 @@
+#include "remote_unwinder.hpp"
+
+#include "eh_frame_hdr.hpp"
+#include "sampler/error.hpp"
+
+#include <cstring>
+#include <libunwind.h>
+
+extern "C" int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t, unw_word_t, unw_dyn_info_t*,
+                                                  unw_proc_info_t*, int, void*);
+
+namespace sampler {
+namespace {
+
+struct UnwindContext {
+    const ThreadSnapshot* snapshot;
+    const ModuleMap* modules;
+};
+
+UnwindContext& context_of(void* arg) {
+    return *static_cast<UnwindContext*>(arg);
+}
+
+int find_proc_info(unw_addr_space_t space, unw_word_t ip, unw_proc_info_t* info, int need_unwind_info,
+                   void* arg) {
+    const Module* module = context_of(arg).modules->module_at(ip);
+    if (!module)
+        return -UNW_ENOINFO;
+    auto table = locate_eh_frame_table(*module);
+    if (!table)
+        return -UNW_ENOINFO;
+    unw_dyn_info_t dyn{};
+    dyn.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+    dyn.start_ip = module->start;
+    dyn.end_ip = module->end;
+    dyn.u.rti.segbase = table->header_address;
+    dyn.u.rti.table_data = table->table_address;
+    dyn.u.rti.table_len = table->entry_count * 8 / sizeof(unw_word_t);
+    return _Ux86_64_dwarf_search_unwind_table(space, ip, &dyn, info, need_unwind_info, arg);
+}
+
+void put_unwind_info(unw_addr_space_t, unw_proc_info_t*, void*) {
+    // libunwind frees table-format unwind info itself; nothing of ours to release.
+}
+
+int get_dyn_info_list_addr(unw_addr_space_t, unw_word_t*, void*) {
+    return -UNW_ENOINFO;
+}
+
+int access_mem(unw_addr_space_t, unw_word_t address, unw_word_t* value, int write, void* arg) {
+    if (write)
+        return -UNW_EINVAL;
+    const UnwindContext& context = context_of(arg);
+    const ThreadSnapshot& snapshot = *context.snapshot;
+    if (address >= snapshot.stack_start && address - snapshot.stack_start <= snapshot.stack.size() &&
+        snapshot.stack.size() - (address - snapshot.stack_start) >= sizeof(unw_word_t)) {
+        std::memcpy(value, snapshot.stack.data() + (address - snapshot.stack_start), sizeof(unw_word_t));
+        return 0;
+    }
+    return context.modules->read_file_backed(address, value, sizeof(unw_word_t)) ? 0 : -UNW_EINVAL;
+}
+
+unsigned long long* register_slot(user_regs_struct& regs, unw_regnum_t number) {
+    switch (number) {
+    case UNW_X86_64_RAX:
+        return &regs.rax;
+    case UNW_X86_64_RDX:
+        return &regs.rdx;
+    case UNW_X86_64_RCX:
+        return &regs.rcx;
+    case UNW_X86_64_RBX:
+        return &regs.rbx;
+    case UNW_X86_64_RSI:
+        return &regs.rsi;
+    case UNW_X86_64_RDI:
+        return &regs.rdi;
+    case UNW_X86_64_RBP:
+        return &regs.rbp;
+    case UNW_X86_64_RSP:
+        return &regs.rsp;
+    case UNW_X86_64_R8:
+        return &regs.r8;
+    case UNW_X86_64_R9:
+        return &regs.r9;
+    case UNW_X86_64_R10:
+        return &regs.r10;
+    case UNW_X86_64_R11:
+        return &regs.r11;
+    case UNW_X86_64_R12:
+        return &regs.r12;
+    case UNW_X86_64_R13:
+        return &regs.r13;
+    case UNW_X86_64_R14:
+        return &regs.r14;
+    case UNW_X86_64_R15:
+        return &regs.r15;
+    case UNW_X86_64_RIP:
+        return &regs.rip;
+    default:
+        return nullptr;
+    }
+}
+
+int access_reg(unw_addr_space_t, unw_regnum_t number, unw_word_t* value, int write, void* arg) {
+    if (write)
+        return -UNW_EREADONLYREG;
+    user_regs_struct regs = context_of(arg).snapshot->registers;
+    unsigned long long* slot = register_slot(regs, number);
+    if (!slot)
+        return -UNW_EBADREG;
+    *value = *slot;
+    return 0;
+}
+
+int access_fpreg(unw_addr_space_t, unw_regnum_t, unw_fpreg_t*, int, void*) {
+    return -UNW_EBADREG;
+}
+int resume(unw_addr_space_t, unw_cursor_t*, void*) {
+    return -UNW_EINVAL;
+}
+int get_proc_name(unw_addr_space_t, unw_word_t, char*, size_t, unw_word_t*, void*) {
+    return -UNW_ENOINFO;
+}
+
+unw_accessors_t accessors = {
+    .find_proc_info = find_proc_info,
+    .put_unwind_info = put_unwind_info,
+    .get_dyn_info_list_addr = get_dyn_info_list_addr,
+    .access_mem = access_mem,
+    .access_reg = access_reg,
+    .access_fpreg = access_fpreg,
+    .resume = resume,
+    .get_proc_name = get_proc_name,
+};
+
+} // namespace
+
+struct RemoteUnwinder::State {
+    const ModuleMap* modules = nullptr;
+    unw_addr_space_t space = nullptr;
+    ~State() {
+        if (space)
+            unw_destroy_addr_space(space);
+    }
+};
+
+RemoteUnwinder::RemoteUnwinder(const ModuleMap& modules) : state_(std::make_unique<State>()) {
+    state_->modules = &modules;
+    state_->space = unw_create_addr_space(&accessors, 0);
+    if (!state_->space)
+        throw Error(ErrorKind::internal, "libunwind: cannot create an address space");
+    unw_set_caching_policy(state_->space, UNW_CACHE_GLOBAL);
+}
+
+RemoteUnwinder::~RemoteUnwinder() = default;
+
+void RemoteUnwinder::flush_cache() {
+    unw_flush_cache(state_->space, 0, 0);
+}
+
+UnwoundStack RemoteUnwinder::unwind(const ThreadSnapshot& snapshot, std::size_t max_depth) {
+    UnwoundStack result;
+    UnwindContext context{&snapshot, state_->modules};
+    unw_cursor_t cursor;
+    if (unw_init_remote(&cursor, state_->space, &context) != 0) {
+        result.end = UnwindEnd::truncated;
+        return result;
+    }
+    bool caller_of_signal_frame = false;
+    unw_word_t previous_sp = 0;
+    for (std::size_t depth = 0;; ++depth) {
+        if (depth == max_depth) {
+            result.end = UnwindEnd::depth_limit;
+            break;
+        }
+        unw_word_t ip = 0, sp = 0;
+        unw_get_reg(&cursor, UNW_REG_IP, &ip);
+        unw_get_reg(&cursor, UNW_REG_SP, &sp);
+        if (ip == 0)
+            break;
+        // A stack pointer that moves down means a corrupt stack: stop rather than loop.
+        if (depth > 0 && sp < previous_sp) {
+            result.end = UnwindEnd::truncated;
+            break;
+        }
+        previous_sp = sp;
+        result.frames.push_back({ip, depth > 0 && !caller_of_signal_frame});
+        caller_of_signal_frame = unw_is_signal_frame(&cursor) > 0;
+        int step = unw_step(&cursor);
+        if (step == 0)
+            break;
+        if (step < 0) {
+            result.end = UnwindEnd::truncated;
+            break;
+        }
+    }
+    return result;
+}
+
+} // namespace sampler

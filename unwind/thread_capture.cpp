@@ -1,0 +1,127 @@
+#include "thread_capture.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <sched.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace sampler {
+namespace {
+
+int g_last_attach_errno = 0;
+std::vector<int> g_lingering; // seized threads that had not stopped when we gave up waiting
+
+std::uint64_t monotonic_nanoseconds() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
+}
+
+enum class StopResult { stopped, exited, timed_out };
+
+// Waits for the seized thread to report a stop. A signal that arrives meanwhile shows up as a
+// signal-delivery stop: we keep it and hand it back on detach so the target still receives it.
+StopResult wait_for_stop(int tid, int& pending_signal) {
+    // Polled rather than blocking, so a thread stuck in the kernel cannot hang the profiler.
+    // The first polls yield the CPU (the thread may need ours to reach its stop), later ones sleep.
+    constexpr int max_polls = 400; // about 20-40 ms in all
+    for (int poll = 0; poll < max_polls; ++poll) {
+        int status = 0;
+        pid_t got = ::waitpid(tid, &status, __WALL | WNOHANG);
+        if (got == tid) {
+            if (WIFEXITED(status) || WIFSIGNALED(status))
+                return StopResult::exited;
+            if (WIFSTOPPED(status)) {
+                int event = status >> 16;
+                int signal = WSTOPSIG(status);
+                if (event == 0 && signal != SIGTRAP)
+                    pending_signal = signal;
+                return StopResult::stopped;
+            }
+        } else if (got < 0 && errno != EINTR) {
+            return StopResult::exited;
+        }
+        if (poll < 40) {
+            sched_yield();
+        } else {
+            timespec pause{0, 50'000};
+            nanosleep(&pause, nullptr);
+        }
+    }
+    return StopResult::timed_out;
+}
+
+void copy_stack(int tid, const CaptureLimits& limits, ThreadSnapshot& out) {
+    std::uint64_t sp = out.registers.rsp;
+    std::size_t want = limits.max_stack_bytes;
+    const MapEntry* mapping = limits.maps ? limits.maps->find(sp) : nullptr;
+    if (mapping && mapping->end - sp < want)
+        want = static_cast<std::size_t>(mapping->end - sp);
+    out.stack_start = sp;
+    out.stack.resize(want);
+    iovec local{out.stack.data(), want};
+    iovec remote{reinterpret_cast<void*>(sp), want};
+    ssize_t copied = ::process_vm_readv(tid, &local, 1, &remote, 1, 0);
+    out.stack.resize(copied > 0 ? static_cast<std::size_t>(copied) : 0);
+}
+
+} // namespace
+
+int last_attach_errno() {
+    return g_last_attach_errno;
+}
+
+CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapshot& out) {
+    out.tid = tid;
+    std::uint64_t started = monotonic_nanoseconds();
+    if (::ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
+        g_last_attach_errno = errno;
+        return errno == ESRCH ? CaptureStatus::thread_gone : CaptureStatus::not_permitted;
+    }
+    if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
+        // Not stopped, so it cannot be detached by PTRACE_DETACH; let it stop and go later.
+        g_lingering.push_back(tid);
+        return errno == ESRCH ? CaptureStatus::thread_gone : CaptureStatus::failed;
+    }
+    int pending_signal = 0;
+    switch (wait_for_stop(tid, pending_signal)) {
+    case StopResult::exited:
+        return CaptureStatus::thread_gone;
+    case StopResult::timed_out:
+        g_lingering.push_back(tid);
+        return CaptureStatus::failed;
+    case StopResult::stopped:
+        break;
+    }
+    CaptureStatus status = CaptureStatus::ok;
+    if (::ptrace(PTRACE_GETREGS, tid, nullptr, &out.registers) != 0)
+        status = CaptureStatus::failed;
+    else
+        copy_stack(tid, limits, out);
+    ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(pending_signal)));
+    out.pause_nanoseconds = monotonic_nanoseconds() - started;
+    return status;
+}
+
+void detach_lingering_threads() {
+    std::vector<int> still_waiting;
+    for (int tid : g_lingering) {
+        int status = 0;
+        pid_t got = ::waitpid(tid, &status, __WALL | WNOHANG);
+        if (got == 0) {
+            still_waiting.push_back(tid);
+        } else if (got == tid && WIFSTOPPED(status)) {
+            int event = status >> 16;
+            int signal = (event == 0 && WSTOPSIG(status) != SIGTRAP) ? WSTOPSIG(status) : 0;
+            ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(signal)));
+        }
+    }
+    g_lingering = std::move(still_waiting);
+}
+
+} // namespace sampler

@@ -1,0 +1,36 @@
+#pragma once
+// Stops one thread with ptrace, copies its registers and stack, and lets it run again.
+
+#include "process_maps.hpp"
+#include "thread_snapshot.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sampler {
+
+enum class CaptureStatus {
+    ok,
+    thread_gone,   // exited before or while we stopped it
+    not_permitted, // ptrace refused (permissions, or another tracer holds it)
+    failed,        // ptrace or memory copy failed for another reason
+};
+
+struct CaptureLimits {
+    std::size_t max_stack_bytes = 64 * 1024;
+    // The target's maps, to end the copy at the end of the stack's mapping; may be null.
+    const ProcessMaps* maps = nullptr;
+};
+
+// Captures thread `tid`. The thread is resumed before this returns on every path, except when it
+// does not reach a ptrace stop within a bounded wait (e.g. stuck in the kernel): then it stays
+// seized until it stops, and `detach_lingering_threads` lets it go.
+CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapshot& out);
+
+// Detaches threads whose stop arrived after capture_thread gave up waiting. Call it regularly.
+void detach_lingering_threads();
+
+// Errno of the last refused ptrace attach, for diagnostics.
+int last_attach_errno();
+
+} // namespace sampler
