@@ -154,8 +154,17 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
         }
     }
 
+    // dwarf_getscopes continues past an inlined call into the inlined function's own lexical
+    // parents; dwarf_getscopes_die on the innermost scope follows the concrete nesting instead:
+    // inlined call, its caller (maybe inlined too), ..., the real function.
     Dwarf_Die* scopes = nullptr;
-    int scope_count = cu ? dwarf_getscopes(cu, lookup - bias, &scopes) : 0;
+    int scope_count = 0;
+    if (cu) {
+        Dwarf_Die* address_scopes = nullptr;
+        if (dwarf_getscopes(cu, lookup - bias, &address_scopes) > 0)
+            scope_count = dwarf_getscopes_die(&address_scopes[0], &scopes);
+        std::free(address_scopes);
+    }
     bool in_described_function = false;
     for (int i = 0; i < scope_count; ++i) {
         int tag = dwarf_tag(&scopes[i]);

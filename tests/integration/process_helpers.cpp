@@ -1,0 +1,197 @@
+#include "process_helpers.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace sampler::testing {
+
+std::string sampler_binary() { return SAMPLER_BINARY; }
+std::string fixture_path(const std::string& name) { return std::string(FIXTURE_DIR) + "/" + name; }
+std::string source_path(const std::string& relative) { return std::string(SOURCE_DIR) + "/" + relative; }
+
+std::string temp_path(const std::string& name) {
+    static const std::string dir = [] {
+        char pattern[] = "/tmp/sampler-test-XXXXXX";
+        const char* made = ::mkdtemp(pattern);
+        if (!made)
+            throw std::runtime_error("mkdtemp failed");
+        return std::string(made);
+    }();
+    return dir + "/" + name;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, int drop_to_uid) {
+    static int counter = 0;
+    std::string base = temp_path("child-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    out_path_ = base + ".out";
+    err_path_ = base + ".err";
+    pid_ = ::fork();
+    if (pid_ < 0)
+        throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = ::open("/dev/null", O_RDONLY);
+        ::dup2(in, 0);
+        ::dup2(out, 1);
+        ::dup2(err, 2);
+        // Its own process group, so a terminal's Ctrl-C meant for the test runner misses it.
+        ::setpgid(0, 0);
+        if (drop_to_uid >= 0 && (::setgid(drop_to_uid) != 0 || ::setuid(drop_to_uid) != 0))
+            ::_exit(126);
+        std::vector<char*> args;
+        for (const auto& arg : argv)
+            args.push_back(const_cast<char*>(arg.c_str()));
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+}
+
+ChildProcess::~ChildProcess() {
+    if (!exited_ && pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    ::unlink(out_path_.c_str());
+    ::unlink(err_path_.c_str());
+}
+
+void ChildProcess::signal(int number) const {
+    if (!exited_)
+        ::kill(pid_, number);
+}
+
+int ChildProcess::wait(std::chrono::milliseconds timeout) {
+    if (exited_)
+        return exit_code_;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        pid_t got = ::waitpid(pid_, &status, WNOHANG);
+        if (got == pid_) {
+            exited_ = true;
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return exit_code_;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+}
+
+std::string ChildProcess::output() const { return read_file(out_path_); }
+std::string ChildProcess::errors() const { return read_file(err_path_); }
+
+CommandResult run_sampler(const std::vector<std::string>& arguments, std::chrono::milliseconds timeout) {
+    std::vector<std::string> argv{sampler_binary()};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    ChildProcess sampler(argv);
+    CommandResult result;
+    result.exit_code = sampler.wait(timeout);
+    result.out = sampler.output();
+    result.err = sampler.errors();
+    return result;
+}
+
+void wait_until_started(const ChildProcess& fixture) {
+    // Exec has happened once /proc/PID/exe names the fixture rather than the test binary.
+    std::error_code ignored;
+    std::string self = std::filesystem::read_symlink("/proc/self/exe", ignored).string();
+    for (int i = 0; i < 500; ++i) {
+        char target[4096] = {};
+        std::string link = "/proc/" + std::to_string(fixture.pid()) + "/exe";
+        ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+        if (n > 0 && std::string(target, static_cast<std::size_t>(n)) != self)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    // Let the dynamic loader finish and the workload reach its loop.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+}
+
+char process_state(int pid) {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    std::size_t close = stat.rfind(')');
+    return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+int tracer_of(int pid) {
+    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("TracerPid:", 0) == 0)
+            return std::atoi(line.c_str() + 10);
+    return -1;
+}
+
+long cpu_ticks(int pid) {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    std::size_t close = stat.rfind(')');
+    if (close == std::string::npos)
+        return -1;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    // After the name: state is field 3; utime and stime are fields 14 and 15.
+    for (int number = 3; number <= 15 && fields >> field; ++number) {
+        if (number == 14)
+            utime = std::atol(field.c_str());
+        if (number == 15)
+            stime = std::atol(field.c_str());
+    }
+    return utime + stime;
+}
+
+std::map<std::string, long> parse_folded(const std::string& text) {
+    std::map<std::string, long> stacks;
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::size_t space = line.rfind(' ');
+        if (space == std::string::npos)
+            continue;
+        stacks[line.substr(0, space)] += std::atol(line.c_str() + space + 1);
+    }
+    return stacks;
+}
+
+long samples_matching(const std::map<std::string, long>& folded, const std::string& needle) {
+    long count = 0;
+    for (const auto& [stack, samples] : folded)
+        if (stack.find(needle) != std::string::npos)
+            count += samples;
+    return count;
+}
+
+long total_samples(const std::map<std::string, long>& folded) {
+    long count = 0;
+    for (const auto& [stack, samples] : folded)
+        count += samples;
+    return count;
+}
+
+int line_of_marker(const std::string& file, const std::string& marker) {
+    std::istringstream lines(read_file(file));
+    std::string line;
+    for (int number = 1; std::getline(lines, line); ++number)
+        if (line.find(marker) != std::string::npos)
+            return number;
+    return -1;
+}
+
+} // namespace sampler::testing

@@ -1,0 +1,69 @@
+#pragma once
+// Starting, watching and always reaping the processes an integration test uses.
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sampler::testing {
+
+std::string sampler_binary();
+std::string fixture_path(const std::string& name);
+std::string source_path(const std::string& relative);
+
+// A child process, killed (SIGKILL) and reaped when the object goes away, whatever happened.
+class ChildProcess {
+  public:
+    // Starts `argv`; stdout/stderr go to files read by output()/errors(). `drop_to_uid` >= 0
+    // runs it as that user (tests of permission errors).
+    explicit ChildProcess(const std::vector<std::string>& argv, int drop_to_uid = -1);
+    ~ChildProcess();
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+
+    int pid() const { return pid_; }
+    void signal(int number) const;
+    // Waits for the exit; returns the exit code (128+signal when killed), or -1 on timeout.
+    int wait(std::chrono::milliseconds timeout);
+    bool exited() const { return exited_; }
+    std::string output() const;
+    std::string errors() const;
+
+  private:
+    int pid_ = -1;
+    bool exited_ = false;
+    int exit_code_ = -1;
+    std::string out_path_;
+    std::string err_path_;
+};
+
+struct CommandResult {
+    int exit_code = -1; // -1: timed out (and killed)
+    std::string out;
+    std::string err;
+};
+
+// Runs sampler with `arguments` and waits for it (killing it after `timeout`).
+CommandResult run_sampler(const std::vector<std::string>& arguments,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Waits until the fixture has exec'd and is running its workload.
+void wait_until_started(const ChildProcess& fixture);
+
+char process_state(int pid);    // from /proc/PID/stat; '?' when gone
+int tracer_of(int pid);         // TracerPid
+long cpu_ticks(int pid);        // utime + stime
+std::string read_file(const std::string& path);
+std::string temp_path(const std::string& name);
+
+// Folded stacks parsed back: stack text -> count.
+std::map<std::string, long> parse_folded(const std::string& text);
+// Samples whose stack contains `needle`, and all samples.
+long samples_matching(const std::map<std::string, long>& folded, const std::string& needle);
+long total_samples(const std::map<std::string, long>& folded);
+
+// The line number of the first line of `file` containing `marker`.
+int line_of_marker(const std::string& file, const std::string& marker);
+
+} // namespace sampler::testing

@@ -1,0 +1,68 @@
+// Bad input gets a clear message and a non-zero exit, and leaves the target untouched.
+#include "process_helpers.hpp"
+
+#include <catch2/catch.hpp>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace sampler::testing;
+using namespace std::chrono_literals;
+
+TEST_CASE("no such PID", "[errors]") {
+    CommandResult result = run_sampler({"dump", "--pid", "999999999"});
+    CHECK(result.exit_code == 3);
+    CHECK(result.err.find("no such process: 999999999") != std::string::npos);
+    result = run_sampler({"record", "--pid", "999999999", "-d", "1"});
+    CHECK(result.exit_code == 3);
+}
+
+TEST_CASE("the profiler's own PID is refused", "[errors]") {
+    ChildProcess shell({"/bin/sh", "-c", "exec " + sampler_binary() + " dump --pid $$"});
+    CHECK(shell.wait(20s) == 2);
+    CHECK(shell.errors().find("is sampler itself") != std::string::npos);
+}
+
+TEST_CASE("no permission explains what to do", "[errors]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: needs root to run sampler as an unprivileged user");
+        return;
+    }
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    ChildProcess sampler({sampler_binary(), "dump", "--pid", std::to_string(target.pid())}, 65534);
+    int code = sampler.wait(20s);
+    INFO(sampler.errors());
+    CHECK(code == 4);
+    CHECK(sampler.errors().find("no permission to attach to process " + std::to_string(target.pid())) !=
+          std::string::npos);
+    CHECK(sampler.errors().find("CAP_SYS_PTRACE") != std::string::npos);
+    CHECK(process_state(target.pid()) == 'R');
+}
+
+TEST_CASE("a target already traced by a debugger is refused", "[errors]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    REQUIRE(::ptrace(PTRACE_SEIZE, target.pid(), nullptr, nullptr) == 0);
+    CommandResult result = run_sampler({"dump", "--pid", std::to_string(target.pid())});
+    CHECK(result.exit_code == 5);
+    CHECK(result.err.find("already traced by process " + std::to_string(::getpid())) != std::string::npos);
+    // ChildProcess kills and reaps it; SIGKILL ends a seized tracee too.
+}
+
+TEST_CASE("unknown flags, bad values and missing targets are usage errors", "[errors]") {
+    CHECK(run_sampler({"record", "--bogus"}).exit_code != 0);
+    CommandResult rate = run_sampler({"record", "--pid", "1", "--rate", "0"});
+    CHECK(rate.exit_code != 0);
+    CHECK(rate.err.find("rate") != std::string::npos);
+    CommandResult format = run_sampler({"record", "--pid", "1", "-f", "png"});
+    CHECK(format.exit_code != 0);
+    CHECK(format.err.find("format") != std::string::npos);
+    CommandResult nothing = run_sampler({"record"});
+    CHECK(nothing.exit_code == 2);
+    CHECK(nothing.err.find("--pid") != std::string::npos);
+    CommandResult missing = run_sampler({"record", "--", "/nonexistent/program"});
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("cannot run /nonexistent/program") != std::string::npos);
+    CHECK(run_sampler({"--help"}).exit_code == 0);
+}

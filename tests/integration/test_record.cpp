@@ -1,0 +1,154 @@
+// `sampler record` against the fixture programs: shares, inline frames, libraries, recursion,
+// threads created while recording, stripped binaries, and the SVG output.
+#include "process_helpers.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sampler::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::map<std::string, long> record_folded(const ChildProcess& target, const std::vector<std::string>& extra,
+                                          const std::string& name) {
+    std::string out = temp_path(name + ".txt");
+    std::vector<std::string> args{"record", "--pid", std::to_string(target.pid()), "-f", "folded", "-o", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CommandResult result = run_sampler(args);
+    INFO("sampler stderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    return parse_folded(read_file(out));
+}
+
+} // namespace
+
+TEST_CASE("a 3:1 CPU split between two callers is recovered", "[record]") {
+    std::string binary = GENERATE(std::string("workload"), std::string("workload_nopie"));
+    SECTION(binary) {
+        ChildProcess target({fixture_path(binary), "split"});
+        wait_until_started(target);
+        auto folded = record_folded(target, {"-r", "400", "-d", "5"}, "split-" + binary);
+        long total = total_samples(folded);
+        long heavy = samples_matching(folded, "parent_heavy()");
+        long light = samples_matching(folded, "parent_light()");
+        INFO("total " << total << " heavy " << heavy << " light " << light);
+        REQUIRE(total > 800);
+        double heavy_share = 100.0 * double(heavy) / double(heavy + light);
+        CHECK(heavy_share == Approx(75.0).margin(5.0));
+        // Nearly every stack unwinds through libc to the program's entry.
+        CHECK(samples_matching(folded, "main;run_split_forever()") >= total * 95 / 100);
+        CHECK(samples_matching(folded, "_start") >= total * 95 / 100);
+    }
+}
+
+TEST_CASE("an always-inline helper is its own frame below its caller", "[record][inline]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "inline");
+    long total = total_samples(folded);
+    REQUIRE(total > 100);
+    CHECK(samples_matching(folded, "burn(unsigned long);mix_step(unsigned long)") > total / 2);
+}
+
+TEST_CASE("a function in a shared library is symbolized", "[record][shared]") {
+    ChildProcess target({fixture_path("workload"), "shared"});
+    wait_until_started(target);
+    auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "shared");
+    long total = total_samples(folded);
+    REQUIRE(total > 100);
+    CHECK(samples_matching(folded, "main;shared_library_work") > total * 80 / 100);
+}
+
+TEST_CASE("200-deep recursion is unwound completely", "[record][recursion]") {
+    ChildProcess target({fixture_path("workload"), "recurse"});
+    wait_until_started(target);
+    auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "recurse");
+    std::string chain = "main";
+    for (int i = 0; i < 201; ++i)
+        chain += ";recurse(int)";
+    chain += ";spin_at_bottom()";
+    long total = total_samples(folded);
+    REQUIRE(total > 100);
+    CHECK(samples_matching(folded, chain) > total * 90 / 100);
+    CHECK(samples_matching(folded, chain + ";recurse(int)") == 0);
+}
+
+TEST_CASE("threads created while recording are sampled, each under its own root", "[record][threads]") {
+    ChildProcess target({fixture_path("workload"), "late"});
+    wait_until_started(target); // the workers start one second after launch
+    auto folded = record_folded(target, {"-r", "200", "-d", "3", "--threads"}, "late");
+    std::map<std::string, long> per_thread;
+    for (const auto& [stack, count] : folded)
+        if (stack.find("late_thread_work()") != std::string::npos)
+            per_thread[stack.substr(0, stack.find(';'))] += count;
+    INFO("late threads seen: " << per_thread.size());
+    CHECK(per_thread.size() == 2);
+    for (const auto& [root, count] : per_thread) {
+        CHECK(root.rfind("thread ", 0) == 0);
+        CHECK(count > 50);
+    }
+}
+
+TEST_CASE("stripped executables still give .dynsym names or module+offset", "[record][stripped]") {
+    SECTION("exported symbols come from .dynsym") {
+        ChildProcess target({fixture_path("workload_dynsym_stripped"), "split"});
+        wait_until_started(target);
+        auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "dynsym");
+        long total = total_samples(folded);
+        REQUIRE(total > 100);
+        CHECK(samples_matching(folded, "parent_heavy();burn(unsigned long)") > 0);
+        CHECK(samples_matching(folded, "__libc_start_main") > total * 90 / 100);
+    }
+    SECTION("without symbols, frames are module+offset") {
+        ChildProcess target({fixture_path("workload_stripped"), "split"});
+        wait_until_started(target);
+        auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "stripped");
+        long total = total_samples(folded);
+        REQUIRE(total > 100);
+        CHECK(samples_matching(folded, "workload_stripped+0x") > total * 90 / 100);
+        CHECK(samples_matching(folded, "__libc_start_main") > total * 90 / 100);
+    }
+}
+
+TEST_CASE("record writes a flame graph by default", "[record][svg]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    std::string out = temp_path("split.svg");
+    CommandResult result = run_sampler({"record", "--pid", std::to_string(target.pid()), "-d", "1", "-o", out});
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    std::string svg = read_file(out);
+    CHECK(svg.rfind("<?xml", 0) == 0);
+    CHECK(svg.find("parent_heavy()") != std::string::npos);
+    CHECK(result.err.find("samples") != std::string::npos);
+    CHECK(result.err.find(out) != std::string::npos);
+}
+
+TEST_CASE("record -- COMMAND starts the program and stops when it exits", "[record][command]") {
+    std::string out = temp_path("command.txt");
+    CommandResult result = run_sampler(
+        {"record", "-f", "folded", "-r", "200", "-o", out, "--", fixture_path("workload"), "bench", "400"});
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.err.find("target exited") != std::string::npos);
+    auto folded = parse_folded(read_file(out));
+    CHECK(samples_matching(folded, "parent_heavy()") > 0);
+}
+
+TEST_CASE("record names its output after the PID and time by default", "[record][naming]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    std::string dir = temp_path("");
+    ChildProcess sampler({"/bin/sh", "-c",
+                          "cd '" + dir + "' && exec " + sampler_binary() + " record -f folded -d 1 --pid " +
+                              std::to_string(target.pid())});
+    REQUIRE(sampler.wait(30s) == 0);
+    std::string err = sampler.errors();
+    std::string prefix = "sampler-" + std::to_string(target.pid()) + "-";
+    std::size_t at = err.find(prefix);
+    REQUIRE(at != std::string::npos);
+    std::string name = err.substr(at, prefix.size() + 15 + 4);
+    CHECK(name.substr(name.size() - 4) == ".txt");
+    CHECK(name[prefix.size() + 8] == 'T');
+    CHECK_FALSE(read_file(dir + name).empty());
+}
