@@ -1,0 +1,66 @@
+#include "pause_histogram.hpp"
+#include "profile_builder.hpp"
+#include "proc_threads.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sampler;
+
+TEST_CASE("native frames aggregate by function, unknown ones by module offset") {
+    Frame line_a{.kind = FrameKind::native, .name = "burn", .file = "w.cpp", .line = 3, .module = "w",
+                 .address = 0x1234, .module_offset = 0x234, .symbol_offset = 4};
+    Frame line_b = line_a;
+    line_b.line = 9;
+    line_b.address = 0x1250;
+    line_b.inlined = true;
+    CHECK(aggregation_key(line_a) == aggregation_key(line_b));
+    CHECK(aggregate_label(aggregation_key(line_a)) == "burn");
+
+    Frame unknown_a{.module = "lib.so", .address = 0x7000, .module_offset = 0x10};
+    Frame unknown_b{.module = "lib.so", .address = 0x7008, .module_offset = 0x18};
+    CHECK_FALSE(aggregation_key(unknown_a) == aggregation_key(unknown_b));
+    CHECK(aggregate_label(aggregation_key(unknown_a)) == "lib.so+0x10");
+
+    Frame python{.kind = FrameKind::python, .name = "handler", .file = "app.py", .line = 12};
+    CHECK(aggregate_label(aggregation_key(python)) == "handler (app.py:12)");
+}
+
+TEST_CASE("the profile builder adds stacks outermost first, with optional thread roots") {
+    Profile profile;
+    ThreadInfo thread{.tid = 42, .name = "worker", .state = 'R'};
+    std::vector<Frame> innermost_first{Frame{.kind = FrameKind::native, .name = "leaf"},
+                                       Frame{.kind = FrameKind::native, .name = "main"}};
+    ProfileBuilder plain(profile, {});
+    plain.add(thread, innermost_first);
+    ProfileBuilder rooted(profile, {.thread_roots = true});
+    rooted.add(thread, innermost_first);
+    CHECK(profile.tree.total() == 2);
+    const auto& root = profile.tree.node(CallTree::root_id);
+    REQUIRE(root.children.size() == 2);
+    std::vector<std::string> outermost;
+    for (const auto& [frame, node] : root.children)
+        outermost.push_back(profile.frames.at(frame).name);
+    std::sort(outermost.begin(), outermost.end());
+    CHECK(outermost == std::vector<std::string>{"main", "thread 42 (worker)"});
+}
+
+TEST_CASE("pause percentiles come from a fixed-size histogram") {
+    PauseHistogram pauses;
+    CHECK(pauses.percentile_micros(0.5) == 0);
+    for (int i = 1; i <= 100; ++i)
+        pauses.add(std::uint64_t(i) * 1000);
+    CHECK(pauses.count() == 100);
+    CHECK(pauses.percentile_micros(0.5) == 50);
+    CHECK(pauses.percentile_micros(0.99) == 99);
+    CHECK(pauses.percentile_micros(1.0) == 100);
+    pauses.add(60'000'000'000); // a minute: beyond the buckets, still counted
+    CHECK(pauses.max_micros() == 60'000'000);
+    CHECK(pauses.percentile_micros(1.0) == 60'000'000);
+}
+
+TEST_CASE("the state letter is read after the last parenthesis of the name") {
+    CHECK(parse_stat_state("123 (a) b) c) S 1 2 3") == 'S');
+    CHECK(parse_stat_state("123 (workload) R 1") == 'R');
+    CHECK(parse_stat_state("garbage") == '?');
+    CHECK(parse_stat_state("") == '?');
+}

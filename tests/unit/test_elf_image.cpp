@@ -1,0 +1,102 @@
+#include "elf_image.hpp"
+#include "eh_frame_hdr.hpp"
+#include "module_map.hpp"
+#include "sampler/error.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <random>
+#include <unistd.h>
+
+using namespace sampler;
+
+TEST_CASE("our own executable parses: PIE, load segments, eh_frame_hdr, build-id") {
+    auto image = ElfImage::open("/proc/self/exe");
+    CHECK(image->is_shared_object());
+    CHECK(image->load_segments().size() >= 2);
+    REQUIRE(image->eh_frame_hdr());
+    CHECK(image->build_id_hex().size() == 40);
+}
+
+TEST_CASE("load bias places link-time addresses at run time") {
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    auto here = reinterpret_cast<std::uint64_t>(&ElfImage::open);
+    const Module* module = modules.module_at(here);
+    REQUIRE(module);
+    CHECK(module->image->is_shared_object());
+    // The bytes at a run-time code address equal the file's bytes at the link-time address.
+    std::uint64_t word = 0;
+    REQUIRE(modules.read_file_backed(here, &word, sizeof word));
+    std::uint64_t live = 0;
+    std::memcpy(&live, reinterpret_cast<const void*>(here), sizeof live);
+    CHECK(word == live);
+}
+
+TEST_CASE("eh_frame_hdr of our own executable gives a table inside the file") {
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    const Module* module = modules.module_at(reinterpret_cast<std::uint64_t>(&ElfImage::open));
+    REQUIRE(module);
+    auto table = locate_eh_frame_table(*module);
+    REQUIRE(table);
+    CHECK(table->entry_count > 10);
+    CHECK(table->table_address > table->header_address);
+    CHECK(table->table_address >= module->start);
+    CHECK(table->table_address < module->end);
+}
+
+TEST_CASE("malformed ELF bytes are rejected with an error, never a crash") {
+    std::vector<std::uint8_t> bytes(64, 0);
+    CHECK_THROWS_AS(ElfImage::parse(bytes, nullptr, "zeros"), Error);
+    std::vector<std::uint8_t> tiny{0x7f, 'E', 'L', 'F'};
+    CHECK_THROWS_AS(ElfImage::parse(tiny, nullptr, "tiny"), Error);
+    CHECK_THROWS_AS(ElfImage::open("/nonexistent/file"), Error);
+    CHECK_THROWS_AS(ElfImage::open("/proc/self"), Error);
+}
+
+TEST_CASE("random corruption of a real ELF header never crashes the parser") {
+    auto real = ElfImage::open("/proc/self/exe");
+    std::vector<std::uint8_t> original(real->bytes().begin(), real->bytes().begin() + 4096);
+    std::mt19937 random(12345);
+    int parsed = 0;
+    for (int round = 0; round < 2000; ++round) {
+        std::vector<std::uint8_t> bytes = original;
+        for (int flips = 0; flips < 8; ++flips)
+            bytes[random() % 128] = static_cast<std::uint8_t>(random());
+        bytes.resize(64 + random() % 4032);
+        try {
+            auto image = ElfImage::parse(bytes, nullptr, "fuzzed");
+            for (const auto& segment : image->load_segments())
+                (void)segment;
+            ++parsed;
+        } catch (const Error&) {
+        }
+    }
+    CHECK(parsed >= 0);
+}
+
+TEST_CASE("eh_frame_hdr parsing rejects what it does not understand and bounds the table") {
+    // version 1, eh_frame_ptr pcrel|sdata4, fde_count udata4, table datarel|sdata4
+    std::vector<std::uint8_t> header{1, 0x1b, 0x03, 0x3b, 0, 0, 0, 0, 100, 0, 0, 0};
+    header.resize(header.size() + 2 * 8); // room for two entries, though the count says 100
+    auto table = parse_eh_frame_hdr(header, 0x1000);
+    REQUIRE(table);
+    CHECK(table->entry_count == 2);
+    CHECK(table->table_address == 0x1000 + 12);
+    std::vector<std::uint8_t> wrong_version = header;
+    wrong_version[0] = 2;
+    CHECK_FALSE(parse_eh_frame_hdr(wrong_version, 0x1000));
+    std::vector<std::uint8_t> unsorted = header;
+    unsorted[3] = 0x03;
+    CHECK_FALSE(parse_eh_frame_hdr(unsorted, 0x1000));
+    CHECK_FALSE(parse_eh_frame_hdr(std::span<const std::uint8_t>(header.data(), 6), 0x1000));
+    std::mt19937 random(7);
+    for (int round = 0; round < 5000; ++round) {
+        std::vector<std::uint8_t> noise(random() % 40);
+        for (auto& b : noise)
+            b = static_cast<std::uint8_t>(random());
+        if (auto parsed = parse_eh_frame_hdr(noise, 0x1000))
+            CHECK(parsed->entry_count * 8 <= noise.size());
+    }
+}

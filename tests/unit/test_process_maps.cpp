@@ -1,0 +1,67 @@
+#include "process_maps.hpp"
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+using namespace sampler;
+
+TEST_CASE("maps lines parse into ranges, permissions, offsets and paths") {
+    auto entry = parse_map_line(
+        "7efc7ae44000-7efc7af9a000 r-xp 00026000 fe:00 332835                     /usr/lib/x86_64-linux-gnu/libc.so.6");
+    REQUIRE(entry);
+    CHECK(entry->start == 0x7efc7ae44000);
+    CHECK(entry->end == 0x7efc7af9a000);
+    CHECK(entry->readable);
+    CHECK_FALSE(entry->writable);
+    CHECK(entry->executable);
+    CHECK(entry->offset == 0x26000);
+    CHECK(entry->inode == 332835);
+    CHECK(entry->path == "/usr/lib/x86_64-linux-gnu/libc.so.6");
+    CHECK(entry->is_file());
+}
+
+TEST_CASE("maps paths keep spaces; pseudo, anonymous and deleted entries are not files") {
+    auto spaced = parse_map_line("1000-2000 r--p 00000000 08:01 42 /opt/my app/lib foo.so");
+    REQUIRE(spaced);
+    CHECK(spaced->path == "/opt/my app/lib foo.so");
+    auto stack = parse_map_line("7ffc0000-7ffd0000 rw-p 00000000 00:00 0                          [stack]");
+    REQUIRE(stack);
+    CHECK(stack->path == "[stack]");
+    CHECK_FALSE(stack->is_file());
+    auto anonymous = parse_map_line("1000-2000 rw-p 00000000 00:00 0");
+    REQUIRE(anonymous);
+    CHECK(anonymous->path.empty());
+    CHECK_FALSE(anonymous->is_file());
+    auto deleted = parse_map_line("1000-2000 r-xp 00000000 08:01 42 /tmp/old.so (deleted)");
+    REQUIRE(deleted);
+    CHECK_FALSE(deleted->is_file());
+}
+
+TEST_CASE("malformed maps lines are skipped and counted") {
+    for (const char* bad : {"", "zzzz", "1000 r-xp 0 08:01 1 /x", "2000-1000 r-xp 0 08:01 1 /x", "1000-2000 r", "1000-2000 r-xp zz 08:01 1"})
+        CHECK_FALSE(parse_map_line(bad));
+    ProcessMaps maps = ProcessMaps::parse("1000-2000 r-xp 00000000 08:01 1 /a\ngarbage\n3000-4000 r--p 00000000 08:01 2 /b\n");
+    CHECK(maps.entries().size() == 2);
+    CHECK(maps.malformed_lines() == 1);
+}
+
+TEST_CASE("address lookup finds the containing entry or nothing") {
+    ProcessMaps maps = ProcessMaps::parse("3000-4000 r--p 00000000 08:01 2 /b\n1000-2000 r-xp 00000000 08:01 1 /a\n");
+    REQUIRE(maps.find(0x1000));
+    CHECK(maps.find(0x1000)->path == "/a");
+    CHECK(maps.find(0x1fff)->path == "/a");
+    CHECK(maps.find(0x2000) == nullptr);
+    CHECK(maps.find(0x3800)->path == "/b");
+    CHECK(maps.find(0x10) == nullptr);
+    CHECK(maps.find(0x5000) == nullptr);
+}
+
+TEST_CASE("our own maps read back and contain this function's code") {
+    ProcessMaps maps = ProcessMaps::read(::getpid());
+    const MapEntry* code = maps.find(reinterpret_cast<std::uint64_t>(&parse_map_line));
+    REQUIRE(code);
+    CHECK(code->executable);
+    CHECK(code->is_file());
+    CHECK(path_basename("/usr/lib/libc.so.6") == "libc.so.6");
+    CHECK(path_basename("plain") == "plain");
+}

@@ -1,0 +1,54 @@
+#include "module_map.hpp"
+#include "symbolizer.hpp"
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+using namespace sampler;
+
+namespace test_symbols {
+__attribute__((noinline)) int known_function(int x) {
+    asm volatile("" ::: "memory");
+    return x * 3 + 1;
+}
+} // namespace test_symbols
+
+TEST_CASE("our own function symbolizes to its demangled name, file and line; results are cached") {
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    Symbolizer symbolizer(modules);
+    auto address = reinterpret_cast<std::uint64_t>(&test_symbols::known_function);
+    const auto& frames = symbolizer.frames_for(address, false);
+    REQUIRE(frames.size() == 1);
+    CHECK(frames[0].name == "test_symbols::known_function(int)");
+    CHECK(frames[0].kind == FrameKind::native);
+    CHECK(frames[0].file.ends_with("test_symbolizer.cpp"));
+    CHECK(frames[0].line >= 10);
+    CHECK(frames[0].line <= 12);
+    CHECK(frames[0].symbol_offset == 0);
+    CHECK_FALSE(frames[0].inlined);
+    std::size_t cached = symbolizer.cache_size();
+    symbolizer.frames_for(address, false);
+    CHECK(symbolizer.cache_size() == cached);
+    symbolizer.frames_for(address + 1, false);
+    CHECK(symbolizer.cache_size() == cached + 1);
+}
+
+TEST_CASE("addresses outside every module become unknown frames") {
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    Symbolizer symbolizer(modules);
+    const auto& frames = symbolizer.frames_for(0x10, true);
+    REQUIRE(frames.size() == 1);
+    CHECK(frames[0].kind == FrameKind::unknown);
+    CHECK(frames[0].name.empty());
+    CHECK(frames[0].address == 0x10);
+}
+
+TEST_CASE("demangling and symbol versions") {
+    CHECK(demangle("_ZN3foo3barEv") == "foo::bar()");
+    CHECK(demangle("main") == "main");
+    CHECK(strip_symbol_version("__libc_start_main@@GLIBC_2.34") == "__libc_start_main");
+    CHECK(strip_symbol_version("memcpy@GLIBC_2.2.5") == "memcpy");
+    CHECK(strip_symbol_version("plain") == "plain");
+}
