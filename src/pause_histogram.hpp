@@ -1,8 +1,8 @@
 #pragma once
 // Distribution of per-sample pauses in microseconds, in fixed memory however long the run.
 
-#include <array>
 #include <cstdint>
+#include <vector>
 
 namespace sampler {
 
@@ -16,7 +16,8 @@ class PauseHistogram {
 
   private:
     static constexpr std::size_t bucket_count = 20000; // 1 µs buckets up to 20 ms, then one more
-    std::array<std::uint64_t, bucket_count + 1> buckets_{};
+    // On the heap: 160 KiB would crowd the stack (and our own stack copies when profiled).
+    std::vector<std::uint64_t> buckets_ = std::vector<std::uint64_t>(bucket_count + 1);
     std::uint64_t count_ = 0;
     std::uint64_t max_micros_ = 0;
 };

@@ -103,15 +103,21 @@ SessionReport run_sampling_session(const SessionOptions& options, Profile& profi
     std::mt19937_64 random(std::random_device{}());
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
 
+    // The first round loads every module's symbols and line tables: it is set-up, not sampling,
+    // so the clock (rate, duration) starts after it.
+    if (session.target_alive())
+        session.tick();
     const Clock::time_point start = Clock::now();
     const Clock::time_point deadline =
         options.duration_seconds > 0 ? start + std::chrono::duration_cast<Clock::duration>(
                                                    std::chrono::duration<double>(options.duration_seconds))
                                      : Clock::time_point::max();
-    Clock::time_point next_tick = start;
+    Clock::time_point next_tick =
+        start + std::chrono::duration_cast<Clock::duration>(interval * jitter(random));
     Clock::time_point last_warning = start - std::chrono::seconds(1);
 
     while (true) {
+        sleep_until(std::min(next_tick, deadline));
         if (stop_requested()) {
             report.reason = StopReason::stop_signal;
             break;
@@ -143,7 +149,6 @@ SessionReport run_sampling_session(const SessionOptions& options, Profile& profi
                 }
             }
         }
-        sleep_until(std::min(next_tick, deadline));
     }
     report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return report;

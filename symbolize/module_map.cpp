@@ -41,34 +41,33 @@ std::shared_ptr<const ElfImage> ModuleMap::image_for(const MapEntry& entry) {
 
 void ModuleMap::rebuild_modules() {
     modules_.clear();
-    std::map<std::string, std::size_t> index_by_path;
+    // A file can be mapped more than once: loaded by the dynamic linker, and mmap'ed whole by
+    // code that reads it (sampler itself does that). Each mapping at file offset 0 starts a new
+    // instance; later mappings of the same file extend the newest instance of it.
+    std::map<std::string, std::size_t> newest_instance;
     for (const MapEntry& entry : maps_.entries()) {
         if (!entry.is_file())
             continue;
-        auto [it, inserted] = index_by_path.try_emplace(entry.path, modules_.size());
-        if (!inserted) {
-            Module& module = modules_[it->second];
-            module.start = std::min(module.start, entry.start);
+        auto current = newest_instance.find(entry.path);
+        if (current != newest_instance.end() && entry.offset != 0) {
+            Module& module = modules_[current->second];
             module.end = std::max(module.end, entry.end);
             continue;
         }
         auto image = image_for(entry);
-        if (!image) {
-            index_by_path.erase(it);
+        if (!image)
             continue;
-        }
         Module module;
         module.path = entry.path;
         module.open_path = root_ + entry.path;
         module.image = image;
-        // The lowest mapping of a file decides where its link-time addresses land.
         module.bias = image->load_bias(entry);
         module.start = entry.start;
         module.end = entry.end;
+        newest_instance[entry.path] = modules_.size();
         modules_.push_back(std::move(module));
     }
-    std::sort(modules_.begin(), modules_.end(),
-              [](const Module& a, const Module& b) { return a.start < b.start; });
+    // Entries come sorted by address, so modules_ is sorted by start already.
 }
 
 const Module* ModuleMap::module_at(std::uint64_t address) const {

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <sched.h>
 #include <sys/ptrace.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,36 +25,76 @@ std::uint64_t monotonic_nanoseconds() {
 
 enum class StopResult { stopped, exited, timed_out };
 
+void on_wait_timer(int) {
+    // Only interrupts a blocking waitpid (installed without SA_RESTART).
+}
+
+// A repeating interval timer for the duration of one wait: its SIGALRM makes a blocked waitpid
+// return EINTR, so a thread that never stops (stuck in the kernel) cannot hang the profiler.
+// Repeating, because a single expiry just before waitpid blocks would be lost.
+class WaitTimer {
+  public:
+    WaitTimer() {
+        static const bool installed = [] {
+            struct sigaction action {};
+            action.sa_handler = on_wait_timer;
+            sigemptyset(&action.sa_mask);
+            action.sa_flags = 0;
+            return sigaction(SIGALRM, &action, nullptr) == 0;
+        }();
+        (void)installed;
+        itimerval every_10ms{{0, 10'000}, {0, 10'000}};
+        setitimer(ITIMER_REAL, &every_10ms, nullptr);
+    }
+    ~WaitTimer() {
+        itimerval off{};
+        setitimer(ITIMER_REAL, &off, nullptr);
+    }
+    WaitTimer(const WaitTimer&) = delete;
+    WaitTimer& operator=(const WaitTimer&) = delete;
+};
+
+// Reads one wait status for `tid`: 1 stopped, 0 nothing yet, -1 exited or gone.
+int check_stop(int tid, int flags, int& pending_signal) {
+    int status = 0;
+    pid_t got = ::waitpid(tid, &status, __WALL | flags);
+    if (got == tid) {
+        if (WIFEXITED(status) || WIFSIGNALED(status))
+            return -1;
+        if (WIFSTOPPED(status)) {
+            int event = status >> 16;
+            int signal = WSTOPSIG(status);
+            if (event == 0 && signal != SIGTRAP)
+                pending_signal = signal;
+            return 1;
+        }
+        return 0;
+    }
+    return got < 0 && errno != EINTR ? -1 : 0;
+}
+
 // Waits for the seized thread to report a stop. A signal that arrives meanwhile shows up as a
 // signal-delivery stop: we keep it and hand it back on detach so the target still receives it.
 StopResult wait_for_stop(int tid, int& pending_signal) {
-    // Polled rather than blocking, so a thread stuck in the kernel cannot hang the profiler.
-    // The first polls yield the CPU (the thread may need ours to reach its stop), later ones sleep.
-    constexpr int max_polls = 400; // about 20-40 ms in all
-    for (int poll = 0; poll < max_polls; ++poll) {
-        int status = 0;
-        pid_t got = ::waitpid(tid, &status, __WALL | WNOHANG);
-        if (got == tid) {
-            if (WIFEXITED(status) || WIFSIGNALED(status))
-                return StopResult::exited;
-            if (WIFSTOPPED(status)) {
-                int event = status >> 16;
-                int signal = WSTOPSIG(status);
-                if (event == 0 && signal != SIGTRAP)
-                    pending_signal = signal;
-                return StopResult::stopped;
-            }
-        } else if (got < 0 && errno != EINTR) {
-            return StopResult::exited;
-        }
-        if (poll < 40) {
-            sched_yield();
-        } else {
-            timespec pause{0, 50'000};
-            nanosleep(&pause, nullptr);
-        }
+    // First poll while keeping our CPU, yielding it only to whoever is queued on it (the thread
+    // itself, if it shares our CPU): once we block, a busy machine may take milliseconds to run
+    // us again, and the thread would stay stopped all that time.
+    for (int spin = 0; spin < 64; ++spin) {
+        int result = check_stop(tid, WNOHANG, pending_signal);
+        if (result != 0)
+            return result > 0 ? StopResult::stopped : StopResult::exited;
+        sched_yield();
     }
-    return StopResult::timed_out;
+    constexpr std::uint64_t give_up_after = 50'000'000; // ns
+    const std::uint64_t started = monotonic_nanoseconds();
+    WaitTimer timer;
+    for (;;) {
+        int result = check_stop(tid, 0, pending_signal);
+        if (result != 0)
+            return result > 0 ? StopResult::stopped : StopResult::exited;
+        if (monotonic_nanoseconds() - started > give_up_after)
+            return StopResult::timed_out;
+    }
 }
 
 void copy_stack(int tid, const CaptureLimits& limits, ThreadSnapshot& out) {
@@ -78,11 +119,13 @@ int last_attach_errno() {
 
 CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapshot& out) {
     out.tid = tid;
-    std::uint64_t started = monotonic_nanoseconds();
     if (::ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
         g_last_attach_errno = errno;
         return errno == ESRCH ? CaptureStatus::thread_gone : CaptureStatus::not_permitted;
     }
+    // The pause runs from the interrupt to the detach call: before PTRACE_INTERRUPT the thread
+    // runs on, and once PTRACE_DETACH wakes it, any time we then wait for a CPU is ours, not its.
+    std::uint64_t started = monotonic_nanoseconds();
     if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
         // Not stopped, so it cannot be detached by PTRACE_DETACH; let it stop and go later.
         g_lingering.push_back(tid);
@@ -103,8 +146,8 @@ CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapsho
         status = CaptureStatus::failed;
     else
         copy_stack(tid, limits, out);
-    ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(pending_signal)));
     out.pause_nanoseconds = monotonic_nanoseconds() - started;
+    ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(pending_signal)));
     return status;
 }
 

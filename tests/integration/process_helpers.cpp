@@ -13,9 +13,15 @@
 
 namespace sampler::testing {
 
-std::string sampler_binary() { return SAMPLER_BINARY; }
-std::string fixture_path(const std::string& name) { return std::string(FIXTURE_DIR) + "/" + name; }
-std::string source_path(const std::string& relative) { return std::string(SOURCE_DIR) + "/" + relative; }
+std::string sampler_binary() {
+    return SAMPLER_BINARY;
+}
+std::string fixture_path(const std::string& name) {
+    return std::string(FIXTURE_DIR) + "/" + name;
+}
+std::string source_path(const std::string& relative) {
+    return std::string(SOURCE_DIR) + "/" + relative;
+}
 
 std::string temp_path(const std::string& name) {
     static const std::string dir = [] {
@@ -94,8 +100,12 @@ int ChildProcess::wait(std::chrono::milliseconds timeout) {
     return -1;
 }
 
-std::string ChildProcess::output() const { return read_file(out_path_); }
-std::string ChildProcess::errors() const { return read_file(err_path_); }
+std::string ChildProcess::output() const {
+    return read_file(out_path_);
+}
+std::string ChildProcess::errors() const {
+    return read_file(err_path_);
+}
 
 CommandResult run_sampler(const std::vector<std::string>& arguments, std::chrono::milliseconds timeout) {
     std::vector<std::string> argv{sampler_binary()};

@@ -51,9 +51,9 @@ CommandResult run_sampler(const std::vector<std::string>& arguments,
 // Waits until the fixture has exec'd and is running its workload.
 void wait_until_started(const ChildProcess& fixture);
 
-char process_state(int pid);    // from /proc/PID/stat; '?' when gone
-int tracer_of(int pid);         // TracerPid
-long cpu_ticks(int pid);        // utime + stime
+char process_state(int pid); // from /proc/PID/stat; '?' when gone
+int tracer_of(int pid);      // TracerPid
+long cpu_ticks(int pid);     // utime + stime
 std::string read_file(const std::string& path);
 std::string temp_path(const std::string& name);
 

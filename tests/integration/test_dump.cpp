@@ -41,7 +41,8 @@ TEST_CASE("dump shows a blocked thread at its exact line, with name and state", 
     CommandResult result = run_sampler({"dump", "--pid", std::to_string(target.pid())});
     INFO(result.out << result.err);
     REQUIRE(result.exit_code == 0);
-    CHECK(result.out.find("Thread " + std::to_string(target.pid()) + " (workload) [running]") != std::string::npos);
+    CHECK(result.out.find("Thread " + std::to_string(target.pid()) + " (workload) [running]") !=
+          std::string::npos);
     CHECK(std::regex_search(result.out, std::regex(R"(Thread \d+ \(blocker\) \[sleeping\])")));
 
     auto frames = thread_frames(result.out, "blocker");
@@ -76,7 +77,8 @@ TEST_CASE("dump shows the running thread's full stack and inline frames with the
             CHECK(line >= first);
             CHECK(line <= last);
             CHECK(frames[1].rfind("burn(unsigned long) (" + source + ":", 0) == 0);
-            CHECK((frames[2].rfind("parent_heavy() (", 0) == 0 || frames[2].rfind("parent_light() (", 0) == 0));
+            CHECK(
+                (frames[2].rfind("parent_heavy() (", 0) == 0 || frames[2].rfind("parent_light() (", 0) == 0));
             CHECK(frames[3].rfind("run_split_forever() (", 0) == 0);
             CHECK(frames[4].rfind("main (", 0) == 0);
         }

@@ -43,8 +43,8 @@ TEST_CASE("the profiler killed mid-sample leaves the target running", "[faults]"
     // At 2000 Hz with --idle the profiler spends most of its time with some thread stopped,
     // so SIGKILL lands mid-sample on most rounds.
     for (int round = 0; round < 5; ++round) {
-        ChildProcess sampler({sampler_binary(), "record", "--pid", std::to_string(target.pid()), "-f", "folded",
-                              "-r", "2000", "--idle", "-o", temp_path("killed.txt")});
+        ChildProcess sampler({sampler_binary(), "record", "--pid", std::to_string(target.pid()), "-f",
+                              "folded", "-r", "2000", "--idle", "-o", temp_path("killed.txt")});
         std::this_thread::sleep_for(std::chrono::milliseconds(700 + 37 * round));
         sampler.signal(SIGKILL);
         REQUIRE(sampler.wait(5s) == 128 + SIGKILL);

@@ -114,7 +114,8 @@ TEST_CASE("record writes a flame graph by default", "[record][svg]") {
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);
     std::string out = temp_path("split.svg");
-    CommandResult result = run_sampler({"record", "--pid", std::to_string(target.pid()), "-d", "1", "-o", out});
+    CommandResult result =
+        run_sampler({"record", "--pid", std::to_string(target.pid()), "-d", "1", "-o", out});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     std::string svg = read_file(out);

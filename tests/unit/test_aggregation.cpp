@@ -1,14 +1,20 @@
 #include "pause_histogram.hpp"
-#include "profile_builder.hpp"
 #include "proc_threads.hpp"
+#include "profile_builder.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace sampler;
 
 TEST_CASE("native frames aggregate by function, unknown ones by module offset") {
-    Frame line_a{.kind = FrameKind::native, .name = "burn", .file = "w.cpp", .line = 3, .module = "w",
-                 .address = 0x1234, .module_offset = 0x234, .symbol_offset = 4};
+    Frame line_a{.kind = FrameKind::native,
+                 .name = "burn",
+                 .file = "w.cpp",
+                 .line = 3,
+                 .module = "w",
+                 .address = 0x1234,
+                 .module_offset = 0x234,
+                 .symbol_offset = 4};
     Frame line_b = line_a;
     line_b.line = 9;
     line_b.address = 0x1250;

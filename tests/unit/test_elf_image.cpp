@@ -1,5 +1,5 @@
-#include "elf_image.hpp"
 #include "eh_frame_hdr.hpp"
+#include "elf_image.hpp"
 #include "module_map.hpp"
 #include "sampler/error.hpp"
 

@@ -6,8 +6,8 @@
 using namespace sampler;
 
 TEST_CASE("maps lines parse into ranges, permissions, offsets and paths") {
-    auto entry = parse_map_line(
-        "7efc7ae44000-7efc7af9a000 r-xp 00026000 fe:00 332835                     /usr/lib/x86_64-linux-gnu/libc.so.6");
+    auto entry = parse_map_line("7efc7ae44000-7efc7af9a000 r-xp 00026000 fe:00 332835                     "
+                                "/usr/lib/x86_64-linux-gnu/libc.so.6");
     REQUIRE(entry);
     CHECK(entry->start == 0x7efc7ae44000);
     CHECK(entry->end == 0x7efc7af9a000);
@@ -38,15 +38,18 @@ TEST_CASE("maps paths keep spaces; pseudo, anonymous and deleted entries are not
 }
 
 TEST_CASE("malformed maps lines are skipped and counted") {
-    for (const char* bad : {"", "zzzz", "1000 r-xp 0 08:01 1 /x", "2000-1000 r-xp 0 08:01 1 /x", "1000-2000 r", "1000-2000 r-xp zz 08:01 1"})
+    for (const char* bad : {"", "zzzz", "1000 r-xp 0 08:01 1 /x", "2000-1000 r-xp 0 08:01 1 /x",
+                            "1000-2000 r", "1000-2000 r-xp zz 08:01 1"})
         CHECK_FALSE(parse_map_line(bad));
-    ProcessMaps maps = ProcessMaps::parse("1000-2000 r-xp 00000000 08:01 1 /a\ngarbage\n3000-4000 r--p 00000000 08:01 2 /b\n");
+    ProcessMaps maps = ProcessMaps::parse(
+        "1000-2000 r-xp 00000000 08:01 1 /a\ngarbage\n3000-4000 r--p 00000000 08:01 2 /b\n");
     CHECK(maps.entries().size() == 2);
     CHECK(maps.malformed_lines() == 1);
 }
 
 TEST_CASE("address lookup finds the containing entry or nothing") {
-    ProcessMaps maps = ProcessMaps::parse("3000-4000 r--p 00000000 08:01 2 /b\n1000-2000 r-xp 00000000 08:01 1 /a\n");
+    ProcessMaps maps =
+        ProcessMaps::parse("3000-4000 r--p 00000000 08:01 2 /b\n1000-2000 r-xp 00000000 08:01 1 /a\n");
     REQUIRE(maps.find(0x1000));
     CHECK(maps.find(0x1000)->path == "/a");
     CHECK(maps.find(0x1fff)->path == "/a");
