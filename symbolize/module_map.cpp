@@ -1,6 +1,7 @@
 #include "module_map.hpp"
 
 #include "sampler/error.hpp"
+#include "vdso_image.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -23,7 +24,15 @@ bool ModuleMap::refresh() {
     return true;
 }
 
+bool ModuleMap::has_image(const MapEntry& entry) {
+    return entry.is_file() || entry.path == vdso_map_name;
+}
+
 std::shared_ptr<const ElfImage> ModuleMap::image_for(const MapEntry& entry) {
+    if (entry.path == vdso_map_name && pid_ != 0 && !images_.contains(entry.path)) {
+        if (own_vdso_image().image)
+            images_.emplace(entry.path, own_vdso_image().image);
+    }
     auto found = images_.find(entry.path);
     if (found != images_.end())
         return found->second;
@@ -46,7 +55,7 @@ void ModuleMap::rebuild_modules() {
     // instance; later mappings of the same file extend the newest instance of it.
     std::map<std::string, std::size_t> newest_instance;
     for (const MapEntry& entry : maps_.entries()) {
-        if (!entry.is_file())
+        if (!has_image(entry))
             continue;
         auto current = newest_instance.find(entry.path);
         if (current != newest_instance.end() && entry.offset != 0) {
@@ -59,7 +68,7 @@ void ModuleMap::rebuild_modules() {
             continue;
         Module module;
         module.path = entry.path;
-        module.open_path = root_ + entry.path;
+        module.open_path = entry.path == vdso_map_name ? own_vdso_image().open_path : root_ + entry.path;
         module.image = image;
         module.bias = image->load_bias(entry);
         module.start = entry.start;
@@ -81,7 +90,7 @@ const Module* ModuleMap::module_at(std::uint64_t address) const {
 
 bool ModuleMap::read_file_backed(std::uint64_t address, void* out, std::size_t size) const {
     const MapEntry* entry = maps_.find(address);
-    if (!entry || !entry->is_file() || address + size > entry->end)
+    if (!entry || !has_image(*entry) || address + size > entry->end)
         return false;
     auto found = images_.find(entry->path);
     if (found == images_.end())

@@ -46,6 +46,7 @@ class ModuleMap {
 
   private:
     void rebuild_modules();
+    static bool has_image(const MapEntry& entry);
     std::shared_ptr<const ElfImage> image_for(const MapEntry& entry);
 
     int pid_ = 0;

@@ -153,3 +153,23 @@ TEST_CASE("record names its output after the PID and time by default", "[record]
     CHECK(name[prefix.size() + 8] == 'T');
     CHECK_FALSE(read_file(dir + name).empty());
 }
+
+TEST_CASE("separate debug files are found through .gnu_debuglink", "[record][debuglink]") {
+    ChildProcess target({fixture_path("workload_debuglink"), "split"});
+    wait_until_started(target);
+    CommandResult result = run_sampler({"dump", "--pid", std::to_string(target.pid())});
+    REQUIRE(result.exit_code == 0);
+    // Names and lines come from workload.debug: the executable itself has neither.
+    CHECK(result.out.find("run_split_forever() (" + source_path("tests/fixtures/workload.cpp") + ":") !=
+          std::string::npos);
+}
+
+TEST_CASE("code in the vDSO is named and unwound through", "[record][vdso]") {
+    ChildProcess target({fixture_path("clock_loop")});
+    wait_until_started(target);
+    auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "vdso");
+    long total = total_samples(folded);
+    REQUIRE(total > 100);
+    CHECK(samples_matching(folded, "main;clock_gettime") > total * 80 / 100);
+    CHECK(samples_matching(folded, "__vdso_clock_gettime") > total / 4);
+}
