@@ -25,7 +25,7 @@ Frame thread_root_frame(const ThreadInfo& thread) {
     return root;
 }
 
-void ProfileBuilder::add(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
+void ProfileBuilder::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
     scratch_.clear();
     if (options_.thread_roots)
         scratch_.push_back(profile_.intern(thread_root_frame(thread)));

@@ -3,6 +3,7 @@
 // stays in `dump`), so one hot function is one box in a flame graph, as perf users expect.
 
 #include "proc_threads.hpp"
+#include "sample_sink.hpp"
 #include "sampler/profile.hpp"
 
 #include <vector>
@@ -18,10 +19,10 @@ Frame aggregation_key(const Frame& frame);
 
 Frame thread_root_frame(const ThreadInfo& thread);
 
-class ProfileBuilder {
+class ProfileBuilder : public SampleSink {
   public:
     ProfileBuilder(Profile& profile, AggregationOptions options) : profile_(profile), options_(options) {}
-    void add(const ThreadInfo& thread, const std::vector<Frame>& innermost_first);
+    void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
 
   private:
     Profile& profile_;

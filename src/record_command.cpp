@@ -3,6 +3,7 @@
 #include "flamegraph_svg.hpp"
 #include "folded_writer.hpp"
 #include "proc_threads.hpp"
+#include "profile_builder.hpp"
 #include "sampler/error.hpp"
 #include "sampling_session.hpp"
 #include "stop_signal.hpp"
@@ -84,10 +85,10 @@ int run_record(const RecordOptions& options) {
     session.rate_hz = options.rate_hz;
     session.duration_seconds = options.duration_seconds;
     session.include_idle = options.include_idle;
-    session.aggregation.thread_roots = options.thread_roots;
     session.max_stack_bytes = options.target.max_stack_bytes;
     session.max_depth = options.target.max_depth;
-    SessionReport report = run_sampling_session(session, profile);
+    ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots});
+    SessionReport report = run_sampling_session(session, builder);
 
     profile.info.duration_seconds = report.elapsed_seconds;
     profile.info.samples = report.ticks;

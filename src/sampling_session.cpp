@@ -22,8 +22,8 @@ struct CapturedThread {
 
 class Session {
   public:
-    Session(const SessionOptions& options, Profile& profile)
-        : options_(options), native_(options.pid), builder_(profile, options.aggregation) {}
+    Session(const SessionOptions& options, SampleSink& sink)
+        : options_(options), native_(options.pid), sink_(sink) {}
 
     bool target_alive() {
         if (options_.target_is_child) {
@@ -65,7 +65,7 @@ class Session {
             }
             if (stack.end != UnwindEnd::complete)
                 ++report_.truncated;
-            builder_.add(thread.info, stack.frames);
+            sink_.add_stack(thread.info, stack.frames);
             ++report_.thread_samples;
         }
         native_.refresh_if_stale();
@@ -85,7 +85,7 @@ class Session {
 
     const SessionOptions& options_;
     NativeStacks native_;
-    ProfileBuilder builder_;
+    SampleSink& sink_;
     std::vector<CapturedThread> captured_;
     std::vector<CapturedThread> pool_;
     SessionReport report_;
@@ -93,9 +93,8 @@ class Session {
 
 } // namespace
 
-SessionReport run_sampling_session(const SessionOptions& options, Profile& profile,
-                                   const std::function<void(const SessionReport&)>& on_tick) {
-    Session session(options, profile);
+SessionReport run_sampling_session(const SessionOptions& options, SampleSink& sink) {
+    Session session(options, sink);
     SessionReport& report = session.report();
     const auto interval = std::chrono::duration<double>(1.0 / options.rate_hz);
     // Uniform jitter of ±50% around the mean interval, so periodic work in the target cannot
@@ -131,8 +130,10 @@ SessionReport run_sampling_session(const SessionOptions& options, Profile& profi
             break;
         }
         session.tick();
-        if (on_tick)
-            on_tick(report);
+        if (!sink.end_of_round(report)) {
+            report.reason = StopReason::sink;
+            break;
+        }
 
         next_tick += std::chrono::duration_cast<Clock::duration>(interval * jitter(random));
         Clock::time_point now = Clock::now();

@@ -37,9 +37,9 @@ TEST_CASE("the profile builder adds stacks outermost first, with optional thread
     std::vector<Frame> innermost_first{Frame{.kind = FrameKind::native, .name = "leaf"},
                                        Frame{.kind = FrameKind::native, .name = "main"}};
     ProfileBuilder plain(profile, {});
-    plain.add(thread, innermost_first);
+    plain.add_stack(thread, innermost_first);
     ProfileBuilder rooted(profile, {.thread_roots = true});
-    rooted.add(thread, innermost_first);
+    rooted.add_stack(thread, innermost_first);
     CHECK(profile.tree.total() == 2);
     const auto& root = profile.tree.node(CallTree::root_id);
     REQUIRE(root.children.size() == 2);
