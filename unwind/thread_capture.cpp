@@ -97,6 +97,21 @@ StopResult wait_for_stop(int tid, int& pending_signal) {
     }
 }
 
+// A thread in a ptrace stop, detached (with any signal it was about to receive) on destruction.
+class StoppedThread {
+  public:
+    StoppedThread(int tid, int pending_signal) : tid_(tid), pending_signal_(pending_signal) {}
+    ~StoppedThread() {
+        ::ptrace(PTRACE_DETACH, tid_, nullptr, reinterpret_cast<void*>(static_cast<long>(pending_signal_)));
+    }
+    StoppedThread(const StoppedThread&) = delete;
+    StoppedThread& operator=(const StoppedThread&) = delete;
+
+  private:
+    int tid_;
+    int pending_signal_;
+};
+
 void copy_stack(int tid, const CaptureLimits& limits, ThreadSnapshot& out) {
     std::uint64_t sp = out.registers.rsp;
     std::size_t want = limits.max_stack_bytes;
@@ -117,7 +132,8 @@ int last_attach_errno() {
     return g_last_attach_errno;
 }
 
-CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapshot& out) {
+CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapshot& out,
+                             const std::function<void()>& while_stopped) {
     out.tid = tid;
     if (::ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
         g_last_attach_errno = errno;
@@ -141,13 +157,18 @@ CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapsho
     case StopResult::stopped:
         break;
     }
+    // From here the thread is in a ptrace stop: let it go on every path, exceptions included.
+    StoppedThread stopped{tid, pending_signal};
     CaptureStatus status = CaptureStatus::ok;
     if (::ptrace(PTRACE_GETREGS, tid, nullptr, &out.registers) != 0)
         status = CaptureStatus::failed;
-    else
+    else if (limits.max_stack_bytes > 0)
         copy_stack(tid, limits, out);
+    else
+        out.stack.clear();
+    if (status == CaptureStatus::ok && while_stopped)
+        while_stopped();
     out.pause_nanoseconds = monotonic_nanoseconds() - started;
-    ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(pending_signal)));
     return status;
 }
 

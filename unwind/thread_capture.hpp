@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace sampler {
 
@@ -17,6 +18,7 @@ enum class CaptureStatus {
 };
 
 struct CaptureLimits {
+    // 0: registers only, no stack copy (enough when only interpreter frames are wanted).
     std::size_t max_stack_bytes = 64 * 1024;
     // The target's maps, to end the copy at the end of the stack's mapping; may be null.
     const ProcessMaps* maps = nullptr;
@@ -25,7 +27,12 @@ struct CaptureLimits {
 // Captures thread `tid`. The thread is resumed before this returns on every path, except when it
 // does not reach a ptrace stop within a bounded wait (e.g. stuck in the kernel): then it stays
 // seized until it stops, and `detach_lingering_threads` lets it go.
-CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapshot& out);
+//
+// `while_stopped`, when given, runs after the copy and before the thread is let go: for reading
+// other memory that must be consistent with the stack (an interpreter's frames). It must only
+// copy memory; everything else belongs after the thread runs again.
+CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapshot& out,
+                             const std::function<void()>& while_stopped = {});
 
 // Detaches threads whose stop arrived after capture_thread gave up waiting. Call it regularly.
 void detach_lingering_threads();
