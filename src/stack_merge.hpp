@@ -1,0 +1,31 @@
+#pragma once
+// Python + native stacks (`--native`): each eval-loop frame of the native stack is replaced by
+// the Python frames it is running; C/C++ extension and library frames stay where they are; the
+// interpreter's own call plumbing between Python frames is left out.
+
+#include "sampler/frame.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sampler {
+
+struct MergeInput {
+    std::vector<Frame> native;         // innermost first, symbolized
+    std::vector<Frame> python;         // innermost first
+    std::vector<bool> python_is_entry; // per Python frame: outermost frame of one eval-loop call
+    std::string interpreter_module;    // basename of the module holding the interpreter
+};
+
+struct MergeResult {
+    std::vector<Frame> frames; // innermost first
+    bool mismatched = false;   // eval-loop frames and Python frame groups did not pair up
+};
+
+// True for the native frame of the interpreter's eval loop (one per C-level eval call).
+bool is_eval_loop_frame(const Frame& frame);
+
+MergeResult merge_native_and_python(const MergeInput& input);
+
+} // namespace sampler
