@@ -1,0 +1,23 @@
+#pragma once
+// The CPython interpreters the tests run against: pyenv builds (found through `pyenv root`,
+// $PYENV_ROOT or /root/.pyenv) and Debian's /usr/bin/python3.11.
+
+#include <optional>
+#include <string>
+
+namespace sampler::testing {
+
+struct Interpreter {
+    std::string label;      // "3.11", "debian-3.11"
+    std::string executable; // absolute path
+    std::string prefix;     // installation prefix (pyenv: versions/X.Y.Z); empty for Debian's
+};
+
+// The pyenv build of minor version `minor_version` ("3.11"), the newest patch installed.
+std::optional<Interpreter> find_pyenv_interpreter(const std::string& minor_version);
+std::optional<Interpreter> find_debian_python311();
+
+// The libpython of a pyenv build, when it ships one.
+std::optional<std::string> pyenv_libpython(const Interpreter& interpreter);
+
+} // namespace sampler::testing

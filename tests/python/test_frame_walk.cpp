@@ -1,0 +1,239 @@
+// Thread and frame walking on synthetic interpreter images of each layout: names, lines, entry
+// markers, hidden frames, GIL, thread ids, and corrupt chains (loops, depth, unreadable parts).
+
+#include "synthetic_python.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace sampler;
+using namespace sampler::python;
+using namespace sampler::testing;
+
+namespace {
+
+struct FrameView {
+    std::string name;
+    std::uint32_t line;
+    bool is_entry;
+    bool operator==(const FrameView&) const = default;
+};
+
+std::vector<FrameView> view(const PythonThread& thread) {
+    std::vector<FrameView> frames;
+    for (const PythonFrame& f : thread.frames)
+        frames.push_back({f.name, f.line, f.is_entry});
+    return frames;
+}
+
+// A table for each format where byte offsets [0,4) are line first, [4,8) first+1, [8,...) first+2.
+std::vector<std::uint8_t> three_line_table(const PythonLayout& layout) {
+    switch (layout.line_table) {
+    case LineTableFormat::lnotab_unsigned:
+    case LineTableFormat::lnotab:
+        return {4, 1, 4, 1};
+    case LineTableFormat::linetable_310:
+        return {4, 0, 4, 1, 50, 1};
+    case LineTableFormat::location_table: {
+        std::vector<std::uint8_t> table;
+        for (auto entry :
+             {location_entry_one_line(0, 2), location_entry_one_line(1, 2), location_entry_one_line(1, 8)})
+            table.insert(table.end(), entry.begin(), entry.end());
+        return table;
+    }
+    }
+    return {};
+}
+
+// A frame at byte offset `offset` of its code, in the layout's own frame kind.
+std::uint64_t push_frame(SyntheticPython& py, std::uint64_t code, std::uint64_t back, int offset,
+                         bool is_entry = false, int owner = 0) {
+    const PythonLayout& layout = py.layout();
+    if (layout.frames == FrameModel::frame_object)
+        return py.frame_object(code, back, layout.frame_object.lasti_in_code_units ? offset / 2 : offset);
+    return py.interpreter_frame(code, back, offset, owner, is_entry);
+}
+
+const std::vector<const PythonLayout*> all_layouts{&layout_2_7(),  &layout_3_6(),  &layout_3_7(),
+                                                   &layout_3_8(),  &layout_3_9(),  &layout_3_10(),
+                                                   &layout_3_11(), &layout_3_12(), &layout_3_13()};
+
+} // namespace
+
+TEST_CASE("threads, frames, lines and GIL of every layout", "[python][walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        bool qualnames = layout->code.qualname != absent;
+        std::uint64_t module = py.code("<module>", "/app/main.py", 1, table);
+        std::uint64_t method = py.code("run", "/app/main.py", 20, table, "Job.run");
+        std::uint64_t leaf = py.code(std::string("leaf"), "/app/\xc3\xa9t\xc3\xa9.py", 40, table);
+        // Each frame is its own eval call here (3.11: is_entry set; 3.12+: a shim under each).
+        auto entry_frame = [&](std::uint64_t code, std::uint64_t back, int offset) {
+            if (layout->interp_frame.owner_cstack != absent)
+                back = py.interpreter_frame(module, back, 0, layout->interp_frame.owner_cstack);
+            return push_frame(py, code, back, offset, true);
+        };
+        std::uint64_t f1 = entry_frame(module, 0, 9);
+        std::uint64_t f2 = entry_frame(method, f1, 4);
+        std::uint64_t f3 = entry_frame(leaf, f2, 0);
+        std::uint64_t main_thread = py.thread_state(f3, 100);
+        std::uint64_t worker = py.thread_state(push_frame(py, leaf, 0, 5, true), 101);
+        py.set_gil_holder(worker);
+
+        PythonReader reader = py.reader();
+        std::uint64_t errors = 0;
+        auto threads = reader.read_threads(py.memory(), &errors);
+        CHECK(errors == 0);
+        REQUIRE(threads.size() == 2);
+        CHECK(threads[0].tid == 101); // newest first
+        CHECK(threads[0].holds_gil);
+        CHECK(threads[0].thread_state == worker);
+        CHECK(view(threads[0]) == std::vector<FrameView>{{"leaf", 41, true}});
+        CHECK(threads[1].tid == 100);
+        CHECK_FALSE(threads[1].holds_gil);
+        CHECK(threads[1].thread_state == main_thread);
+        CHECK(view(threads[1]) == std::vector<FrameView>{{"leaf", 40, true},
+                                                         {qualnames ? "Job.run" : "run", 21, true},
+                                                         {"<module>", 3, true}});
+        CHECK(threads[1].frames[0].file == "/app/\xc3\xa9t\xc3\xa9.py");
+        CHECK(threads[1].frames[1].first_line == 20);
+        CHECK(reader.gil_holder_tid(py.memory()) == 101);
+
+        auto one = reader.read_thread(py.memory(), 100);
+        REQUIRE(one);
+        CHECK(view(*one) == view(threads[1]));
+        CHECK_FALSE(reader.read_thread(py.memory(), 999));
+
+        py.set_gil_holder(0);
+        CHECK(reader.gil_holder_tid(py.memory()) == 0);
+    }
+}
+
+TEST_CASE("3.11: Python-to-Python calls are not entries; hidden entry frames pass the mark on",
+          "[python][walk]") {
+    SyntheticPython py(layout_3_11());
+    auto table = three_line_table(py.layout());
+    std::uint64_t a = py.code("a", "f.py", 1, table), b = py.code("b", "f.py", 1, table),
+                  c = py.code("c", "f.py", 1, table);
+    std::uint64_t outer = py.interpreter_frame(a, 0, 0, 0, true);
+    std::uint64_t middle = py.interpreter_frame(b, outer, 4, 0, false);
+    // A frame still in its prologue (not started: byte offset -2) that began a new eval call.
+    std::uint64_t hidden_entry = py.interpreter_frame(c, middle, -2, 0, true);
+    std::uint64_t inner = py.interpreter_frame(a, hidden_entry, 8, 0, false);
+    py.thread_state(inner, 7);
+    auto threads = py.reader().read_threads(py.memory());
+    REQUIRE(threads.size() == 1);
+    CHECK(view(threads[0]) == std::vector<FrameView>{{"a", 3, true}, {"b", 2, false}, {"a", 1, true}});
+}
+
+TEST_CASE("3.12/3.13: shims split eval calls and are not reported", "[python][walk]") {
+    for (const PythonLayout* layout : {&layout_3_12(), &layout_3_13()}) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t a = py.code("a", "f.py", 1, table), b = py.code("b", "f.py", 1, table);
+        std::uint64_t shim_code = py.code("<interpreter trampoline>", "<shim>", 0, {});
+        std::uint64_t bottom_shim = py.interpreter_frame(shim_code, 0, 0, 3);
+        std::uint64_t outer = py.interpreter_frame(a, bottom_shim, 0);
+        std::uint64_t middle = py.interpreter_frame(b, outer, 4);
+        std::uint64_t shim = py.interpreter_frame(shim_code, middle, 0, 3);
+        std::uint64_t generator_frame =
+            py.interpreter_frame(a, shim, 8, layout->interp_frame.owner_generator);
+        py.thread_state(generator_frame, 7);
+        auto threads = py.reader().read_threads(py.memory());
+        REQUIRE(threads.size() == 1);
+        CHECK(view(threads[0]) == std::vector<FrameView>{{"a", 3, true}, {"b", 2, false}, {"a", 1, true}});
+    }
+}
+
+TEST_CASE("corrupt frame chains end the walk with a mark, never a hang", "[python][walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t code = py.code("f", "f.py", 1, table);
+
+        SECTION("a loop") {
+            std::uint64_t first = push_frame(py, code, 0, 0, true);
+            std::uint64_t second = push_frame(py, code, first, 0, true);
+            // Point the first frame's link back at the second.
+            int link = layout->frames == FrameModel::frame_object ? layout->frame_object.back
+                                                                  : layout->interp_frame.previous;
+            py.memory().put(first + static_cast<std::uint64_t>(link), second);
+            py.thread_state(second, 1);
+            std::uint64_t errors = 0;
+            auto threads = py.reader().read_threads(py.memory(), &errors);
+            REQUIRE(threads.size() == 1);
+            CHECK(threads[0].frames.size() == 2);
+            CHECK(threads[0].truncated);
+            CHECK(errors == 1);
+        }
+        SECTION("a chain deeper than the limit") {
+            std::uint64_t frame = 0;
+            for (int i = 0; i < 5000; ++i)
+                frame = push_frame(py, code, frame, 0, true);
+            py.thread_state(frame, 1);
+            auto threads = py.reader().read_threads(py.memory());
+            REQUIRE(threads.size() == 1);
+            CHECK(threads[0].frames.size() == PythonReader::max_depth);
+            CHECK(threads[0].truncated);
+        }
+        SECTION("an unreadable code object is a marked frame; an unreadable frame ends the walk") {
+            std::uint64_t bottom = push_frame(py, code, 0xdead0000, 0, true);
+            std::uint64_t bad_code = push_frame(py, 0x7000, bottom, 0, true);
+            std::uint64_t top = push_frame(py, code, bad_code, 4, true);
+            py.thread_state(top, 1);
+            std::uint64_t errors = 0;
+            auto threads = py.reader().read_threads(py.memory(), &errors);
+            REQUIRE(threads.size() == 1);
+            auto& frames = threads[0].frames;
+            REQUIRE(frames.size() == 4);
+            CHECK(frames[0].valid);
+            CHECK(frames[1].name == "<unreadable>");
+            CHECK_FALSE(frames[1].valid);
+            CHECK(frames[2].valid);
+            CHECK_FALSE(frames[3].valid);
+            CHECK(threads[0].truncated);
+            CHECK(errors == 2);
+        }
+        SECTION("a thread state of another interpreter ends the thread list") {
+            std::uint64_t state = py.thread_state(push_frame(py, code, 0, 0, true), 1);
+            py.memory().put(state + static_cast<std::uint64_t>(layout->tstate.interp), std::uint64_t{0x5000});
+            std::uint64_t errors = 0;
+            CHECK(py.reader().read_threads(py.memory(), &errors).empty());
+            CHECK(errors == 1);
+        }
+    }
+}
+
+TEST_CASE("code objects are decoded once, and again when their address is reused", "[python][walk]") {
+    for (const PythonLayout* layout : {&layout_3_9(), &layout_3_12()}) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t code = py.code("before", "f.py", 1, table);
+        std::uint64_t frame = code;
+        for (int i = 0; i < 50; ++i)
+            frame = push_frame(py, code, i == 0 ? 0 : frame, 0, true);
+        py.thread_state(frame, 1);
+        PythonReader reader = py.reader();
+        std::size_t start = py.memory().reads();
+        reader.read_threads(py.memory());
+        std::size_t first_pass = py.memory().reads() - start;
+        start = py.memory().reads();
+        auto threads = reader.read_threads(py.memory());
+        std::size_t second_pass = py.memory().reads() - start;
+        CHECK(second_pass < first_pass);
+        CHECK(second_pass <= 2 * 50 + 10); // a frame read and a code identity read per frame
+        REQUIRE(threads[0].frames.size() == 50);
+        CHECK(threads[0].frames[0].name == "before");
+        // The code object is replaced by another at the same address.
+        py.memory().put(code + static_cast<std::uint64_t>(layout->code.name), py.str(std::string("after")));
+        if (layout->code.qualname != absent)
+            py.memory().put(code + static_cast<std::uint64_t>(layout->code.qualname),
+                            py.str(std::string("after")));
+        threads = reader.read_threads(py.memory());
+        CHECK(threads[0].frames[0].name == "after");
+    }
+}

@@ -1,0 +1,158 @@
+// The per-version offset tables (unwind/python/layout_*.cpp) against the DWARF of each pyenv
+// libpython, read with gdb: every table entry must equal offsetof() of its field. Skipped with a
+// message when gdb or an interpreter is missing.
+
+#include "child_process.hpp"
+#include "interpreters.hpp"
+#include "python_layout.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+using namespace sampler::python;
+using namespace sampler::testing;
+
+namespace {
+
+struct Field {
+    std::string expression; // a C expression gdb evaluates to an int
+    int expected;           // from our table
+};
+
+std::string offset_of(const std::string& type, const std::string& member) {
+    return "&((" + type + "*)0)->" + member;
+}
+
+std::vector<Field> fields_to_check(const PythonLayout& l) {
+    const int minor = l.major == 2 ? 0 : l.minor; // 2.7 behaves as "before 3.6" below
+    const bool frame_objects = l.frames == FrameModel::frame_object;
+    std::vector<Field> f;
+    auto add = [&](const std::string& type, const std::string& member, int expected) {
+        if (expected != absent)
+            f.push_back({offset_of(type, member), expected});
+    };
+    add("PyObject", "ob_type", l.ob_type);
+    if (l.entry == EntryModel::runtime) {
+        add("_PyRuntimeState", "interpreters.head", l.runtime.interpreters_head);
+        add("_PyRuntimeState", "gilstate.tstate_current", l.runtime.tstate_current);
+    }
+    add("PyInterpreterState", "next", l.interp.next);
+    add("PyInterpreterState", minor >= 11 ? "threads.head" : "tstate_head", l.interp.threads_head);
+    add("PyInterpreterState", "modules", l.interp.modules);
+    add("PyInterpreterState", "ceval.gil", l.interp.gil_pointer);
+    add("struct _gil_runtime_state", "last_holder", l.gil.last_holder);
+    add("struct _gil_runtime_state", "locked", l.gil.locked);
+    add("PyThreadState", "next", l.tstate.next);
+    add("PyThreadState", "interp", l.tstate.interp);
+    add("PyThreadState", minor >= 13 ? "current_frame" : minor >= 11 ? "cframe" : "frame", l.tstate.frame);
+    add("_PyCFrame", "current_frame", l.tstate.cframe_current_frame);
+    add("PyThreadState", "thread_id", l.tstate.thread_id);
+    add("PyThreadState", "native_thread_id", l.tstate.native_thread_id);
+    if (frame_objects) {
+        add("PyFrameObject", "f_back", l.frame_object.back);
+        add("PyFrameObject", "f_code", l.frame_object.code);
+        add("PyFrameObject", "f_lasti", l.frame_object.lasti);
+    } else {
+        add("_PyInterpreterFrame", minor >= 13 ? "f_executable" : "f_code", l.interp_frame.code);
+        add("_PyInterpreterFrame", "previous", l.interp_frame.previous);
+        add("_PyInterpreterFrame", minor >= 13 ? "instr_ptr" : "prev_instr", l.interp_frame.instr);
+        add("_PyInterpreterFrame", "owner", l.interp_frame.owner);
+        add("_PyInterpreterFrame", "is_entry", l.interp_frame.is_entry);
+        f.push_back({"FRAME_OWNED_BY_GENERATOR", l.interp_frame.owner_generator});
+        if (l.interp_frame.owner_cstack != absent)
+            f.push_back({"FRAME_OWNED_BY_CSTACK", l.interp_frame.owner_cstack});
+    }
+    add("PyCodeObject", "co_firstlineno", l.code.firstlineno);
+    add("PyCodeObject", "co_filename", l.code.filename);
+    add("PyCodeObject", "co_name", l.code.name);
+    add("PyCodeObject", "co_qualname", l.code.qualname);
+    add("PyCodeObject", minor >= 10 ? "co_linetable" : "co_lnotab", l.code.linetable);
+    add("PyCodeObject", "co_code_adaptive", l.code.code_adaptive);
+    add("PyCodeObject", "_co_firsttraceable", l.code.firsttraceable);
+    if (l.strings.py2_bytes) {
+        add("PyStringObject", "ob_size", l.strings.bytes_size);
+        add("PyStringObject", "ob_sval", l.strings.bytes_data);
+    } else {
+        add("PyBytesObject", "ob_base.ob_size", l.strings.bytes_size);
+        add("PyBytesObject", "ob_sval", l.strings.bytes_data);
+        add("PyASCIIObject", "length", l.strings.unicode_length);
+        add("PyASCIIObject", "state", l.strings.unicode_state);
+        f.push_back({"sizeof(PyASCIIObject)", l.strings.unicode_ascii_data});
+        f.push_back({"sizeof(PyCompactUnicodeObject)", l.strings.unicode_compact_data});
+    }
+    return f;
+}
+
+bool have_gdb() {
+    return std::filesystem::exists("/usr/bin/gdb") || std::filesystem::exists("/usr/local/bin/gdb");
+}
+
+void check_against_dwarf(const PythonLayout& layout) {
+    const std::string version = layout.name();
+    if (!have_gdb()) {
+        WARN("skipped: gdb is not installed");
+        return;
+    }
+    auto interpreter = find_pyenv_interpreter(version);
+    auto library = interpreter ? pyenv_libpython(*interpreter) : std::nullopt;
+    if (!library) {
+        WARN("skipped: no pyenv libpython for CPython " << version);
+        return;
+    }
+    std::vector<Field> fields = fields_to_check(layout);
+    std::vector<std::string> argv{"/usr/bin/gdb", "-batch", "-nx"};
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        argv.push_back("-ex");
+        argv.push_back("printf \"field" + std::to_string(i) + "=%d\\n\", (int)(" + fields[i].expression +
+                       ")");
+    }
+    argv.push_back(*library);
+    RunResult result = run_command(argv, std::chrono::seconds(60), true);
+    std::map<std::size_t, int> measured;
+    std::istringstream in(result.out);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::size_t equals = line.find('=');
+        if (line.rfind("field", 0) == 0 && equals != std::string::npos)
+            measured[std::stoul(line.substr(5, equals - 5))] = std::stoi(line.substr(equals + 1));
+    }
+    INFO("CPython " << version << " (" << *library << ")\ngdb said:\n" << result.out);
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        INFO(fields[i].expression);
+        REQUIRE(measured.count(i) == 1);
+        CHECK(measured[i] == fields[i].expected);
+    }
+}
+
+} // namespace
+
+TEST_CASE("2.7 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_2_7());
+}
+TEST_CASE("3.6 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_6());
+}
+TEST_CASE("3.7 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_7());
+}
+TEST_CASE("3.8 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_8());
+}
+TEST_CASE("3.9 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_9());
+}
+TEST_CASE("3.10 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_10());
+}
+TEST_CASE("3.11 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_11());
+}
+TEST_CASE("3.12 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_12());
+}
+TEST_CASE("3.13 offsets match DWARF", "[python][dwarf]") {
+    check_against_dwarf(layout_3_13());
+}

@@ -1,0 +1,61 @@
+#include "code_cache.hpp"
+
+#include "struct_bytes.hpp"
+
+namespace sampler::python {
+
+bool CodeCache::read_identity(const RemoteMemory& memory, std::uint64_t address, Identity& out) const {
+    const PythonLayout& layout = objects_.layout();
+    const CodeLayout& c = layout.code;
+    FieldRange range;
+    range.add(layout.ob_type, 8).add(c.name, 8).add(c.qualname, 8).add(c.filename, 8).add(c.linetable, 8);
+    range.add(c.firstlineno, 4).add(c.firsttraceable, 4);
+    StructBytes bytes;
+    if (!objects_.has_type(memory, address, 0) || !bytes.read(memory, address, range))
+        return false;
+    out.type = bytes.u64(layout.ob_type);
+    out.name = bytes.u64(c.name);
+    out.qualname = bytes.u64(c.qualname);
+    out.filename = bytes.u64(c.filename);
+    out.line_table = bytes.u64(c.linetable);
+    out.first_line = bytes.i32(c.firstlineno);
+    out.first_traceable = bytes.i32(c.firsttraceable);
+    std::uint64_t expected_type = objects_.types().code;
+    return expected_type == 0 || out.type == expected_type;
+}
+
+std::optional<CodeInfo> CodeCache::decode(const RemoteMemory& memory, const Identity& identity) const {
+    CodeInfo info;
+    auto name = objects_.read_string(memory, identity.qualname != 0 ? identity.qualname : identity.name);
+    auto file = objects_.read_string(memory, identity.filename);
+    if (!name || !file)
+        return std::nullopt;
+    info.name = std::move(*name);
+    info.file = std::move(*file);
+    info.first_line = identity.first_line;
+    info.first_traceable = identity.first_traceable;
+    if (auto table = objects_.read_bytes(memory, identity.line_table, max_line_table_bytes))
+        info.line_table = std::move(*table);
+    return info;
+}
+
+const CodeInfo* CodeCache::lookup(const RemoteMemory& memory, std::uint64_t address) {
+    Identity identity;
+    if (!read_identity(memory, address, identity))
+        return nullptr;
+    auto found = entries_.find(address);
+    if (found != entries_.end() && found->second.identity == identity)
+        return &found->second.info;
+    auto info = decode(memory, identity);
+    if (!info)
+        return nullptr;
+    if (found != entries_.end()) {
+        found->second = Entry{identity, std::move(*info)};
+        return &found->second.info;
+    }
+    if (entries_.size() >= max_entries)
+        entries_.clear();
+    return &entries_.emplace(address, Entry{identity, std::move(*info)}).first->second.info;
+}
+
+} // namespace sampler::python

@@ -1,0 +1,170 @@
+#include "frame_walker.hpp"
+
+#include "line_table.hpp"
+#include "struct_bytes.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <unordered_set>
+
+namespace sampler::python {
+namespace {
+
+constexpr const char* unreadable_name = "<unreadable>";
+
+bool plausible_frame_address(std::uint64_t address) {
+    return address != 0 && address < (std::uint64_t{1} << 47) && (address & 7) == 0;
+}
+
+PythonFrame unreadable_frame() {
+    PythonFrame frame;
+    frame.name = unreadable_name;
+    frame.valid = false;
+    return frame;
+}
+
+// Remembers the frames already visited so a corrupt chain that loops ends the walk.
+class VisitedFrames {
+  public:
+    explicit VisitedFrames(std::size_t limit) : limit_(limit) {}
+    // False when `address` was seen before or the walk is at its depth limit.
+    bool visit(std::uint64_t address, PythonThread& thread, std::uint64_t& errors) {
+        if (seen_.size() >= limit_) {
+            thread.truncated = true;
+            return false;
+        }
+        if (!seen_.insert(address).second) {
+            thread.truncated = true;
+            ++errors;
+            return false;
+        }
+        return true;
+    }
+
+    std::size_t count() const { return seen_.size(); }
+
+  private:
+    std::size_t limit_;
+    std::unordered_set<std::uint64_t> seen_;
+};
+
+// An unreadable or implausible frame ends the walk: its link to the next one is not trustworthy.
+void end_with_bad_frame(PythonThread& thread, std::uint64_t& errors) {
+    thread.frames.push_back(unreadable_frame());
+    thread.truncated = true;
+    ++errors;
+}
+
+} // namespace
+
+std::size_t FrameWalker::walk(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,
+                              std::uint64_t& errors, std::size_t max_frames) {
+    max_frames = std::min(max_frames, PythonReader::max_depth);
+    if (objects_.layout().frames == FrameModel::frame_object)
+        return walk_frame_objects(memory, innermost, thread, errors, max_frames);
+    return walk_interpreter_frames(memory, innermost, thread, errors, max_frames);
+}
+
+PythonFrame FrameWalker::make_frame(const CodeInfo* code, std::int64_t byte_offset) const {
+    if (!code)
+        return unreadable_frame();
+    PythonFrame frame;
+    frame.name = code->name;
+    frame.file = code->file;
+    frame.first_line = code->first_line > 0 ? static_cast<std::uint32_t>(code->first_line) : 0;
+    if (byte_offset <= INT_MAX)
+        frame.line = line_for_offset(objects_.layout().line_table, code->line_table, code->first_line,
+                                     static_cast<int>(std::max<std::int64_t>(byte_offset, -1)));
+    return frame;
+}
+
+std::size_t FrameWalker::walk_frame_objects(const RemoteMemory& memory, std::uint64_t innermost,
+                                            PythonThread& thread, std::uint64_t& errors,
+                                            std::size_t max_frames) {
+    const PythonLayout& layout = objects_.layout();
+    const FrameObjectLayout& f = layout.frame_object;
+    FieldRange range;
+    range.add(layout.ob_type, 8).add(f.back, 8).add(f.code, 8).add(f.lasti, 4);
+    VisitedFrames visited(max_frames);
+    for (std::uint64_t address = innermost; address != 0;) {
+        if (!visited.visit(address, thread, errors))
+            return visited.count();
+        StructBytes bytes;
+        if (!plausible_frame_address(address) || !bytes.read(memory, address, range) ||
+            (objects_.types().frame != 0 && bytes.u64(layout.ob_type) != objects_.types().frame)) {
+            end_with_bad_frame(thread, errors);
+            return visited.count();
+        }
+        std::int64_t lasti = bytes.i32(f.lasti);
+        std::int64_t byte_offset = lasti < 0 ? -1 : f.lasti_in_code_units ? 2 * lasti : lasti;
+        const CodeInfo* code = codes_.lookup(memory, bytes.u64(f.code));
+        if (!code)
+            ++errors;
+        PythonFrame frame = make_frame(code, byte_offset);
+        frame.is_entry = true; // each frame object is run by its own eval-loop call
+        thread.frames.push_back(std::move(frame));
+        address = bytes.u64(f.back);
+    }
+    return visited.count();
+}
+
+std::size_t FrameWalker::walk_interpreter_frames(const RemoteMemory& memory, std::uint64_t innermost,
+                                                 PythonThread& thread, std::uint64_t& errors,
+                                                 std::size_t max_frames) {
+    const PythonLayout& layout = objects_.layout();
+    const InterpreterFrameLayout& f = layout.interp_frame;
+    FieldRange range;
+    range.add(f.code, 8).add(f.previous, 8).add(f.instr, 8).add(f.owner, 1).add(f.is_entry, 1);
+    const std::uint64_t code_mask = f.code_is_tagged ? ~std::uint64_t{7} : ~std::uint64_t{0};
+    // Frames between two eval-loop entries belong to one C-level call; the outermost one we
+    // report is marked as its entry, even when the real entry frame was hidden (incomplete).
+    constexpr std::size_t none = SIZE_MAX;
+    std::size_t outermost_in_call = none;
+    auto end_call = [&] {
+        if (outermost_in_call != none)
+            thread.frames[outermost_in_call].is_entry = true;
+        outermost_in_call = none;
+    };
+    VisitedFrames visited(max_frames);
+    for (std::uint64_t address = innermost; address != 0;) {
+        if (!visited.visit(address, thread, errors))
+            return visited.count();
+        StructBytes bytes;
+        if (!plausible_frame_address(address) || !bytes.read(memory, address, range)) {
+            end_with_bad_frame(thread, errors);
+            return visited.count();
+        }
+        std::uint64_t previous = bytes.u64(f.previous);
+        int owner = bytes.u8(f.owner);
+        bool entry = f.is_entry != absent && bytes.u8(f.is_entry) != 0;
+        if (f.owner_cstack != absent && owner >= f.owner_cstack) {
+            end_call(); // a shim pushed by the eval loop on entry: the frames before it are one call
+            address = previous;
+            continue;
+        }
+        std::uint64_t code_address = bytes.u64(f.code) & code_mask;
+        const CodeInfo* code = codes_.lookup(memory, code_address);
+        if (!code) {
+            ++errors;
+            outermost_in_call = thread.frames.size();
+            thread.frames.push_back(unreadable_frame());
+        } else {
+            std::uint64_t code_start = code_address + static_cast<std::uint64_t>(layout.code.code_adaptive);
+            auto byte_offset = static_cast<std::int64_t>(bytes.u64(f.instr) - code_start);
+            bool incomplete = layout.code.firsttraceable != absent && owner != f.owner_generator &&
+                              byte_offset < 2 * std::int64_t{code->first_traceable};
+            if (!incomplete) {
+                outermost_in_call = thread.frames.size();
+                thread.frames.push_back(make_frame(code, byte_offset));
+            }
+        }
+        if (entry)
+            end_call();
+        address = previous;
+    }
+    end_call(); // the chain's natural end: its outermost frames were started by some eval call
+    return visited.count();
+}
+
+} // namespace sampler::python

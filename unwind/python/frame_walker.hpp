@@ -1,0 +1,34 @@
+#pragma once
+// Walks one thread's chain of Python frames, innermost first, turning each into a PythonFrame:
+// heap PyFrameObjects (<= 3.10) or _PyInterpreterFrames (3.11+), skipping the frames CPython's
+// own tracebacks hide (C-stack shims, frames still in their prologue).
+
+#include "code_cache.hpp"
+#include "python_reader.hpp"
+
+#include <cstdint>
+
+namespace sampler::python {
+
+class FrameWalker {
+  public:
+    FrameWalker(const ObjectReader& objects, CodeCache& codes) : objects_(objects), codes_(codes) {}
+
+    // Appends the frames starting at `innermost` (a frame address, 0 = none) to `thread.frames`,
+    // visiting at most `max_frames` frames (hidden ones included; more sets `thread.truncated`).
+    // Problems are added to `errors`. Returns the number of frames visited.
+    std::size_t walk(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,
+                     std::uint64_t& errors, std::size_t max_frames = PythonReader::max_depth);
+
+  private:
+    std::size_t walk_frame_objects(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,
+                                   std::uint64_t& errors, std::size_t max_frames);
+    std::size_t walk_interpreter_frames(const RemoteMemory& memory, std::uint64_t innermost,
+                                        PythonThread& thread, std::uint64_t& errors, std::size_t max_frames);
+    PythonFrame make_frame(const CodeInfo* code, std::int64_t byte_offset) const;
+
+    const ObjectReader& objects_;
+    CodeCache& codes_;
+};
+
+} // namespace sampler::python

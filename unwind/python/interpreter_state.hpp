@@ -1,0 +1,45 @@
+#pragma once
+// Interpreters and their thread states in the target: listing them, the OS thread id of each,
+// where each thread's frame chain starts, and which thread holds the GIL. Lists are bounded and
+// loop-checked; a field that cannot be read yields 0.
+
+#include "python_target.hpp"
+#include "remote_memory.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace sampler::python {
+
+inline constexpr std::size_t max_interpreters = 256;
+
+// The fields of one PyThreadState a stack reader needs, from one read.
+struct ThreadStateFields {
+    std::uint64_t address = 0;
+    std::uint64_t next = 0;
+    std::uint64_t interp = 0;
+    std::uint64_t frame = 0;            // the `frame`/`cframe`/`current_frame` field, not yet followed
+    std::uint64_t thread_id = 0;        // pthread_t
+    std::uint64_t native_thread_id = 0; // 3.11+
+};
+
+// Interpreter addresses, newest first; `errors` counts a list that loops.
+std::vector<std::uint64_t> list_interpreters(const PythonTarget& target, const RemoteMemory& memory,
+                                             std::uint64_t& errors);
+
+// The thread states of one interpreter, newest first. A state whose `interp` does not point back
+// at the interpreter ends the list and counts as an error.
+std::vector<ThreadStateFields> list_thread_states(const PythonTarget& target, const RemoteMemory& memory,
+                                                  std::uint64_t interp, std::size_t max_threads,
+                                                  std::uint64_t& errors);
+
+int thread_state_tid(const PythonTarget& target, const RemoteMemory& memory, const ThreadStateFields& state);
+
+// The innermost frame's address (following 3.11/3.12's _PyCFrame); 0 when none.
+std::uint64_t innermost_frame(const PythonTarget& target, const RemoteMemory& memory,
+                              const ThreadStateFields& state);
+
+// The PyThreadState* holding the GIL that `interp` runs under; 0 when released or unknown.
+std::uint64_t gil_holder(const PythonTarget& target, const RemoteMemory& memory, std::uint64_t interp);
+
+} // namespace sampler::python

@@ -1,0 +1,22 @@
+// CPython 3.8 struct offsets (x86-64), measured with gdb against the DWARF of the pyenv build.
+#include "python_layout.hpp"
+
+namespace sampler::python {
+
+const PythonLayout& layout_3_8() {
+    static const PythonLayout layout = [] {
+        PythonLayout l;
+        l.major = 3;
+        l.minor = 8;
+        l.line_table = LineTableFormat::lnotab;
+        l.runtime = {.interpreters_head = 32, .tstate_current = 1368};
+        l.interp = {.next = 0, .threads_head = 8};
+        l.tstate = {.next = 8, .interp = 16, .frame = 24, .thread_id = 176};
+        l.frame_object = {.back = 24, .code = 32, .lasti = 104};
+        l.code = {.firstlineno = 40, .filename = 104, .name = 112, .linetable = 120};
+        return l;
+    }();
+    return layout;
+}
+
+} // namespace sampler::python

@@ -1,0 +1,93 @@
+#pragma once
+// CPython stacks read out of another process's memory, for CPython 2.7 and 3.6-3.13 (3.13+
+// layouts come from the `_Py_DebugOffsets` the interpreter publishes, so later patch releases
+// need no code change). Works while the target runs or while its threads are stopped: the
+// caller decides; nothing here stops threads. Target memory is untrusted: a bad read becomes a
+// frame marked invalid or a counted error, never a crash, a hang or an unbounded allocation.
+//
+//   ModuleMap modules(pid); modules.refresh();
+//   ProcessMemory memory(pid);
+//   std::string why;
+//   auto reader = PythonReader::detect(pid, modules, memory, &why); // nullopt: not CPython
+//   std::uint64_t errors = 0;
+//   for (const PythonThread& thread : reader->read_threads(memory, &errors)) ...
+
+#include "module_map.hpp"
+#include "remote_memory.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sampler {
+
+struct PythonFrame {
+    std::string name;       // co_qualname (3.11+: "Class.method"), else co_name; "<unreadable>" when !valid
+    std::string file;       // co_filename, UTF-8
+    std::uint32_t line = 0; // the line executing now; 0 when unknown
+    std::uint32_t first_line = 0; // co_firstlineno
+    // This frame is the outermost Python frame run by one C-level call of the eval loop
+    // (_PyEval_EvalFrameDefault): to merge Python frames into a native stack, each eval-loop
+    // native frame corresponds to the run of Python frames ending (outermost) at an entry frame.
+    // <= 3.10: every frame. 3.11+: frames entered by a Python-to-Python call are not entries.
+    bool is_entry = false;
+    bool valid = true; // false: the code object could not be read
+};
+
+struct PythonThread {
+    std::uint64_t thread_state = 0; // PyThreadState* in the target
+    int tid = 0;                    // OS thread id; 0 when it could not be found
+    bool holds_gil = false;
+    bool truncated = false;          // the walk stopped early (depth limit, cycle, unreadable frame)
+    std::vector<PythonFrame> frames; // innermost first
+};
+
+// Detection tweaks, for tests of the fallbacks used on stripped binaries.
+struct PythonDetectOptions {
+    bool use_symbols = true;  // false: ignore .symtab/.dynsym (as if the file were stripped)
+    bool use_sections = true; // false: ignore the .PyRuntime section: find the runtime by scanning
+};
+
+class PythonReader {
+  public:
+    static constexpr std::size_t max_depth = 4096;           // frames per thread
+    static constexpr std::size_t max_threads = 4096;         // thread states, all interpreters together
+    static constexpr std::size_t max_total_frames = 1 << 18; // frames visited by one read_threads
+
+    // Finds CPython in the target: a mapped libpython*.so, or the executable itself for static
+    // builds. `modules` must be refreshed. Returns nullopt (with the reason in `why_not`) when the
+    // process is not a CPython process; throws sampler::Error (unsupported) for a CPython whose
+    // version this reader does not know, naming the version.
+    static std::optional<PythonReader> detect(int pid, const ModuleMap& modules, const RemoteMemory& memory,
+                                              std::string* why_not = nullptr,
+                                              const PythonDetectOptions& options = {});
+
+    PythonReader(PythonReader&&) noexcept;
+    PythonReader& operator=(PythonReader&&) noexcept;
+    ~PythonReader();
+
+    const std::string& version() const;     // "3.11.7"; "3.9" when only the minor version is known
+    const std::string& module_path() const; // the file holding the interpreter
+
+    // Every thread of every interpreter. `errors` (optional) is increased by the number of
+    // problems met (unreadable frames or thread states, cycles).
+    std::vector<PythonThread> read_threads(const RemoteMemory& memory, std::uint64_t* errors = nullptr);
+    // One thread, by OS thread id; nullopt when no thread state has that id. Reads only that
+    // thread's frames.
+    std::optional<PythonThread> read_thread(const RemoteMemory& memory, int tid,
+                                            std::uint64_t* errors = nullptr);
+    // The OS thread id of the thread holding the main interpreter's GIL; 0 when none does or
+    // it cannot be told (2.7/3.6 without the `_PyThreadState_Current` symbol).
+    int gil_holder_tid(const RemoteMemory& memory);
+
+    struct Impl; // everything detection found plus caches (python_reader_impl.hpp)
+    explicit PythonReader(std::unique_ptr<Impl> impl);
+    Impl& impl() { return *impl_; }
+
+  private:
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace sampler

@@ -1,0 +1,25 @@
+#pragma once
+// The state behind PythonReader: the detected target plus the caches and walkers built on it.
+// Heap-allocated once, so the walkers' references into it stay valid when the reader moves.
+
+#include "code_cache.hpp"
+#include "frame_walker.hpp"
+#include "python_reader.hpp"
+#include "python_target.hpp"
+
+namespace sampler {
+
+struct PythonReader::Impl {
+    explicit Impl(python::PythonTarget found)
+        : target(std::move(found)), objects(target.layout, target.types), codes(objects),
+          walker(objects, codes) {}
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    python::PythonTarget target;
+    python::ObjectReader objects;
+    python::CodeCache codes;
+    python::FrameWalker walker;
+};
+
+} // namespace sampler
