@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Overhead benchmark for sampler: the fixture's slowdown under sampler and under perf at 100 Hz and
+# 1000 Hz, sampler's pause per sample (also with a 64-deep stack) and its CPU per sample.
+# Run by hand (~3 minutes); see bench/README.md. Options go to bench.py (--runs N, --rounds N,
+# --depth N, --no-perf). BUILD_DIR overrides the build directory (default: build/ in the tree).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+sampler="$build/src/sampler"
+workload="$build/tests/fixtures/workload"
+
+build_targets() {
+    echo "bench: building $* in $build" >&2
+    if [[ ! -f $build/CMakeCache.txt ]]; then
+        cmake -S "$root" -B "$build" >&2
+    fi
+    cmake --build "$build" -j2 --target "$@" >&2
+}
+
+if [[ ! -x $sampler || ! -x $workload ]]; then
+    build_targets sampler workload
+fi
+# A fixture built before the bench-deep mode existed must be rebuilt.
+if ! "$workload" bench-deep 1 1 >/dev/null 2>&1; then
+    build_targets workload
+fi
+for binary in "$sampler" "$workload"; do
+    [[ -x $binary ]] || { echo "bench: $binary is missing after the build" >&2; exit 1; }
+done
+
+exec python3 "$here/bench.py" --root "$root" --sampler "$sampler" --workload "$workload" "$@"
