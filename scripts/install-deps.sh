@@ -6,8 +6,10 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     libunwind-dev libelf-dev libdw-dev elfutils
-    libcli11-dev catch2
+    libcli11-dev catch2 nlohmann-json3-dev
+    python3
     binutils procps
+    libncurses-dev tmux
 )
 
 as_root() {

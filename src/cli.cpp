@@ -9,19 +9,34 @@
 namespace sampler {
 namespace {
 
-void add_target_options(CLI::App& command, TargetOptions& target, bool accepts_command) {
+enum class CommandKind { sampling, dump };
+
+void add_target_options(CLI::App& command, TargetOptions& target, CommandKind kind) {
     auto* pid = command.add_option("-p,--pid", target.pid, "PID of the running process to profile")
                     ->check(CLI::PositiveNumber);
-    if (accepts_command) {
+    StackOptions& stacks = target.stacks;
+    if (kind == CommandKind::sampling) {
         auto* program = command.add_option(
             "command", target.command, "COMMAND ARGS... (after --): start it and profile it until it exits");
         pid->excludes(program);
+        command.add_flag("--idle", stacks.include_idle,
+                         "Also sample threads that are not running (sleeping, waiting)");
+        command.add_flag("--gil", stacks.gil_only, "Python: only sample the thread holding the GIL");
+        command.add_flag("--subprocesses", target.subprocesses,
+                         "Also profile child processes, including ones started while sampling");
+        command.add_flag("--function", stacks.function_lines,
+                         "Python: aggregate by function (its first line) instead of the current line");
     }
+    command.add_flag("--native", stacks.native, "Python: merge native (C/C++) frames with the Python frames");
+    command.add_flag("--nonblocking", stacks.nonblocking,
+                     "Python: never stop the target (stacks may be torn); not with --native");
+    command.add_flag("--full-filenames", stacks.full_filenames,
+                     "Python: show full file paths instead of package-relative ones");
     command
-        .add_option("--max-stack", target.max_stack_bytes,
+        .add_option("--max-stack", stacks.max_stack_bytes,
                     "Bytes of each thread's stack copied per sample (default 65536)")
         ->check(CLI::Range(std::size_t{256}, std::size_t{8} << 20));
-    command.add_option("--max-depth", target.max_depth, "Deepest stack unwound, in frames (default 1024)")
+    command.add_option("--max-depth", stacks.max_depth, "Deepest stack unwound, in frames (default 1024)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{65536}));
 }
 
@@ -29,6 +44,9 @@ void require_target(const TargetOptions& target, bool accepts_command) {
     if (target.pid == 0 && target.command.empty())
         throw Error(ErrorKind::usage,
                     accepts_command ? "give --pid PID or -- COMMAND ARGS..." : "give --pid PID");
+    if (target.stacks.nonblocking && target.stacks.native)
+        throw Error(ErrorKind::usage, "--nonblocking cannot be combined with --native: native stacks are "
+                                      "copied from a stopped thread");
 }
 
 } // namespace
@@ -41,7 +59,7 @@ int run_cli(int argc, char** argv) {
     RecordOptions record;
     auto* record_command = app.add_subcommand(
         "record", "Sample a process's stacks and write a flame graph (SVG) or folded stacks");
-    add_target_options(*record_command, record.target, true);
+    add_target_options(*record_command, record.target, CommandKind::sampling);
     record_command->add_option(
         "-o,--output", record.output,
         "Output file; '-' for stdout (default sampler-PID-YYYYmmddTHHMMSS.svg or .txt)");
@@ -55,14 +73,26 @@ int run_cli(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     record_command->add_flag("--threads", record.thread_roots,
                              "Add a root frame per thread: thread TID (name)");
-    record_command->add_flag("--idle", record.include_idle,
-                             "Also sample threads that are not running (sleeping, waiting)");
     record_command->add_option("--title", record.title,
                                "Title of the flame graph (default: the command line)");
 
     DumpOptions dump;
     auto* dump_command = app.add_subcommand("dump", "Print every thread's stack once, innermost frame first");
-    add_target_options(*dump_command, dump.target, false);
+    add_target_options(*dump_command, dump.target, CommandKind::dump);
+    dump_command->add_flag("--json", dump.json, "Print the stacks as JSON");
+
+    TopOptions top;
+    auto* top_command = app.add_subcommand(
+        "top", "Live view of the functions using the CPU; plain-text snapshots when not on a terminal");
+    add_target_options(*top_command, top.target, CommandKind::sampling);
+    top_command->add_option("-r,--rate", top.rate_hz, "Samples per second (default 100)")
+        ->check(CLI::Range(1.0, 10000.0));
+    top_command->add_option("--delay", top.delay_seconds, "Seconds between refreshes (default 1)")
+        ->check(CLI::Range(0.1, 3600.0));
+    top_command->add_option("--rows", top.rows, "Rows per plain-text snapshot (default 20)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    top_command->add_flag("--once", top.once,
+                          "Print one plain-text snapshot after --delay seconds, then exit");
 
     try {
         app.parse(argc, argv);
@@ -74,6 +104,10 @@ int run_cli(int argc, char** argv) {
         if (*record_command) {
             require_target(record.target, true);
             return run_record(record);
+        }
+        if (*top_command) {
+            require_target(top.target, true);
+            return run_top(top);
         }
         require_target(dump.target, false);
         return run_dump(dump);

@@ -1,6 +1,8 @@
 #pragma once
 // The subcommands, each independent of how its options were parsed.
 
+#include "process_sampler.hpp"
+
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -10,8 +12,8 @@ namespace sampler {
 struct TargetOptions {
     int pid = 0;
     std::vector<std::string> command; // `-- COMMAND ARGS...`: start it and profile it
-    std::size_t max_stack_bytes = 64 * 1024;
-    std::size_t max_depth = 1024;
+    StackOptions stacks;              // what to read of each thread, and which threads
+    bool subprocesses = false;        // also profile descendant processes
 };
 
 struct RecordOptions {
@@ -21,15 +23,24 @@ struct RecordOptions {
     double rate_hz = 100;
     double duration_seconds = 0;
     bool thread_roots = false;
-    bool include_idle = false;
     std::string title;
 };
 
 struct DumpOptions {
+    TargetOptions target; // --native, --full-filenames, --nonblocking apply; the filters do not
+    bool json = false;
+};
+
+struct TopOptions {
     TargetOptions target;
+    double rate_hz = 100;
+    double delay_seconds = 1; // between refreshes of the table
+    std::size_t rows = 20;    // rows per snapshot when stdout is not a terminal
+    bool once = false;        // print one snapshot after --delay seconds and exit
 };
 
 int run_record(const RecordOptions& options);
 int run_dump(const DumpOptions& options);
+int run_top(const TopOptions& options);
 
 } // namespace sampler

@@ -1,12 +1,11 @@
 #include "commands.hpp"
 
-#include "native_stacks.hpp"
 #include "proc_threads.hpp"
+#include "process_sampler.hpp"
 #include "target.hpp"
-#include "thread_capture.hpp"
 
-#include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace sampler {
 namespace {
@@ -32,49 +31,110 @@ const char* state_text(char state) {
     }
 }
 
+const char* kind_text(FrameKind kind) {
+    switch (kind) {
+    case FrameKind::native:
+        return "native";
+    case FrameKind::python:
+        return "python";
+    case FrameKind::kernel:
+        return "kernel";
+    case FrameKind::unknown:
+        return "unknown";
+    case FrameKind::thread:
+        return "thread";
+    case FrameKind::process:
+        return "process";
+    }
+    return "unknown";
+}
+
+// Python targets list their Python threads (and, with --native, every thread); others all.
+bool shown(const SampledStack& stack, const ProcessSampler& sampler, const DumpOptions& options) {
+    return !sampler.is_python() || stack.python || options.target.stacks.native;
+}
+
+std::string thread_header(const SampledStack& stack, const ProcessSampler& sampler) {
+    std::string header = "Thread " + std::to_string(stack.thread.tid) + " (" + stack.thread.name + ") [";
+    if (sampler.is_python()) {
+        header += stack.thread.running() ? "active]" : "idle]";
+        if (stack.thread.holds_gil)
+            header += " [gil]";
+    } else {
+        header += std::string(state_text(stack.thread.state)) + "]";
+    }
+    return header;
+}
+
+void print_text(int pid, const ProcessSampler& sampler, const std::vector<SampledStack>& stacks,
+                const DumpOptions& options) {
+    std::cout << "Process " << pid << ": " << process_command_line(pid) << "\n";
+    if (sampler.is_python())
+        std::cout << "Python " << sampler.python_version() << "\n";
+    for (const SampledStack& stack : stacks) {
+        if (!shown(stack, sampler, options))
+            continue;
+        std::cout << "\n" << thread_header(stack, sampler) << "\n";
+        if (!stack.captured) {
+            std::cout << "    (could not stop this thread to read its stack)\n";
+            continue;
+        }
+        for (const Frame& frame : stack.frames)
+            std::cout << "    " << dump_label(frame) << "\n";
+        if (stack.truncated)
+            std::cout << "    ... (the stack ends here: unwinding stopped early)\n";
+    }
+}
+
+void print_json(int pid, const ProcessSampler& sampler, const std::vector<SampledStack>& stacks,
+                const DumpOptions& options) {
+    nlohmann::json threads = nlohmann::json::array();
+    for (const SampledStack& stack : stacks) {
+        if (!shown(stack, sampler, options))
+            continue;
+        nlohmann::json frames = nlohmann::json::array();
+        for (const Frame& frame : stack.frames) {
+            nlohmann::json entry{
+                {"name", frame.name}, {"kind", kind_text(frame.kind)}, {"inlined", frame.inlined}};
+            if (!frame.file.empty())
+                entry["file"] = frame.file;
+            if (frame.line != 0)
+                entry["line"] = frame.line;
+            if (!frame.module.empty())
+                entry["module"] = frame.module;
+            if (frame.kind != FrameKind::python)
+                entry["address"] = frame.address;
+            frames.push_back(std::move(entry));
+        }
+        threads.push_back({{"tid", stack.thread.tid},
+                           {"name", stack.thread.name},
+                           {"state", state_text(stack.thread.state)},
+                           {"active", stack.thread.running()},
+                           {"gil", stack.thread.holds_gil},
+                           {"captured", stack.captured},
+                           {"truncated", stack.truncated},
+                           {"frames", std::move(frames)}});
+    }
+    nlohmann::json document{
+        {"pid", pid}, {"command_line", process_command_line(pid)}, {"threads", std::move(threads)}};
+    if (sampler.is_python())
+        document["python_version"] = sampler.python_version();
+    // Replace, not throw, on invalid UTF-8 read out of a target.
+    std::cout << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
 } // namespace
 
 int run_dump(const DumpOptions& options) {
     int pid = options.target.pid;
     check_target(pid);
-    NativeStacks native(pid);
-    CaptureLimits limits = native.limits_for_capture(options.target.max_stack_bytes);
-
-    // Capture every thread first (each stopped only for its own copy), then resolve.
-    struct Captured {
-        ThreadInfo info;
-        ThreadSnapshot snapshot;
-        CaptureStatus status;
-    };
-    std::vector<Captured> threads;
-    for (int tid : list_threads(pid)) {
-        auto info = read_thread_info(pid, tid);
-        if (!info)
-            continue;
-        Captured captured{*info, {}, CaptureStatus::ok};
-        captured.status = capture_thread(tid, limits, captured.snapshot);
-        threads.push_back(std::move(captured));
-    }
-    detach_lingering_threads();
-
-    std::cout << "Process " << pid << ": " << process_command_line(pid) << "\n";
-    for (const Captured& thread : threads) {
-        if (thread.status == CaptureStatus::thread_gone)
-            continue;
-        std::cout << "\nThread " << thread.info.tid << " (" << thread.info.name << ") ["
-                  << state_text(thread.info.state) << "]\n";
-        if (thread.status != CaptureStatus::ok) {
-            std::cout << "    (could not stop this thread to read its stack)\n";
-            continue;
-        }
-        ResolvedStack stack = native.resolve(thread.snapshot, options.target.max_depth);
-        for (const Frame& frame : stack.frames)
-            std::cout << "    " << dump_label(frame) << "\n";
-        if (stack.end == UnwindEnd::truncated)
-            std::cout << "    ... (unwinding stopped here)\n";
-        else if (stack.end == UnwindEnd::depth_limit)
-            std::cout << "    ... (depth limit reached)\n";
-    }
+    ProcessSampler sampler(pid, options.target.stacks);
+    SessionReport report;
+    std::vector<SampledStack> stacks = sampler.sample(true, report);
+    if (options.json)
+        print_json(pid, sampler, stacks, options);
+    else
+        print_text(pid, sampler, stacks, options);
     return 0;
 }
 

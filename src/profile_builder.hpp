@@ -6,18 +6,22 @@
 #include "sample_sink.hpp"
 #include "sampler/profile.hpp"
 
+#include <map>
+#include <string>
 #include <vector>
 
 namespace sampler {
 
 struct AggregationOptions {
-    bool thread_roots = false; // --threads: a `thread TID (name)` root per thread
+    bool thread_roots = false;  // --threads: a `thread TID (name)` root per thread
+    bool process_roots = false; // --subprocesses: a `process PID (command line)` root per process
 };
 
 // The part of a frame that identifies it in an aggregated profile.
 Frame aggregation_key(const Frame& frame);
 
 Frame thread_root_frame(const ThreadInfo& thread);
+Frame process_root_frame(int pid, const std::string& command_line);
 
 class ProfileBuilder : public SampleSink {
   public:
@@ -28,6 +32,7 @@ class ProfileBuilder : public SampleSink {
     Profile& profile_;
     AggregationOptions options_;
     std::vector<FrameId> scratch_;
+    std::map<int, FrameId> process_roots_; // command lines are read once per process
 };
 
 } // namespace sampler

@@ -55,6 +55,8 @@ const char* reason_text(StopReason reason) {
         return "duration reached";
     case StopReason::target_exited:
         return "target exited";
+    case StopReason::sink:
+        return "stopped";
     }
     return "";
 }
@@ -84,10 +86,10 @@ int run_record(const RecordOptions& options) {
     session.target_is_child = launched;
     session.rate_hz = options.rate_hz;
     session.duration_seconds = options.duration_seconds;
-    session.include_idle = options.include_idle;
-    session.max_stack_bytes = options.target.max_stack_bytes;
-    session.max_depth = options.target.max_depth;
-    ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots});
+    session.stacks = options.target.stacks;
+    session.subprocesses = options.target.subprocesses;
+    ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
+                                                       .process_roots = options.target.subprocesses});
     SessionReport report = run_sampling_session(session, builder);
 
     profile.info.duration_seconds = report.elapsed_seconds;
@@ -103,6 +105,14 @@ int run_record(const RecordOptions& options) {
                  (unsigned long long)report.errors, (unsigned long long)report.truncated,
                  (unsigned long long)report.pauses.percentile_micros(0.5),
                  (unsigned long long)report.pauses.percentile_micros(0.99));
+    if (!report.python_version.empty())
+        std::fprintf(
+            stderr, "sampler: Python %s: GIL held in %.1f%% of samples, threads active in %.1f%%%s\n",
+            report.python_version.c_str(), 100 * report.gil_share(), 100 * report.active_share(),
+            report.merge_mismatches
+                ? (", " + std::to_string(report.merge_mismatches) + " --native stacks did not pair up")
+                      .c_str()
+                : "");
     if (output != "-")
         std::fprintf(stderr, "sampler: wrote %s to %s\n",
                      options.format == "folded" ? "folded stacks" : "flame graph", output.c_str());

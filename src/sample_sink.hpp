@@ -6,6 +6,7 @@
 #include "sampler/frame.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace sampler {
@@ -13,17 +14,26 @@ namespace sampler {
 enum class StopReason { stop_signal, duration, target_exited, sink };
 
 struct SessionReport {
-    std::uint64_t ticks = 0;          // sampling rounds over all threads
-    std::uint64_t thread_samples = 0; // stacks added to the profile
-    std::uint64_t errors = 0;         // threads that could not be captured or unwound
-    std::uint64_t truncated = 0;      // stacks whose unwinding stopped early
-    std::uint64_t late_ticks = 0;     // ticks that started later than planned
+    std::uint64_t ticks = 0;            // sampling rounds over all threads
+    std::uint64_t thread_samples = 0;   // stacks added to the profile
+    std::uint64_t errors = 0;           // threads that could not be captured or unwound
+    std::uint64_t truncated = 0;        // stacks whose unwinding stopped early
+    std::uint64_t late_ticks = 0;       // ticks that started later than planned
+    std::uint64_t merge_mismatches = 0; // --native stacks whose Python and native parts did not pair up
+    std::uint64_t gil_samples = 0;      // stacks of a thread holding the GIL (Python targets)
+    std::uint64_t active_samples = 0;   // stacks of a thread that was running
+    std::uint64_t gil_ticks = 0;        // rounds in which some thread held the GIL
+    std::uint64_t active_ticks = 0;     // rounds in which some sampled thread was running
+    std::size_t processes = 0;          // processes sampled in the last round
+    std::string python_version;         // the main target's CPython version; empty when not Python
     double elapsed_seconds = 0;
     PauseHistogram pauses;
     StopReason reason = StopReason::stop_signal;
     int exit_status = -1; // the child's wait status when we started it and it ended
 
     double achieved_rate() const { return elapsed_seconds > 0 ? double(ticks) / elapsed_seconds : 0; }
+    double gil_share() const { return ticks > 0 ? double(gil_ticks) / double(ticks) : 0; }
+    double active_share() const { return ticks > 0 ? double(active_ticks) / double(ticks) : 0; }
 };
 
 // Receives what a session produces: `record` builds a Profile, `top` keeps its own tables.

@@ -1,12 +1,13 @@
 #include "sampling_session.hpp"
 
-#include "native_stacks.hpp"
 #include "proc_threads.hpp"
+#include "sampler/error.hpp"
 #include "stop_signal.hpp"
-#include "thread_capture.hpp"
 
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <random>
 #include <sys/wait.h>
 
@@ -15,15 +16,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct CapturedThread {
-    ThreadInfo info;
-    ThreadSnapshot snapshot;
-};
-
 class Session {
   public:
-    Session(const SessionOptions& options, SampleSink& sink)
-        : options_(options), native_(options.pid), sink_(sink) {}
+    Session(const SessionOptions& options, SampleSink& sink) : options_(options), sink_(sink) {
+        auto main = std::make_unique<ProcessSampler>(options.pid, options.stacks);
+        report_.python_version = main->python_version();
+        processes_.emplace(options.pid, std::move(main));
+    }
 
     bool target_alive() {
         if (options_.target_is_child) {
@@ -36,58 +35,56 @@ class Session {
         return process_exists(options_.pid);
     }
 
-    // One round over every thread: capture all first (each thread stopped only for its own
-    // copy), then do the expensive work with every thread running.
+    // One round over every sampled process and its threads.
     void tick() {
-        captured_.clear();
-        CaptureLimits limits = native_.limits_for_capture(options_.max_stack_bytes);
-        for (int tid : list_threads(options_.pid)) {
-            auto info = read_thread_info(options_.pid, tid);
-            if (!info || (!options_.include_idle && !info->running()))
-                continue;
-            CapturedThread& slot = next_slot();
-            slot.info = *info;
-            CaptureStatus status = capture_thread(tid, limits, slot.snapshot);
-            if (status == CaptureStatus::ok) {
-                report_.pauses.add(slot.snapshot.pause_nanoseconds);
-                continue;
+        if (options_.subprocesses)
+            follow_descendants();
+        bool gil_held = false, active = false;
+        for (auto& [pid, process] : processes_) {
+            for (SampledStack& stack : process->sample(false, report_)) {
+                sink_.add_stack(stack.thread, stack.frames);
+                ++report_.thread_samples;
+                report_.gil_samples += stack.thread.holds_gil;
+                report_.active_samples += stack.thread.running();
+                gil_held = gil_held || stack.thread.holds_gil;
+                active = active || stack.thread.running();
             }
-            captured_.pop_back();
-            if (status != CaptureStatus::thread_gone)
-                ++report_.errors;
         }
-        detach_lingering_threads();
-        for (const CapturedThread& thread : captured_) {
-            ResolvedStack stack = native_.resolve(thread.snapshot, options_.max_depth);
-            if (stack.frames.empty()) {
-                ++report_.errors;
-                continue;
-            }
-            if (stack.end != UnwindEnd::complete)
-                ++report_.truncated;
-            sink_.add_stack(thread.info, stack.frames);
-            ++report_.thread_samples;
-        }
-        native_.refresh_if_stale();
+        report_.gil_ticks += gil_held;
+        report_.active_ticks += active;
+        report_.processes = processes_.size();
         ++report_.ticks;
     }
 
     SessionReport& report() { return report_; }
 
   private:
-    CapturedThread& next_slot() {
-        // Snapshots are reused across ticks so their stack buffers are allocated once.
-        if (captured_.size() == pool_.size())
-            pool_.emplace_back();
-        captured_.push_back(std::move(pool_[captured_.size()]));
-        return captured_.back();
+    // Adds descendants that appeared and drops processes that ended, at most once a second
+    // (listing children costs a file read per thread).
+    void follow_descendants() {
+        auto now = Clock::now();
+        if (now - last_follow_ < std::chrono::seconds(1) && !processes_.empty() &&
+            last_follow_ != Clock::time_point())
+            return;
+        last_follow_ = now;
+        std::erase_if(processes_, [&](const auto& entry) {
+            return entry.first != options_.pid && !process_exists(entry.first);
+        });
+        for (int pid : descendants_of(options_.pid)) {
+            if (processes_.contains(pid))
+                continue;
+            try {
+                processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options_.stacks));
+            } catch (const Error&) {
+                // It exited, or exec'd into something we cannot read, between listing and opening.
+            }
+        }
     }
 
     const SessionOptions& options_;
-    NativeStacks native_;
     SampleSink& sink_;
-    std::vector<CapturedThread> captured_;
-    std::vector<CapturedThread> pool_;
+    std::map<int, std::unique_ptr<ProcessSampler>> processes_;
+    Clock::time_point last_follow_{};
     SessionReport report_;
 };
 

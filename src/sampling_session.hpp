@@ -2,6 +2,7 @@
 // The sampling loop of `record`: every tick, stop each thread just long enough to copy its
 // registers and stack, then unwind, symbolize and aggregate while it runs on.
 
+#include "process_sampler.hpp"
 #include "sample_sink.hpp"
 
 #include <cstddef>
@@ -15,9 +16,8 @@ struct SessionOptions {
     bool target_is_child = false; // started by us: reap it when it exits
     double rate_hz = 100;
     double duration_seconds = 0; // 0: until Ctrl-C or the target exits
-    bool include_idle = false;   // also sample threads that are not running
-    std::size_t max_stack_bytes = 64 * 1024;
-    std::size_t max_depth = 1024;
+    bool subprocesses = false;   // also sample descendant processes, as they come and go
+    StackOptions stacks;
 };
 
 // Samples until a stop signal, the duration, the target's exit, or the sink says stop.

@@ -51,6 +51,7 @@ std::optional<ThreadInfo> read_thread_info(int pid, int tid) {
     if (stat.empty())
         return std::nullopt;
     ThreadInfo info;
+    info.pid = pid;
     info.tid = tid;
     info.state = parse_stat_state(stat);
     info.name = read_small_file(base + "comm");
@@ -84,6 +85,33 @@ int process_tracer(int pid) {
             return std::atoi(line.c_str() + 10);
     }
     return 0;
+}
+
+} // namespace sampler
+
+namespace sampler {
+
+std::vector<int> descendants_of(int pid) {
+    std::vector<int> found;
+    std::vector<int> pending{pid};
+    // Bounded: a fork bomb must not keep us here.
+    constexpr std::size_t max_processes = 4096;
+    while (!pending.empty() && found.size() < max_processes) {
+        int parent = pending.back();
+        pending.pop_back();
+        for (int tid : list_threads(parent)) {
+            std::istringstream children(
+                read_small_file("/proc/" + std::to_string(parent) + "/task/" + std::to_string(tid) + "/children"));
+            int child = 0;
+            while (children >> child && found.size() < max_processes) {
+                if (std::find(found.begin(), found.end(), child) != found.end() || child == pid)
+                    continue;
+                found.push_back(child);
+                pending.push_back(child);
+            }
+        }
+    }
+    return found;
 }
 
 } // namespace sampler

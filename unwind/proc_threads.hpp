@@ -8,9 +8,11 @@
 namespace sampler {
 
 struct ThreadInfo {
+    int pid = 0; // the process it belongs to
     int tid = 0;
     std::string name; // /proc/PID/task/TID/comm
     char state = '?'; // R running, S sleeping, D disk sleep, T stopped, t traced, Z zombie ...
+    bool holds_gil = false; // for Python targets: held the GIL when the round started
     bool running() const { return state == 'R'; }
 };
 
@@ -26,5 +28,7 @@ bool process_exists(int pid);
 char process_state(int pid);               // '?' when gone
 std::string process_command_line(int pid); // arguments joined by spaces; empty when unreadable
 int process_tracer(int pid);               // TracerPid from /proc/PID/status; 0 when not traced
+// Children, grandchildren, ... of `pid`, from /proc/PID/task/TID/children (bounded).
+std::vector<int> descendants_of(int pid);
 
 } // namespace sampler

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -56,8 +57,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, int drop_to_uid
         ::dup2(in, 0);
         ::dup2(out, 1);
         ::dup2(err, 2);
-        // Its own process group, so a terminal's Ctrl-C meant for the test runner misses it.
+        // Its own process group, so a terminal's Ctrl-C meant for the test runner misses it, and
+        // killed with the test runner even if that dies without cleaning up.
         ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (drop_to_uid >= 0 && (::setgid(drop_to_uid) != 0 || ::setuid(drop_to_uid) != 0))
             ::_exit(126);
         std::vector<char*> args;
@@ -70,9 +73,11 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, int drop_to_uid
 }
 
 ChildProcess::~ChildProcess() {
-    if (!exited_ && pid_ > 0) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
+    if (pid_ > 0) {
+        // The whole process group: children the fixture started (multiprocessing workers) too.
+        ::kill(-pid_, SIGKILL);
+        if (!exited_)
+            ::waitpid(pid_, nullptr, 0);
     }
     ::unlink(out_path_.c_str());
     ::unlink(err_path_.c_str());

@@ -1,0 +1,88 @@
+#pragma once
+// What `sampler top` counts: for each thread and each row label, the samples in which the label
+// was the innermost frame (own) and those in which it was anywhere on the stack (total), over
+// the current refresh window and since the start (or the last reset). Both aggregation modes
+// (by function and by line) are counted at once, so switching between them shows full history.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sampler {
+
+enum class TopMode : std::uint8_t { function = 0, line = 1 };
+
+// The row labels of one frame in each mode.
+struct TopFrameLabels {
+    std::string function;
+    std::string line;
+};
+
+struct TopCount {
+    std::uint64_t own = 0;
+    std::uint64_t total = 0; // a label counts once per sample, however often it recurs
+    // Fewest frames seen between the outermost frame and this label: among rows with equal
+    // counts, callers then sort before callees (with %Total, `_start` before `main`).
+    std::uint32_t depth = UINT32_MAX;
+
+    void add(const TopCount& other);
+};
+
+using TopLabelId = std::uint32_t;
+using TopCountMap = std::unordered_map<TopLabelId, TopCount>;
+
+struct TopThreadCounts {
+    std::string name{};
+    std::uint64_t samples = 0;          // stacks of this thread
+    std::array<TopCountMap, 2> modes{}; // indexed by TopMode
+
+    const TopCountMap& counts(TopMode mode) const { return modes[static_cast<std::size_t>(mode)]; }
+};
+
+using TopThreadMap = std::map<int, TopThreadCounts>; // by TID
+
+// A finished refresh window plus everything accumulated up to its end. A value: it stays valid
+// (e.g. while the display is paused) however the counter goes on.
+struct TopSnapshot {
+    std::shared_ptr<const std::vector<std::string>> labels{}; // indexed by TopLabelId
+    TopThreadMap window{};
+    TopThreadMap accumulated{};
+    std::uint64_t window_rounds = 0; // sampling rounds over the threads in the window
+    std::uint64_t accumulated_rounds = 0;
+
+    const std::string& label(TopLabelId id) const { return (*labels)[id]; }
+};
+
+class TopCounter {
+  public:
+    TopCounter();
+
+    void add_stack(int tid, const std::string& thread_name,
+                   const std::vector<TopFrameLabels>& innermost_first);
+    // Rounds happen even when no thread was running; they are the denominator of the shares.
+    void add_rounds(std::uint64_t rounds) { window_rounds_ += rounds; }
+    // Ends the current window: folds it into the accumulated counts and returns both.
+    TopSnapshot end_window();
+    // Forgets every count (labels stay interned).
+    void reset();
+
+  private:
+    TopLabelId intern(const std::string& label);
+    void count(TopCountMap& counts, TopLabelId id, bool innermost, std::uint32_t depth);
+
+    std::shared_ptr<std::vector<std::string>> labels_;
+    std::unordered_map<std::string, TopLabelId> ids_;
+    TopThreadMap window_;
+    TopThreadMap accumulated_;
+    std::uint64_t window_rounds_ = 0;
+    std::uint64_t accumulated_rounds_ = 0;
+    // seen_[id] == sample_ when the label was already counted in this sample's total.
+    std::vector<std::uint64_t> seen_;
+    std::uint64_t sample_ = 0;
+};
+
+} // namespace sampler

@@ -1,0 +1,121 @@
+#include "process_sampler.hpp"
+
+#include "sampler/error.hpp"
+#include "stack_merge.hpp"
+#include "thread_capture.hpp"
+
+#include <cstdio>
+
+namespace sampler {
+
+ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
+    : pid_(pid), options_(options), native_(pid), memory_(pid),
+      filenames_("/proc/" + std::to_string(pid) + "/root") {
+    try {
+        python_ = PythonReader::detect(pid, native_.modules(), memory_);
+    } catch (const Error& error) {
+        std::fprintf(stderr, "sampler: %s; sampling native stacks only\n", error.what());
+    }
+    if (python_)
+        interpreter_module_ = path_basename(python_->module_path());
+}
+
+std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport& report) {
+    captured_.clear();
+    // Read before any thread is stopped: stopping changes both the OS state and who runs.
+    int gil_holder = python_ ? python_->gil_holder_tid(memory_) : 0;
+    for (int tid : list_threads(pid_)) {
+        auto info = read_thread_info(pid_, tid);
+        if (!info)
+            continue;
+        info->holds_gil = gil_holder != 0 && gil_holder == tid;
+        if (!all_threads && !options_.include_idle && !info->running())
+            continue;
+        if (!all_threads && options_.gil_only && python_ && !info->holds_gil)
+            continue;
+        Captured& slot = captured_.emplace_back();
+        slot.info = *info;
+        CaptureStatus status = capture(slot, report);
+        slot.ok = status == CaptureStatus::ok;
+        // A thread we could not read stays listed for `dump` (which says so), not for sampling.
+        if (status == CaptureStatus::thread_gone || (!slot.ok && !all_threads))
+            captured_.pop_back();
+    }
+    detach_lingering_threads();
+
+    std::vector<SampledStack> stacks;
+    for (const Captured& captured : captured_) {
+        SampledStack stack = resolve(captured, report);
+        if (!stack.frames.empty() || all_threads)
+            stacks.push_back(std::move(stack));
+    }
+    native_.refresh_if_stale();
+    return stacks;
+}
+
+CaptureStatus ProcessSampler::capture(Captured& slot, SessionReport& report) {
+    int tid = slot.info.tid;
+    if (python_ && options_.nonblocking) {
+        slot.python = python_->read_thread(memory_, tid, &report.errors);
+        return CaptureStatus::ok;
+    }
+    slot.have_native = !python_ || options_.native;
+    CaptureLimits limits = native_.limits_for_capture(slot.have_native ? options_.max_stack_bytes : 0);
+    std::function<void()> read_python;
+    if (python_)
+        read_python = [&] { slot.python = python_->read_thread(memory_, tid, &report.errors); };
+    CaptureStatus status = capture_thread(tid, limits, slot.snapshot, read_python);
+    if (status == CaptureStatus::ok)
+        report.pauses.add(slot.snapshot.pause_nanoseconds);
+    else if (status != CaptureStatus::thread_gone)
+        ++report.errors;
+    return status;
+}
+
+std::vector<Frame> ProcessSampler::python_frames(const PythonThread& thread, std::vector<bool>& is_entry) {
+    std::vector<Frame> frames;
+    for (const PythonFrame& python : thread.frames) {
+        Frame frame;
+        frame.kind = FrameKind::python;
+        frame.name = python.valid ? python.name : "<unreadable>";
+        frame.file = options_.full_filenames ? python.file : filenames_.shorten(python.file);
+        frame.line = options_.function_lines ? python.first_line : python.line;
+        frames.push_back(std::move(frame));
+        is_entry.push_back(python.is_entry);
+    }
+    return frames;
+}
+
+SampledStack ProcessSampler::resolve(const Captured& captured, SessionReport& report) {
+    SampledStack stack;
+    stack.thread = captured.info;
+    stack.python = captured.python.has_value();
+    stack.captured = captured.ok;
+    if (!captured.ok)
+        return stack;
+    MergeInput merge;
+    if (captured.python) {
+        merge.python = python_frames(*captured.python, merge.python_is_entry);
+        stack.truncated = captured.python->truncated;
+    }
+    if (captured.have_native) {
+        ResolvedStack native = native_.resolve(captured.snapshot, options_.max_depth);
+        stack.truncated = stack.truncated || native.end != UnwindEnd::complete;
+        merge.native = std::move(native.frames);
+    }
+    if (!python_) {
+        stack.frames = std::move(merge.native);
+    } else if (!captured.have_native) {
+        stack.frames = std::move(merge.python);
+    } else {
+        merge.interpreter_module = interpreter_module_;
+        MergeResult merged = merge_native_and_python(merge);
+        if (merged.mismatched)
+            ++report.merge_mismatches;
+        stack.frames = std::move(merged.frames);
+    }
+    report.truncated += stack.truncated;
+    return stack;
+}
+
+} // namespace sampler

@@ -1,0 +1,73 @@
+#pragma once
+// Sampling one process: its threads' native stacks and, for CPython, the Python stacks read out
+// of the interpreter, merged when --native asks for both.
+
+#include "native_stacks.hpp"
+#include "python_filenames.hpp"
+#include "python_reader.hpp"
+#include "remote_memory.hpp"
+#include "sample_sink.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sampler {
+
+struct StackOptions {
+    bool native = false;         // Python targets: merge native frames in (--native)
+    bool nonblocking = false;    // Python targets: read frames without stopping threads
+    bool include_idle = false;   // also threads that are not running (--idle)
+    bool gil_only = false;       // only the thread holding the GIL (--gil)
+    bool function_lines = false; // Python frames at their function's first line (--function)
+    bool full_filenames = false; // Python file names as they are, not package-relative
+    std::size_t max_stack_bytes = 64 * 1024;
+    std::size_t max_depth = 1024;
+};
+
+struct SampledStack {
+    ThreadInfo thread;
+    bool python = false;       // the thread has a Python thread state
+    bool captured = true;      // false: the thread could not be stopped or read
+    bool truncated = false;    // unwinding or the Python walk stopped before the outermost frame
+    std::vector<Frame> frames; // innermost first
+};
+
+class ProcessSampler {
+  public:
+    // Detects CPython in the process. An unsupported CPython is reported on stderr and the
+    // process is sampled natively.
+    ProcessSampler(int pid, const StackOptions& options);
+
+    // One round over the threads the options select (every thread when `all_threads`): each is
+    // stopped only for its own copy; unwinding, symbolizing and merging run after.
+    std::vector<SampledStack> sample(bool all_threads, SessionReport& report);
+
+    int pid() const { return pid_; }
+    bool is_python() const { return python_.has_value(); }
+    std::string python_version() const { return python_ ? python_->version() : std::string(); }
+
+  private:
+    struct Captured {
+        ThreadInfo info;
+        ThreadSnapshot snapshot;
+        bool have_native = false;
+        bool ok = true;
+        std::optional<PythonThread> python;
+    };
+
+    CaptureStatus capture(Captured& slot, SessionReport& report);
+    SampledStack resolve(const Captured& captured, SessionReport& report);
+    std::vector<Frame> python_frames(const PythonThread& thread, std::vector<bool>& is_entry);
+
+    int pid_;
+    StackOptions options_;
+    NativeStacks native_;
+    ProcessMemory memory_;
+    std::optional<PythonReader> python_;
+    std::string interpreter_module_;
+    PythonFilenames filenames_;
+    std::vector<Captured> captured_;
+};
+
+} // namespace sampler

@@ -1,0 +1,99 @@
+// `sampler top`: a live table of where the target's CPU time goes, full-screen on a terminal,
+// plain-text snapshots otherwise.
+#include "commands.hpp"
+
+#include "proc_threads.hpp"
+#include "sampling_session.hpp"
+#include "stop_signal.hpp"
+#include "target.hpp"
+#include "top_plain.hpp"
+#include "top_screen.hpp"
+#include "top_sink.hpp"
+
+#include <cstdio>
+#include <fcntl.h>
+#include <memory>
+#include <unistd.h>
+
+namespace sampler {
+namespace {
+
+// While it is alive, stdin, stdout and stderr are /dev/null, so that a command started now
+// neither draws over the full-screen view nor competes with it for keys.
+class QuietStdio {
+  public:
+    QuietStdio() {
+        std::fflush(nullptr);
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int fd = 0; fd < 3; ++fd) {
+            saved_[fd] = ::dup(fd);
+            if (null >= 0)
+                ::dup2(null, fd);
+        }
+        if (null >= 0)
+            ::close(null);
+    }
+    ~QuietStdio() {
+        for (int fd = 0; fd < 3; ++fd)
+            if (saved_[fd] >= 0) {
+                ::dup2(saved_[fd], fd);
+                ::close(saved_[fd]);
+            }
+    }
+    QuietStdio(const QuietStdio&) = delete;
+    QuietStdio& operator=(const QuietStdio&) = delete;
+
+  private:
+    int saved_[3] = {-1, -1, -1};
+};
+
+int start_target(const TopOptions& options, bool interactive) {
+    if (options.target.pid != 0)
+        return options.target.pid;
+    if (!interactive)
+        return launch_command(options.target.command);
+    QuietStdio quiet;
+    return launch_command(options.target.command);
+}
+
+std::unique_ptr<TopDisplay> make_display(const TopOptions& options, bool interactive) {
+    if (interactive)
+        return std::make_unique<TopScreen>();
+    return std::make_unique<TopPlainText>(stdout, options.rows);
+}
+
+} // namespace
+
+int run_top(const TopOptions& options) {
+    install_stop_handlers(); // before the screen, so that ncurses leaves SIGINT/SIGTERM to us
+    bool interactive = !options.once && ::isatty(STDOUT_FILENO);
+    bool launched = options.target.pid == 0;
+    int pid = start_target(options, interactive);
+    check_target(pid);
+
+    TopSettings settings{.pid = pid,
+                         .command_line = process_command_line(pid),
+                         .rate_hz = options.rate_hz,
+                         .delay_seconds = options.delay_seconds,
+                         .once = options.once};
+    SessionOptions session{.pid = pid,
+                           .target_is_child = launched,
+                           .rate_hz = options.rate_hz,
+                           .duration_seconds = 0,
+                           .subprocesses = options.target.subprocesses,
+                           .stacks = options.target.stacks};
+    SessionReport report;
+    {
+        // The display's destructor restores the terminal on every way out of this block.
+        std::unique_ptr<TopDisplay> display = make_display(options, interactive);
+        TopSink sink(settings, *display);
+        report = run_sampling_session(session, sink);
+        sink.finish(report);
+    }
+    if (report.reason == StopReason::target_exited)
+        std::fprintf(stderr, "sampler: process %d exited after %.1f s (%llu samples)\n", pid,
+                     report.elapsed_seconds, static_cast<unsigned long long>(report.ticks));
+    return 0;
+}
+
+} // namespace sampler

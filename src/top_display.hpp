@@ -1,0 +1,24 @@
+#pragma once
+// Where `sampler top` shows its table: the full-screen terminal UI or plain text on stdout.
+
+#include "top_counts.hpp"
+#include "top_header.hpp"
+
+namespace sampler {
+
+// Keys as read_key() returns them: characters, or one of these.
+constexpr int top_no_key = -1;
+constexpr int top_resize_key = -2;
+
+class TopDisplay {
+  public:
+    virtual ~TopDisplay() = default;
+    virtual bool interactive() const = 0;
+    // The next key pressed, or top_no_key; never blocks, since sampling goes on meanwhile.
+    virtual int read_key() { return top_no_key; }
+    // Shows the header and the table of `snapshot` as `status.view` says, with the help over
+    // it when `help`. Returns false when output is no longer possible (a closed pipe).
+    virtual bool show(const TopStatus& status, const TopSnapshot& snapshot, bool help) = 0;
+};
+
+} // namespace sampler

@@ -1,0 +1,22 @@
+#include "top_plain.hpp"
+
+#include "top_table.hpp"
+
+namespace sampler {
+
+bool TopPlainText::show(const TopStatus& status, const TopSnapshot& snapshot, bool) {
+    // No width limit: a log keeps whole names, and there is no terminal to fit.
+    for (const TopLine& line : format_top_header(status, 0))
+        std::fprintf(out_, "%s\n", line.text.c_str());
+    TopTableFormat format{.window_rounds = snapshot.window_rounds,
+                          .rate_hz = status.requested_rate_hz,
+                          .width = 0,
+                          .max_rows = max_rows_};
+    for (const std::string& line : format_top_table(build_top_rows(snapshot, status.view), format))
+        std::fprintf(out_, "%s\n", line.c_str());
+    std::fprintf(out_, "\n");
+    // A reader that went away (`| head`) ends the session rather than sampling for nobody.
+    return std::fflush(out_) == 0 && !std::ferror(out_);
+}
+
+} // namespace sampler

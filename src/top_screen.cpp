@@ -1,0 +1,147 @@
+#include "top_screen.hpp"
+
+#include "sampler/error.hpp"
+#include "top_table.hpp"
+
+#include <algorithm>
+#include <clocale>
+#include <cstdlib>
+#include <curses.h>
+#include <string>
+#include <vector>
+
+namespace sampler {
+namespace {
+
+enum ColorPair : short { warning_pair = 1 };
+
+const std::vector<std::string> help_text{
+    "sampler top: keys",
+    "",
+    "1 2 3 4   sort by %Own, %Total, OwnTime, TotalTime",
+    "L         by function / by line",
+    "T         all threads / one thread at a time",
+    "P         pause the display (sampling goes on)",
+    "R         reset the counters",
+    "?         this help (any key closes it)",
+    "q Ctrl-C  quit (the target runs on)",
+    "",
+    "%Own      share of the last refresh spent in the function's",
+    "          own code (100 = one thread, all the time)",
+    "%Total    the same, in the function or anything it called",
+    "OwnTime   samples / rate in its own code, since start or R",
+    "TotalTime the same, in it or anything it called",
+};
+
+attr_t style_attributes(TopLineStyle style) {
+    switch (style) {
+    case TopLineStyle::title:
+        return A_BOLD;
+    case TopLineStyle::warning:
+        return A_BOLD | (has_colors() ? COLOR_PAIR(warning_pair) : A_REVERSE);
+    case TopLineStyle::normal:
+        break;
+    }
+    return A_NORMAL;
+}
+
+void draw_help() {
+    int height = static_cast<int>(help_text.size()) + 2;
+    int width = 0;
+    for (const std::string& line : help_text)
+        width = std::max(width, static_cast<int>(line.size()));
+    width += 4;
+    if (height > LINES || width > COLS)
+        return; // too small to be legible: the header still names the keys
+    WINDOW* box_window = newwin(height, width, (LINES - height) / 2, (COLS - width) / 2);
+    if (!box_window)
+        return;
+    box(box_window, 0, 0);
+    for (std::size_t i = 0; i < help_text.size(); ++i)
+        mvwaddstr(box_window, static_cast<int>(i) + 1, 2, help_text[i].c_str());
+    wnoutrefresh(box_window);
+    delwin(box_window);
+}
+
+} // namespace
+
+TopScreen::TopScreen() {
+    // Multibyte names (UTF-8) need the locale's character type; numbers keep the C format.
+    std::setlocale(LC_CTYPE, "");
+    SCREEN* screen = newterm(nullptr, stdout, stdin);
+    if (!screen) {
+        const char* term = std::getenv("TERM");
+        throw Error(ErrorKind::unsupported,
+                    std::string("cannot drive this terminal (TERM=") + (term ? term : "") +
+                        ") for the full-screen view; pipe the output or use --once for plain text");
+    }
+    screen_ = screen;
+    // cbreak, not raw: Ctrl-C stays a signal, which the stop handlers already turn into a stop.
+    cbreak();
+    noecho();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE); // getch never blocks: keys are polled between sampling rounds
+    curs_set(0);
+    if (has_colors()) {
+        start_color();
+        use_default_colors();
+        init_pair(warning_pair, COLOR_RED, -1);
+    }
+}
+
+TopScreen::~TopScreen() {
+    endwin();
+    delscreen(static_cast<SCREEN*>(screen_));
+}
+
+int TopScreen::read_key() {
+    int key = getch();
+    if (key == ERR)
+        return top_no_key;
+    if (key == KEY_RESIZE)
+        return top_resize_key;
+    return key;
+}
+
+bool TopScreen::show(const TopStatus& status, const TopSnapshot& snapshot, bool help) {
+    erase();
+    auto width = static_cast<std::size_t>(std::max(COLS, 1));
+    int row = 0;
+    for (const TopLine& line : format_top_header(status, width)) {
+        if (row >= LINES)
+            break;
+        attr_t attributes = style_attributes(line.style);
+        attron(attributes);
+        mvaddstr(row++, 0, line.text.c_str());
+        attroff(attributes);
+    }
+    ++row; // a blank line between the header and the table
+    if (row < LINES) {
+        std::size_t rows_left = static_cast<std::size_t>(std::max(LINES - row - 1, 0));
+        TopTableFormat format{.window_rounds = snapshot.window_rounds,
+                              .rate_hz = status.requested_rate_hz,
+                              .width = width,
+                              .max_rows = rows_left};
+        std::vector<TopRow> rows = build_top_rows(snapshot, status.view);
+        std::vector<std::string> lines = format_top_table(rows, format);
+        // The column titles as a reversed bar across the screen, the sorted column underlined.
+        mvaddstr(row, 0, lines[0].c_str());
+        mvchgat(row, 0, -1, A_REVERSE, 0, nullptr);
+        auto [start, columns] = top_column_span(status.view.sort);
+        if (start < width)
+            mvchgat(row, static_cast<int>(start), static_cast<int>(columns), A_REVERSE | A_BOLD | A_UNDERLINE,
+                    0, nullptr);
+        ++row;
+        for (std::size_t i = 1; i < lines.size() && row < LINES; ++i)
+            mvaddstr(row++, 0, lines[i].c_str());
+        if (rows.empty() && row < LINES)
+            mvaddnstr(row, 0, top_empty_message(snapshot).c_str(), static_cast<int>(width));
+    }
+    wnoutrefresh(stdscr);
+    if (help)
+        draw_help();
+    doupdate();
+    return true;
+}
+
+} // namespace sampler

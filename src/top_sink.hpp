@@ -1,0 +1,70 @@
+#pragma once
+// The sampling side of `sampler top`: counts the session's stacks, ends a window every
+// --delay seconds, and acts on keys between rounds (polling, so sampling never waits for them).
+
+#include "sample_sink.hpp"
+#include "top_counts.hpp"
+#include "top_display.hpp"
+#include "top_header.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sampler {
+
+struct TopSettings {
+    int pid = 0;
+    std::string command_line;
+    double rate_hz = 100;
+    double delay_seconds = 1;
+    bool once = false; // show the first window, then stop
+};
+
+class TopSink : public SampleSink {
+  public:
+    TopSink(const TopSettings& settings, TopDisplay& display);
+
+    void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
+    bool end_of_round(const SessionReport& report) override;
+    // After the session: with --once, shows what was counted if the target ended the session
+    // before the first window did.
+    void finish(const SessionReport& report);
+
+  private:
+    using Clock = std::chrono::steady_clock;
+
+    void end_window(const SessionReport& report, Clock::time_point now);
+    void handle_key(int key, Clock::time_point now);
+    void next_thread();
+    void reset(Clock::time_point now);
+    bool redraw();
+    TopStatus status() const;
+
+    TopSettings settings_;
+    TopDisplay& display_;
+    TopCounter counter_;
+    std::vector<TopFrameLabels> labels_; // reused for every stack
+    // What the display shows: the latest window, or the one frozen by P.
+    std::shared_ptr<const TopSnapshot> latest_ = std::make_shared<TopSnapshot>();
+    std::shared_ptr<const TopSnapshot> shown_ = latest_;
+    TopStatus latest_status_;
+    TopStatus shown_status_;
+    TopView view_;
+    bool paused_ = false;
+    bool help_ = false;
+    bool quit_ = false;
+    bool output_failed_ = false;
+    bool shown_once_ = false;
+    bool started_ = false;
+    Clock::time_point start_{};
+    Clock::time_point window_start_{};
+    Clock::time_point next_refresh_{};
+    Clock::time_point reset_at_{};
+    bool was_reset_ = false;
+    std::uint64_t ticks_counted_ = 0; // report.ticks already added to the counter as rounds
+    std::uint64_t window_first_tick_ = 0;
+};
+
+} // namespace sampler

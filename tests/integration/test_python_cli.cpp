@@ -1,0 +1,246 @@
+// `sampler record` and `dump` on real CPython processes, for every interpreter on the machine:
+// pyenv 2.7 and 3.6-3.13, and Debian's stripped, static python3.11.
+#include "../python/interpreters.hpp"
+#include "process_helpers.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+using namespace sampler::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<Interpreter> all_interpreters() {
+    std::vector<Interpreter> found;
+    for (const char* minor : {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}) {
+        if (auto interpreter = find_pyenv_interpreter(minor))
+            found.push_back(*interpreter);
+        else
+            WARN("skipped: no pyenv CPython " << minor << " on this machine");
+    }
+    if (auto debian = find_debian_python311())
+        found.push_back(*debian);
+    else
+        WARN("skipped: Debian's /usr/bin/python3.11 is not installed");
+    return found;
+}
+
+const std::vector<Interpreter>& interpreters() {
+    static const std::vector<Interpreter> found = all_interpreters();
+    return found;
+}
+
+std::string script(const std::string& name) {
+    return source_path("tests/integration/python/" + name);
+}
+
+// Starts `python script` and waits until the interpreter is running the script's code.
+struct PythonProcess {
+    PythonProcess(const Interpreter& interpreter, const std::string& name)
+        : process({interpreter.executable, script(name)}) {
+        wait_until_started(process);
+        std::this_thread::sleep_for(500ms); // imports done, loops entered
+    }
+    std::string pid() const { return std::to_string(process.pid()); }
+    ChildProcess process;
+};
+
+std::map<std::string, long> record(const PythonProcess& target, std::vector<std::string> extra,
+                                   const std::string& name, long* rounds = nullptr) {
+    std::string out = temp_path(name + ".txt");
+    std::vector<std::string> args{"record", "--pid", target.pid(), "-f", "folded", "-o", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CommandResult result = run_sampler(args);
+    INFO("sampler stderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    if (rounds) {
+        std::smatch match;
+        REQUIRE(std::regex_search(result.err, match, std::regex(R"(: (\d+) samples \()")));
+        *rounds = std::stol(match[1]);
+    }
+    return parse_folded(read_file(out));
+}
+
+int mark(const std::string& file, const std::string& name) {
+    return line_of_marker(script(file), "MARK: " + name);
+}
+
+} // namespace
+
+TEST_CASE("Python: a 3:1 split between two callers is recovered, with Python names and lines", "[python]") {
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "split.py");
+            // Enough samples for ±5 points to be over 4 standard errors: a busy machine may take
+            // several recordings to get them.
+            std::map<std::string, long> folded;
+            long heavy = 0, light = 0;
+            for (int attempt = 0; attempt < 6 && heavy + light <= 1000; ++attempt) {
+                for (const auto& [stack, count] :
+                     record(target, {"-r", "500", "-d", "3"}, "py-split-" + interpreter.label))
+                    folded[stack] += count;
+                heavy = samples_matching(folded, "heavy (split.py:");
+                light = samples_matching(folded, "light (split.py:");
+            }
+            INFO("heavy " << heavy << " light " << light << " total " << total_samples(folded));
+            REQUIRE(heavy + light > 1000);
+            CHECK(100.0 * double(heavy) / double(heavy + light) == Approx(75.0).margin(5.0));
+            // heavy() is always at its call of burn(): its line is exact.
+            std::string call = "heavy (split.py:" + std::to_string(mark("split.py", "heavy-call")) + ")";
+            CHECK(samples_matching(folded, "<module> (split.py:23);main (split.py:") >
+                  total_samples(folded) * 9 / 10);
+            CHECK(samples_matching(folded, call) == heavy);
+            CHECK(samples_matching(folded, call + ";burn (split.py:") > heavy * 9 / 10);
+            // Python-only by default: no interpreter internals.
+            CHECK(samples_matching(folded, "_PyEval_EvalFrameDefault") == 0);
+            CHECK(samples_matching(folded, "PyEval_EvalFrameEx") == 0);
+        }
+    }
+}
+
+TEST_CASE("Python: --function groups frames by their function's first line", "[python]") {
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "split.py");
+            auto folded =
+                record(target, {"-r", "200", "-d", "1", "--function"}, "py-function-" + interpreter.label);
+            long total = total_samples(folded);
+            REQUIRE(total > 50);
+            // burn is defined on line 2, heavy on 9: every sample in heavy reads so.
+            CHECK(samples_matching(folded, "heavy (split.py:9)") ==
+                  samples_matching(folded, "heavy (split.py:"));
+            CHECK(samples_matching(folded, "heavy (split.py:9);burn (split.py:2)") > 0);
+            CHECK(samples_matching(folded, "burn (split.py:") ==
+                  samples_matching(folded, "burn (split.py:2)"));
+        }
+    }
+}
+
+TEST_CASE("Python: idle threads are left out unless --idle; --gil keeps the GIL holder", "[python]") {
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "gil_pair.py");
+            auto active = record(target, {"-r", "200", "-d", "2"}, "py-active-" + interpreter.label);
+            INFO("active: spin " << samples_matching(active, "spin_python") << " read "
+                                 << samples_matching(active, "read_without_gil") << " sleep "
+                                 << samples_matching(active, "sleep_forever"));
+            CHECK(samples_matching(active, "spin_python") > 100);
+            CHECK(samples_matching(active, "read_without_gil") > 100);
+            CHECK(samples_matching(active, "sleep_forever") == 0);
+
+            auto idle = record(target, {"-r", "200", "-d", "1", "--idle"}, "py-idle-" + interpreter.label);
+            CHECK(samples_matching(idle, "sleep_forever") > 50);
+
+            long rounds = 0;
+            auto gil =
+                record(target, {"-r", "200", "-d", "2", "--gil"}, "py-gil-" + interpreter.label, &rounds);
+            long total = total_samples(gil);
+            INFO("gil: spin " << samples_matching(gil, "spin_python") << " read "
+                              << samples_matching(gil, "read_without_gil") << " total " << total << " rounds "
+                              << rounds);
+            REQUIRE(total > 100);
+            // One GIL, so at most one stack per round; without --gil two threads run at once.
+            CHECK(total <= rounds);
+            CHECK(samples_matching(gil, "sleep_forever") == 0);
+            if (interpreter.label != "2.7") // 2.7's GIL hands over unfairly: no share to expect
+                CHECK(samples_matching(gil, "spin_python") > total / 2);
+        }
+    }
+}
+
+TEST_CASE("Python: --native keeps C library frames between Python frames", "[python][native]") {
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "qsort_callback.py");
+            auto folded =
+                record(target, {"-r", "200", "-d", "2", "--native"}, "py-native-" + interpreter.label);
+            long total = total_samples(folded);
+            REQUIRE(total > 100);
+            std::regex python_qsort_python(
+                R"(sort_forever \(qsort_callback\.py:\d+\);.*qsort.*;compare_items \(qsort_callback\.py:\d+\))");
+            long matching = 0;
+            for (const auto& [stack, count] : folded)
+                if (std::regex_search(stack, python_qsort_python))
+                    matching += count;
+            INFO("Python -> qsort -> Python in " << matching << " of " << total);
+            CHECK(matching > total / 2);
+            // The eval loop itself is replaced by the Python frames it runs.
+            CHECK(samples_matching(folded, "_PyEval_EvalFrameDefault") == 0);
+            CHECK(samples_matching(folded, "PyEval_EvalFrameEx") == 0);
+        }
+    }
+}
+
+TEST_CASE("Python: --subprocesses follows workers started while recording", "[python][subprocesses]") {
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "workers.py"); // workers start ~1 s after launch
+            auto folded =
+                record(target, {"-r", "100", "-d", "3", "--subprocesses"}, "py-sub-" + interpreter.label);
+            std::map<std::string, long> per_process;
+            for (const auto& [stack, count] : folded) {
+                CHECK(stack.rfind("process ", 0) == 0);
+                if (stack.find("worker_loop (workers.py:") != std::string::npos)
+                    per_process[stack.substr(0, stack.find(';'))] += count;
+            }
+            CHECK(per_process.size() == 2);
+            for (const auto& [root, count] : per_process)
+                CHECK(count > 30);
+        }
+    }
+}
+
+TEST_CASE("Python: dump shows each thread's Python stack, text and JSON", "[python][dump]") {
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "split.py");
+            CommandResult text = run_sampler({"dump", "--pid", target.pid()});
+            INFO(text.out << text.err);
+            REQUIRE(text.exit_code == 0);
+            CHECK(std::regex_search(
+                text.out,
+                std::regex("\\nPython " + std::regex_replace(interpreter.label, std::regex("debian-"), "") +
+                           "[.\\d]*\\n")));
+            std::regex stack(
+                R"(Thread \d+ \(\S+\) \[active\] \[gil\]\n(    burn \(split\.py:[45]\)\n)?)"
+                R"(    (heavy \(split\.py:10\)\n    main \(split\.py:19\)|light \(split\.py:14\)\n    main \(split\.py:20\))\n)"
+                R"(    <module> \(split\.py:23\)\n)");
+            CHECK(std::regex_search(text.out, stack));
+
+            CommandResult json = run_sampler({"dump", "--pid", target.pid(), "--json"});
+            REQUIRE(json.exit_code == 0);
+            auto document = nlohmann::json::parse(json.out);
+            CHECK(document["pid"] == target.process.pid());
+            REQUIRE(document["threads"].size() == 1);
+            auto frames = document["threads"][0]["frames"];
+            REQUIRE(frames.size() >= 3);
+            CHECK(frames.back()["name"] == "<module>");
+            CHECK(frames.back()["file"] == "split.py");
+            CHECK(frames.back()["line"] == 23);
+            CHECK(frames.back()["kind"] == "python");
+
+            CommandResult native = run_sampler({"dump", "--pid", target.pid(), "--native"});
+            REQUIRE(native.exit_code == 0);
+            CHECK(native.out.find("main (split.py:") != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("Python: --nonblocking reads without stopping; it cannot be combined with --native", "[python]") {
+    auto interpreter = find_pyenv_interpreter("3.12");
+    if (!interpreter) {
+        WARN("skipped: no pyenv CPython 3.12");
+        return;
+    }
+    PythonProcess target(*interpreter, "split.py");
+    auto folded = record(target, {"-r", "200", "-d", "1", "--nonblocking"}, "py-nonblocking");
+    CHECK(samples_matching(folded, "main (split.py:") > 50);
+    CommandResult both =
+        run_sampler({"record", "--pid", target.pid(), "--nonblocking", "--native", "-d", "1"});
+    CHECK(both.exit_code == 2);
+    CHECK(both.err.find("--nonblocking") != std::string::npos);
+}

@@ -1,0 +1,306 @@
+// `sampler top` against the fixture: plain-text snapshots when stdout is not a terminal, and the
+// full-screen view driven through tmux (keys, pause, resize, quit) with the target left running.
+#include "process_helpers.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+using namespace sampler::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The column titles: once per snapshot ("%Own" is also in the header's "sorted by %Own").
+const std::string column_titles = "Function (file:line)";
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    return lines;
+}
+
+bool contains(const std::string& text, const std::string& needle) {
+    return text.find(needle) != std::string::npos;
+}
+
+struct TableRow {
+    double own = -1;
+    double total = -1;
+    std::string label; // empty when there is no row
+};
+
+// The rows under the first column-title line of `text` (a screen or a plain-text snapshot).
+std::vector<TableRow> table_rows(const std::string& text) {
+    std::vector<TableRow> rows;
+    bool in_table = false;
+    for (const std::string& line : lines_of(text)) {
+        if (!in_table) {
+            // By the numeric columns' titles, which survive a narrow terminal.
+            in_table = contains(line, "%Own") && contains(line, "%Total") && contains(line, "OwnTime");
+            continue;
+        }
+        std::istringstream fields(line);
+        TableRow row;
+        std::string own_time, total_time;
+        if (!(fields >> row.own >> row.total >> own_time >> total_time))
+            break; // the end of the table (a blank line, or the next snapshot)
+        std::getline(fields >> std::ws, row.label);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+TableRow first_row(const std::string& text) {
+    auto rows = table_rows(text);
+    return rows.empty() ? TableRow{} : rows.front();
+}
+
+bool is_hot_function(const std::string& label) {
+    return label == "mix_step(unsigned long)" || label == "burn(unsigned long)";
+}
+
+void check_target_runs_on(int pid) {
+    char state = process_state(pid);
+    INFO("target state " << state);
+    CHECK((state == 'R' || state == 'S'));
+    CHECK(tracer_of(pid) == 0);
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t count = 0;
+    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+        ++count;
+    return count;
+}
+
+std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::istringstream dirs(std::string(path ? path : "") + ":/usr/local/bin:/usr/bin:/bin");
+    for (std::string dir; std::getline(dirs, dir, ':');)
+        if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0)
+            return dir + "/" + name;
+    return "";
+}
+
+// A private tmux server (its own socket), killed when the test ends, pass or fail.
+class TmuxServer {
+  public:
+    explicit TmuxServer(std::string tmux)
+        : tmux_(std::move(tmux)), socket_("sampler-test-" + std::to_string(::getpid())) {}
+    ~TmuxServer() {
+        // tmux 3.3 leaves its socket file behind when the server is killed: remove it too.
+        std::string socket_path = run({"display-message", "-p", "#{socket_path}"}).out;
+        run({"kill-server"});
+        if (!socket_path.empty() && socket_path.back() == '\n')
+            socket_path.pop_back();
+        if (!socket_path.empty())
+            ::unlink(socket_path.c_str());
+    }
+    TmuxServer(const TmuxServer&) = delete;
+    TmuxServer& operator=(const TmuxServer&) = delete;
+
+    CommandResult run(const std::vector<std::string>& arguments) const {
+        std::vector<std::string> argv{tmux_, "-L", socket_};
+        argv.insert(argv.end(), arguments.begin(), arguments.end());
+        ChildProcess child(argv);
+        CommandResult result;
+        result.exit_code = child.wait(10s);
+        result.out = child.output();
+        result.err = child.errors();
+        return result;
+    }
+    std::string capture(const std::string& session) const {
+        return run({"capture-pane", "-p", "-t", session}).out;
+    }
+    void send_keys(const std::string& session, const std::string& keys) const {
+        run({"send-keys", "-t", session, keys});
+    }
+    // Captures the pane until `done(screen)`, for at most `timeout`; returns the last capture.
+    template <class Predicate>
+    std::string wait_for(const std::string& session, Predicate done,
+                         std::chrono::seconds timeout = 20s) const {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        std::string screen = capture(session);
+        while (!done(screen) && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(50ms);
+            screen = capture(session);
+        }
+        return screen;
+    }
+
+  private:
+    std::string tmux_;
+    std::string socket_;
+};
+
+// Removes a file when the test ends, pass or fail.
+struct RemovedAtEnd {
+    std::string path;
+    ~RemovedAtEnd() { ::unlink(path.c_str()); }
+};
+
+} // namespace
+
+TEST_CASE("top --once prints one snapshot, the hot function first", "[top]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    CommandResult result = run_sampler({"top", "--pid", std::to_string(target.pid()), "--once", "-r", "200"});
+    INFO("stdout:\n" << result.out << "stderr:\n" << result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(count_of(result.out, column_titles) == 1);
+    CHECK(contains(result.out, "PID " + std::to_string(target.pid())));
+    CHECK(contains(result.out, "workload split"));
+
+    auto rows = table_rows(result.out);
+    REQUIRE(rows.size() >= 5);
+    CHECK(is_hot_function(rows[0].label));
+    CHECK(rows[0].own > 40);
+    double heavy = -1, light = -1;
+    for (const TableRow& row : rows) {
+        if (row.label == "parent_heavy()")
+            heavy = row.total;
+        if (row.label == "parent_light()")
+            light = row.total;
+        CHECK(row.own <= row.total);
+    }
+    CHECK(heavy > light);
+    CHECK(light > 0);
+    check_target_runs_on(target.pid());
+}
+
+TEST_CASE("top without a terminal prints a snapshot every --delay until Ctrl-C", "[top]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    ChildProcess top(
+        {sampler_binary(), "top", "--pid", std::to_string(target.pid()), "--delay", "0.3", "--rows", "3"});
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (count_of(top.output(), column_titles) < 3 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    top.signal(SIGINT);
+    int code = top.wait(10s);
+    std::string out = top.output();
+    INFO("stdout:\n" << out << "stderr:\n" << top.errors());
+    CHECK(code == 0);
+    REQUIRE(count_of(out, column_titles) >= 3);
+    // Each snapshot holds at most --rows rows.
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+        at = out.find(column_titles, at) + 1;
+        auto rows = table_rows(out.substr(out.rfind('\n', at) + 1));
+        CHECK(rows.size() == 3);
+        CHECK(is_hot_function(rows.at(0).label));
+    }
+    check_target_runs_on(target.pid());
+}
+
+TEST_CASE("top --once shows what it has when the command exits first", "[top]") {
+    CommandResult result = run_sampler(
+        {"top", "--once", "--delay", "30", "-r", "200", "--", fixture_path("workload"), "bench", "400"});
+    INFO("stdout:\n" << result.out << "stderr:\n" << result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(count_of(result.out, column_titles) == 1);
+    CHECK(contains(result.out, "parent_heavy()"));
+    CHECK(contains(result.err, "exited"));
+}
+
+TEST_CASE("top's full-screen view answers keys and leaves the target running", "[top][tmux]") {
+    std::string tmux_path = find_program("tmux");
+    if (tmux_path.empty()) {
+        WARN("tmux is not installed (scripts/install-deps.sh installs it): skipping the full-screen test");
+        return;
+    }
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    const std::string pid = std::to_string(target.pid());
+    TmuxServer tmux(tmux_path);
+    const std::string session = "top";
+    // The pane's shell records sampler's exit code: tmux itself cannot be relied on for it (its
+    // libutempter can swallow the SIGCHLD, leaving #{pane_dead_status} empty). remain-on-exit
+    // keeps the pane, so it can still be captured after sampler is gone.
+    const std::string exit_file = temp_path("top-exit-" + pid);
+    RemovedAtEnd remove_exit_file{exit_file};
+    CommandResult started = tmux.run({"new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+                                      sampler_binary() + " top --pid " + pid + "; echo $? > " + exit_file,
+                                      ";", "set-option", "-t", session, "remain-on-exit", "on"});
+    INFO("tmux: " << started.err);
+    REQUIRE(started.exit_code == 0);
+
+    SECTION("the hot function leads, 2 sorts by %Total, P pauses, q quits") {
+        std::string screen =
+            tmux.wait_for(session, [](const std::string& s) { return first_row(s).own > 0; });
+        INFO("screen:\n" << screen);
+        REQUIRE(first_row(screen).own > 0);
+        CHECK(is_hot_function(first_row(screen).label));
+        CHECK(contains(screen, "PID " + pid));
+        CHECK(contains(screen, "sorted by %Own"));
+
+        // By %Total the outermost frame leads: every stack starts at the program's entry point.
+        tmux.send_keys(session, "2");
+        screen = tmux.wait_for(session, [](const std::string& s) { return contains(s, "sorted by %Total"); });
+        UNSCOPED_INFO("after 2:\n" << screen);
+        auto rows = table_rows(screen);
+        REQUIRE(!rows.empty());
+        CHECK(rows[0].label == "_start");
+        CHECK(rows[0].total > 0);
+        // Every unwound stack reaches it, so nothing has more (errors on a busy machine lower
+        // every share alike: they are shares of sampling rounds).
+        for (const TableRow& row : rows)
+            CHECK(row.total <= rows[0].total);
+
+        tmux.send_keys(session, "P");
+        screen = tmux.wait_for(session, [](const std::string& s) { return contains(s, "PAUSED"); });
+        UNSCOPED_INFO("after P:\n" << screen);
+        CHECK(contains(screen, "PAUSED"));
+
+        tmux.send_keys(session, "q");
+        std::string exit_code = read_file(exit_file);
+        for (auto deadline = std::chrono::steady_clock::now() + 20s;
+             exit_code.empty() && std::chrono::steady_clock::now() < deadline;
+             exit_code = read_file(exit_file))
+            std::this_thread::sleep_for(50ms);
+        UNSCOPED_INFO("after q:\n" << tmux.capture(session));
+        CHECK(exit_code == "0\n");
+        // The terminal is restored: the full-screen view is gone from the pane.
+        CHECK_FALSE(contains(tmux.capture(session), column_titles));
+        check_target_runs_on(target.pid());
+    }
+
+    SECTION("L shows lines, T one thread, and a resize redraws within the new width") {
+        tmux.wait_for(session, [](const std::string& s) { return first_row(s).own > 0; });
+        tmux.send_keys(session, "L");
+        std::string line = ":" +
+                           std::to_string(line_of_marker(source_path("tests/fixtures/workload.cpp"),
+                                                         "MIX_STEP_FIRST_LINE")) +
+                           ")";
+        std::string screen = tmux.wait_for(session, [&](const std::string& s) { return contains(s, line); });
+        INFO("after L:\n" << screen);
+        CHECK(contains(screen, "by line"));
+        CHECK(contains(screen,
+                       "mix_step(unsigned long) (" + source_path("tests/fixtures/workload.cpp") + line));
+
+        tmux.send_keys(session, "T");
+        screen = tmux.wait_for(session, [&](const std::string& s) { return contains(s, "thread " + pid); });
+        UNSCOPED_INFO("after T:\n" << screen);
+        CHECK(contains(screen, "thread " + pid + " (workload), 1 of 1"));
+
+        tmux.run({"resize-window", "-t", session, "-x", "60", "-y", "15"});
+        screen =
+            tmux.wait_for(session, [](const std::string& s) { return contains(lines_of(s).at(0), "..."); });
+        UNSCOPED_INFO("after resize:\n" << screen);
+        auto lines = lines_of(screen);
+        REQUIRE(!lines.empty());
+        // The title is cut to the width with "...", not wrapped onto the next line.
+        CHECK(lines[0].size() == 60);
+        CHECK(lines[0].substr(57) == "...");
+        CHECK(contains(lines[1], "elapsed"));
+        CHECK(!table_rows(screen).empty());
+        tmux.send_keys(session, "q");
+    }
+}
