@@ -100,8 +100,8 @@ std::vector<int> descendants_of(int pid) {
         int parent = pending.back();
         pending.pop_back();
         for (int tid : list_threads(parent)) {
-            std::istringstream children(
-                read_small_file("/proc/" + std::to_string(parent) + "/task/" + std::to_string(tid) + "/children"));
+            std::istringstream children(read_small_file("/proc/" + std::to_string(parent) + "/task/" +
+                                                        std::to_string(tid) + "/children"));
             int child = 0;
             while (children >> child && found.size() < max_processes) {
                 if (std::find(found.begin(), found.end(), child) != found.end() || child == pid)

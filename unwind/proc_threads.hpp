@@ -10,8 +10,8 @@ namespace sampler {
 struct ThreadInfo {
     int pid = 0; // the process it belongs to
     int tid = 0;
-    std::string name; // /proc/PID/task/TID/comm
-    char state = '?'; // R running, S sleeping, D disk sleep, T stopped, t traced, Z zombie ...
+    std::string name;       // /proc/PID/task/TID/comm
+    char state = '?';       // R running, S sleeping, D disk sleep, T stopped, t traced, Z zombie ...
     bool holds_gil = false; // for Python targets: held the GIL when the round started
     bool running() const { return state == 'R'; }
 };

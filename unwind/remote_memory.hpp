@@ -14,8 +14,7 @@ class RemoteMemory {
     // Copies `size` bytes at target address `address`; false when any of them cannot be read.
     virtual bool read(std::uint64_t address, void* out, std::size_t size) const = 0;
 
-    template <typename T>
-    bool read_value(std::uint64_t address, T& out) const {
+    template <typename T> bool read_value(std::uint64_t address, T& out) const {
         return read(address, &out, sizeof out);
     }
 };

@@ -1,5 +1,6 @@
 #include "remote_unwinder.hpp"
 
+#include "cfi_fallback.hpp"
 #include "eh_frame_hdr.hpp"
 #include "sampler/error.hpp"
 
@@ -15,6 +16,8 @@ namespace {
 struct UnwindContext {
     const ThreadSnapshot* snapshot;
     const ModuleMap* modules;
+    user_regs_struct registers;    // of the frame the cursor was (re)started at
+    std::uint64_t no_table_ip = 0; // the last address libunwind found no unwind table for
 };
 
 UnwindContext& context_of(void* arg) {
@@ -23,12 +26,15 @@ UnwindContext& context_of(void* arg) {
 
 int find_proc_info(unw_addr_space_t space, unw_word_t ip, unw_proc_info_t* info, int need_unwind_info,
                    void* arg) {
-    const Module* module = context_of(arg).modules->module_at(ip);
+    UnwindContext& context = context_of(arg);
+    const Module* module = context.modules->module_at(ip);
     if (!module)
         return -UNW_ENOINFO;
     auto table = locate_eh_frame_table(*module);
-    if (!table)
+    if (!table) {
+        context.no_table_ip = ip;
         return -UNW_ENOINFO;
+    }
     unw_dyn_info_t dyn{};
     dyn.format = UNW_INFO_FORMAT_REMOTE_TABLE;
     dyn.start_ip = module->start;
@@ -36,7 +42,10 @@ int find_proc_info(unw_addr_space_t space, unw_word_t ip, unw_proc_info_t* info,
     dyn.u.rti.segbase = table->header_address;
     dyn.u.rti.table_data = table->table_address;
     dyn.u.rti.table_len = table->entry_count * 8 / sizeof(unw_word_t);
-    return _Ux86_64_dwarf_search_unwind_table(space, ip, &dyn, info, need_unwind_info, arg);
+    int found = _Ux86_64_dwarf_search_unwind_table(space, ip, &dyn, info, need_unwind_info, arg);
+    if (found == -UNW_ENOINFO)
+        context.no_table_ip = ip;
+    return found;
 }
 
 void put_unwind_info(unw_addr_space_t, unw_proc_info_t*, void*) {
@@ -47,17 +56,24 @@ int get_dyn_info_list_addr(unw_addr_space_t, unw_word_t*, void*) {
     return -UNW_ENOINFO;
 }
 
+bool read_word(const UnwindContext& context, std::uint64_t address, std::uint64_t& value) {
+    const ThreadSnapshot& snapshot = *context.snapshot;
+    if (address >= snapshot.stack_start && address - snapshot.stack_start <= snapshot.stack.size() &&
+        snapshot.stack.size() - (address - snapshot.stack_start) >= sizeof value) {
+        std::memcpy(&value, snapshot.stack.data() + (address - snapshot.stack_start), sizeof value);
+        return true;
+    }
+    return context.modules->read_file_backed(address, &value, sizeof value);
+}
+
 int access_mem(unw_addr_space_t, unw_word_t address, unw_word_t* value, int write, void* arg) {
     if (write)
         return -UNW_EINVAL;
-    const UnwindContext& context = context_of(arg);
-    const ThreadSnapshot& snapshot = *context.snapshot;
-    if (address >= snapshot.stack_start && address - snapshot.stack_start <= snapshot.stack.size() &&
-        snapshot.stack.size() - (address - snapshot.stack_start) >= sizeof(unw_word_t)) {
-        std::memcpy(value, snapshot.stack.data() + (address - snapshot.stack_start), sizeof(unw_word_t));
-        return 0;
-    }
-    return context.modules->read_file_backed(address, value, sizeof(unw_word_t)) ? 0 : -UNW_EINVAL;
+    std::uint64_t word = 0;
+    if (!read_word(context_of(arg), address, word))
+        return -UNW_EINVAL;
+    *value = word;
+    return 0;
 }
 
 unsigned long long* register_slot(user_regs_struct& regs, unw_regnum_t number) {
@@ -104,7 +120,7 @@ unsigned long long* register_slot(user_regs_struct& regs, unw_regnum_t number) {
 int access_reg(unw_addr_space_t, unw_regnum_t number, unw_word_t* value, int write, void* arg) {
     if (write)
         return -UNW_EREADONLYREG;
-    user_regs_struct regs = context_of(arg).snapshot->registers;
+    user_regs_struct regs = context_of(arg).registers;
     unsigned long long* slot = register_slot(regs, number);
     if (!slot)
         return -UNW_EBADREG;
@@ -137,6 +153,7 @@ unw_accessors_t accessors = {
 
 struct RemoteUnwinder::State {
     const ModuleMap* modules = nullptr;
+    CfiFallback fallback;
     unw_addr_space_t space = nullptr;
     ~State() {
         if (space)
@@ -158,9 +175,36 @@ void RemoteUnwinder::flush_cache() {
     unw_flush_cache(state_->space, 0, 0);
 }
 
+namespace {
+
+// The cursor's registers in DWARF numbering (the same as libunwind's for x86-64); register 16
+// holds the frame's own address.
+DwarfRegisters cursor_registers(unw_cursor_t& cursor) {
+    DwarfRegisters regs;
+    for (int number = 0; number < DwarfRegisters::count; ++number) {
+        unw_word_t value = 0;
+        if (unw_get_reg(&cursor, number, &value) == 0)
+            regs.set(number, value);
+    }
+    return regs;
+}
+
+user_regs_struct to_user_regs(const DwarfRegisters& regs, const DwarfRegisters& fallback) {
+    user_regs_struct out{};
+    for (int number = 0; number < DwarfRegisters::count; ++number) {
+        // Registers the caller's CFI does not restore are assumed unchanged (callee-saved).
+        std::uint64_t value = regs.known[number] ? regs.value[number] : fallback.value[number];
+        if (unsigned long long* slot = register_slot(out, number))
+            *slot = value;
+    }
+    return out;
+}
+
+} // namespace
+
 UnwoundStack RemoteUnwinder::unwind(const ThreadSnapshot& snapshot, std::size_t max_depth) {
     UnwoundStack result;
-    UnwindContext context{&snapshot, state_->modules};
+    UnwindContext context{&snapshot, state_->modules, snapshot.registers, 0};
     unw_cursor_t cursor;
     if (unw_init_remote(&cursor, state_->space, &context) != 0) {
         result.end = UnwindEnd::truncated;
@@ -184,9 +228,36 @@ UnwoundStack RemoteUnwinder::unwind(const ThreadSnapshot& snapshot, std::size_t 
             break;
         }
         previous_sp = sp;
-        result.frames.push_back({ip, depth > 0 && !caller_of_signal_frame});
+        bool is_return_address = depth > 0 && !caller_of_signal_frame;
+        result.frames.push_back({ip, is_return_address});
         caller_of_signal_frame = unw_is_signal_frame(&cursor) > 0;
+
+        DwarfRegisters before = cursor_registers(cursor);
+        context.no_table_ip = 0;
         int step = unw_step(&cursor);
+        bool no_table =
+            context.no_table_ip != 0 && (context.no_table_ip == ip || context.no_table_ip == ip - 1);
+        if (no_table) {
+            // libunwind had no table for this code (and may have guessed from frame pointers):
+            // take the step from the module's .debug_frame instead, and restart the cursor there.
+            const Module* module = state_->modules->module_at(is_return_address ? ip - 1 : ip);
+            auto reader = [&](std::uint64_t address, std::uint64_t& out) {
+                return read_word(context, address, out);
+            };
+            auto caller =
+                module ? state_->fallback.step(*module, before, is_return_address, reader) : std::nullopt;
+            if (!caller) {
+                result.end = step == 0 ? UnwindEnd::complete : UnwindEnd::truncated;
+                break;
+            }
+            context.registers = to_user_regs(*caller, before);
+            if (unw_init_remote(&cursor, state_->space, &context) != 0) {
+                result.end = UnwindEnd::truncated;
+                break;
+            }
+            caller_of_signal_frame = false;
+            continue;
+        }
         if (step == 0)
             break;
         if (step < 0) {

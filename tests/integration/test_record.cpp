@@ -173,3 +173,14 @@ TEST_CASE("code in the vDSO is named and unwound through", "[record][vdso]") {
     CHECK(samples_matching(folded, "main;clock_gettime") > total * 80 / 100);
     CHECK(samples_matching(folded, "__vdso_clock_gettime") > total / 4);
 }
+
+TEST_CASE("code described only in .debug_frame is unwound through", "[record][debug_frame]") {
+    ChildProcess target({fixture_path("debug_frame_only")});
+    wait_until_started(target);
+    auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "debug-frame");
+    long total = total_samples(folded);
+    REQUIRE(total > 100);
+    CHECK(samples_matching(
+              folded, "__libc_start_main;__libc_start_call_main;main;outer_debug_frame;inner_debug_frame") >
+          total * 9 / 10);
+}

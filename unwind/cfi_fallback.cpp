@@ -1,0 +1,202 @@
+#include "cfi_fallback.hpp"
+
+#include <cstdlib>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <libelf.h>
+#include <unistd.h>
+#include <vector>
+
+namespace sampler {
+
+// Both tables of a module: .debug_frame (through its DWARF) and .eh_frame (through the ELF).
+struct CfiFallback::ModuleCfi {
+    int fd = -1;
+    Elf* elf = nullptr;
+    Dwarf* dwarf = nullptr;
+    Dwarf_CFI* debug_frame = nullptr; // owned by `dwarf`
+    Dwarf_CFI* eh_frame = nullptr;    // released with dwarf_cfi_end
+
+    ~ModuleCfi() {
+        if (eh_frame)
+            dwarf_cfi_end(eh_frame);
+        if (dwarf)
+            dwarf_end(dwarf);
+        if (elf)
+            elf_end(elf);
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
+
+namespace {
+
+// Evaluates the small DWARF expressions CFI uses. Returns the value computed; `is_value` tells
+// whether it is the register's value (DW_OP_stack_value, DW_OP_regN) or the address holding it.
+struct Evaluation {
+    std::uint64_t result = 0;
+    bool is_value = false;
+};
+
+std::optional<Evaluation> evaluate(const Dwarf_Op* ops, std::size_t count, const DwarfRegisters& regs,
+                                   std::optional<std::uint64_t> cfa, const WordReader& read) {
+    std::vector<std::uint64_t> stack;
+    Evaluation evaluation;
+    auto pop = [&](std::uint64_t& out) {
+        if (stack.empty())
+            return false;
+        out = stack.back();
+        stack.pop_back();
+        return true;
+    };
+    auto register_value = [&](std::uint64_t number, std::uint64_t& out) {
+        if (number >= DwarfRegisters::count || !regs.known[number])
+            return false;
+        out = regs.value[number];
+        return true;
+    };
+    for (std::size_t i = 0; i < count && i < 64; ++i) {
+        const Dwarf_Op& op = ops[i];
+        std::uint64_t a = 0, b = 0;
+        if (op.atom >= DW_OP_breg0 && op.atom <= DW_OP_breg31) {
+            if (!register_value(op.atom - DW_OP_breg0, a))
+                return std::nullopt;
+            stack.push_back(a + op.number);
+        } else if (op.atom >= DW_OP_reg0 && op.atom <= DW_OP_reg31) {
+            if (!register_value(op.atom - DW_OP_reg0, a))
+                return std::nullopt;
+            stack.push_back(a);
+            evaluation.is_value = true;
+        } else if (op.atom >= DW_OP_lit0 && op.atom <= DW_OP_lit31) {
+            stack.push_back(op.atom - DW_OP_lit0);
+        } else {
+            switch (op.atom) {
+            case DW_OP_bregx:
+                if (!register_value(op.number, a))
+                    return std::nullopt;
+                stack.push_back(a + op.number2);
+                break;
+            case DW_OP_call_frame_cfa:
+                if (!cfa)
+                    return std::nullopt;
+                stack.push_back(*cfa);
+                break;
+            case DW_OP_const1u:
+            case DW_OP_const2u:
+            case DW_OP_const4u:
+            case DW_OP_const8u:
+            case DW_OP_constu:
+            case DW_OP_const1s:
+            case DW_OP_const2s:
+            case DW_OP_const4s:
+            case DW_OP_const8s:
+            case DW_OP_consts:
+                stack.push_back(op.number);
+                break;
+            case DW_OP_plus_uconst:
+                if (!pop(a))
+                    return std::nullopt;
+                stack.push_back(a + op.number);
+                break;
+            case DW_OP_plus:
+            case DW_OP_minus:
+                if (!pop(b) || !pop(a))
+                    return std::nullopt;
+                stack.push_back(op.atom == DW_OP_plus ? a + b : a - b);
+                break;
+            case DW_OP_deref:
+                if (!pop(a) || !read(a, b))
+                    return std::nullopt;
+                stack.push_back(b);
+                break;
+            case DW_OP_stack_value:
+                evaluation.is_value = true;
+                break;
+            default:
+                return std::nullopt; // anything rarer: give up on this frame
+            }
+        }
+    }
+    if (!pop(evaluation.result))
+        return std::nullopt;
+    return evaluation;
+}
+
+} // namespace
+
+CfiFallback::CfiFallback() {
+    elf_version(EV_CURRENT);
+}
+CfiFallback::~CfiFallback() = default;
+
+CfiFallback::ModuleCfi* CfiFallback::cfi_for(const Module& module) {
+    auto found = modules_.find(module.open_path);
+    if (found != modules_.end())
+        return found->second.get();
+    auto cfi = std::make_unique<ModuleCfi>();
+    cfi->fd = ::open(module.open_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (cfi->fd >= 0)
+        cfi->elf = elf_begin(cfi->fd, ELF_C_READ_MMAP, nullptr);
+    if (cfi->elf) {
+        cfi->dwarf = dwarf_begin_elf(cfi->elf, DWARF_C_READ, nullptr);
+        if (cfi->dwarf)
+            cfi->debug_frame = dwarf_getcfi(cfi->dwarf);
+        cfi->eh_frame = dwarf_getcfi_elf(cfi->elf);
+    }
+    return modules_.emplace(module.open_path, std::move(cfi)).first->second.get();
+}
+
+std::optional<DwarfRegisters> CfiFallback::step(const Module& module, const DwarfRegisters& current,
+                                                bool is_return_address, const WordReader& read) {
+    if (!current.known[DwarfRegisters::return_address])
+        return std::nullopt;
+    std::uint64_t pc = current.value[DwarfRegisters::return_address];
+    ModuleCfi* cfi = cfi_for(module);
+    Dwarf_Addr lookup = pc - module.bias - (is_return_address ? 1 : 0);
+    Dwarf_Frame* frame = nullptr;
+    for (Dwarf_CFI* table : {cfi->debug_frame, cfi->eh_frame}) {
+        if (table && dwarf_cfi_addrframe(table, lookup, &frame) == 0)
+            break;
+        frame = nullptr;
+    }
+    if (!frame)
+        return std::nullopt;
+    std::unique_ptr<Dwarf_Frame, decltype(&std::free)> owned(frame, &std::free);
+
+    Dwarf_Op* ops = nullptr;
+    std::size_t count = 0;
+    if (dwarf_frame_cfa(frame, &ops, &count) != 0 || count == 0)
+        return std::nullopt;
+    auto cfa = evaluate(ops, count, current, std::nullopt, read);
+    if (!cfa)
+        return std::nullopt;
+
+    DwarfRegisters caller;
+    caller.set(DwarfRegisters::sp, cfa->result); // x86-64: the caller's stack pointer is the CFA
+    for (int number = 0; number < DwarfRegisters::count; ++number) {
+        if (number == DwarfRegisters::sp)
+            continue;
+        Dwarf_Op ops_mem[3];
+        if (dwarf_frame_register(frame, number, ops_mem, &ops, &count) != 0)
+            continue;
+        if (count == 0) {
+            // Null ops: "same value" (the callee kept it); ops_mem: undefined (clobbered).
+            if (ops == nullptr && number != DwarfRegisters::return_address && current.known[number])
+                caller.set(number, current.value[number]);
+            continue;
+        }
+        auto location = evaluate(ops, count, current, cfa->result, read);
+        if (!location)
+            continue;
+        std::uint64_t value = location->result;
+        if (!location->is_value && !read(location->result, value))
+            continue;
+        caller.set(number, value);
+    }
+    if (!caller.known[DwarfRegisters::return_address])
+        return std::nullopt; // the outermost frame
+    return caller;
+}
+
+} // namespace sampler

@@ -1,0 +1,53 @@
+#pragma once
+// One unwinding step from DWARF call-frame information read with libdw, for code that libunwind
+// finds no unwind table for: functions described only in .debug_frame (built with
+// -fno-asynchronous-unwind-tables), which libunwind's remote API does not search.
+
+#include "module_map.hpp"
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace sampler {
+
+// x86-64 registers by DWARF number: rax rdx rcx rbx rsi rdi rbp rsp r8..r15, 16 = return address.
+struct DwarfRegisters {
+    static constexpr int count = 17;
+    static constexpr int sp = 7;
+    static constexpr int return_address = 16;
+    std::array<std::uint64_t, count> value{};
+    std::bitset<count> known;
+    void set(int number, std::uint64_t v) {
+        value[number] = v;
+        known.set(number);
+    }
+};
+
+// Reads 8 bytes of target memory (from a stack copy or a module file); false when unreadable.
+using WordReader = std::function<bool(std::uint64_t address, std::uint64_t& out)>;
+
+class CfiFallback {
+  public:
+    CfiFallback();
+    ~CfiFallback();
+    CfiFallback(const CfiFallback&) = delete;
+    CfiFallback& operator=(const CfiFallback&) = delete;
+
+    // The caller's registers, or nullopt when the module has no CFI for `pc` or the rules cannot
+    // be evaluated. `pc` is the exact address (the lookup is done at pc - 1 for return addresses).
+    std::optional<DwarfRegisters> step(const Module& module, const DwarfRegisters& current,
+                                       bool is_return_address, const WordReader& read);
+
+  private:
+    struct ModuleCfi;
+    ModuleCfi* cfi_for(const Module& module);
+    std::map<std::string, std::unique_ptr<ModuleCfi>> modules_; // by open path
+};
+
+} // namespace sampler
