@@ -22,6 +22,10 @@ std::string statistics(const TopStatus& status) {
                                         : format("   rate %.1f", status.achieved_rate_hz);
     text += format(" of %.0f Hz   errors %.1f%%   threads sampled %zu", status.requested_rate_hz,
                    top_error_percent(status.errors, status.thread_samples), status.threads_sampled);
+    if (status.processes > 1)
+        text += format("   processes %zu", status.processes);
+    if (!status.python_version.empty())
+        text += format("   GIL %.1f%%   active %.1f%%", status.gil_percent, status.active_percent);
     return text;
 }
 
@@ -61,6 +65,8 @@ std::vector<TopLine> format_top_header(const TopStatus& status, std::size_t widt
     std::string title = "sampler top   PID " + std::to_string(status.pid);
     if (!status.command_line.empty())
         title += "   " + printable(status.command_line);
+    if (!status.python_version.empty())
+        title += "   Python " + printable(status.python_version);
     lines.push_back({fit_to_width(title, width), TopLineStyle::title});
     lines.push_back({fit_to_width(statistics(status), width), TopLineStyle::normal});
     lines.push_back({fit_to_width(view(status), width), TopLineStyle::normal});

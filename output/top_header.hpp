@@ -22,6 +22,10 @@ struct TopStatus {
     std::uint64_t errors = 0;
     std::uint64_t thread_samples = 0;
     std::size_t threads_sampled = 0; // distinct threads with a stack in the last window
+    std::size_t processes = 1;       // processes sampled (more with --subprocesses)
+    std::string python_version{};    // the target's CPython version; empty when not Python
+    double gil_percent = 0;          // Python: rounds in which some thread held the GIL
+    double active_percent = 0;       // Python: rounds in which some sampled thread was running
     TopView view{};
     std::string thread_label{}; // "all threads" or "thread TID (name), i of n"
     double delay_seconds = 1;

@@ -101,6 +101,10 @@ void TopSink::end_window(const SessionReport& report, Clock::time_point now) {
     status.errors = report.errors;
     status.thread_samples = report.thread_samples;
     status.threads_sampled = snapshot->window.size();
+    status.processes = report.processes;
+    status.python_version = report.python_version;
+    status.gil_percent = 100 * report.gil_share();
+    status.active_percent = 100 * report.active_share();
     latest_ = std::move(snapshot);
     window_start_ = now;
     window_first_tick_ = report.ticks;

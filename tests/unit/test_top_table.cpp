@@ -209,7 +209,19 @@ TEST_CASE("top: the header warns when behind the rate and when paused", "[top]")
     CHECK(normal.find("./server --port 1") != std::string::npos);
     CHECK(normal.find("rate 95.0 of 100 Hz") != std::string::npos);
     CHECK(normal.find("BEHIND") == std::string::npos);
+    CHECK(normal.find("GIL") == std::string::npos);
+    CHECK(normal.find("processes") == std::string::npos);
     CHECK(format_top_header(status, 0).size() == 3); // no empty warning line in plain text
+
+    TopStatus python = status;
+    python.python_version = "3.12.1";
+    python.gil_percent = 87.5;
+    python.active_percent = 99;
+    python.processes = 3;
+    std::string with_python = text(format_top_header(python, 0));
+    CHECK(with_python.find("Python 3.12.1") != std::string::npos);
+    CHECK(with_python.find("GIL 87.5%   active 99.0%") != std::string::npos);
+    CHECK(with_python.find("processes 3") != std::string::npos);
 
     status.achieved_rate_hz = 80;
     status.paused = true;
