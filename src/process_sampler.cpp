@@ -4,24 +4,43 @@
 #include "stack_merge.hpp"
 #include "thread_capture.hpp"
 
+#include <chrono>
 #include <cstdio>
 
 namespace sampler {
 
 ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
     : pid_(pid), options_(options), native_(pid), memory_(pid),
-      filenames_("/proc/" + std::to_string(pid) + "/root") {
+      filenames_("/proc/" + std::to_string(pid) + "/root"), created_(std::chrono::steady_clock::now()) {
+    detect_python();
+}
+
+void ProcessSampler::detect_python() {
+    last_detection_ = std::chrono::steady_clock::now();
     try {
-        python_ = PythonReader::detect(pid, native_.modules(), memory_);
+        python_ = PythonReader::detect(pid_, native_.modules(), memory_);
     } catch (const Error& error) {
+        gave_up_detecting_ = true;
         std::fprintf(stderr, "sampler: %s; sampling native stacks only\n", error.what());
     }
     if (python_)
         interpreter_module_ = path_basename(python_->module_path());
 }
 
+void ProcessSampler::redetect_while_starting() {
+    // A program started with `-- COMMAND` (or a freshly forked worker that execs) may not have
+    // mapped libpython or set up its runtime yet: look again, once a second, for a while.
+    using namespace std::chrono;
+    auto now = steady_clock::now();
+    if (python_ || gave_up_detecting_ || now - created_ > seconds(10) || now - last_detection_ < seconds(1))
+        return;
+    native_.refresh_if_stale();
+    detect_python();
+}
+
 std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport& report) {
     captured_.clear();
+    redetect_while_starting();
     // Read before any thread is stopped: stopping changes both the OS state and who runs.
     int gil_holder = python_ ? python_->gil_holder_tid(memory_) : 0;
     for (int tid : list_threads(pid_)) {

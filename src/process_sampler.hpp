@@ -8,6 +8,7 @@
 #include "remote_memory.hpp"
 #include "sample_sink.hpp"
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,8 @@ class ProcessSampler {
         std::optional<PythonThread> python;
     };
 
+    void detect_python();
+    void redetect_while_starting();
     CaptureStatus capture(Captured& slot, SessionReport& report);
     SampledStack resolve(const Captured& captured, SessionReport& report);
     std::vector<Frame> python_frames(const PythonThread& thread, std::vector<bool>& is_entry);
@@ -68,6 +71,9 @@ class ProcessSampler {
     std::string interpreter_module_;
     PythonFilenames filenames_;
     std::vector<Captured> captured_;
+    std::chrono::steady_clock::time_point created_;
+    std::chrono::steady_clock::time_point last_detection_;
+    bool gave_up_detecting_ = false; // an unsupported CPython: said so once
 };
 
 } // namespace sampler

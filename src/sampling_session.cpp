@@ -53,6 +53,9 @@ class Session {
         report_.gil_ticks += gil_held;
         report_.active_ticks += active;
         report_.processes = processes_.size();
+        // Detection may succeed only after start-up (a command we launched): keep it current.
+        if (auto main = processes_.find(options_.pid); main != processes_.end())
+            report_.python_version = main->second->python_version();
         ++report_.ticks;
     }
 

@@ -259,3 +259,21 @@ TEST_CASE("Python: --nonblocking reads without stopping; it cannot be combined w
     CHECK(both.exit_code == 2);
     CHECK(both.err.find("--nonblocking") != std::string::npos);
 }
+
+TEST_CASE("Python: record -- python SCRIPT finds the interpreter once it has started", "[python][command]") {
+    auto interpreter = find_pyenv_interpreter("3.12");
+    if (!interpreter) {
+        WARN("skipped: no pyenv CPython 3.12");
+        return;
+    }
+    std::string out = temp_path("py-command.txt");
+    // Its own process group: the script outlives the recording and must be killed with it.
+    ChildProcess shell({"/bin/sh", "-c",
+                        sampler_binary() + " record -d 2 -r 200 -f folded -o " + out + " -- " +
+                            interpreter->executable + " " + script("split.py") + " & wait $!"});
+    REQUIRE(shell.wait(60s) == 0);
+    INFO(shell.errors());
+    auto folded = parse_folded(read_file(out));
+    CHECK(samples_matching(folded, "main (split.py:") > total_samples(folded) * 8 / 10);
+    CHECK(shell.errors().find("Python 3.12") != std::string::npos);
+}
