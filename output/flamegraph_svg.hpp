@@ -15,6 +15,10 @@ struct FlamegraphOptions {
     double min_width_pixels = 0.1; // narrower frames (and everything above them) are left out
     int width_pixels = 1200;
     int frame_height_pixels = 16;
+    // Differential flame graph: widths still come from the profile rendered (AFTER); each frame
+    // is coloured by how its share of all samples changed from this one (BEFORE), and its
+    // tooltip shows both shares. Must outlive the call.
+    const Profile* before = nullptr;
 };
 
 std::string render_flamegraph_svg(const Profile& profile, const FlamegraphOptions& options = {});

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     libunwind-dev libelf-dev libdw-dev elfutils
-    libcli11-dev catch2 nlohmann-json3-dev
+    libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev
     python3
     binutils procps
     libncurses-dev tmux

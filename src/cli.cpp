@@ -40,6 +40,14 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
         ->check(CLI::Range(std::size_t{1}, std::size_t{65536}));
 }
 
+void add_render_options(CLI::App& command, RenderOptions& render) {
+    command.add_option("-o,--output", render.output, "Output SVG file; '-' for stdout (default)");
+    command.add_option("--title", render.title, "Title of the flame graph");
+    command.add_flag("--inverted", render.inverted, "Icicle graph: the root at the top, stacks growing down");
+    command.add_option("--minwidth", render.min_width_pixels, "Leave out frames narrower than this (pixels; default 0.1)")
+        ->check(CLI::Range(0.0, 10000.0));
+}
+
 void require_target(const TargetOptions& target, bool accepts_command) {
     if (target.pid == 0 && target.command.empty())
         throw Error(ErrorKind::usage,
@@ -58,13 +66,16 @@ int run_cli(int argc, char** argv) {
 
     RecordOptions record;
     auto* record_command = app.add_subcommand(
-        "record", "Sample a process's stacks and write a flame graph (SVG) or folded stacks");
+        "record", "Sample a process's stacks and write a flame graph (SVG), folded stacks, pprof, speedscope or a Chrome trace");
     add_target_options(*record_command, record.target, CommandKind::sampling);
     record_command->add_option(
         "-o,--output", record.output,
-        "Output file; '-' for stdout (default sampler-PID-YYYYmmddTHHMMSS.svg or .txt)");
-    record_command->add_option("-f,--format", record.format, "Output format: flamegraph (default) or folded")
-        ->check(CLI::IsMember({"flamegraph", "folded"}));
+        "Output file; '-' for stdout (default sampler-PID-YYYYmmddTHHMMSS.svg, .txt, .pb.gz, "
+        ".speedscope.json or .trace.json)");
+    record_command
+        ->add_option("-f,--format", record.format,
+                     "Output format: flamegraph (default), folded, pprof, speedscope or chrometrace")
+        ->check(CLI::IsMember({"flamegraph", "folded", "pprof", "speedscope", "chrometrace"}));
     record_command->add_option("-r,--rate", record.rate_hz, "Samples per second (default 100)")
         ->check(CLI::Range(1.0, 10000.0));
     record_command
@@ -75,6 +86,12 @@ int run_cli(int argc, char** argv) {
                              "Add a root frame per thread: thread TID (name)");
     record_command->add_option("--title", record.title,
                                "Title of the flame graph (default: the command line)");
+    record_command->add_flag("--inverted", record.inverted,
+                             "Flame graph: icicle graph, the root at the top and stacks growing down");
+    record_command
+        ->add_option("--minwidth", record.min_width_pixels,
+                     "Flame graph: leave out frames narrower than this many pixels (default 0.1)")
+        ->check(CLI::Range(0.0, 10000.0));
 
     DumpOptions dump;
     auto* dump_command = app.add_subcommand("dump", "Print every thread's stack once, innermost frame first");
@@ -94,6 +111,20 @@ int run_cli(int argc, char** argv) {
     top_command->add_flag("--once", top.once,
                           "Print one plain-text snapshot after --delay seconds, then exit");
 
+    FlamegraphCommandOptions flamegraph;
+    auto* flamegraph_command =
+        app.add_subcommand("flamegraph", "Render folded stacks (sampler, perf + stackcollapse, py-spy raw) as a "
+                                         "flame graph SVG");
+    flamegraph_command->add_option("input", flamegraph.input, "Folded stacks file; '-' for stdin")->required();
+    add_render_options(*flamegraph_command, flamegraph.render);
+
+    DiffOptions diff;
+    auto* diff_command = app.add_subcommand(
+        "diff", "Differential flame graph of two folded files: widths from AFTER, red grew, blue shrank");
+    diff_command->add_option("before", diff.before, "Folded stacks before the change")->required();
+    diff_command->add_option("after", diff.after, "Folded stacks after the change")->required();
+    add_render_options(*diff_command, diff.render);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -105,6 +136,10 @@ int run_cli(int argc, char** argv) {
             require_target(record.target, true);
             return run_record(record);
         }
+        if (*flamegraph_command)
+            return run_flamegraph(flamegraph);
+        if (*diff_command)
+            return run_diff(diff);
         if (*top_command) {
             require_target(top.target, true);
             return run_top(top);

@@ -24,6 +24,27 @@ struct RecordOptions {
     double duration_seconds = 0;
     bool thread_roots = false;
     std::string title;
+    bool inverted = false;          // flamegraph: icicle graph, root at the top
+    double min_width_pixels = 0.1;  // flamegraph: frames narrower than this are left out
+};
+
+// Options of the flame graph renderers, shared by `flamegraph` and `diff`.
+struct RenderOptions {
+    std::string output = "-"; // "-": stdout
+    std::string title;
+    bool inverted = false;
+    double min_width_pixels = 0.1;
+};
+
+struct FlamegraphCommandOptions {
+    std::string input; // folded stacks; "-": stdin
+    RenderOptions render;
+};
+
+struct DiffOptions {
+    std::string before; // folded stacks; "-" for stdin in at most one of the two
+    std::string after;
+    RenderOptions render;
 };
 
 struct DumpOptions {
@@ -42,5 +63,14 @@ struct TopOptions {
 int run_record(const RecordOptions& options);
 int run_dump(const DumpOptions& options);
 int run_top(const TopOptions& options);
+// Shared by `flamegraph` and `diff` (defined in flamegraph_command.cpp).
+struct FoldedInput;
+struct FlamegraphOptions;
+FoldedInput read_folded_file(const std::string& path); // malformed lines reported on stderr
+void write_rendered(const std::string& path, const std::string& bytes);
+FlamegraphOptions flamegraph_options(const RenderOptions& render, const std::string& default_title);
+
+int run_flamegraph(const FlamegraphCommandOptions& options);
+int run_diff(const DiffOptions& options);
 
 } // namespace sampler

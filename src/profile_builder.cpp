@@ -1,5 +1,8 @@
 #include "profile_builder.hpp"
 
+#include <algorithm>
+#include <limits>
+
 namespace sampler {
 
 Frame aggregation_key(const Frame& frame) {
@@ -32,7 +35,20 @@ Frame process_root_frame(int pid, const std::string& command_line) {
     return root;
 }
 
+std::uint32_t ProfileBuilder::thread_index(const ThreadInfo& thread) {
+    auto [it, inserted] =
+        thread_index_.try_emplace({thread.pid, thread.tid}, static_cast<std::uint32_t>(profile_.threads.size()));
+    if (inserted)
+        profile_.threads.push_back({thread.pid, thread.tid, thread.name});
+    return it->second;
+}
+
 void ProfileBuilder::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
+    add_stack_at(thread, innermost_first, std::chrono::steady_clock::now());
+}
+
+void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Frame>& innermost_first,
+                                  std::chrono::steady_clock::time_point when) {
     scratch_.clear();
     if (options_.process_roots) {
         auto [it, inserted] = process_roots_.try_emplace(thread.pid, 0);
@@ -44,7 +60,24 @@ void ProfileBuilder::add_stack(const ThreadInfo& thread, const std::vector<Frame
         scratch_.push_back(profile_.intern(thread_root_frame(thread)));
     for (auto frame = innermost_first.rbegin(); frame != innermost_first.rend(); ++frame)
         scratch_.push_back(profile_.intern(aggregation_key(*frame)));
-    profile_.tree.add(scratch_);
+    const CallTree::NodeId leaf = profile_.tree.add(scratch_);
+
+    // The leaf is innermost_first[0]; walking up the parents visits the frames in that order.
+    CallTree::NodeId node = leaf;
+    for (const Frame& frame : innermost_first) {
+        if (frame.inlined)
+            profile_.inlined_into_parent.insert(node);
+        node = profile_.tree.node(node).parent;
+    }
+
+    const std::uint32_t thread_id = thread_index(thread);
+    ++profile_.thread_stacks[{thread_id, leaf}];
+    if (options_.record_timeline) {
+        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(when - last_).count();
+        const auto clamped = std::clamp<std::int64_t>(micros, 0, std::numeric_limits<std::uint32_t>::max());
+        profile_.timeline.push_back({leaf, static_cast<std::uint32_t>(clamped), thread_id});
+        last_ = when;
+    }
 }
 
 } // namespace sampler

@@ -6,6 +6,7 @@
 #include "sample_sink.hpp"
 #include "sampler/profile.hpp"
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ namespace sampler {
 struct AggregationOptions {
     bool thread_roots = false;  // --threads: a `thread TID (name)` root per thread
     bool process_roots = false; // --subprocesses: a `process PID (command line)` root per process
+    bool record_timeline = false; // keep every sample in time order (speedscope, chrometrace)
 };
 
 // The part of a frame that identifies it in an aggregated profile.
@@ -25,14 +27,25 @@ Frame process_root_frame(int pid, const std::string& command_line);
 
 class ProfileBuilder : public SampleSink {
   public:
-    ProfileBuilder(Profile& profile, AggregationOptions options) : profile_(profile), options_(options) {}
+    ProfileBuilder(Profile& profile, AggregationOptions options)
+        : profile_(profile), options_(options), start_(std::chrono::steady_clock::now()), last_(start_) {}
     void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
+
+  protected:
+    // Separate so tests can feed stacks at chosen times.
+    void add_stack_at(const ThreadInfo& thread, const std::vector<Frame>& innermost_first,
+                      std::chrono::steady_clock::time_point when);
 
   private:
     Profile& profile_;
     AggregationOptions options_;
     std::vector<FrameId> scratch_;
     std::map<int, FrameId> process_roots_; // command lines are read once per process
+    std::map<std::pair<int, int>, std::uint32_t> thread_index_; // (pid, tid) -> Profile::threads
+    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point last_; // of the previous timeline sample
+
+    std::uint32_t thread_index(const ThreadInfo& thread);
 };
 
 } // namespace sampler

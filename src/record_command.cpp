@@ -1,7 +1,10 @@
 #include "commands.hpp"
 
+#include "chrome_trace_writer.hpp"
 #include "flamegraph_svg.hpp"
 #include "folded_writer.hpp"
+#include "pprof_writer.hpp"
+#include "speedscope_writer.hpp"
 #include "proc_threads.hpp"
 #include "profile_builder.hpp"
 #include "sampler/error.hpp"
@@ -12,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <chrono>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -19,19 +23,59 @@
 namespace sampler {
 namespace {
 
+struct FormatInfo {
+    const char* name;
+    const char* extension; // of the default output name
+    const char* what;      // for "wrote ... to PATH"
+};
+
+constexpr FormatInfo formats[] = {
+    {"flamegraph", ".svg", "flame graph"},
+    {"folded", ".txt", "folded stacks"},
+    {"pprof", ".pb.gz", "pprof profile"},
+    {"speedscope", ".speedscope.json", "speedscope profile"},
+    {"chrometrace", ".trace.json", "Chrome trace"},
+};
+
+const FormatInfo* format_info(const std::string& format) {
+    for (const FormatInfo& info : formats)
+        if (format == info.name)
+            return &info;
+    return nullptr;
+}
+
+std::string extension_of(const std::string& format) {
+    const FormatInfo* info = format_info(format);
+    return info ? info->extension : ".svg";
+}
+
 std::string default_output_name(int pid, const std::string& format) {
     char stamp[32];
     std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", std::localtime(&now));
-    return "sampler-" + std::to_string(pid) + "-" + stamp + (format == "folded" ? ".txt" : ".svg");
+    return "sampler-" + std::to_string(pid) + "-" + stamp + extension_of(format);
 }
 
 std::string render(const Profile& profile, const RecordOptions& options) {
+    const std::string exporter = std::string("sampler@") + SAMPLER_VERSION;
     if (options.format == "folded")
         return render_folded(profile);
+    if (options.format == "pprof")
+        return render_pprof(profile);
+    if (options.format == "speedscope")
+        return render_speedscope(profile, exporter);
+    if (options.format == "chrometrace")
+        return render_chrome_trace(profile, exporter);
     FlamegraphOptions flamegraph;
     flamegraph.title = options.title;
+    flamegraph.inverted = options.inverted;
+    flamegraph.min_width_pixels = options.min_width_pixels;
     return render_flamegraph_svg(profile, flamegraph);
+}
+
+// Only the formats that show time pay for a per-sample record.
+bool needs_timeline(const std::string& format) {
+    return format == "speedscope" || format == "chrometrace";
 }
 
 void write_output(const std::string& path, const std::string& bytes) {
@@ -64,8 +108,9 @@ const char* reason_text(StopReason reason) {
 } // namespace
 
 int run_record(const RecordOptions& options) {
-    if (options.format != "flamegraph" && options.format != "folded")
-        throw Error(ErrorKind::usage, "unknown format '" + options.format + "': use flamegraph or folded");
+    if (!format_info(options.format))
+        throw Error(ErrorKind::usage, "unknown format '" + options.format +
+                                          "': use flamegraph, folded, pprof, speedscope or chrometrace");
     install_stop_handlers();
     bool launched = options.target.pid == 0;
     int pid = launched ? launch_command(options.target.command) : options.target.pid;
@@ -75,6 +120,10 @@ int run_record(const RecordOptions& options) {
     profile.info.pid = pid;
     profile.info.command_line = process_command_line(pid);
     profile.info.requested_rate_hz = options.rate_hz;
+    profile.info.title = options.title;
+    profile.info.start_unix_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
     std::string output = options.output.empty() ? default_output_name(pid, options.format) : options.output;
 
     std::fprintf(stderr, "sampler: recording process %d (%s) at %.0f Hz%s\n", pid,
@@ -89,7 +138,8 @@ int run_record(const RecordOptions& options) {
     session.stacks = options.target.stacks;
     session.subprocesses = options.target.subprocesses;
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
-                                                       .process_roots = options.target.subprocesses});
+                                                       .process_roots = options.target.subprocesses,
+                                                       .record_timeline = needs_timeline(options.format)});
     SessionReport report = run_sampling_session(session, builder);
 
     profile.info.duration_seconds = report.elapsed_seconds;
@@ -114,8 +164,7 @@ int run_record(const RecordOptions& options) {
                       .c_str()
                 : "");
     if (output != "-")
-        std::fprintf(stderr, "sampler: wrote %s to %s\n",
-                     options.format == "folded" ? "folded stacks" : "flame graph", output.c_str());
+        std::fprintf(stderr, "sampler: wrote %s to %s\n", format_info(options.format)->what, output.c_str());
     if (report.thread_samples == 0)
         std::fprintf(stderr,
                      "sampler: no stacks were recorded: the target may have been idle (try --idle)\n");

@@ -36,6 +36,13 @@ CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::ui
     return current;
 }
 
+std::vector<FrameId> CallTree::stack_of(NodeId leaf) const {
+    std::vector<FrameId> stack;
+    for (NodeId id = leaf; id != root_id; id = nodes_.at(id).parent)
+        stack.push_back(nodes_[id].frame);
+    return {stack.rbegin(), stack.rend()};
+}
+
 void CallTree::for_each_stack(
     const std::function<void(std::span<const FrameId>, std::uint64_t)>& visit) const {
     std::vector<FrameId> stack;

@@ -49,6 +49,9 @@ class CallTree {
     std::size_t node_count() const { return nodes_.size(); }
     std::uint64_t total() const { return nodes_[root_id].total; }
 
+    // The frames from the root down to `leaf`, outermost first (the root itself has no frame).
+    std::vector<FrameId> stack_of(NodeId leaf) const;
+
     // Children of a node ordered by frame label is the outputs' job; this gives them unordered.
     // Visits every node with self samples, passing its stack outermost first.
     void for_each_stack(const std::function<void(std::span<const FrameId>, std::uint64_t)>& visit) const;

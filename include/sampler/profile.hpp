@@ -4,7 +4,11 @@
 #include "sampler/call_tree.hpp"
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sampler {
 
@@ -16,12 +20,40 @@ struct ProfileInfo {
     double requested_rate_hz = 0;
     std::uint64_t samples = 0; // sampling ticks taken
     std::uint64_t errors = 0;  // thread samples that could not be taken or unwound
+    std::int64_t start_unix_nanos = 0; // wall-clock start of the recording; 0 when unknown
+};
+
+// A thread that contributed samples; referred to by its index in Profile::threads.
+struct ThreadRecord {
+    int pid = 0;
+    int tid = 0;
+    std::string name;
+};
+
+// One sample in time order, for formats that show time (speedscope, Chrome trace). 12 bytes:
+// the stack is the call tree's leaf node, and time is a delta so it fits 32 bits however long
+// the recording runs.
+struct TimelineSample {
+    CallTree::NodeId leaf = 0;
+    std::uint32_t micros_since_previous = 0; // since the previous sample (any thread), saturating
+    std::uint32_t thread = 0;                // index in Profile::threads
 };
 
 struct Profile {
     FrameTable frames;
     CallTree tree;
     ProfileInfo info;
+
+    // Filled by the builder; empty for profiles read from folded files.
+    std::vector<ThreadRecord> threads;
+    // Samples per (thread index, leaf node): pprof labels samples by thread, and a per-thread
+    // split of the tree costs memory per distinct stack, not per sample.
+    std::map<std::pair<std::uint32_t, CallTree::NodeId>, std::uint64_t> thread_stacks;
+    // Nodes whose frame was inlined into the parent node's frame (same machine address), so
+    // pprof can put them into one location. A node counts when it was inlined in any sample.
+    std::set<CallTree::NodeId> inlined_into_parent;
+    // Only recorded when the output needs it (ProfileBuilder's record_timeline).
+    std::vector<TimelineSample> timeline;
 
     FrameId intern(const Frame& frame) { return frames.intern(frame); }
 };
