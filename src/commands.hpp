@@ -24,8 +24,8 @@ struct RecordOptions {
     double duration_seconds = 0;
     bool thread_roots = false;
     std::string title;
-    bool inverted = false;          // flamegraph: icicle graph, root at the top
-    double min_width_pixels = 0.1;  // flamegraph: frames narrower than this are left out
+    bool inverted = false;         // flamegraph: icicle graph, root at the top
+    double min_width_pixels = 0.1; // flamegraph: frames narrower than this are left out
 };
 
 // Options of the flame graph renderers, shared by `flamegraph` and `diff`.
@@ -63,11 +63,11 @@ struct TopOptions {
 int run_record(const RecordOptions& options);
 int run_dump(const DumpOptions& options);
 int run_top(const TopOptions& options);
+
 // Shared by `flamegraph` and `diff` (defined in flamegraph_command.cpp).
 struct FoldedInput;
 struct FlamegraphOptions;
 FoldedInput read_folded_file(const std::string& path); // malformed lines reported on stderr
-void write_rendered(const std::string& path, const std::string& bytes);
 FlamegraphOptions flamegraph_options(const RenderOptions& render, const std::string& default_title);
 
 int run_flamegraph(const FlamegraphCommandOptions& options);

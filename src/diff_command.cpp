@@ -1,6 +1,8 @@
 // `sampler diff BEFORE AFTER`: a differential flame graph of two folded files.
 #include "commands.hpp"
 
+#include "output_file.hpp"
+
 #include "flamegraph_svg.hpp"
 #include "folded_reader.hpp"
 #include "sampler/error.hpp"
@@ -17,11 +19,11 @@ int run_diff(const DiffOptions& options) {
     FlamegraphOptions flamegraph =
         flamegraph_options(options.render, "sampler diff: " + options.before + " -> " + options.after);
     flamegraph.before = &before.profile;
-    write_rendered(options.render.output, render_flamegraph_svg(after.profile, flamegraph));
+    write_output_file(options.render.output, render_flamegraph_svg(after.profile, flamegraph));
     if (options.render.output != "-")
         std::fprintf(stderr, "sampler: wrote differential flame graph (%llu -> %llu samples) to %s\n",
-                     (unsigned long long)before.profile.tree.total(), (unsigned long long)after.profile.tree.total(),
-                     options.render.output.c_str());
+                     (unsigned long long)before.profile.tree.total(),
+                     (unsigned long long)after.profile.tree.total(), options.render.output.c_str());
     return 0;
 }
 

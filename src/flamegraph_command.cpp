@@ -1,6 +1,8 @@
 // `sampler flamegraph INPUT`: renders any flamegraph.pl-compatible folded file as our SVG.
 #include "commands.hpp"
 
+#include "output_file.hpp"
+
 #include "flamegraph_svg.hpp"
 #include "folded_reader.hpp"
 #include "sampler/error.hpp"
@@ -36,19 +38,6 @@ FoldedInput read_folded_file(const std::string& path) {
     return input;
 }
 
-void write_rendered(const std::string& path, const std::string& bytes) {
-    if (path == "-") {
-        std::cout << bytes << std::flush;
-        return;
-    }
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out)
-        throw Error(ErrorKind::io, "cannot write " + path + ": " + std::strerror(errno));
-    out << bytes;
-    if (!out.flush())
-        throw Error(ErrorKind::io, "error writing " + path + ": " + std::strerror(errno));
-}
-
 FlamegraphOptions flamegraph_options(const RenderOptions& render, const std::string& default_title) {
     FlamegraphOptions options;
     options.title = render.title.empty() ? default_title : render.title;
@@ -60,8 +49,8 @@ FlamegraphOptions flamegraph_options(const RenderOptions& render, const std::str
 int run_flamegraph(const FlamegraphCommandOptions& options) {
     const FoldedInput input = read_folded_file(options.input);
     const std::string title = "sampler: " + (options.input == "-" ? std::string("stdin") : options.input);
-    write_rendered(options.render.output,
-                   render_flamegraph_svg(input.profile, flamegraph_options(options.render, title)));
+    write_output_file(options.render.output,
+                      render_flamegraph_svg(input.profile, flamegraph_options(options.render, title)));
     if (options.render.output != "-")
         std::fprintf(stderr, "sampler: wrote flame graph of %llu samples to %s\n",
                      (unsigned long long)input.profile.tree.total(), options.render.output.c_str());

@@ -1,21 +1,23 @@
 #include "commands.hpp"
 
+#include "output_file.hpp"
+
 #include "chrome_trace_writer.hpp"
 #include "flamegraph_svg.hpp"
 #include "folded_writer.hpp"
 #include "pprof_writer.hpp"
-#include "speedscope_writer.hpp"
 #include "proc_threads.hpp"
 #include "profile_builder.hpp"
 #include "sampler/error.hpp"
 #include "sampling_session.hpp"
+#include "speedscope_writer.hpp"
 #include "stop_signal.hpp"
 #include "target.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <chrono>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -30,10 +32,8 @@ struct FormatInfo {
 };
 
 constexpr FormatInfo formats[] = {
-    {"flamegraph", ".svg", "flame graph"},
-    {"folded", ".txt", "folded stacks"},
-    {"pprof", ".pb.gz", "pprof profile"},
-    {"speedscope", ".speedscope.json", "speedscope profile"},
+    {"flamegraph", ".svg", "flame graph"},          {"folded", ".txt", "folded stacks"},
+    {"pprof", ".pb.gz", "pprof profile"},           {"speedscope", ".speedscope.json", "speedscope profile"},
     {"chrometrace", ".trace.json", "Chrome trace"},
 };
 
@@ -76,19 +76,6 @@ std::string render(const Profile& profile, const RecordOptions& options) {
 // Only the formats that show time pay for a per-sample record.
 bool needs_timeline(const std::string& format) {
     return format == "speedscope" || format == "chrometrace";
-}
-
-void write_output(const std::string& path, const std::string& bytes) {
-    if (path == "-") {
-        std::cout << bytes << std::flush;
-        return;
-    }
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out)
-        throw Error(ErrorKind::io, "cannot write " + path + ": " + std::strerror(errno));
-    out << bytes;
-    if (!out.flush())
-        throw Error(ErrorKind::io, "error writing " + path + ": " + std::strerror(errno));
 }
 
 const char* reason_text(StopReason reason) {
@@ -145,7 +132,7 @@ int run_record(const RecordOptions& options) {
     profile.info.duration_seconds = report.elapsed_seconds;
     profile.info.samples = report.ticks;
     profile.info.errors = report.errors;
-    write_output(output, render(profile, options));
+    write_output_file(output, render(profile, options));
 
     std::fprintf(stderr,
                  "sampler: %s after %.1f s: %llu samples (%.1f Hz of %.0f Hz requested), %llu stacks, "

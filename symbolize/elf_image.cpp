@@ -1,4 +1,5 @@
 #include "elf_image.hpp"
+#include "untrusted_bytes.hpp"
 
 #include "sampler/error.hpp"
 
@@ -7,15 +8,6 @@
 
 namespace sampler {
 namespace {
-
-// Copies a T out of untrusted bytes, or returns nullopt when it does not fit.
-template <typename T> std::optional<T> read_at(std::span<const std::uint8_t> bytes, std::uint64_t offset) {
-    if (offset > bytes.size() || bytes.size() - offset < sizeof(T))
-        return std::nullopt;
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof(T));
-    return value;
-}
 
 std::string to_hex(std::span<const std::uint8_t> bits) {
     static constexpr char digits[] = "0123456789abcdef";

@@ -1,18 +1,11 @@
 #include "elf_symbols.hpp"
+#include "untrusted_bytes.hpp"
 
 #include <cstring>
 #include <elf.h>
 
 namespace sampler {
 namespace {
-
-template <typename T> std::optional<T> read_at(std::span<const std::uint8_t> bytes, std::uint64_t offset) {
-    if (offset > bytes.size() || bytes.size() - offset < sizeof(T))
-        return std::nullopt;
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof(T));
-    return value;
-}
 
 // A NUL-terminated name inside [table_offset, table_offset + table_size) of the file.
 std::string_view string_at(std::span<const std::uint8_t> bytes, std::uint64_t table_offset,
