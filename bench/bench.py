@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
 """Overhead benchmark for sampler (run through bench/run.sh; see bench/README.md).
 
-Times a fixed amount of CPU work in the -O2 fixture (`workload bench ROUNDS`) unprofiled, under
-sampler and under `perf record -g`, at 100 Hz and 1000 Hz, plus sampler at 1000 Hz on the same
-work done 64 frames deep (`workload bench-deep ROUNDS DEPTH`), and prints one table.
+Two sections, both run by default (--only selects one):
 
-Every run starts the fixture itself and attaches the profiler by PID, so the wall time measured
-is the fixture's own, from spawn to exit: not the profiler's start-up or the writing of its
-output. The profiler's CPU comes from its rusage (wait4). Runs of all configurations are
-interleaved, so slow drifts in the machine's load hit every configuration alike; each figure is
-the median over the runs. Standard library only.
+native: times a fixed amount of CPU work in the -O2 fixture (`workload bench ROUNDS`) unprofiled,
+under sampler and under `perf record -g`, at 100 Hz and 1000 Hz, plus sampler at 1000 Hz on the
+same work done 64 frames deep (`workload bench-deep ROUNDS DEPTH`), and prints one table.
+
+python: times a fixed amount of pure-Python work (tests/fixtures/python_bench/workload.py) under
+each CPython interpreter (pyenv's 3.12 and Debian's 3.11 by default) unprofiled and under sampler,
+Python frames only (the default) and with --native, at 100 Hz and 1000 Hz, plus both at 1000 Hz on
+the same work done 50 Python frames deep, and prints one table per interpreter.
+
+Every run starts the program itself and attaches the profiler by PID, so the wall time measured
+is the program's own: not the profiler's start-up or the writing of its output. The profiler's
+CPU comes from its rusage (wait4). Runs of all configurations of a section are interleaved, so
+slow drifts in the machine's load hit every configuration alike; each figure is the median over
+the runs. Standard library only.
 """
 
 import argparse
+import glob
 import os
 import re
+import select
 import shutil
 import signal
 import statistics
@@ -28,10 +37,20 @@ FINAL_LINE = re.compile(
     r"\((?P<hz>[\d.]+) Hz of (?P<requested>[\d.]+) Hz requested\), (?P<stacks>\d+) stacks, "
     r"(?P<errors>\d+) errors, (?P<truncated>\d+) truncated; "
     r"pause per thread sample p50 (?P<p50>\d+) us, p99 (?P<p99>\d+) us")
+PYTHON_LINE = re.compile(
+    r"^sampler: Python (?P<version>\S+): GIL held in [\d.]+% of samples, threads active in [\d.]+%"
+    r"(?:, (?P<mismatches>\d+) --native stacks did not pair up)?$", re.M)
 PERF_SAMPLES = re.compile(r"\((\d+) samples\)")
 
 AIM_SLOWDOWN = {100: 1.0, 1000: 5.0}  # percent
 AIM_DEEP_P99_US = 200
+AIM_PYTHON_SLOWDOWN_100 = 1.0  # percent, at 100 Hz, Python frames only and --native
+AIM_PYTHON_DEEP_P99_US = 300  # --native at 1000 Hz, work under a deep Python stack
+
+# The interpreters the Python section uses when no --interpreter is given.
+DEFAULT_PYENV_MINOR = "3.12"
+DEFAULT_SYSTEM_PYTHON = "/usr/bin/python3.11"
+PYTHON_CALIBRATION_ROUNDS = 400
 
 
 class BenchError(Exception):
@@ -39,13 +58,17 @@ class BenchError(Exception):
 
 
 class Config:
-    def __init__(self, name, fixture_args, profiler=None, rate=None, baseline=None, deep=False):
+    def __init__(self, name, fixture_args=None, profiler=None, rate=None, baseline=None, deep=False,
+                 target=None, flags=(), interpreter=None):
         self.name = name
-        self.fixture_args = fixture_args
+        self.fixture_args = fixture_args  # native section: arguments of the fixture
+        self.target = target  # Python section: the whole command line of the target
         self.profiler = profiler  # None, "sampler" or "perf"
         self.rate = rate
         self.baseline = baseline  # name of the unprofiled configuration to compare with
         self.deep = deep
+        self.flags = list(flags)  # extra sampler flags (--native)
+        self.interpreter = interpreter  # Python section: the Interpreter it runs under
         self.runs = []
 
 
@@ -60,11 +83,28 @@ class Run:
         self.errors = 0
         self.truncated = 0
         self.max_frames = None
+        self.python_version = None  # what sampler detected in the target
+        self.mismatches = 0  # --native stacks whose native and Python parts did not pair up
+        self.max_recursion = None  # deep Python runs: most `recurse` frames in one stack
+        self.target_cpu = None  # Python runs: CPU time of the work, as the workload measured it
 
 
-def spawn(path, argv, stdout="/dev/null", stderr=None):
-    actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-               (os.POSIX_SPAWN_OPEN, 1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
+class Interpreter:
+    def __init__(self, path, version, origin):
+        self.path = path
+        self.version = version
+        self.origin = origin
+        self.label = f"CPython {version} ({origin})"
+        self.rounds = None
+        self.seconds_per_round = None
+
+
+def spawn(path, argv, stdout="/dev/null", stderr=None, stdout_fd=None):
+    actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
+    if stdout_fd is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, stdout_fd, 1))
+    else:
+        actions.append((os.POSIX_SPAWN_OPEN, 1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
     if stderr:
         actions.append((os.POSIX_SPAWN_OPEN, 2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
     return os.posix_spawn(path, argv, os.environ, file_actions=actions)
@@ -89,12 +129,48 @@ def wait_for(pid, timeout, what):
     return status, usage
 
 
+def kill_and_reap(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+
+
 def read_text(path):
     try:
         with open(path, errors="replace") as f:
             return f.read()
     except FileNotFoundError:
         return ""
+
+
+def read_line(fd, timeout):
+    """Reads up to the first newline from a pipe; returns (line, rest); line is None on EOF."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None, data
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    return line.decode(errors="replace"), rest
+
+
+def read_to_end(fd):
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return data.decode(errors="replace")
+        data += chunk
 
 
 def deepest_folded_stack(path):
@@ -107,7 +183,27 @@ def deepest_folded_stack(path):
     return deepest
 
 
+def deepest_python_recursion(path):
+    """(deepest stack, most `recurse` frames in one stack) in a folded file of the Python workload."""
+    deepest = recursion = 0
+    with open(path, errors="replace") as f:
+        for line in f:
+            stack = line.rstrip("\n").rsplit(" ", 1)[0]
+            if stack:
+                frames = stack.split(";")
+                deepest = max(deepest, len(frames))
+                recursion = max(recursion, sum(frame.startswith("recurse (") for frame in frames))
+    return deepest, recursion
+
+
+def sampler_argv(args, config, output, pid):
+    return ([args.sampler, "record", "-f", "folded", "-o", output, "-r", str(config.rate)] + config.flags +
+            ["--pid", str(pid)])
+
+
 def run_once(config, args, tmp):
+    if config.interpreter:
+        return run_python_once(config, args, tmp)
     fixture = [args.workload] + config.fixture_args
     err_path = os.path.join(tmp, "profiler.err")
     out_path = os.path.join(tmp, "profile.out")
@@ -120,8 +216,7 @@ def run_once(config, args, tmp):
         if config.profiler == "sampler":
             # The deep run keeps its folded output, to count the frames actually unwound.
             output = out_path if config.deep else "/dev/null"
-            argv = [args.sampler, "record", "-f", "folded", "-o", output, "-r", str(config.rate),
-                    "--pid", str(pid)]
+            argv = sampler_argv(args, config, output, pid)
             profiler_pid = spawn(args.sampler, argv, stderr=err_path)
         elif config.profiler == "perf":
             argv = [args.perf, "record", "-g", "-F", str(config.rate), "-o", out_path, "-p", str(pid)]
@@ -137,37 +232,109 @@ def run_once(config, args, tmp):
         raise BenchError(f"{' '.join(fixture)} failed (wait status {status})")
     if profiler_pid is None:
         return run
+    finish_profiler_run(config, run, profiler_pid, err_path, out_path, timeout)
+    return run
 
-    status, usage = wait_for(profiler_pid, timeout, config.name)
+
+def run_python_once(config, args, tmp):
+    """One run of the Python workload: timed from its "ready" line (interpreter up, modules
+    imported; the profiler is attached only then) to its exit, which follows its checksum line."""
+    err_path = os.path.join(tmp, "profiler.err")
+    out_path = os.path.join(tmp, "profile.out")
+    target_err = os.path.join(tmp, "target.err")
+    timeout = 120.0
+    what = f"{config.interpreter.label}: {' '.join(config.target[1:])}"
+
+    read_end, write_end = os.pipe()
+    try:
+        pid = spawn(config.target[0], config.target, stderr=target_err, stdout_fd=write_end)
+    finally:
+        os.close(write_end)
+    profiler_pid = None
+    reaped = False
+    try:
+        try:
+            line, rest = read_line(read_end, 60.0)
+        except TimeoutError:
+            raise BenchError(f"{what}: no 'ready' line within 60 s (killed)")
+        start = time.monotonic()
+        if line != "ready":
+            got = "it exited first" if line is None else f"got {line!r}"
+            raise BenchError(f"{what}: expected 'ready', {got}:\n{read_text(target_err).strip()}")
+        if config.profiler == "sampler":
+            output = out_path if config.deep else "/dev/null"
+            profiler_pid = spawn(args.sampler, sampler_argv(args, config, output, pid), stderr=err_path)
+        reaped = True  # by wait_for, also when it times out
+        status, _ = wait_for(pid, timeout, what)
+        run = Run(time.monotonic() - start)
+        tail = rest.decode(errors="replace") + read_to_end(read_end)
+    except BaseException:
+        if profiler_pid is not None:
+            kill_and_reap(profiler_pid)
+        if not reaped:
+            kill_and_reap(pid)
+        raise
+    finally:
+        os.close(read_end)
+    if os.waitstatus_to_exitcode(status) != 0:
+        if profiler_pid is not None:
+            kill_and_reap(profiler_pid)
+        raise BenchError(f"{what} failed (wait status {status}):\n{read_text(target_err).strip()}")
+    match = re.fullmatch(r"checksum (\d+) cpu ([\d.]+)\n?", tail)
+    if not match:
+        raise BenchError(f"{what}: no checksum line at exit (got {tail!r})")
+    checksum = int(match[1])
+    run.target_cpu = float(match[2])
+    rounds = config.target[2]
+    expected = args.checksums.setdefault(rounds, checksum)
+    if checksum != expected:
+        raise BenchError(f"{what}: checksum {checksum}, but another run of {rounds} rounds gave {expected}")
+    if profiler_pid is not None:
+        finish_profiler_run(config, run, profiler_pid, err_path, out_path, timeout)
+    return run
+
+
+def finish_profiler_run(config, run, profiler_pid, err_path, out_path, timeout):
+    name = f"{config.interpreter.label}: {config.name}" if config.interpreter else config.name
+    status, usage = wait_for(profiler_pid, timeout, name)
     err = read_text(err_path)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
+        more = "--python-seconds" if config.interpreter else "--rounds"
         hint = (f"\n(the fixture ran only {run.wall:.2f} s: too short for the profiler to attach? "
-                f"raise --rounds)" if run.wall < 1 else "")
-        raise BenchError(f"{config.name} exited with {code}:\n{err.strip()}{hint}")
+                f"raise {more})" if run.wall < 1 else "")
+        raise BenchError(f"{name} exited with {code}:\n{err.strip()}{hint}")
     run.profiler_cpu = usage.ru_utime + usage.ru_stime
     if config.profiler == "sampler":
         match = FINAL_LINE.search(err)
         if not match:
-            raise BenchError(f"{config.name}: no summary line in its stderr:\n{err.strip()}")
+            raise BenchError(f"{name}: no summary line in its stderr:\n{err.strip()}")
         run.samples = int(match["stacks"])
         run.hz = float(match["hz"])
         run.p50 = int(match["p50"])
         run.p99 = int(match["p99"])
         run.errors = int(match["errors"])
         run.truncated = int(match["truncated"])
-        if config.deep:
+        if config.interpreter:
+            python = PYTHON_LINE.search(err)
+            if not python:
+                raise BenchError(f"{name}: sampler did not read Python frames (no 'sampler: Python' line):\n"
+                                 f"{err.strip()}")
+            run.python_version = python["version"]
+            run.mismatches = int(python["mismatches"] or 0)
+        if config.deep and config.interpreter:
+            run.max_frames, run.max_recursion = deepest_python_recursion(out_path)
+        elif config.deep:
             run.max_frames = deepest_folded_stack(out_path)
     else:
         match = PERF_SAMPLES.search(err)
         if not match:
-            raise BenchError(f"{config.name}: no sample count in its stderr:\n{err.strip()}")
+            raise BenchError(f"{name}: no sample count in its stderr:\n{err.strip()}")
         run.samples = int(match[1])
         run.hz = run.samples / run.wall
     for path in (out_path, err_path):
         if os.path.exists(path):
             os.remove(path)
-    return run
 
 
 def check_perf(tmp):
@@ -204,6 +371,20 @@ def own_cpu_seconds():
     return t.user + t.system + t.children_user + t.children_system
 
 
+class OthersMeter:
+    """CPU used by other processes (not this script or its reaped children) since it was made."""
+
+    def __init__(self):
+        self.began = time.monotonic()
+        self.busy = busy_cpu_seconds()
+        self.own = own_cpu_seconds()
+
+    def share(self):
+        """Share of one CPU, in percent."""
+        others = (busy_cpu_seconds() - self.busy) - (own_cpu_seconds() - self.own)
+        return max(others, 0) / max(time.monotonic() - self.began, 1e-9) * 100
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -236,98 +417,30 @@ def describe_commit(root):
     return head or "unknown commit"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sampler", required=True)
-    parser.add_argument("--workload", required=True)
-    parser.add_argument("--root", required=True, help="source tree (for the commit id)")
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 2800)),
-                        help="work per run, in `workload bench` rounds (default 2800, ~3.4 s here)")
-    parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", 5)),
-                        help="runs per configuration (default 5, at least 3)")
-    parser.add_argument("--depth", type=int, default=64, help="recursion depth of the deep run")
-    parser.add_argument("--no-perf", action="store_true", help="skip the perf configurations")
-    parser.add_argument("--raw", action="store_true", help="also print every run's wall time")
-    args = parser.parse_args()
-    if args.runs < 3:
-        parser.error("--runs must be at least 3")
+def paired(config, other):
+    """Median over the rounds of config's wall / other's wall in the same round."""
+    return median([a.wall / b.wall for a, b in zip(config.runs, other.runs)])
 
-    began = time.monotonic()
-    busy_before, own_before = busy_cpu_seconds(), own_cpu_seconds()
-    load_before = read_text("/proc/loadavg").split()[:3]
-    with tempfile.TemporaryDirectory(prefix="sampler-bench-") as tmp:
-        # A private copy, so a rebuild of build/src/sampler during the run cannot change it.
-        private = os.path.join(tmp, "sampler")
-        shutil.copy2(args.sampler, private)
-        built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.stat(args.sampler).st_mtime))
-        args.sampler = private
 
-        if args.no_perf:
-            args.perf, perf_reason, perf_event = None, None, None
-        else:
-            args.perf, perf_reason, perf_event = check_perf(tmp)
+def run_rounds(configs, runs, began, args, tmp, label=""):
+    for rep in range(runs):
+        meter = OthersMeter()
+        # Rotate the order, so no configuration always follows the same neighbour.
+        order = configs[rep % len(configs):] + configs[:rep % len(configs)]
+        for config in order:
+            config.runs.append(run_once(config, args, tmp))
+        print(f"  {label}round {rep + 1}/{runs} done ({time.monotonic() - began:.0f} s); other processes "
+              f"used {meter.share():.0f}% of one CPU meanwhile", file=sys.stderr, flush=True)
 
-        bench = ["bench", str(args.rounds)]
-        deep = ["bench-deep", str(args.rounds), str(args.depth)]
-        configs = [Config("unprofiled", bench),
-                   Config("unprofiled again", bench, baseline="unprofiled")]  # the noise floor
-        for rate in (100, 1000):
-            configs.append(Config(f"sampler -r {rate}", bench, "sampler", rate, "unprofiled"))
-            if args.perf:
-                configs.append(Config(f"perf -g -F {rate}", bench, "perf", rate, "unprofiled"))
-        configs.append(Config(f"unprofiled, {args.depth} deep", deep))
-        configs.append(Config(f"sampler -r 1000, {args.depth} deep", deep, "sampler", 1000,
-                              f"unprofiled, {args.depth} deep", deep=True))
-        by_name = {c.name: c for c in configs}
 
-        print(f"sampler overhead benchmark: workload bench {args.rounds} (fixed CPU work; -O2, no frame "
-              f"pointers), {args.runs} runs per configuration, interleaved; figures are medians", flush=True)
-        print(f"sampler: {describe_commit(args.root)}, binary built {built}; {os.cpu_count()} CPUs; "
-              f"load average before {' '.join(load_before)}", flush=True)
-        if args.perf:
-            print(f"perf: available ({args.perf}, event {perf_event}, "
-                  f"kernel.perf_event_paranoid={read_text('/proc/sys/kernel/perf_event_paranoid').strip()})")
-        elif perf_reason:
-            print(f"perf: unavailable ({perf_reason})")
-        else:
-            print("perf: skipped (--no-perf)")
-        sys.stdout.flush()
-
-        share = share_used_by_others(2)
-        if share > 20:
-            print(f"warning: the machine is busy (other processes use {share:.0f}% of one CPU): expect noise",
-                  flush=True)
-        # Warm-up (page cache, CPU frequency), not counted.
-        run_once(configs[0], args, tmp)
-        run_once(by_name["sampler -r 100"], args, tmp)
-        for rep in range(args.runs):
-            round_began = time.monotonic()
-            round_busy, round_own = busy_cpu_seconds(), own_cpu_seconds()
-            # Rotate the order, so no configuration always follows the same neighbour.
-            order = configs[rep % len(configs):] + configs[:rep % len(configs)]
-            for config in order:
-                config.runs.append(run_once(config, args, tmp))
-            others = (busy_cpu_seconds() - round_busy) - (own_cpu_seconds() - round_own)
-            share = max(others, 0) / (time.monotonic() - round_began) * 100
-            print(f"  round {rep + 1}/{args.runs} done ({time.monotonic() - began:.0f} s); other processes "
-                  f"used {share:.0f}% of one CPU meanwhile", file=sys.stderr, flush=True)
-
-    load_after = read_text("/proc/loadavg").split()[:3]
-    others = (busy_cpu_seconds() - busy_before) - (own_cpu_seconds() - own_before)
-    others_share = max(others, 0) / (time.monotonic() - began) * 100
-    walls = {c.name: median([r.wall for r in c.runs]) for c in configs}
-
-    def paired(config, other):
-        """Median over the rounds of config's wall / other's wall in the same round."""
-        return median([a.wall / b.wall for a, b in zip(config.runs, other.runs)])
-
+def print_table(configs, by_name, perf_column):
+    """Prints the table of a section; returns its rows (the cells as printed)."""
     slowdowns = {c.name: paired(c, by_name[c.baseline]) for c in configs if c.baseline}
-
     header = ["configuration", "wall", "spread", "slowdown", "vs perf", "samples/s",
               "pause p50", "pause p99", "(worst)", "~stopped", "CPU/sample"]
     rows = []
     for c in configs:
-        wall = walls[c.name]
+        wall = median([r.wall for r in c.runs])
         spread = (max(r.wall for r in c.runs) - min(r.wall for r in c.runs)) / wall * 100
         row = [c.name, f"{wall:.3f} s", f"{spread:.1f}%"] + ["-"] * 8
         if c.baseline:
@@ -345,12 +458,74 @@ def main():
             row[8] = f"{max(r.p99 for r in c.runs)} us"
             row[9] = f"{median([r.hz * r.p50 / 1e4 for r in c.runs]):.2f}%"
         rows.append(row)
-    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
-    print()
-    for row in [header] + rows:
+    columns = [i for i in range(len(header)) if perf_column or header[i] != "vs perf"]
+    shown = [[row[i] for i in columns] for row in [header] + rows]
+    widths = [max(len(str(row[i])) for row in shown) for i in range(len(columns))]
+    for row in shown:
         cells = [str(cell).ljust(widths[i]) if i == 0 else str(cell).rjust(widths[i])
                  for i, cell in enumerate(row)]
         print("  ".join(cells).rstrip())
+    return rows, slowdowns
+
+
+def problems_of(configs, prefix=""):
+    problems = []
+    for c in configs:
+        errors = sum(r.errors for r in c.runs)
+        truncated = sum(r.truncated for r in c.runs)
+        mismatches = sum(r.mismatches for r in c.runs)
+        if errors or truncated:
+            problems.append(f"{prefix}{c.name}: {errors} errors, {truncated} truncated stacks over "
+                            f"{len(c.runs)} runs")
+        if mismatches:
+            problems.append(f"{prefix}{c.name}: {mismatches} --native stacks did not pair up over "
+                            f"{len(c.runs)} runs")
+    return problems
+
+
+def run_native_section(args, tmp, began):
+    if args.no_perf:
+        args.perf, perf_reason, perf_event = None, None, None
+    else:
+        args.perf, perf_reason, perf_event = check_perf(tmp)
+
+    bench = ["bench", str(args.rounds)]
+    deep = ["bench-deep", str(args.rounds), str(args.depth)]
+    configs = [Config("unprofiled", bench),
+               Config("unprofiled again", bench, baseline="unprofiled")]  # the noise floor
+    for rate in (100, 1000):
+        configs.append(Config(f"sampler -r {rate}", bench, "sampler", rate, "unprofiled"))
+        if args.perf:
+            configs.append(Config(f"perf -g -F {rate}", bench, "perf", rate, "unprofiled"))
+    configs.append(Config(f"unprofiled, {args.depth} deep", deep))
+    configs.append(Config(f"sampler -r 1000, {args.depth} deep", deep, "sampler", 1000,
+                          f"unprofiled, {args.depth} deep", deep=True))
+    by_name = {c.name: c for c in configs}
+
+    print(f"native section: workload bench {args.rounds} (fixed CPU work; -O2, no frame "
+          f"pointers), {args.runs} runs per configuration, interleaved; figures are medians", flush=True)
+    if args.perf:
+        print(f"perf: available ({args.perf}, event {perf_event}, "
+              f"kernel.perf_event_paranoid={read_text('/proc/sys/kernel/perf_event_paranoid').strip()})")
+    elif perf_reason:
+        print(f"perf: unavailable ({perf_reason})")
+    else:
+        print("perf: skipped (--no-perf)")
+    sys.stdout.flush()
+
+    share = share_used_by_others(2)
+    if share > 20:
+        print(f"warning: the machine is busy (other processes use {share:.0f}% of one CPU): expect noise",
+              flush=True)
+    meter = OthersMeter()
+    # Warm-up (page cache, CPU frequency), not counted.
+    run_once(configs[0], args, tmp)
+    run_once(by_name["sampler -r 100"], args, tmp)
+    run_rounds(configs, args.runs, began, args, tmp, "native ")
+    others_share = meter.share()
+
+    print()
+    rows, slowdowns = print_table(configs, by_name, perf_column=True)
     print()
     print("""\
 wall: the fixture's own spawn-to-exit time; spread: (max - min) / median over the runs.
@@ -366,12 +541,7 @@ CPU/sample: the profiler process's user+sys time over its samples, start-up and 
         print()
         for c in configs:
             print(f"raw {c.name}: " + " ".join(f"{r.wall:.3f}" for r in c.runs))
-    problems = []
-    for c in configs:
-        errors = sum(r.errors for r in c.runs)
-        truncated = sum(r.truncated for r in c.runs)
-        if errors or truncated:
-            problems.append(f"{c.name}: {errors} errors, {truncated} truncated stacks over {len(c.runs)} runs")
+    problems = problems_of(configs)
     deep_config = by_name[f"sampler -r 1000, {args.depth} deep"]
     frames = max(r.max_frames or 0 for r in deep_config.runs)
     print(f"deep run: deepest stack unwound {frames} frames ({args.depth} recursive frames + main, "
@@ -396,6 +566,241 @@ CPU/sample: the profiler process's user+sys time over its samples, start-up and 
           f"{noise_spread:.1f}%; slowdowns within that are not resolved)")
     print(f"  p99 pause <= {AIM_DEEP_P99_US} us for a {args.depth}-frame stack (1000 Hz): "
           f"{p99:.0f} us -> {verdict}")
+    print(f"native section: other processes used {others_share:.0f}% of one CPU meanwhile")
+
+
+def pyenv_root():
+    for candidate in (shutil.which("pyenv"), os.path.expanduser("~/.pyenv/bin/pyenv")):
+        if candidate and os.access(candidate, os.X_OK):
+            try:
+                out = subprocess.run([candidate, "root"], capture_output=True, text=True, timeout=20)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            root = out.stdout.strip()
+            if out.returncode == 0 and os.path.isdir(root):
+                return root
+    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+def probe_interpreter(path, origin):
+    """An Interpreter for path, or raises BenchError saying why it cannot be used."""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise BenchError(f"{path}: not found")
+    try:
+        out = subprocess.run([path, "-c", "import sys; print(sys.implementation.name, "
+                                          "'%d.%d.%d' % sys.version_info[:3])"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise BenchError(f"{path}: does not run ({error})")
+    fields = out.stdout.split()
+    if out.returncode != 0 or len(fields) != 2:
+        raise BenchError(f"{path}: does not run ({(out.stderr or out.stdout).strip()[:200]})")
+    if fields[0] != "cpython":
+        raise BenchError(f"{path}: {fields[0]}, not CPython")
+    return Interpreter(path, fields[1], origin)
+
+
+def find_interpreters(args):
+    """([Interpreter], [notes on default interpreters that are missing])."""
+    if args.interpreter:
+        return [probe_interpreter(path, path) for path in args.interpreter], []
+    found, missing = [], []
+    versions = os.path.join(pyenv_root(), "versions")
+    patches = sorted((int(m[1]), path) for path in glob.glob(os.path.join(versions, DEFAULT_PYENV_MINOR + ".*"))
+                     if (m := re.fullmatch(re.escape(DEFAULT_PYENV_MINOR) + r"\.(\d+)", os.path.basename(path))))
+    candidates = []
+    if patches:
+        candidates.append((os.path.join(patches[-1][1], "bin", "python" + DEFAULT_PYENV_MINOR), "pyenv"))
+    else:
+        missing.append(f"pyenv CPython {DEFAULT_PYENV_MINOR}: not installed under {versions}")
+    candidates.append((DEFAULT_SYSTEM_PYTHON, "Debian"))
+    for path, origin in candidates:
+        try:
+            found.append(probe_interpreter(path, origin))
+        except BenchError as error:
+            missing.append(f"{origin}: {error}")
+    return found, missing
+
+
+def calibrate(interpreter, args, tmp):
+    """Sets interpreter.rounds: --python-rounds, or as many rounds as take --python-seconds here.
+    The calibration run doubles as the unprofiled warm-up. It goes by the CPU time the workload
+    measured, not by the wall time, so a busy machine does not shrink the runs."""
+    config = Config("calibration", target=[interpreter.path, args.python_workload,
+                                           str(PYTHON_CALIBRATION_ROUNDS)], interpreter=interpreter)
+    run = run_once(config, args, tmp)
+    interpreter.seconds_per_round = run.target_cpu / PYTHON_CALIBRATION_ROUNDS
+    if args.python_rounds:
+        interpreter.rounds = args.python_rounds
+    else:
+        interpreter.rounds = max(100, round(args.python_seconds / interpreter.seconds_per_round / 100) * 100)
+
+
+def python_configs(interpreter, args):
+    depth = args.python_depth
+    work = [interpreter.path, args.python_workload, str(interpreter.rounds)]
+    deep_work = work + ["--depth", str(depth)]
+    deep_base = f"unprofiled, {depth} deep"
+    configs = [Config("unprofiled", target=work, interpreter=interpreter),
+               Config("unprofiled again", target=work, baseline="unprofiled", interpreter=interpreter)]
+    for flags in ([], ["--native"]):
+        for rate in (100, 1000):
+            name = " ".join(["sampler"] + flags + ["-r", str(rate)])
+            configs.append(Config(name, profiler="sampler", rate=rate, baseline="unprofiled", target=work,
+                                  flags=flags, interpreter=interpreter))
+    configs.append(Config(deep_base, target=deep_work, interpreter=interpreter))
+    for flags in ([], ["--native"]):
+        name = " ".join(["sampler"] + flags + ["-r", "1000"]) + f", {depth} deep"
+        configs.append(Config(name, profiler="sampler", rate=1000, baseline=deep_base, target=deep_work,
+                              deep=True, flags=flags, interpreter=interpreter))
+    return configs
+
+
+def run_python_section(args, tmp, began):
+    interpreters, missing = find_interpreters(args)
+    print(f"python section: {os.path.relpath(args.python_workload, args.root)} (fixed pure-Python and json "
+          f"work, ~{args.python_seconds:g} s), {args.python_runs} runs per configuration, interleaved; "
+          f"figures are medians", flush=True)
+    for note in missing:
+        print(f"python: unavailable ({note})")
+    if not interpreters:
+        print("python section: skipped (no interpreter)")
+        return
+    share = share_used_by_others(2)
+    if share > 20:
+        print(f"warning: the machine is busy (other processes use {share:.0f}% of one CPU): expect noise",
+              flush=True)
+    meter = OthersMeter()
+    configs = []
+    for interpreter in interpreters:
+        calibrate(interpreter, args, tmp)
+        group = python_configs(interpreter, args)
+        # A short warm-up with sampler (page cache, the interpreter's debug information), not counted.
+        run_once(Config("warm-up", profiler="sampler", rate=100, flags=["--native"], interpreter=interpreter,
+                        target=[interpreter.path, args.python_workload, str(PYTHON_CALIBRATION_ROUNDS)]),
+                 args, tmp)
+        configs += group
+        print(f"{interpreter.label}: {interpreter.path}, {interpreter.rounds} rounds "
+              f"({'--python-rounds' if args.python_rounds else 'calibrated'}; "
+              f"{interpreter.seconds_per_round * 1e3:.2f} ms CPU per round unprofiled)", flush=True)
+    run_rounds(configs, args.python_runs, began, args, tmp, "python ")
+    others_share = meter.share()
+
+    depth = args.python_depth
+    for interpreter in interpreters:
+        group = [c for c in configs if c.interpreter is interpreter]
+        by_name = {c.name: c for c in group}
+        print()
+        print(f"{interpreter.label}, {interpreter.rounds} rounds:")
+        rows, slowdowns = print_table(group, by_name, perf_column=False)
+        detected = sorted({r.python_version for c in group for r in c.runs if r.python_version})
+        if detected != [interpreter.version]:
+            print(f"warning: sampler reported Python {', '.join(detected)} for {interpreter.version}")
+        for config in group:
+            if config.deep:
+                frames = max(r.max_frames or 0 for r in config.runs)
+                recursion = min(r.max_recursion or 0 for r in config.runs)
+                note = "" if recursion >= depth else f" (warning: fewer than {depth})"
+                print(f"{config.name}: deepest stack {frames} frames, {recursion} `recurse` frames in the "
+                      f"deepest stack of every run{note}")
+        if args.raw:
+            for c in group:
+                print(f"raw {c.name}: " + " ".join(f"{r.wall:.3f}" for r in c.runs))
+        for note in problems_of(group):
+            print(f"warning: {note}")
+        print(f"aims ({interpreter.label}):")
+        for name in ("sampler -r 100", "sampler --native -r 100"):
+            slowdown = (slowdowns[name] - 1) * 100
+            aim = AIM_PYTHON_SLOWDOWN_100
+            verdict = "met" if slowdown <= aim else f"MISSED by {slowdown - aim:.1f} points"
+            verdict += rate_caveat(by_name[name])
+            print(f"  slowdown of {name} <= {aim:.0f}%: {slowdown:+.1f}% -> {verdict}")
+        deep_config = by_name[f"sampler --native -r 1000, {depth} deep"]
+        p99 = median([r.p99 for r in deep_config.runs])
+        verdict = "met" if p99 <= AIM_PYTHON_DEEP_P99_US else f"MISSED by {p99 - AIM_PYTHON_DEEP_P99_US:.0f} us"
+        verdict += rate_caveat(deep_config)
+        noise = (slowdowns["unprofiled again"] - 1) * 100
+        noise_spread = max(float(row[2].rstrip("%")) for row in rows[:2])
+        print(f"  (noise floor: unprofiled vs itself {noise:+.1f}%, spread of the unprofiled runs up to "
+              f"{noise_spread:.1f}%; slowdowns within that are not resolved)")
+        print(f"  p99 pause <= {AIM_PYTHON_DEEP_P99_US} us for a {depth}-deep Python stack with --native "
+              f"(1000 Hz): {p99:.0f} us -> {verdict}")
+    print()
+    print("""\
+wall: the workload's time from its "ready" line (interpreter up, modules imported; the profiler
+  is attached only then) to its exit. slowdown, spread, pause, ~stopped, CPU/sample: as above.
+  sampler -r HZ reads the Python frames of each stopped thread (the default); --native also
+  copies its native stack and merges the two.""")
+    print(f"python section: other processes used {others_share:.0f}% of one CPU meanwhile")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sampler", required=True)
+    parser.add_argument("--workload", required=True)
+    parser.add_argument("--root", required=True, help="source tree (for the commit id)")
+    parser.add_argument("--only", choices=("native", "python"),
+                        help="run only this section (default: both, native first)")
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 2800)),
+                        help="native: work per run, in `workload bench` rounds (default 2800, ~3.4 s here)")
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", 5)),
+                        help="native: runs per configuration (default 5, at least 3)")
+    parser.add_argument("--depth", type=int, default=64, help="native: recursion depth of the deep run")
+    parser.add_argument("--no-perf", action="store_true", help="native: skip the perf configurations")
+    parser.add_argument("--python-runs", type=int, default=3,
+                        help="python: runs per configuration (default 3, at least 3)")
+    parser.add_argument("--python-seconds", type=float, default=3.0,
+                        help="python: calibrate the work per run to about this long unprofiled (default 3)")
+    parser.add_argument("--python-rounds", type=int,
+                        help="python: work per run in workload.py rounds, for every interpreter "
+                             "(default: calibrated to --python-seconds)")
+    parser.add_argument("--python-depth", type=int, default=50,
+                        help="python: Python recursion depth of the deep runs (default 50)")
+    parser.add_argument("--interpreter", action="append", metavar="PATH",
+                        help="python: a CPython to measure (repeatable; default: pyenv's newest "
+                             f"{DEFAULT_PYENV_MINOR} and {DEFAULT_SYSTEM_PYTHON})")
+    parser.add_argument("--python-workload", help="python: the workload script (default: "
+                                                  "tests/fixtures/python_bench/workload.py in --root)")
+    parser.add_argument("--raw", action="store_true", help="also print every run's wall time")
+    args = parser.parse_args()
+    if args.runs < 3:
+        parser.error("--runs must be at least 3")
+    if args.python_runs < 3:
+        parser.error("--python-runs must be at least 3")
+    if args.python_depth < 1 or (args.python_rounds is not None and args.python_rounds < 1):
+        parser.error("--python-depth and --python-rounds must be positive")
+    if args.python_seconds <= 0:
+        parser.error("--python-seconds must be positive")
+    args.python_workload = os.path.abspath(args.python_workload or os.path.join(
+        args.root, "tests", "fixtures", "python_bench", "workload.py"))
+    if args.only != "native" and not os.path.isfile(args.python_workload):
+        parser.error(f"{args.python_workload}: not found")
+    args.checksums = {}  # Python workload: rounds -> checksum, the same in every run
+
+    began = time.monotonic()
+    busy_before, own_before = busy_cpu_seconds(), own_cpu_seconds()
+    load_before = read_text("/proc/loadavg").split()[:3]
+    with tempfile.TemporaryDirectory(prefix="sampler-bench-") as tmp:
+        # A private copy, so a rebuild of build/src/sampler during the run cannot change it.
+        private = os.path.join(tmp, "sampler")
+        shutil.copy2(args.sampler, private)
+        built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.stat(args.sampler).st_mtime))
+        args.sampler = private
+
+        sections = [args.only] if args.only else ["native", "python"]
+        print(f"sampler overhead benchmark: {' and '.join(sections)} section{'s' if len(sections) > 1 else ''}")
+        print(f"sampler: {describe_commit(args.root)}, binary built {built}; {os.cpu_count()} CPUs; "
+              f"load average before {' '.join(load_before)}", flush=True)
+        for section in sections:
+            print()
+            if section == "native":
+                run_native_section(args, tmp, began)
+            else:
+                run_python_section(args, tmp, began)
+
+    load_after = read_text("/proc/loadavg").split()[:3]
+    others = (busy_cpu_seconds() - busy_before) - (own_cpu_seconds() - own_before)
+    others_share = max(others, 0) / (time.monotonic() - began) * 100
     print()
     print(f"load average after {' '.join(load_after)}; other processes used {others_share:.0f}% of one "
           f"CPU during the run (of {os.cpu_count() * 100}%); total {time.monotonic() - began:.0f} s")
