@@ -768,7 +768,7 @@ def main():
     parser.add_argument("--python-runs", type=int, default=3,
                         help="python: runs per configuration (default 3, at least 3)")
     parser.add_argument("--python-seconds", type=float, default=3.0,
-                        help="python: calibrate the work per run to about this long unprofiled (default 3)")
+                        help="python: size each run to about this much CPU time unprofiled (default 3)")
     parser.add_argument("--python-rounds", type=int,
                         help="python: work per run in workload.py rounds, for every interpreter "
                              "(default: calibrated to --python-seconds)")

@@ -3,7 +3,7 @@
 # perf at 100 Hz and 1000 Hz, sampler's pause per sample (also with a 64-deep stack) and its CPU per
 # sample. Python section: the same for a pure-Python workload under pyenv's CPython 3.12 and
 # Debian's 3.11, Python frames only and --native (also with a 50-deep Python stack).
-# Run by hand (~6-7 minutes); see bench/README.md. Options go to bench.py (--only native|python,
+# Run by hand (~5 minutes); see bench/README.md. Options go to bench.py (--only native|python,
 # --runs N, --rounds N, --depth N, --no-perf, --python-runs N, --python-seconds S, --interpreter
 # PATH, ...). BUILD_DIR overrides the build directory (default: build/ in the tree).
 set -euo pipefail
