@@ -37,6 +37,10 @@ ProbeOutput parse_probe_output(const std::string& text) {
             out.module = fields.size() > 1 ? fields[1] : "";
         } else if (line.rfind("gil ", 0) == 0) {
             out.gil_tid = std::atoi(line.c_str() + 4);
+        } else if (line.rfind("name ", 0) == 0) {
+            auto fields = split_tabs(line.substr(5)); // tid, name
+            if (fields.size() >= 2)
+                out.names[std::atoi(fields[0].c_str())] = fields[1];
         } else if (line.rfind("errors ", 0) == 0) {
             out.errors = std::atol(line.c_str() + 7);
         } else if (line.rfind("thread ", 0) == 0) {
@@ -67,6 +71,7 @@ FixtureReport parse_fixture_report(const std::string& text) {
         if (f[0] == "thread" && f.size() >= 3) {
             role = f[1];
             report.tids[role] = std::atoi(f[2].c_str());
+            report.names[role] = f.size() >= 4 ? f[3] : "";
             report.frames[role];
         } else if (f[0] == "frame" && f.size() >= 5 && !role.empty()) {
             report.frames[role].push_back({f[1], f[2], to_unsigned(f[3]), to_unsigned(f[4])});

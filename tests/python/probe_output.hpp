@@ -31,12 +31,14 @@ struct ProbeOutput {
     int gil_tid = 0;
     long errors = -1;
     std::map<int, ProbedThread> threads; // by tid
+    std::map<int, std::string> names;    // tid -> the name `threading` gives it
 };
 
 ProbeOutput parse_probe_output(const std::string& text);
 
 struct FixtureReport {
     std::map<std::string, int> tids;                          // role -> tid
+    std::map<std::string, std::string> names;                 // role -> threading's name
     std::map<std::string, std::vector<ExpectedFrame>> frames; // role -> CPython's own view
 };
 

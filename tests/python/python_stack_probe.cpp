@@ -5,6 +5,7 @@
 //
 // Output (UTF-8, tab-separated, innermost frame first):
 //   version <X.Y.Z>	<module path>
+//   name <tid>	<Python thread name>      (threads `threading` names; read before stopping)
 //   gil <tid>
 //   thread <tid>	gil <0|1>	truncated <0|1>
 //   frame	<name>	<file>	<line>	<first line>	<entry 0|1>	<valid 0|1>
@@ -117,6 +118,8 @@ int main(int argc, char** argv) {
             return 1;
         }
         std::printf("version %s\t%s\n", reader->version().c_str(), reader->module_path().c_str());
+        for (const auto& [tid, name] : reader->thread_names(memory))
+            std::printf("name %d\t%s\n", tid, name.c_str());
         std::uint64_t errors = 0;
         std::vector<sampler::PythonThread> threads;
         int gil_tid = 0;

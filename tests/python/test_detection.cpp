@@ -65,7 +65,8 @@ std::vector<std::uint8_t> debug_offsets_3_13() {
                      {176, 16},    {184, 72},   {192, 152},  {200, 160},   {224, 80},  {232, 8},   {240, 0},
                      {248, 56},    {256, 72},   {264, 70},   {272, 208},   {280, 112}, {288, 120}, {296, 128},
                      {304, 136},   {312, 68},   {344, 200},  {352, 16},    {360, 8},   {512, 40},  {520, 16},
-                     {528, 32},    {536, 64},   {544, 32},   {552, 16},    {560, 40}});
+                     {528, 32},    {536, 64},   {544, 32},   {552, 16},    {560, 40},  {88, 7656}, {368, 416},
+                     {376, 24},    {384, 88},   {392, 168},  {448, 48},    {456, 32},  {464, 40}});
 }
 
 } // namespace
@@ -99,6 +100,10 @@ TEST_CASE("3.13 _Py_DebugOffsets give the measured 3.13 layout", "[python][detec
     CHECK(layout->strings.unicode_ascii_data == table.strings.unicode_ascii_data);
     CHECK(layout->strings.unicode_compact_data == table.strings.unicode_compact_data);
     CHECK(layout->strings.bytes_data == table.strings.bytes_data);
+    CHECK(layout->interp.modules == table.interp.modules);
+    CHECK(layout->type.flags == table.type.flags);
+    CHECK(layout->dict.keys == table.dict.keys);
+    CHECK(layout->dict.values == table.dict.values);
 }
 
 TEST_CASE("_Py_DebugOffsets that cannot be trusted are refused with a reason", "[python][detect]") {

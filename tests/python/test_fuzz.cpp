@@ -4,9 +4,12 @@
 // ends.
 
 #include "debug_offsets.hpp"
+#include "dict_reader.hpp"
 #include "elf_symbols.hpp"
+#include "instance_dict.hpp"
 #include "line_table.hpp"
 #include "synthetic_python.hpp"
+#include "thread_names.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +17,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <unordered_set>
 
 using namespace sampler;
 using namespace sampler::python;
@@ -77,6 +81,8 @@ void read_everything(PythonReader& reader, const RemoteMemory& memory, std::mt19
     CHECK(frames <= PythonReader::max_total_frames + threads.size());
     (void)reader.read_thread(memory, static_cast<int>(rng() % 100), &errors);
     (void)reader.gil_holder_tid(memory);
+    for (const auto& [tid, name] : reader.thread_names(memory))
+        REQUIRE(name.size() <= 4 * max_string_chars);
     // The frame walker from arbitrary starting points, beyond what the thread list reaches.
     for (int i = 0; i < 8; ++i) {
         PythonThread thread;
@@ -143,6 +149,74 @@ TEST_CASE("valid synthetic interpreters with random corruption", "[python][fuzz]
             }
             PythonReader reader = py.reader();
             read_everything(reader, py.memory(), rng);
+        }
+    }
+}
+
+namespace {
+
+// A dict of the layout's model at `dict` whose sizes pass the reader's checks (so the walk gets
+// to the entries), with random entries, and half the time a split values array.
+void plausible_dict(FakeMemory& memory, const PythonLayout& layout, std::uint64_t dict,
+                    std::mt19937_64& rng) {
+    const DictLayout& d = layout.dict;
+    std::uint64_t keys = random_pointer(rng) & ~std::uint64_t{7};
+    auto put = [&](std::uint64_t at, auto value) {
+        try {
+            memory.put(at, value);
+        } catch (const std::logic_error&) {
+            // Past the end of a region: the walk then just reads less.
+        }
+    };
+    unsigned log2 = static_cast<unsigned>(rng() % 6) + 3;
+    if (d.model == DictModel::open_table) {
+        put(dict + static_cast<std::uint64_t>(d.mask), (std::uint64_t{1} << log2) - 1);
+        put(dict + static_cast<std::uint64_t>(d.table), keys);
+        return;
+    }
+    put(dict + static_cast<std::uint64_t>(d.keys), keys);
+    put(dict + static_cast<std::uint64_t>(d.values), rng() % 2 ? random_pointer(rng) : 0);
+    std::uint64_t entries = rng() % ((2u << log2) / 3 + 1);
+    put(keys + static_cast<std::uint64_t>(d.keys_nentries), entries);
+    if (d.model == DictModel::indexed_keys) {
+        put(keys + static_cast<std::uint64_t>(d.keys_size), std::uint64_t{1} << log2);
+    } else {
+        put(keys + static_cast<std::uint64_t>(d.keys_log2_size), static_cast<std::uint8_t>(log2));
+        put(keys + static_cast<std::uint64_t>(d.keys_log2_index_bytes), static_cast<std::uint8_t>(log2));
+        put(keys + static_cast<std::uint64_t>(d.keys_kind), static_cast<std::uint8_t>(rng() % 3));
+    }
+}
+
+} // namespace
+
+TEST_CASE("dicts, instance dicts and thread names on random memory", "[python][fuzz]") {
+    std::mt19937_64 rng(424242);
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        for (int iteration = 0; iteration < 200; ++iteration) {
+            FakeMemory memory;
+            fill_random(memory, region_a, region_size, rng);
+            fill_random(memory, region_b, region_size, rng);
+            for (int i = 0; i < 16; ++i)
+                plausible_dict(memory, *layout, random_pointer(rng) & ~std::uint64_t{7}, rng);
+            ObjectReader objects(*layout, {});
+            DictReader dicts(*layout);
+            for (int i = 0; i < 16; ++i) {
+                if (auto entries = dicts.entries(memory, random_pointer(rng)))
+                    REQUIRE(entries->size() <= max_dict_slots);
+                if (auto entries = dicts.split_entries(memory, random_pointer(rng), {random_pointer(rng)}))
+                    REQUIRE(entries->size() <= max_dict_slots);
+                (void)instance_attributes(memory, dicts, *layout, random_pointer(rng));
+            }
+            ThreadNameReader names(objects);
+            std::unordered_set<std::uint64_t> idents;
+            for (int i = 0; i < 8; ++i)
+                idents.insert(rng() % 2 ? random_word(rng, 0) : random_pointer(rng));
+            for (int i = 0; i < 4; ++i)
+                for (const auto& [ident, name] : names.read(memory, random_pointer(rng), idents)) {
+                    CHECK(idents.contains(ident));
+                    REQUIRE(name.size() <= 4 * max_string_chars);
+                }
         }
     }
 }

@@ -26,6 +26,48 @@ std::string offset_of(const std::string& type, const std::string& member) {
     return "&((" + type + "*)0)->" + member;
 }
 
+// What thread names need: sys.modules, module dicts, dicts of every kind, instance dicts.
+void add_object_fields(const PythonLayout& l, std::vector<Field>& f) {
+    auto add = [&](const std::string& type, const std::string& member, int expected) {
+        if (expected != absent)
+            f.push_back({offset_of(type, member), expected});
+    };
+    const DictLayout& d = l.dict;
+    add("PyModuleObject", "md_dict", l.module_dict);
+    add("PyTypeObject", "tp_basicsize", l.type.basicsize);
+    add("PyTypeObject", "tp_flags", l.type.flags);
+    add("PyTypeObject", "tp_dictoffset", l.type.dictoffset);
+    add("PyHeapTypeObject", "ht_cached_keys", l.type.cached_keys);
+    add("PyDictObject", "ma_mask", d.mask);
+    add("PyDictObject", "ma_table", d.table);
+    add("PyDictObject", "ma_keys", d.keys);
+    add("PyDictObject", "ma_values", d.values);
+    add("PyDictKeysObject", "dk_size", d.keys_size);
+    add("PyDictKeysObject", "dk_log2_size", d.keys_log2_size);
+    add("PyDictKeysObject", "dk_log2_index_bytes", d.keys_log2_index_bytes);
+    add("PyDictKeysObject", "dk_kind", d.keys_kind);
+    add("PyDictKeysObject", "dk_nentries", d.keys_nentries);
+    add("PyDictKeysObject", "dk_indices", d.keys_indices);
+    // The dict reader assumes {hash, key, value} and {key, value} entries.
+    const std::string entry = d.model == DictModel::open_table ? "PyDictEntry" : "PyDictKeyEntry";
+    f.push_back({"sizeof(" + entry + ")", d.entry_size});
+    f.push_back({offset_of(entry, "me_hash"), 0});
+    f.push_back({offset_of(entry, "me_key"), 8});
+    f.push_back({offset_of(entry, "me_value"), 16});
+    if (d.unicode_entry_size != absent) {
+        f.push_back({"sizeof(PyDictUnicodeEntry)", d.unicode_entry_size});
+        f.push_back({offset_of("PyDictUnicodeEntry", "me_key"), 0});
+        f.push_back({offset_of("PyDictUnicodeEntry", "me_value"), 8});
+        f.push_back({"DICT_KEYS_GENERAL", 0});
+        f.push_back({"DICT_KEYS_UNICODE", 1});
+        f.push_back({"DICT_KEYS_SPLIT", 2});
+    }
+    if (d.model != DictModel::open_table && d.model != DictModel::indexed_keys)
+        add("PyDictValues", "values", d.values_array);
+    add("PyDictValues", "capacity", d.values_capacity);
+    add("PyDictValues", "valid", d.values_valid);
+}
+
 std::vector<Field> fields_to_check(const PythonLayout& l) {
     const int minor = l.major == 2 ? 0 : l.minor; // 2.7 behaves as "before 3.6" below
     const bool frame_objects = l.frames == FrameModel::frame_object;
@@ -41,7 +83,7 @@ std::vector<Field> fields_to_check(const PythonLayout& l) {
     }
     add("PyInterpreterState", "next", l.interp.next);
     add("PyInterpreterState", minor >= 11 ? "threads.head" : "tstate_head", l.interp.threads_head);
-    add("PyInterpreterState", "modules", l.interp.modules);
+    add("PyInterpreterState", minor >= 12 ? "imports.modules" : "modules", l.interp.modules);
     add("PyInterpreterState", "ceval.gil", l.interp.gil_pointer);
     add("struct _gil_runtime_state", "last_holder", l.gil.last_holder);
     add("struct _gil_runtime_state", "locked", l.gil.locked);
@@ -83,6 +125,7 @@ std::vector<Field> fields_to_check(const PythonLayout& l) {
         f.push_back({"sizeof(PyASCIIObject)", l.strings.unicode_ascii_data});
         f.push_back({"sizeof(PyCompactUnicodeObject)", l.strings.unicode_compact_data});
     }
+    add_object_fields(l, f);
     return f;
 }
 

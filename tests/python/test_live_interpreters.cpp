@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 #include <unistd.h>
 
@@ -105,6 +106,25 @@ void check_main_thread_by_markers(const std::vector<ExpectedFrame>& frames, bool
     }
 }
 
+// Every fixture thread is named as `threading` names it (the fixture's own report, and the names
+// the fixture chose), which is not its OS name: proof the name was read from the interpreter.
+void check_thread_names(const ProbeOutput& output, const FixtureReport& report, int pid, bool py3) {
+    const std::map<std::string, std::string> chosen{{"main", "MainThread"},
+                                                    {"blocker", py3 ? "py-blocker-\u00df" : "py-blocker"},
+                                                    {"spinner", py3 ? "py-spinner-\u2603" : "py-spinner"}};
+    for (const auto& [role, name] : chosen) {
+        int tid = report.tids.at(role);
+        INFO(role << " thread " << tid);
+        CHECK(report.names.at(role) == name);
+        auto found = output.names.find(tid);
+        REQUIRE(found != output.names.end());
+        CHECK(found->second == name);
+        std::string os_name =
+            read_text_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/comm");
+        CHECK(os_name.substr(0, os_name.find('\n')) != name);
+    }
+}
+
 void check_interpreter(const std::optional<Interpreter>& interpreter, const std::string& label) {
     if (!interpreter) {
         WARN("skipped: CPython " << label << " is not installed");
@@ -131,6 +151,7 @@ void check_interpreter(const std::optional<Interpreter>& interpreter, const std:
         CHECK_FALSE(thread.truncated);
     }
     check_main_thread_by_markers(thread_of(output, report, "main").frames, py3, qualnames);
+    check_thread_names(output, report, running.pid(), py3);
 
     // The spinner moves between the lines of its loop; everything below its innermost frame is fixed.
     const ProbedThread& spinner = thread_of(output, report, "spinner");
@@ -167,6 +188,7 @@ void check_interpreter(const std::optional<Interpreter>& interpreter, const std:
         CHECK(stripped.errors == 0);
         for (const std::string role : {"main", "blocker"})
             CHECK(comparable(thread_of(stripped, report, role).frames) == report.frames[role]);
+        check_thread_names(stripped, report, running.pid(), py3);
     }
 }
 

@@ -20,16 +20,17 @@ struct DebugOffsetsPositions {
     int bytes_ob_size, bytes_ob_sval;
     int unicode_state, unicode_length, unicode_ascii_size;
     int struct_size; // bytes of the struct we need to have read
+    int interp_imports_modules, type_size, type_flags, dict_size, dict_keys, dict_values;
 };
 
 constexpr DebugOffsetsPositions positions_3_13{
-    40,  48,  64,  72,  112, 120, 136, 144, 152, 168, 176, 184, 192, 200, 224, 232, 240,
-    248, 264, 272, 280, 288, 296, 304, 312, 344, 360, 520, 528, 544, 552, 560, 584,
+    40,  48,  64,  72,  112, 120, 136, 144, 152, 168, 176, 184, 192, 200, 224, 232, 240, 248, 264, 272,
+    280, 288, 296, 304, 312, 344, 360, 520, 528, 544, 552, 560, 584, 88,  368, 392, 448, 456, 464,
 };
 
 constexpr DebugOffsetsPositions positions_3_14{
-    40,  48,  64,  72,  120, 128, 144, 152, 176, 192, 200, 208, 216, 224, 248, 256, 264,
-    272, 288, 312, 320, 328, 336, 344, 352, 384, 408, 600, 608, 624, 632, 640, 760,
+    40,  48,  64,  72,  120, 128, 144, 152, 176, 192, 200, 208, 216, 224, 248, 256, 264, 272, 288, 312,
+    320, 328, 336, 344, 352, 384, 408, 600, 608, 624, 632, 640, 760, 96,  416, 440, 528, 536, 544,
 };
 
 std::uint64_t u64_at(std::span<const std::uint8_t> bytes, int position) {
@@ -100,6 +101,8 @@ std::optional<PythonLayout> layout_from_debug_offsets(std::span<const std::uint8
     std::uint64_t frame_size = u64_at(runtime_start, p.frame_size);
     std::uint64_t code_size = u64_at(runtime_start, p.code_size);
     std::uint64_t runtime_size = u64_at(runtime_start, 24);
+    std::uint64_t type_size = u64_at(runtime_start, p.type_size);
+    std::uint64_t dict_size = u64_at(runtime_start, p.dict_size);
     constexpr std::uint64_t small_object = 256; // PyObject headers, bytes and str headers
 
     PythonLayout layout = layout_3_13();
@@ -108,6 +111,10 @@ std::optional<PythonLayout> layout_from_debug_offsets(std::span<const std::uint8
     layout.interp.next = offset_in(p.interp_next, interp_size, 8);
     layout.interp.threads_head = offset_in(p.interp_threads_head, interp_size, 8);
     layout.interp.gil_pointer = offset_in(p.interp_ceval_gil, interp_size, 8);
+    layout.interp.modules = offset_in(p.interp_imports_modules, interp_size, 8);
+    layout.type.flags = offset_in(p.type_flags, type_size, 8);
+    layout.dict.keys = offset_in(p.dict_keys, dict_size, 8);
+    layout.dict.values = offset_in(p.dict_values, dict_size, 8);
     // The GIL's own fields, relative to the _gil_runtime_state the interpreter embeds.
     int gil_state = offset_in(p.interp_gil_runtime_state, interp_size, 0);
     int gil_locked = offset_in(p.interp_gil_locked, interp_size, 4);
@@ -152,6 +159,9 @@ std::optional<PythonLayout> layout_from_debug_offsets(std::span<const std::uint8
         layout.code.firsttraceable = absent;
         layout.interp_frame.code_is_tagged = true;
         layout.interp_frame.owner_cstack = 3;
+        // Not published and not measured: instances whose attributes live only in split values
+        // are not read (thread names then fall back to the OS names).
+        layout.type.cached_keys = absent;
     }
     return layout;
 }

@@ -18,6 +18,7 @@ const PythonLayout& layout_2_7() {
         l.code = {.firstlineno = 96, .filename = 80, .name = 88, .linetable = 104};
         l.strings.py2_bytes = true;
         l.strings.bytes_data = 36;
+        l.dict = dict_layout_2_7();
         return l;
     }();
     return layout;

@@ -11,7 +11,7 @@ const PythonLayout& layout_3_11() {
         l.frames = FrameModel::interpreter_frame;
         l.line_table = LineTableFormat::location_table;
         l.runtime = {.interpreters_head = 40, .tstate_current = 576};
-        l.interp = {.next = 0, .threads_head = 16};
+        l.interp = {.next = 0, .threads_head = 16, .modules = 888};
         l.tstate = {.next = 8,
                     .interp = 16,
                     .frame = 56,
@@ -26,6 +26,9 @@ const PythonLayout& layout_3_11() {
                   .linetable = 136,
                   .code_adaptive = 184,
                   .firsttraceable = 168};
+        l.dict = dict_layout_3_11_to_3_12();
+        l.type.cached_keys = 872;
+        l.type.instance_dict = InstanceDictModel::managed_311;
         return l;
     }();
     return layout;

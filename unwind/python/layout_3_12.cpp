@@ -12,7 +12,7 @@ const PythonLayout& layout_3_12() {
         l.line_table = LineTableFormat::location_table;
         l.gil_model = GilModel::interpreter_gil;
         l.runtime = {.interpreters_head = 40};
-        l.interp = {.next = 0, .threads_head = 72, .gil_pointer = 384};
+        l.interp = {.next = 0, .threads_head = 72, .modules = 944, .gil_pointer = 384};
         l.gil = {.last_holder = 8, .locked = 16};
         l.tstate = {.next = 8,
                     .interp = 16,
@@ -30,6 +30,9 @@ const PythonLayout& layout_3_12() {
                   .firsttraceable = 176};
         l.strings.unicode_ascii_data = 40;
         l.strings.unicode_compact_data = 56;
+        l.dict = dict_layout_3_11_to_3_12();
+        l.type.cached_keys = 880;
+        l.type.instance_dict = InstanceDictModel::dict_or_values;
         return l;
     }();
     return layout;

@@ -12,7 +12,7 @@ const PythonLayout& layout_3_13() {
         l.line_table = LineTableFormat::location_table;
         l.gil_model = GilModel::interpreter_gil;
         l.runtime = {.interpreters_head = 632};
-        l.interp = {.next = 7264, .threads_head = 7344, .gil_pointer = 16};
+        l.interp = {.next = 7264, .threads_head = 7344, .modules = 7656, .gil_pointer = 16};
         l.gil = {.last_holder = 8, .locked = 16};
         l.tstate = {.next = 8, .interp = 16, .frame = 72, .thread_id = 152, .native_thread_id = 160};
         l.interp_frame = {.code = 0, .previous = 8, .instr = 56, .owner = 70, .owner_cstack = 3};
@@ -25,6 +25,9 @@ const PythonLayout& layout_3_13() {
                   .firsttraceable = 184};
         l.strings.unicode_ascii_data = 40;
         l.strings.unicode_compact_data = 56;
+        l.dict = dict_layout_3_13();
+        l.type.cached_keys = 880;
+        l.type.instance_dict = InstanceDictModel::inline_values;
         return l;
     }();
     return layout;

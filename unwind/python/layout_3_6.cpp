@@ -16,6 +16,7 @@ const PythonLayout& layout_3_6() {
         l.tstate = {.next = 8, .interp = 16, .frame = 24, .thread_id = 152};
         l.frame_object = {.back = 24, .code = 32, .lasti = 120};
         l.code = {.firstlineno = 36, .filename = 96, .name = 104, .linetable = 112};
+        l.dict = dict_layout_3_6_to_3_10();
         return l;
     }();
     return layout;

@@ -26,6 +26,18 @@ bool plausible_address(std::uint64_t address) {
 
 } // namespace
 
+bool has_type_name(const RemoteMemory& memory, std::uint64_t object, std::string_view expected) {
+    constexpr std::uint64_t ob_type = 8, tp_name = 24;
+    std::uint64_t type = 0, name = 0;
+    char text[16] = {};
+    if (!plausible_address(object) || expected.size() >= sizeof text ||
+        !memory.read_value(object + ob_type, type) || !plausible_address(type) ||
+        !memory.read_value(type + tp_name, name) || name == 0 ||
+        !memory.read(name, text, expected.size() + 1))
+        return false;
+    return std::string_view(text, expected.size()) == expected && text[expected.size()] == 0;
+}
+
 bool ObjectReader::has_type(const RemoteMemory& memory, std::uint64_t object, std::uint64_t type) const {
     if (!plausible_address(object))
         return false;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sampler::python {
@@ -24,6 +25,10 @@ struct TypeAddresses {
 
 inline constexpr std::size_t max_string_chars = 1024;        // longer names are cut here
 inline constexpr std::size_t max_line_table_bytes = 1 << 20; // larger tables are not read
+
+// The object's type is named `expected` (ob_type->tp_name, at the same offsets in every
+// version); `expected` is at most 15 characters.
+bool has_type_name(const RemoteMemory& memory, std::uint64_t object, std::string_view expected);
 
 class ObjectReader {
   public:

@@ -45,7 +45,7 @@ struct RuntimeLayout {
 struct InterpreterLayout {
     int next = absent;
     int threads_head = absent;
-    int modules = absent;     // PyObject* dict, used to validate a scanned candidate (<= 3.6)
+    int modules = absent;     // sys.modules (interp->modules, 3.12+ imports.modules): a dict
     int gil_pointer = absent; // interp->ceval.gil (3.12+)
 };
 
@@ -91,6 +91,48 @@ struct CodeLayout {           // PyCodeObject
     int firsttraceable = absent; // int (3.11+)
 };
 
+// How a dict stores its entries.
+enum class DictModel {
+    open_table,   // 2.7: ma_mask, ma_table of (hash, key, value) slots
+    indexed_keys, // 3.6-3.10: PyDictKeysObject, dk_size index slots of 1/2/4/8 bytes, then entries
+    kinds_keys,   // 3.11+: dk_log2_size, dk_log2_index_bytes, dk_kind (general or unicode entries)
+};
+
+// Where an object's attribute dict lives, beyond the type's tp_dictoffset.
+enum class InstanceDictModel {
+    dict_offset,    // <= 3.10: a PyDictObject* at tp_dictoffset
+    managed_311,    // Py_TPFLAGS_MANAGED_DICT: dict at obj-24, else split values at obj-32
+    dict_or_values, // 3.12: obj-24 holds a dict, or (low bit set) the split values + 1
+    inline_values,  // 3.13+: Py_TPFLAGS_INLINE_VALUES: values at obj+tp_basicsize; else dict at obj-24
+};
+
+struct DictLayout {
+    DictModel model = DictModel::indexed_keys;
+    int mask = absent;           // ma_mask (2.7)
+    int table = absent;          // ma_table (2.7)
+    int keys = absent;           // ma_keys (3.6+)
+    int values = absent;         // ma_values (3.6+): PyObject** (<= 3.10) or PyDictValues*
+    int keys_size = absent;      // dk_size (3.6-3.10)
+    int keys_log2_size = absent; // u8 (3.11+)
+    int keys_log2_index_bytes = absent;
+    int keys_kind = absent;          // u8: 0 general, 1 unicode, 2 split (3.11+)
+    int keys_nentries = absent;      // dk_nentries (3.6+)
+    int keys_indices = absent;       // dk_indices (3.6+)
+    int entry_size = 24;             // PyDictEntry / PyDictKeyEntry {hash, key, value}
+    int unicode_entry_size = absent; // PyDictUnicodeEntry {key, value} (3.11+)
+    int values_array = 0;            // PyDictValues.values (3.13: after capacity, size, embedded, valid)
+    int values_capacity = absent;    // u8 (3.13+)
+    int values_valid = absent;       // u8 (3.13+)
+};
+
+struct TypeObjectLayout {
+    int basicsize = 32;
+    int flags = 168;
+    int dictoffset = 288;
+    int cached_keys = absent; // PyHeapTypeObject.ht_cached_keys: keys of split instance dicts (3.11+)
+    InstanceDictModel instance_dict = InstanceDictModel::dict_offset;
+};
+
 struct StringLayout {
     bool py2_bytes = false;        // 2.7: names are PyStringObject (bytes)
     int bytes_size = 16;           // PyBytesObject/PyStringObject ob_size
@@ -116,10 +158,19 @@ struct PythonLayout {
     InterpreterFrameLayout interp_frame;
     CodeLayout code;
     StringLayout strings;
-    int ob_type = 8; // PyObject.ob_type
+    DictLayout dict;
+    TypeObjectLayout type;
+    int ob_type = 8;      // PyObject.ob_type
+    int module_dict = 16; // PyModuleObject.md_dict
 
     std::string name() const { return std::to_string(major) + "." + std::to_string(minor); }
 };
+
+// Dict layouts shared by several versions (python_layouts.cpp), measured like the tables.
+DictLayout dict_layout_2_7();
+DictLayout dict_layout_3_6_to_3_10();
+DictLayout dict_layout_3_11_to_3_12();
+DictLayout dict_layout_3_13();
 
 // The table for one minor version, or nullptr when there is none.
 const PythonLayout* layout_for(int major, int minor);

@@ -4,6 +4,8 @@
 #include "interpreter_state.hpp"
 #include "python_reader_impl.hpp"
 
+#include <unordered_set>
+
 namespace sampler {
 namespace {
 
@@ -103,6 +105,30 @@ int PythonReader::gil_holder_tid(const RemoteMemory& memory) {
                 return python::thread_state_tid(target, memory, state);
     }
     return 0;
+}
+
+std::unordered_map<int, std::string> PythonReader::thread_names(const RemoteMemory& memory) {
+    std::uint64_t errors = 0; // a thread list that cannot be read just leaves its names out
+    const python::PythonTarget& target = impl_->target;
+    std::unordered_map<int, std::string> names;
+    std::size_t states_left = max_threads; // across all interpreters, like read_threads
+    for (std::uint64_t interp : python::list_interpreters(target, memory, errors)) {
+        std::unordered_map<std::uint64_t, int> tid_by_ident;
+        std::unordered_set<std::uint64_t> idents;
+        auto states = python::list_thread_states(target, memory, interp, states_left, errors);
+        states_left -= std::min(states_left, states.size());
+        for (const python::ThreadStateFields& state : states) {
+            if (int tid = python::thread_state_tid(target, memory, state); tid != 0) {
+                tid_by_ident[state.thread_id] = tid;
+                idents.insert(state.thread_id);
+            }
+        }
+        for (auto& [ident, name] : impl_->names.read(memory, interp, idents))
+            names[tid_by_ident[ident]] = std::move(name);
+        if (states_left == 0)
+            break;
+    }
+    return names;
 }
 
 } // namespace sampler

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace sampler {
@@ -81,6 +82,10 @@ class PythonReader {
     // The OS thread id of the thread holding the main interpreter's GIL; 0 when none does or
     // it cannot be told (2.7/3.6 without the `_PyThreadState_Current` symbol).
     int gil_holder_tid(const RemoteMemory& memory);
+    // OS thread id -> the name Python's `threading` gives the thread, for the threads it knows.
+    // Reads dicts that the running target may be changing: call it while the target runs, not
+    // during a thread's pause; a torn read leaves threads out rather than naming them wrongly.
+    std::unordered_map<int, std::string> thread_names(const RemoteMemory& memory);
 
     struct Impl; // everything detection found plus caches (python_reader_impl.hpp)
     explicit PythonReader(std::unique_ptr<Impl> impl);

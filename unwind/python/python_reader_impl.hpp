@@ -6,13 +6,14 @@
 #include "frame_walker.hpp"
 #include "python_reader.hpp"
 #include "python_target.hpp"
+#include "thread_names.hpp"
 
 namespace sampler {
 
 struct PythonReader::Impl {
     explicit Impl(python::PythonTarget found)
         : target(std::move(found)), objects(target.layout, target.types), codes(objects),
-          walker(objects, codes) {}
+          walker(objects, codes), names(objects) {}
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
 
@@ -20,6 +21,7 @@ struct PythonReader::Impl {
     python::ObjectReader objects;
     python::CodeCache codes;
     python::FrameWalker walker;
+    python::ThreadNameReader names;
 };
 
 } // namespace sampler

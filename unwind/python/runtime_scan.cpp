@@ -1,5 +1,6 @@
 #include "runtime_scan.hpp"
 
+#include "object_reader.hpp"
 #include "pthread_tid.hpp"
 
 #include <cstring>
@@ -21,17 +22,6 @@ std::uint64_t read_pointer(const RemoteMemory& memory, std::uint64_t address) {
 bool in_writable_memory(const ProcessMaps& maps, std::uint64_t address) {
     const MapEntry* entry = maps.find(address);
     return entry && entry->writable && entry->readable;
-}
-
-// The type name of the object at `object` equals `expected` (via ob_type->tp_name).
-bool has_type_name(const RemoteMemory& memory, std::uint64_t object, const char* expected) {
-    std::uint64_t type = read_pointer(memory, object + 8);
-    std::uint64_t name = read_pointer(memory, type + 24); // PyTypeObject.tp_name, every version
-    if (name == 0)
-        return false;
-    char text[16] = {};
-    std::size_t length = std::strlen(expected) + 1;
-    return memory.read(name, text, length) && std::memcmp(text, expected, length) == 0;
 }
 
 bool plausible_runtime(const RemoteMemory& memory, const ProcessMaps& maps, const PythonLayout& layout,
