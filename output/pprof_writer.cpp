@@ -20,10 +20,13 @@ constexpr std::uint32_t sample_type = 1, sample = 2, mapping = 3, location = 4, 
 constexpr std::uint32_t value_type_type = 1, value_type_unit = 2;
 constexpr std::uint32_t sample_location_id = 1, sample_value = 2, sample_label = 3;
 constexpr std::uint32_t label_key = 1, label_str = 2, label_num = 3;
-constexpr std::uint32_t mapping_id = 1, mapping_filename = 5;
+constexpr std::uint32_t mapping_id = 1, mapping_memory_start = 2, mapping_memory_limit = 3,
+                        mapping_filename = 5, mapping_build_id = 6, mapping_has_functions = 7,
+                        mapping_has_filenames = 8, mapping_has_inline_frames = 10;
 constexpr std::uint32_t location_id = 1, location_mapping_id = 2, location_address = 3, location_line = 4;
 constexpr std::uint32_t line_function_id = 1, line_line = 2;
-constexpr std::uint32_t function_id = 1, function_name = 2, function_system_name = 3, function_filename = 4;
+constexpr std::uint32_t function_id = 1, function_name = 2, function_system_name = 3, function_filename = 4,
+                        function_start_line = 5;
 } // namespace field
 
 constexpr double default_rate_hz = 100;
@@ -64,7 +67,19 @@ class PprofBuilder {
         for (const auto& [name, id] : mapping_ids_) {
             protobuf::Writer mapping;
             mapping.varint_field(field::mapping_id, id);
-            mapping.varint_field(field::mapping_filename, intern(name));
+            if (const ModuleRecord* module = module_of(name)) {
+                mapping.varint_field(field::mapping_memory_start, module->start);
+                mapping.varint_field(field::mapping_memory_limit, module->end);
+                mapping.varint_field(field::mapping_filename, intern(module->path));
+                if (!module->build_id.empty())
+                    mapping.varint_field(field::mapping_build_id, intern(module->build_id));
+                // Symbolized already: consumers should not look the addresses up again.
+                mapping.varint_field(field::mapping_has_functions, 1);
+                mapping.varint_field(field::mapping_has_filenames, 1);
+                mapping.varint_field(field::mapping_has_inline_frames, 1);
+            } else {
+                mapping.varint_field(field::mapping_filename, intern(name));
+            }
             out.message_field(field::mapping, mapping);
         }
         for (const protobuf::Writer& location : locations_)
@@ -95,13 +110,30 @@ class PprofBuilder {
             function.varint_field(field::function_id, it->second);
             function.varint_field(field::function_name, intern(name));
             function.varint_field(field::function_system_name, intern(name));
-            if (!frame.file.empty())
-                function.varint_field(field::function_filename, intern(frame.file));
-            // start_line stays unset: a frame's line is the current line (or none, for native
-            // frames aggregated by function), never reliably where the function starts.
+            const std::string& file = frame.function_file.empty() ? frame.file : frame.function_file;
+            if (!file.empty())
+                function.varint_field(field::function_filename, intern(file));
+            if (frame.function_line != 0)
+                function.signed_field(field::function_start_line, frame.function_line);
             functions_.push_back(std::move(function));
         }
         return it->second;
+    }
+
+    const ModuleRecord* module_of(const std::string& name) const {
+        auto found = profile_.modules.find(name);
+        return found == profile_.modules.end() ? nullptr : &found->second;
+    }
+
+    // A frame's address in its mapping's terms: run-time (link-time plus the bias) when the
+    // module is known, else its offset in the module (a mapping starting at 0). Native frames
+    // are aggregated per function, so theirs is the function's entry; 0 when unknown.
+    std::uint64_t address_in_mapping(const Frame& frame) const {
+        const std::uint64_t offset = frame.name.empty() ? frame.module_offset : frame.function_offset;
+        if (offset == 0)
+            return 0;
+        const ModuleRecord* module = module_of(frame.module);
+        return module ? module->bias + offset : offset;
     }
 
     std::uint64_t mapping_id(const std::string& module) {
@@ -119,7 +151,8 @@ class PprofBuilder {
         const Frame& physical = profile_.frames.at(group.back());
         if (!physical.module.empty()) {
             location.varint_field(field::location_mapping_id, mapping_id(physical.module));
-            location.varint_field(field::location_address, physical.module_offset);
+            if (std::uint64_t address = address_in_mapping(physical); address != 0)
+                location.varint_field(field::location_address, address);
         } else if (physical.address != 0) {
             location.varint_field(field::location_address, physical.address);
         }
@@ -174,7 +207,8 @@ std::string encode_pprof(const Profile& profile) {
         sample.packed_varints(field::sample_value, values);
         if (thread) {
             sample.message_field(field::sample_label, label(thread_id_key, 0, thread->tid));
-            sample.message_field(field::sample_label, label(thread_name_key, builder.intern(thread->name), 0));
+            sample.message_field(field::sample_label,
+                                 label(thread_name_key, builder.intern(thread->name), 0));
             sample.message_field(field::sample_label, label(pid_key, 0, thread->pid));
         }
         out.message_field(field::sample, sample);
@@ -194,7 +228,8 @@ std::string encode_pprof(const Profile& profile) {
     builder.write_tables(out);
     if (profile.info.start_unix_nanos != 0)
         out.signed_field(field::time_nanos, profile.info.start_unix_nanos);
-    out.signed_field(field::duration_nanos, static_cast<std::int64_t>(std::llround(profile.info.duration_seconds * 1e9)));
+    out.signed_field(field::duration_nanos,
+                     static_cast<std::int64_t>(std::llround(profile.info.duration_seconds * 1e9)));
     out.message_field(field::period_type, value_type(builder, "cpu", "nanoseconds"));
     out.signed_field(field::period, period);
     // Last: every other part has interned its strings by now.

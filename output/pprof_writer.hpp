@@ -5,9 +5,10 @@
 // Two sample types, samples/count and cpu/nanoseconds (count times the sampling period). Each
 // sample is one (thread, stack) with labels thread_id, thread_name and pid, so pprof can filter
 // or group by thread (-tagfocus, -tags). Frames inlined into one machine address share one
-// location with several lines, innermost first. Native frames are aggregated by function, so
-// locations carry no addresses (only module+offset frames do), and no build ids: the aggregated
-// profile no longer knows them.
+// location with several lines, innermost first. Native frames are aggregated by function, so a
+// native location's address is its function's entry, inside a mapping that carries the module's
+// path, address range (in the first process it was seen in) and build-id. Functions carry their
+// file and start line (DW_AT_decl_line; co_firstlineno for Python).
 
 #include "sampler/profile.hpp"
 

@@ -91,6 +91,17 @@ CaptureStatus ProcessSampler::capture(Captured& slot, SessionReport& report) {
     return status;
 }
 
+std::vector<ModuleRecord> ProcessSampler::module_records() const {
+    std::vector<ModuleRecord> records;
+    for (const Module& module : native_.modules().modules())
+        records.push_back({.path = module.path,
+                           .build_id = module.image ? module.image->build_id_hex() : std::string(),
+                           .start = module.start,
+                           .end = module.end,
+                           .bias = module.bias});
+    return records;
+}
+
 std::vector<Frame> ProcessSampler::python_frames(const PythonThread& thread, std::vector<bool>& is_entry) {
     std::vector<Frame> frames;
     for (const PythonFrame& python : thread.frames) {
@@ -99,6 +110,7 @@ std::vector<Frame> ProcessSampler::python_frames(const PythonThread& thread, std
         frame.name = python.valid ? python.name : "<unreadable>";
         frame.file = options_.full_filenames ? python.file : filenames_.shorten(python.file);
         frame.line = options_.function_lines ? python.first_line : python.line;
+        frame.function_line = python.first_line;
         frames.push_back(std::move(frame));
         is_entry.push_back(python.is_entry);
     }

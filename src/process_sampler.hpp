@@ -45,6 +45,8 @@ class ProcessSampler {
     std::vector<SampledStack> sample(bool all_threads, SessionReport& report);
 
     int pid() const { return pid_; }
+    // The ELF modules mapped now (by the last refresh), for outputs that describe them.
+    std::vector<ModuleRecord> module_records() const;
     bool is_python() const { return python_.has_value(); }
     std::string python_version() const { return python_ ? python_->version() : std::string(); }
 

@@ -1,5 +1,7 @@
 #include "profile_builder.hpp"
 
+#include "process_maps.hpp"
+
 #include <algorithm>
 #include <limits>
 
@@ -9,10 +11,17 @@ Frame aggregation_key(const Frame& frame) {
     Frame key;
     key.kind = frame.kind;
     key.name = frame.name;
+    key.function_line = frame.function_line;
     if (frame.kind == FrameKind::python) {
         key.file = frame.file;
         key.line = frame.line;
-    } else if (frame.name.empty()) {
+    } else if (!frame.name.empty()) {
+        // Per function, not per line; but which function, in which module, so pprof can tell
+        // same-named functions apart and give each a mapping and an address.
+        key.module = frame.module;
+        key.function_offset = frame.function_offset;
+        key.function_file = frame.function_file;
+    } else {
         key.module = frame.module;
         key.module_offset = frame.module_offset;
         if (frame.module.empty())
@@ -36,11 +45,16 @@ Frame process_root_frame(int pid, const std::string& command_line) {
 }
 
 std::uint32_t ProfileBuilder::thread_index(const ThreadInfo& thread) {
-    auto [it, inserted] =
-        thread_index_.try_emplace({thread.pid, thread.tid}, static_cast<std::uint32_t>(profile_.threads.size()));
+    auto [it, inserted] = thread_index_.try_emplace({thread.pid, thread.tid},
+                                                    static_cast<std::uint32_t>(profile_.threads.size()));
     if (inserted)
         profile_.threads.push_back({thread.pid, thread.tid, thread.name});
     return it->second;
+}
+
+void ProfileBuilder::add_modules(const std::vector<ModuleRecord>& modules) {
+    for (const ModuleRecord& module : modules)
+        profile_.modules.try_emplace(path_basename(module.path), module);
 }
 
 void ProfileBuilder::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {

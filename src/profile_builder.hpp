@@ -14,8 +14,8 @@
 namespace sampler {
 
 struct AggregationOptions {
-    bool thread_roots = false;  // --threads: a `thread TID (name)` root per thread
-    bool process_roots = false; // --subprocesses: a `process PID (command line)` root per process
+    bool thread_roots = false;    // --threads: a `thread TID (name)` root per thread
+    bool process_roots = false;   // --subprocesses: a `process PID (command line)` root per process
     bool record_timeline = false; // keep every sample in time order (speedscope, chrometrace)
 };
 
@@ -30,6 +30,7 @@ class ProfileBuilder : public SampleSink {
     ProfileBuilder(Profile& profile, AggregationOptions options)
         : profile_(profile), options_(options), start_(std::chrono::steady_clock::now()), last_(start_) {}
     void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
+    void add_modules(const std::vector<ModuleRecord>& modules) override;
 
   protected:
     // Separate so tests can feed stacks at chosen times.
@@ -40,7 +41,7 @@ class ProfileBuilder : public SampleSink {
     Profile& profile_;
     AggregationOptions options_;
     std::vector<FrameId> scratch_;
-    std::map<int, FrameId> process_roots_; // command lines are read once per process
+    std::map<int, FrameId> process_roots_;                      // command lines are read once per process
     std::map<std::pair<int, int>, std::uint32_t> thread_index_; // (pid, tid) -> Profile::threads
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point last_; // of the previous timeline sample

@@ -4,6 +4,7 @@
 #include "pause_histogram.hpp"
 #include "proc_threads.hpp"
 #include "sampler/frame.hpp"
+#include "sampler/profile.hpp"
 
 #include <cstdint>
 #include <string>
@@ -43,6 +44,9 @@ class SampleSink {
     virtual void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) = 0;
     // After each round over the threads; returning false ends the session (StopReason::sink).
     virtual bool end_of_round(const SessionReport&) { return true; }
+    // The modules a process had mapped, when the session stops sampling it (it ended, or the
+    // session did): what frames' module names refer to.
+    virtual void add_modules(const std::vector<ModuleRecord>&) {}
 };
 
 } // namespace sampler

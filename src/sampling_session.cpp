@@ -61,6 +61,12 @@ class Session {
 
     SessionReport& report() { return report_; }
 
+    // Tells the sink which modules the processes still sampled have mapped.
+    void finish() {
+        for (const auto& [pid, process] : processes_)
+            sink_.add_modules(process->module_records());
+    }
+
   private:
     // Adds descendants that appeared and drops processes that ended, at most once a second
     // (listing children costs a file read per thread).
@@ -71,7 +77,10 @@ class Session {
             return;
         last_follow_ = now;
         std::erase_if(processes_, [&](const auto& entry) {
-            return entry.first != options_.pid && !process_exists(entry.first);
+            if (entry.first == options_.pid || process_exists(entry.first))
+                return false;
+            sink_.add_modules(entry.second->module_records());
+            return true;
         });
         for (int pid : descendants_of(options_.pid)) {
             if (processes_.contains(pid))
@@ -152,6 +161,7 @@ SessionReport run_sampling_session(const SessionOptions& options, SampleSink& si
         }
     }
     report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    session.finish();
     return report;
 }
 

@@ -53,6 +53,15 @@ SourceLocation call_site(Dwarf_Die* inlined, Dwarf_Die* cu) {
     return site;
 }
 
+// The declaring file and first line of a subprogram or inlined call (through its abstract origin).
+void describe_function(Dwarf_Die* die, Frame& frame) {
+    if (const char* file = dwarf_decl_file(die))
+        frame.function_file = file;
+    int line = 0;
+    if (dwarf_decl_line(die, &line) == 0 && line > 0)
+        frame.function_line = static_cast<std::uint32_t>(line);
+}
+
 } // namespace
 
 std::string strip_symbol_version(const char* symbol) {
@@ -140,6 +149,7 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
         base.kind = FrameKind::native;
         base.name = demangle(strip_symbol_version(symbol_name).c_str());
         base.symbol_offset = symbol_offset + (address - lookup);
+        base.function_offset = base.module_offset - base.symbol_offset;
     }
 
     Dwarf_Addr bias = 0;
@@ -175,6 +185,7 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
             inlined.file = location.file;
             inlined.line = location.line;
             inlined.inlined = true;
+            describe_function(&scopes[i], inlined);
             frames.push_back(std::move(inlined));
             location = call_site(&scopes[i], cu);
         } else if (tag == DW_TAG_subprogram) {
@@ -182,11 +193,17 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
             if (base.name.empty()) {
                 base.name = die_function_name(&scopes[i]);
                 base.kind = base.name.empty() ? FrameKind::unknown : FrameKind::native;
+                Dwarf_Addr entry = 0;
+                if (dwarf_entrypc(&scopes[i], &entry) == 0)
+                    base.function_offset = entry;
             }
+            describe_function(&scopes[i], base);
             break;
         }
     }
     std::free(scopes);
+    for (Frame& inlined : frames)
+        inlined.function_offset = base.function_offset;
     // Trust a line only inside a function the DWARF describes: for code without DWARF (crt1.o's
     // _start, say) libdwfl would return a neighbouring unit's last line.
     if (in_described_function) {

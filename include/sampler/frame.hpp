@@ -25,6 +25,13 @@ struct Frame {
     std::uint64_t address = 0; // absolute address (unknown frames) for display
     std::uint64_t module_offset = 0;
     std::uint64_t symbol_offset = 0; // address minus symbol start, when only a symbol is known
+    // Where the function itself is, for formats that describe functions (pprof): its entry as a
+    // link-time address in `module` (for an inline frame, the entry of the function it was
+    // inlined into: the machine code belongs to that one), the file declaring it, and the line
+    // its definition starts on (co_firstlineno for Python). 0 or empty when unknown.
+    std::uint64_t function_offset = 0;
+    std::string function_file{};
+    std::uint32_t function_line = 0;
     bool inlined = false;
 
     auto operator<=>(const Frame&) const = default;

@@ -18,8 +18,8 @@ struct ProfileInfo {
     std::string title;        // overrides the default title when not empty
     double duration_seconds = 0;
     double requested_rate_hz = 0;
-    std::uint64_t samples = 0; // sampling ticks taken
-    std::uint64_t errors = 0;  // thread samples that could not be taken or unwound
+    std::uint64_t samples = 0;         // sampling ticks taken
+    std::uint64_t errors = 0;          // thread samples that could not be taken or unwound
     std::int64_t start_unix_nanos = 0; // wall-clock start of the recording; 0 when unknown
 };
 
@@ -39,6 +39,15 @@ struct TimelineSample {
     std::uint32_t thread = 0;                // index in Profile::threads
 };
 
+// An ELF module that native frames name (Frame::module), for formats with mappings (pprof).
+struct ModuleRecord {
+    std::string path;        // as the target sees it
+    std::string build_id;    // lowercase hex; empty when the file has no build-id note
+    std::uint64_t start = 0; // mapped address range, in the first process it was seen in
+    std::uint64_t end = 0;
+    std::uint64_t bias = 0; // run-time address minus link-time address there
+};
+
 struct Profile {
     FrameTable frames;
     CallTree tree;
@@ -54,6 +63,8 @@ struct Profile {
     std::set<CallTree::NodeId> inlined_into_parent;
     // Only recorded when the output needs it (ProfileBuilder's record_timeline).
     std::vector<TimelineSample> timeline;
+    // By Frame::module (a basename); the first module of a name wins.
+    std::map<std::string, ModuleRecord> modules;
 
     FrameId intern(const Frame& frame) { return frames.intern(frame); }
 };

@@ -55,8 +55,8 @@ TEST_CASE("record -f pprof: go tool pprof sees our stack count and top function"
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);
     const std::string out = temp_path("split.pb.gz");
-    CommandResult result =
-        run_sampler({"record", "--pid", std::to_string(target.pid()), "-r", "200", "-d", "2", "-f", "pprof", "-o", out});
+    CommandResult result = run_sampler(
+        {"record", "--pid", std::to_string(target.pid()), "-r", "200", "-d", "2", "-f", "pprof", "-o", out});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     CHECK(result.err.find("wrote pprof profile to " + out) != std::string::npos);
@@ -73,15 +73,55 @@ TEST_CASE("record -f pprof: go tool pprof sees our stack count and top function"
         return;
     }
     int status = 0;
-    const std::string top = shell_output("HOME=/tmp go tool pprof -top -sample_index=samples '" + out + "'", status);
+    const std::string top =
+        shell_output("HOME=/tmp go tool pprof -top -sample_index=samples '" + out + "'", status);
     INFO(top);
     REQUIRE(status == 0);
     CHECK(top.find("of " + std::to_string(stacks) + " total") != std::string::npos);
     const auto header = top.find("flat%");
     REQUIRE(header != std::string::npos);
-    const std::string first_row = top.substr(top.find('\n', header) + 1, top.find('\n', top.find('\n', header) + 1) -
-                                                                             top.find('\n', header) - 1);
+    const std::string first_row = top.substr(
+        top.find('\n', header) + 1, top.find('\n', top.find('\n', header) + 1) - top.find('\n', header) - 1);
     CHECK(first_row.find("mix_step(unsigned long)") != std::string::npos);
+
+    // The fixture's mapping carries its path and build-id; burn's location is at burn's entry
+    // (its ELF symbol plus the load address: the fixture is PIE, its first segment at 0), and
+    // burn's function starts on the line that defines it.
+    const std::string raw = shell_output("HOME=/tmp go tool pprof -raw '" + out + "'", status);
+    INFO(raw);
+    REQUIRE(status == 0);
+    const std::string fixture = fixture_path("workload");
+    const std::string build_id =
+        shell_output("readelf -n '" + fixture + "' | sed -n 's/.*Build ID: *//p' | tr -d '\\n'", status);
+    REQUIRE(build_id.size() == 40);
+    const std::string symbol =
+        shell_output("nm '" + fixture + "' | sed -n 's/ T _Z4burnm$//p' | tr -d '\\n'", status);
+    REQUIRE_FALSE(symbol.empty());
+    auto line_with = [&](const std::string& needle) {
+        const auto at = raw.find(needle);
+        REQUIRE(at != std::string::npos);
+        const auto begin = raw.rfind('\n', at) + 1;
+        return raw.substr(begin, raw.find('\n', at) - begin);
+    };
+    const std::string mapping = line_with(" " + fixture + " ");
+    CHECK(mapping.find(build_id) != std::string::npos);
+    const std::uint64_t start = std::stoull(mapping.substr(mapping.find("0x")), nullptr, 16);
+    const std::string location = line_with(" burn(unsigned long) ");
+    const std::uint64_t address = std::stoull(location.substr(location.find("0x")), nullptr, 16);
+    CHECK(address - start == std::stoull(symbol, nullptr, 16));
+    const auto source_at = location.find('/');
+    REQUIRE(source_at != std::string::npos);
+    const std::string source = location.substr(source_at, location.find(':', source_at) - source_at);
+    std::ifstream source_file(source);
+    std::string text;
+    int number = 0, definition = 0;
+    while (definition == 0 && std::getline(source_file, text)) {
+        ++number;
+        if (text.find("std::uint64_t burn(std::uint64_t iterations) {") != std::string::npos)
+            definition = number;
+    }
+    REQUIRE(definition != 0);
+    CHECK(location.find(" s=" + std::to_string(definition)) != std::string::npos);
 }
 
 TEST_CASE("record -f speedscope and chrometrace get their extensions and a timeline", "[record][timeline]") {
@@ -90,8 +130,8 @@ TEST_CASE("record -f speedscope and chrometrace get their extensions and a timel
     const std::string dir = temp_path("");
     for (const std::string format : {"speedscope", "chrometrace"}) {
         ChildProcess sampler({"/bin/sh", "-c",
-                              "cd '" + dir + "' && exec " + sampler_binary() + " record -r 200 -d 1 -f " + format +
-                                  " --pid " + std::to_string(target.pid())});
+                              "cd '" + dir + "' && exec " + sampler_binary() + " record -r 200 -d 1 -f " +
+                                  format + " --pid " + std::to_string(target.pid())});
         REQUIRE(sampler.wait(30s) == 0);
         const std::string err = sampler.errors();
         const std::string extension = format == "speedscope" ? ".speedscope.json" : ".trace.json";
@@ -121,8 +161,8 @@ TEST_CASE("record passes --inverted and --minwidth to the flame graph", "[record
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);
     const std::string out = temp_path("inverted.svg");
-    CommandResult result = run_sampler({"record", "--pid", std::to_string(target.pid()), "-d", "1", "--inverted",
-                                        "--minwidth", "1000", "-o", out});
+    CommandResult result = run_sampler({"record", "--pid", std::to_string(target.pid()), "-d", "1",
+                                        "--inverted", "--minwidth", "1000", "-o", out});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     const std::string svg = read_file(out);
@@ -135,7 +175,8 @@ TEST_CASE("sampler flamegraph renders a folded file, counting malformed lines", 
     const std::string input = temp_path("perf.folded");
     write_text(input, "app;main;work 5\napp;main;read_[k] 2\nthis line is broken\n\napp;main;x y z\n");
     const std::string out = temp_path("perf.svg");
-    CommandResult result = run_sampler({"flamegraph", input, "-o", out, "--title", "T<1>", "--minwidth", "0"});
+    CommandResult result =
+        run_sampler({"flamegraph", input, "-o", out, "--title", "T<1>", "--minwidth", "0"});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     CHECK(result.err.find("skipped 2 malformed lines (first: line 3)") != std::string::npos);

@@ -75,7 +75,8 @@ Profile two_thread_profile() {
     const ThreadInfo main_thread = thread_info(100, 100, "app");
     const ThreadInfo worker = thread_info(100, 101, "worker");
     for (int i = 0; i < 6; ++i)
-        recorder.sample(main_thread, {native_frame("mix", true), native_frame("compute"), native_frame("main")}, i);
+        recorder.sample(main_thread,
+                        {native_frame("mix", true), native_frame("compute"), native_frame("main")}, i);
     for (int i = 0; i < 2; ++i)
         recorder.sample(main_thread, {native_frame("compute"), native_frame("main")}, 10 + i);
     for (int i = 0; i < 3; ++i)
@@ -203,4 +204,58 @@ TEST_CASE("pprof file is gzip and go tool pprof reads the same totals and top fu
     const auto first_row = top.out.substr(top.out.find('\n', header) + 1);
     CHECK(first_row.substr(0, first_row.find('\n')).find(" mix") != std::string::npos);
     CHECK(top.out.find("of 12 total") != std::string::npos);
+}
+
+TEST_CASE("pprof mappings carry path, range and build-id; functions their file and start line", "[pprof]") {
+    Profile profile;
+    profile.info.requested_rate_hz = 100;
+    RecordedProfile recorder(profile, false);
+    Frame work = native_frame("work");
+    work.module = "app";
+    work.function_offset = 0x1200;
+    work.function_file = "/src/app.cpp";
+    work.function_line = 10;
+    Frame handler = python_frame("handle", "app/views.py", 42);
+    handler.function_line = 40;
+    recorder.sample(thread_info(1, 1, "main"), {work, handler}, 0);
+    recorder.add_modules(
+        {{.path = "/opt/bin/app", .build_id = "abcd01", .start = 0x5000, .end = 0x9000, .bias = 0x5000},
+         {.path = "/lib/unused.so", .build_id = "", .start = 0xA000, .end = 0xB000, .bias = 0}});
+
+    const std::vector<Field> message = decode(encode_pprof(profile));
+    const auto strings = fields_of(message, 6);
+    auto text = [&](std::uint64_t index) { return strings.at(index).bytes; };
+
+    // Only modules that locations refer to get a mapping.
+    const auto mappings = fields_of(message, 3);
+    REQUIRE(mappings.size() == 1);
+    const auto mapping = decode(mappings[0].bytes);
+    CHECK(fields_of(mapping, 2).at(0).number == 0x5000);
+    CHECK(fields_of(mapping, 3).at(0).number == 0x9000);
+    CHECK(text(fields_of(mapping, 5).at(0).number) == "/opt/bin/app");
+    CHECK(text(fields_of(mapping, 6).at(0).number) == "abcd01");
+    CHECK(fields_of(mapping, 7).at(0).number == 1); // has_functions: already symbolized
+
+    std::map<std::string, std::vector<Field>> functions;
+    for (const Field& function : fields_of(message, 5)) {
+        auto fields = decode(function.bytes);
+        functions[text(fields_of(fields, 2).at(0).number)] = fields;
+    }
+    REQUIRE(functions.count("work"));
+    CHECK(text(fields_of(functions["work"], 4).at(0).number) == "/src/app.cpp");
+    CHECK(fields_of(functions["work"], 5).at(0).number == 10);
+    REQUIRE(functions.count("handle"));
+    CHECK(text(fields_of(functions["handle"], 4).at(0).number) == "app/views.py");
+    CHECK(fields_of(functions["handle"], 5).at(0).number == 40);
+
+    // The native location is the function's entry at run time: link-time entry plus the bias.
+    bool found = false;
+    for (const Field& location : fields_of(message, 4)) {
+        const auto fields = decode(location.bytes);
+        if (fields_of(fields, 2).empty())
+            continue; // the Python frame: no mapping
+        CHECK(fields_of(fields, 3).at(0).number == 0x6200);
+        found = true;
+    }
+    CHECK(found);
 }
