@@ -74,15 +74,19 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
 
 CaptureStatus ProcessSampler::capture(Captured& slot, SessionReport& report) {
     int tid = slot.info.tid;
+    auto read_python_frames = [&] {
+        python_pages_.forget(); // the target ran since the last read
+        slot.python = python_->read_thread(python_pages_, tid, &report.errors);
+    };
     if (python_ && options_.nonblocking) {
-        slot.python = python_->read_thread(memory_, tid, &report.errors);
+        read_python_frames();
         return CaptureStatus::ok;
     }
     slot.have_native = !python_ || options_.native;
     CaptureLimits limits = native_.limits_for_capture(slot.have_native ? options_.max_stack_bytes : 0);
     std::function<void()> read_python;
     if (python_)
-        read_python = [&] { slot.python = python_->read_thread(memory_, tid, &report.errors); };
+        read_python = read_python_frames;
     CaptureStatus status = capture_thread(tid, limits, slot.snapshot, read_python);
     if (status == CaptureStatus::ok)
         report.pauses.add(slot.snapshot.pause_nanoseconds);

@@ -3,6 +3,7 @@
 // of the interpreter, merged when --native asks for both.
 
 #include "native_stacks.hpp"
+#include "page_cached_memory.hpp"
 #include "python_filenames.hpp"
 #include "python_reader.hpp"
 #include "remote_memory.hpp"
@@ -69,6 +70,7 @@ class ProcessSampler {
     StackOptions options_;
     NativeStacks native_;
     ProcessMemory memory_;
+    PageCachedMemory python_pages_{memory_}; // Python frames are read through it during a pause
     std::optional<PythonReader> python_;
     std::string interpreter_module_;
     PythonFilenames filenames_;

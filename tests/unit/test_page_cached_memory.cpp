@@ -1,0 +1,92 @@
+// PageCachedMemory: the same bytes as the memory behind it, each page fetched once, and
+// unreadable pages, oversized reads and a full cache handled by reading through.
+#include <catch2/catch.hpp>
+
+#include "page_cached_memory.hpp"
+
+#include <cstring>
+#include <vector>
+
+using namespace sampler;
+
+namespace {
+
+// Target memory: `pages` readable pages from `base`, each byte (address & 0xFF); counts reads.
+class CountingMemory final : public RemoteMemory {
+  public:
+    CountingMemory(std::uint64_t base, std::size_t pages) : base_(base), end_(base + pages * 4096) {}
+
+    bool read(std::uint64_t address, void* out, std::size_t size) const override {
+        ++reads;
+        if (address < base_ || address + size > end_ || address + size < address)
+            return false;
+        auto* bytes = static_cast<std::uint8_t*>(out);
+        for (std::size_t i = 0; i < size; ++i)
+            bytes[i] = static_cast<std::uint8_t>((address + i) & 0xFF);
+        return true;
+    }
+
+    mutable int reads = 0;
+
+  private:
+    std::uint64_t base_, end_;
+};
+
+bool holds_pattern(const std::vector<std::uint8_t>& bytes, std::uint64_t address) {
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        if (bytes[i] != static_cast<std::uint8_t>((address + i) & 0xFF))
+            return false;
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("page cache: small reads of one page cost one target read", "[page_cache]") {
+    CountingMemory target(0x10000, 4);
+    PageCachedMemory cached(target);
+    for (std::uint64_t address = 0x10000; address < 0x10F00; address += 80) {
+        std::vector<std::uint8_t> bytes(72);
+        REQUIRE(cached.read(address, bytes.data(), bytes.size()));
+        CHECK(holds_pattern(bytes, address));
+    }
+    CHECK(target.reads == 1);
+
+    // A read across a page boundary fetches the next page too; both stay cached.
+    std::vector<std::uint8_t> across(200);
+    REQUIRE(cached.read(0x10FA0, across.data(), across.size()));
+    CHECK(holds_pattern(across, 0x10FA0));
+    CHECK(target.reads == 2);
+    CHECK(cached.pages_cached() == 2);
+
+    cached.forget();
+    std::uint64_t value = 0;
+    REQUIRE(cached.read_value(0x10008, value));
+    CHECK(target.reads == 3);
+}
+
+TEST_CASE("page cache: unreadable, oversized and overflowing reads go to the target", "[page_cache]") {
+    CountingMemory target(0x10000, 4);
+    PageCachedMemory cached(target, 2);
+    std::uint64_t value = 0;
+    CHECK_FALSE(cached.read_value(0x9000, value));            // below the mapping
+    CHECK_FALSE(cached.read_value(0x13FFC, value));           // runs past the last page
+    CHECK_FALSE(cached.read_value(~std::uint64_t(3), value)); // wraps around
+    CHECK(cached.pages_cached() == 1); // the last page itself is readable, and kept
+
+    std::vector<std::uint8_t> big(3 * 4096);
+    REQUIRE(cached.read(0x10000, big.data(), big.size()));
+    CHECK(holds_pattern(big, 0x10000));
+    CHECK(cached.pages_cached() == 1);
+    cached.forget();
+
+    // With the cache full (two pages), a third page is read directly, and correctly.
+    REQUIRE(cached.read_value(0x10010, value));
+    REQUIRE(cached.read_value(0x11010, value));
+    const int before = target.reads;
+    std::vector<std::uint8_t> third(16);
+    REQUIRE(cached.read(0x12010, third.data(), third.size()));
+    CHECK(holds_pattern(third, 0x12010));
+    CHECK(target.reads == before + 1);
+    CHECK(cached.pages_cached() == 2);
+    CHECK(cached.read(0x12010, third.data(), 0)); // nothing to read
+}

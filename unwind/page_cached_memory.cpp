@@ -1,0 +1,50 @@
+#include "page_cached_memory.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sampler {
+
+PageCachedMemory::PageCachedMemory(const RemoteMemory& memory, std::size_t max_pages)
+    : memory_(memory), max_pages_(max_pages) {
+    addresses_.reserve(max_pages);
+}
+
+const std::uint8_t* PageCachedMemory::page(std::uint64_t page_address) const {
+    for (std::size_t i = 0; i < addresses_.size(); ++i)
+        if (addresses_[i] == page_address)
+            return storage_.data() + i * page_size;
+    if (addresses_.size() == max_pages_)
+        return nullptr;
+    if (storage_.size() < (addresses_.size() + 1) * page_size)
+        storage_.resize(max_pages_ * page_size); // once: later pauses reuse it
+    std::uint8_t* slot = storage_.data() + addresses_.size() * page_size;
+    if (!memory_.read(page_address, slot, page_size))
+        return nullptr;
+    addresses_.push_back(page_address);
+    return slot;
+}
+
+bool PageCachedMemory::read(std::uint64_t address, void* out, std::size_t size) const {
+    if (size == 0)
+        return true;
+    const std::uint64_t last = address + (size - 1);
+    if (size > 2 * page_size || last < address)
+        return memory_.read(address, out, size);
+    auto* into = static_cast<std::uint8_t*>(out);
+    for (std::uint64_t at = address; at <= last;) {
+        const std::uint64_t page_address = at & ~std::uint64_t(page_size - 1);
+        const std::uint8_t* bytes = page(page_address);
+        // A page that cannot be read whole (or no room left): let the target's memory decide.
+        if (!bytes)
+            return memory_.read(address, out, size);
+        const std::size_t count = std::min<std::uint64_t>(last - at + 1, page_address + page_size - at);
+        std::memcpy(into + (at - address), bytes + (at - page_address), count);
+        if (page_address + page_size - 1 >= last)
+            break;
+        at = page_address + page_size;
+    }
+    return true;
+}
+
+} // namespace sampler

@@ -1,0 +1,40 @@
+#pragma once
+// A RemoteMemory that serves small reads from whole pages, each fetched from the target once.
+// Walking a thread's Python frames makes a few small reads per frame, mostly from few pages
+// (3.11+ frames sit next to each other; a recursion's frames share one code object), and a
+// process_vm_readv costs about a microsecond however little it copies: reading each page once
+// shortens the pause. The cache knows nothing of the target changing its memory: forget() it
+// before every pause.
+
+#include "remote_memory.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sampler {
+
+class PageCachedMemory final : public RemoteMemory {
+  public:
+    static constexpr std::size_t page_size = 4096;
+
+    // Up to `max_pages` pages are kept; reads beyond them, and reads larger than two pages, go
+    // straight to `memory`.
+    explicit PageCachedMemory(const RemoteMemory& memory, std::size_t max_pages = 64);
+
+    bool read(std::uint64_t address, void* out, std::size_t size) const override;
+    void forget() const { addresses_.clear(); }
+
+    std::size_t pages_cached() const { return addresses_.size(); }
+
+  private:
+    const std::uint8_t* page(std::uint64_t page_address) const; // nullptr: cannot be read or cached
+
+    const RemoteMemory& memory_;
+    std::size_t max_pages_;
+    // Reads are const (RemoteMemory's interface); the cache is not the target's state.
+    mutable std::vector<std::uint64_t> addresses_; // addresses_[i] is the page held at storage_[i]
+    mutable std::vector<std::uint8_t> storage_;
+};
+
+} // namespace sampler
