@@ -9,6 +9,8 @@
 #include "thread_capture.hpp"
 
 #include <chrono>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace sampler {
@@ -29,6 +31,8 @@ class NativeStacks {
     void refresh_if_stale();
 
     const ModuleMap& modules() const { return modules_; }
+    // See Symbolizer::set_names_only.
+    void set_names_only(std::set<std::string> functions) { symbolizer_.set_names_only(std::move(functions)); }
 
   private:
     void refresh();

@@ -23,8 +23,10 @@ void ProcessSampler::detect_python() {
         gave_up_detecting_ = true;
         std::fprintf(stderr, "sampler: %s; sampling native stacks only\n", error.what());
     }
-    if (python_)
+    if (python_) {
         interpreter_module_ = path_basename(python_->module_path());
+        native_.set_names_only(eval_loop_function_names());
+    }
 }
 
 void ProcessSampler::redetect_while_starting() {

@@ -1,6 +1,5 @@
 #include "stack_merge.hpp"
 
-#include <string_view>
 
 namespace sampler {
 namespace {
@@ -24,12 +23,15 @@ std::vector<std::vector<Frame>> eval_groups(const MergeInput& input) {
 
 } // namespace
 
+const std::set<std::string>& eval_loop_function_names() {
+    // 3.11+ builds may keep the _PyEval_EvalFrame inline wrapper out of line.
+    static const std::set<std::string> names = {"_PyEval_EvalFrameDefault", "PyEval_EvalFrameEx",
+                                                "_PyEval_EvalFrame"};
+    return names;
+}
+
 bool is_eval_loop_frame(const Frame& frame) {
-    if (frame.inlined)
-        return false;
-    std::string_view name = frame.name;
-    return name == "_PyEval_EvalFrameDefault" || name == "PyEval_EvalFrameEx" ||
-           name == "_PyEval_EvalFrame"; // 3.11+ builds may keep the inline wrapper out of line
+    return !frame.inlined && eval_loop_function_names().contains(frame.name);
 }
 
 MergeResult merge_native_and_python(const MergeInput& input) {

@@ -6,6 +6,7 @@
 #include "sampler/frame.hpp"
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct MergeResult {
     std::vector<Frame> frames; // innermost first
     bool mismatched = false;   // eval-loop frames and Python frame groups did not pair up
 };
+
+// The functions that are the interpreter's eval loop, in the versions we read.
+const std::set<std::string>& eval_loop_function_names();
 
 // True for the native frame of the interpreter's eval loop (one per C-level eval call).
 bool is_eval_loop_frame(const Frame& frame);

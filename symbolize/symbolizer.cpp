@@ -150,6 +150,8 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
         base.name = demangle(strip_symbol_version(symbol_name).c_str());
         base.symbol_offset = symbol_offset + (address - lookup);
         base.function_offset = base.module_offset - base.symbol_offset;
+        if (names_only_.contains(base.name))
+            return {base};
     }
 
     Dwarf_Addr bias = 0;

@@ -31,6 +31,12 @@ class Symbolizer {
 
     std::size_t cache_size() const { return cache_.size(); }
 
+    // Functions whose frames get only their symbol: no lines, no inline frames. For an
+    // interpreter's eval loop, which --native replaces with Python frames anyway: it is huge,
+    // every instruction in it is a distinct address, and looking each up in DWARF dominated
+    // sampler's own CPU.
+    void set_names_only(std::set<std::string> functions) { names_only_ = std::move(functions); }
+
   private:
     std::vector<Frame> resolve(const Module& module, std::uint64_t address, std::uint64_t lookup);
     bool ensure_reported(const Module& module);
@@ -44,6 +50,7 @@ class Symbolizer {
     std::set<std::pair<std::string, std::uint64_t>> reported_; // (path, bias)
     std::map<std::tuple<std::string, std::uint64_t, bool>, std::vector<Frame>> cache_;
     std::map<std::uint64_t, std::vector<Frame>> unknown_cache_;
+    std::set<std::string> names_only_;
 };
 
 // Demangles a C++/Rust symbol; returns the input unchanged when it is not mangled.

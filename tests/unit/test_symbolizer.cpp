@@ -34,6 +34,29 @@ TEST_CASE("our own function symbolizes to its demangled name, file and line; res
     CHECK(symbolizer.cache_size() == cached + 1);
 }
 
+TEST_CASE("a function's frames carry its entry, file and first line; names-only functions just their symbol") {
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    Symbolizer symbolizer(modules);
+    auto address = reinterpret_cast<std::uint64_t>(&test_symbols::known_function);
+    const Module* module = modules.module_at(address);
+    REQUIRE(module);
+    const Frame described = symbolizer.frames_for(address + 2, false).at(0);
+    CHECK(described.function_offset == address - module->bias);
+    CHECK(described.function_file.ends_with("test_symbolizer.cpp"));
+    CHECK(described.function_line == 10);
+
+    Symbolizer names_only(modules);
+    names_only.set_names_only({"test_symbols::known_function(int)"});
+    const auto& frames = names_only.frames_for(address + 2, false);
+    REQUIRE(frames.size() == 1);
+    CHECK(frames[0].name == "test_symbols::known_function(int)");
+    CHECK(frames[0].file.empty());
+    CHECK(frames[0].line == 0);
+    CHECK(frames[0].symbol_offset == 2);
+    CHECK(frames[0].function_offset == described.function_offset);
+}
+
 TEST_CASE("addresses outside every module become unknown frames") {
     ModuleMap modules(::getpid());
     modules.refresh();
