@@ -43,13 +43,19 @@ void ProcessSampler::redetect_while_starting() {
 std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport& report) {
     captured_.clear();
     redetect_while_starting();
-    // Read before any thread is stopped: stopping changes both the OS state and who runs.
+    // Read before any thread is stopped: stopping changes both the OS state and who runs, and
+    // the names would lengthen a thread's pause.
     int gil_holder = python_ ? python_->gil_holder_tid(memory_) : 0;
-    for (int tid : list_threads(pid_)) {
+    std::vector<int> tids = list_threads(pid_);
+    if (python_)
+        thread_names_.refresh(*python_, memory_, tids);
+    for (int tid : tids) {
         auto info = read_thread_info(pid_, tid);
         if (!info)
             continue;
         info->holds_gil = gil_holder != 0 && gil_holder == tid;
+        if (const std::string* name = thread_names_.find(tid))
+            info->name = *name;
         if (!all_threads && !options_.include_idle && !info->running())
             continue;
         if (!all_threads && options_.gil_only && python_ && !info->holds_gil)

@@ -6,6 +6,7 @@
 #include "page_cached_memory.hpp"
 #include "python_filenames.hpp"
 #include "python_reader.hpp"
+#include "python_thread_names.hpp"
 #include "remote_memory.hpp"
 #include "sample_sink.hpp"
 
@@ -74,6 +75,7 @@ class ProcessSampler {
     std::optional<PythonReader> python_;
     std::string interpreter_module_;
     PythonFilenames filenames_;
+    PythonThreadNames thread_names_;
     std::vector<Captured> captured_;
     std::chrono::steady_clock::time_point created_;
     std::chrono::steady_clock::time_point last_detection_;

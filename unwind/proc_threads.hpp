@@ -10,7 +10,7 @@ namespace sampler {
 struct ThreadInfo {
     int pid = 0; // the process it belongs to
     int tid = 0;
-    std::string name;       // /proc/PID/task/TID/comm
+    std::string name;       // /proc/PID/task/TID/comm; for Python, the `threading` name when known
     char state = '?';       // R running, S sleeping, D disk sleep, T stopped, t traced, Z zombie ...
     bool holds_gil = false; // for Python targets: held the GIL when the round started
     bool running() const { return state == 'R'; }

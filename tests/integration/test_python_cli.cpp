@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -241,6 +242,46 @@ TEST_CASE("Python: dump shows each thread's Python stack, text and JSON", "[pyth
             CommandResult native = run_sampler({"dump", "--pid", target.pid(), "--native"});
             REQUIRE(native.exit_code == 0);
             CHECK(native.out.find("main (split.py:") != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("Python: threads carry their threading names in dump, --json and record --threads",
+          "[python][dump]") {
+    // CPython before 3.14 leaves every OS thread name as the interpreter's: these come from
+    // `threading`, whichever way each Thread object keeps its attributes.
+    const std::set<std::string> names{"MainThread",           "py-plain",
+                                      "py-with-vars",         "py-many-attributes",
+                                      "py-deleted-attribute", "py-subclass"};
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "thread_names.py");
+            CommandResult text = run_sampler({"dump", "--pid", target.pid()});
+            INFO(text.out << text.err);
+            REQUIRE(text.exit_code == 0);
+            for (const std::string& name : names)
+                CHECK(std::regex_search(
+                    text.out, std::regex("\\nThread \\d+ \\(" + name + "\\) \\[(idle|active)\\]\\n")));
+
+            CommandResult json = run_sampler({"dump", "--pid", target.pid(), "--json"});
+            REQUIRE(json.exit_code == 0);
+            auto document = nlohmann::json::parse(json.out);
+            std::set<std::string> listed;
+            for (const auto& thread : document["threads"])
+                listed.insert(thread["name"].get<std::string>());
+            CHECK(listed == names);
+
+            auto folded = record(target, {"-r", "50", "-d", "1", "--idle", "--threads"},
+                                 "py-names-" + interpreter.label);
+            std::set<std::string> roots;
+            const std::regex root(R"(^thread \d+ \((.*)\)$)");
+            for (const auto& [stack, count] : folded) {
+                std::smatch match;
+                std::string first = stack.substr(0, stack.find(';'));
+                if (std::regex_match(first, match, root))
+                    roots.insert(match[1]);
+            }
+            CHECK(roots == names);
         }
     }
 }

@@ -1,0 +1,44 @@
+# Threads named through `threading`, their attributes stored each way CPython can keep an
+# instance's attributes: shared-key values, a materialized dict (vars()), a dict grown past the
+# shared keys, one with a deleted attribute, and a subclass. All sleep. Python 2.7 and 3.x.
+import threading
+import time
+
+
+def plain():
+    time.sleep(1000)
+
+
+def with_vars():
+    vars(threading.current_thread())
+    time.sleep(1000)
+
+
+def many_attributes():
+    thread = threading.current_thread()
+    for i in range(40):
+        setattr(thread, "a%d" % i, i)
+    time.sleep(1000)
+
+
+def deleted_attribute():
+    thread = threading.current_thread()
+    thread.extra = 1
+    del thread.extra
+    time.sleep(1000)
+
+
+class Worker(threading.Thread):
+    pass
+
+
+for target, name in ((plain, "plain"), (with_vars, "with-vars"), (many_attributes, "many-attributes"),
+                     (deleted_attribute, "deleted-attribute")):
+    thread = threading.Thread(target=target, name="py-" + name)
+    thread.daemon = True
+    thread.start()
+worker = Worker(target=plain, name="py-subclass")
+worker.daemon = True
+worker.start()
+while True:
+    time.sleep(1000)
