@@ -2,6 +2,7 @@
 
 #include "sampler/error.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cxxabi.h>
 #include <dwarf.h>
@@ -62,7 +63,32 @@ void describe_function(Dwarf_Die* die, Frame& frame) {
         frame.function_line = static_cast<std::uint32_t>(line);
 }
 
+// libdw's own lookup, for what the index does not cover: it walks the whole unit. dwarf_getscopes
+// continues past an inlined call into the inlined function's own lexical parents;
+// dwarf_getscopes_die on the innermost scope follows the concrete nesting instead: inlined
+// call, its caller (maybe inlined too), ..., the real function.
+std::vector<Dwarf_Die> scopes_by_walking(Dwarf_Die* cu, Dwarf_Addr address) {
+    std::vector<Dwarf_Die> result;
+    Dwarf_Die* address_scopes = nullptr;
+    Dwarf_Die* scopes = nullptr;
+    int count = 0;
+    if (dwarf_getscopes(cu, address, &address_scopes) > 0)
+        count = dwarf_getscopes_die(&address_scopes[0], &scopes);
+    std::free(address_scopes);
+    result.assign(scopes, scopes + std::max(count, 0));
+    std::free(scopes);
+    return result;
+}
+
 } // namespace
+
+const ScopeIndex& Symbolizer::scope_index(Dwarf_Die* cu) {
+    auto key = std::make_pair(static_cast<const void*>(dwarf_cu_getdwarf(cu->cu)), dwarf_dieoffset(cu));
+    auto found = scope_indexes_.find(key);
+    if (found == scope_indexes_.end())
+        found = scope_indexes_.emplace(key, std::make_unique<ScopeIndex>(cu)).first;
+    return *found->second;
+}
 
 std::string strip_symbol_version(const char* symbol) {
     // `__libc_start_main@@GLIBC_2.34`: the version tells users nothing about where time goes.
@@ -166,19 +192,14 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
         }
     }
 
-    // dwarf_getscopes continues past an inlined call into the inlined function's own lexical
-    // parents; dwarf_getscopes_die on the innermost scope follows the concrete nesting instead:
-    // inlined call, its caller (maybe inlined too), ..., the real function.
-    Dwarf_Die* scopes = nullptr;
-    int scope_count = 0;
+    std::vector<Dwarf_Die> scopes;
     if (cu) {
-        Dwarf_Die* address_scopes = nullptr;
-        if (dwarf_getscopes(cu, lookup - bias, &address_scopes) > 0)
-            scope_count = dwarf_getscopes_die(&address_scopes[0], &scopes);
-        std::free(address_scopes);
+        scopes = scope_index(cu).scopes_at(lookup - bias);
+        if (scopes.empty())
+            scopes = scopes_by_walking(cu, lookup - bias);
     }
     bool in_described_function = false;
-    for (int i = 0; i < scope_count; ++i) {
+    for (std::size_t i = 0; i < scopes.size(); ++i) {
         int tag = dwarf_tag(&scopes[i]);
         if (tag == DW_TAG_inlined_subroutine) {
             Frame inlined = base;
@@ -203,7 +224,6 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
             break;
         }
     }
-    std::free(scopes);
     for (Frame& inlined : frames)
         inlined.function_offset = base.function_offset;
     // Trust a line only inside a function the DWARF describes: for code without DWARF (crt1.o's

@@ -5,6 +5,7 @@
 
 #include "module_map.hpp"
 #include "sampler/frame.hpp"
+#include "scope_index.hpp"
 
 #include <cstdint>
 #include <map>
@@ -40,6 +41,7 @@ class Symbolizer {
   private:
     std::vector<Frame> resolve(const Module& module, std::uint64_t address, std::uint64_t lookup);
     bool ensure_reported(const Module& module);
+    const ScopeIndex& scope_index(Dwarf_Die* cu); // built on first use
 
     struct DwflCloser {
         void operator()(Dwfl* dwfl) const;
@@ -51,6 +53,8 @@ class Symbolizer {
     std::map<std::tuple<std::string, std::uint64_t, bool>, std::vector<Frame>> cache_;
     std::map<std::uint64_t, std::vector<Frame>> unknown_cache_;
     std::set<std::string> names_only_;
+    // By (Dwarf handle, unit offset); the handles live as long as dwfl_.
+    std::map<std::pair<const void*, std::uint64_t>, std::unique_ptr<ScopeIndex>> scope_indexes_;
 };
 
 // Demangles a C++/Rust symbol; returns the input unchanged when it is not mangled.
