@@ -5,12 +5,14 @@
 #include "thread_capture.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace sampler {
@@ -106,6 +108,12 @@ void check_target(int pid) {
     }
     if (status == CaptureStatus::thread_gone && !process_exists(pid))
         throw Error(ErrorKind::no_such_process, "process " + std::to_string(pid) + " exited");
+    // The stop cut short a sleep, which the kernel restarts once the thread runs again: until
+    // then it reads as running, and `dump` (which reads states next) would say so. Give it a
+    // moment to sleep again; it costs nothing when the thread was running anyway.
+    if (state != 'R')
+        for (int waited = 0; waited < 100 && process_state(pid) == 'R'; ++waited)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 int launch_command(const std::vector<std::string>& command) {
