@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <sys/wait.h>
+#include <thread>
 
 namespace sampler {
 namespace {
@@ -26,13 +27,18 @@ class Session {
 
     bool target_alive() {
         if (options_.target_is_child) {
-            int status = 0;
-            if (::waitpid(options_.pid, &status, WNOHANG) == options_.pid) {
-                report_.exit_status = status;
-                return false;
+            // A child that ended mid-round may take a moment to become reapable.
+            for (int attempt = 0; attempt < (main_exited_ ? 100 : 1); ++attempt) {
+                int status = 0;
+                if (::waitpid(options_.pid, &status, WNOHANG) == options_.pid) {
+                    report_.exit_status = status;
+                    return false;
+                }
+                if (main_exited_)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
         }
-        return process_exists(options_.pid);
+        return !main_exited_ && process_exists(options_.pid);
     }
 
     // One round over every sampled process and its threads.
@@ -40,8 +46,27 @@ class Session {
         if (options_.subprocesses)
             follow_descendants();
         bool gil_held = false, active = false;
-        for (auto& [pid, process] : processes_) {
-            for (SampledStack& stack : process->sample(false, report_)) {
+        for (auto entry = processes_.begin(); entry != processes_.end();) {
+            const int pid = entry->first;
+            std::vector<SampledStack> stacks;
+            try {
+                stacks = entry->second->sample(false, report_);
+            } catch (const Error& error) {
+                // It exited after the last liveness check, and its /proc files went with it: the
+                // end of the target (or of a child), not an error of ours.
+                if (error.kind() != ErrorKind::no_such_process && process_exists(pid))
+                    throw;
+                if (pid == options_.pid) {
+                    main_exited_ = true;
+                    ++entry;
+                } else {
+                    sink_.add_modules(entry->second->module_records());
+                    entry = processes_.erase(entry);
+                }
+                continue;
+            }
+            ++entry;
+            for (SampledStack& stack : stacks) {
                 sink_.add_stack(stack.thread, stack.frames);
                 ++report_.thread_samples;
                 report_.gil_samples += stack.thread.holds_gil;
@@ -98,6 +123,7 @@ class Session {
     std::map<int, std::unique_ptr<ProcessSampler>> processes_;
     Clock::time_point last_follow_{};
     SessionReport report_;
+    bool main_exited_ = false; // seen ending during a round
 };
 
 } // namespace
