@@ -15,8 +15,8 @@ struct ToolResult {
 // `command` on PATH, or else apt-get install `package` when running as root.
 ToolResult ensure_debian_tool(const std::string& command, const std::string& package);
 
-// A directory whose node_modules holds `packages` (npm install, once per user and package set;
-// reused afterwards). The directory is returned in `reason` when ok.
+// A directory whose node_modules holds `packages`, each a name or name@version (npm install, once
+// per user and package set; reused afterwards). The directory is returned in `reason` when ok.
 ToolResult ensure_npm_packages(const std::vector<std::string>& packages);
 
 struct ShellResult {
