@@ -136,7 +136,7 @@ TEST_CASE("Python: --function groups frames by their function's first line", "[p
     }
 }
 
-TEST_CASE("Python: idle threads are left out unless --idle; --gil keeps the GIL holder", "[python]") {
+TEST_CASE("Python: idle threads are left out unless --idle, --gil keeps the GIL holder", "[python]") {
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {
             PythonProcess target(interpreter, "gil_pair.py");
@@ -291,7 +291,7 @@ TEST_CASE("Python: threads carry their threading names in dump, --json and recor
     }
 }
 
-TEST_CASE("Python: --nonblocking reads without stopping; it cannot be combined with --native", "[python]") {
+TEST_CASE("Python: --nonblocking reads without stopping, it cannot be combined with --native", "[python]") {
     auto interpreter = find_pyenv_interpreter("3.12");
     if (!interpreter) {
         WARN("skipped: no pyenv CPython 3.12");

@@ -110,7 +110,7 @@ TEST_CASE("threads, frames, lines and GIL of every layout", "[python][walk]") {
     }
 }
 
-TEST_CASE("3.11: Python-to-Python calls are not entries; hidden entry frames pass the mark on",
+TEST_CASE("3.11: Python-to-Python calls are not entries, hidden entry frames pass the mark on",
           "[python][walk]") {
     SyntheticPython py(layout_3_11());
     auto table = three_line_table(py.layout());

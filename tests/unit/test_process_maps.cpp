@@ -20,7 +20,7 @@ TEST_CASE("maps lines parse into ranges, permissions, offsets and paths") {
     CHECK(entry->is_file());
 }
 
-TEST_CASE("maps paths keep spaces; pseudo, anonymous and deleted entries are not files") {
+TEST_CASE("maps paths keep spaces, pseudo, anonymous and deleted entries are not files") {
     auto spaced = parse_map_line("1000-2000 r--p 00000000 08:01 42 /opt/my app/lib foo.so");
     REQUIRE(spaced);
     CHECK(spaced->path == "/opt/my app/lib foo.so");

@@ -89,7 +89,16 @@ TEST_CASE("scope index finds the same scopes as libdw's walk", "[symbolize][scop
             for (Dwarf_Addr address = start; address < end && compared < 800; address += 61) {
                 const auto expected = chain_by_walking(&cu, address);
                 INFO("unit " << name << " address 0x" << std::hex << address);
-                CHECK(chain_by_index(index, address) == expected);
+                const std::vector<Dwarf_Die> found = index.scopes_at(address);
+                if (expected.empty() && !found.empty()) {
+                    // libdw's walk does not look inside types, where GCC may put a lambda's
+                    // operator() (at -O0, say): the index does. Its answer must still hold.
+                    Dwarf_Die function = found.back();
+                    CHECK(dwarf_tag(&function) == DW_TAG_subprogram);
+                    CHECK(dwarf_haspc(&function, address) == 1);
+                } else {
+                    CHECK(chain_by_index(index, address) == expected);
+                }
                 with_inline += expected.size() > 1;
                 ++compared;
             }

@@ -13,7 +13,7 @@ __attribute__((noinline)) int known_function(int x) {
 }
 } // namespace test_symbols
 
-TEST_CASE("our own function symbolizes to its demangled name, file and line; results are cached") {
+TEST_CASE("our own function symbolizes to its demangled name, file and line, results are cached") {
     ModuleMap modules(::getpid());
     modules.refresh();
     Symbolizer symbolizer(modules);
@@ -34,7 +34,7 @@ TEST_CASE("our own function symbolizes to its demangled name, file and line; res
     CHECK(symbolizer.cache_size() == cached + 1);
 }
 
-TEST_CASE("a function's frames carry its entry, file and first line; names-only functions just their symbol") {
+TEST_CASE("a function's frames carry its entry, file and first line, names-only functions just their symbol") {
     ModuleMap modules(::getpid());
     modules.refresh();
     Symbolizer symbolizer(modules);
