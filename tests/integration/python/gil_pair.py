@@ -1,7 +1,8 @@
-# Four threads: "spinner" runs Python code (needs the GIL), "reader" spends its time in the
-# kernel copying from /dev/zero (os.read releases the GIL), "sleeper" sleeps, and the main thread
-# sleeps too. Python 2.7 and 3.x.
-import os
+# Four threads: "spinner" runs Python code (needs the GIL), "reader" fills a 128 MiB buffer from
+# /dev/zero over and over (readinto releases the GIL, and each call keeps the kernel busy for
+# longer than the 5 ms the reader may then wait for the GIL, however fast the machine's memory),
+# "sleeper" sleeps, and the main thread sleeps too. Python 2.7 and 3.x.
+import io
 import threading
 import time
 
@@ -13,9 +14,10 @@ def spin_python():
 
 
 def read_without_gil():
-    zero = os.open("/dev/zero", os.O_RDONLY)
+    zero = io.FileIO("/dev/zero", "r")
+    buffer = bytearray(128 << 20)
     while True:
-        os.read(zero, 16 << 20)
+        zero.readinto(buffer)  # milliseconds in the kernel per call, without the GIL
 
 
 def sleep_forever():
