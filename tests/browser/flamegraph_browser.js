@@ -91,6 +91,11 @@ async function run(page) {
             };
         });
     const near = (a, b) => Math.abs(a - b) < 0.75;
+    const waitForWidth = (description, name, width) =>
+        waitFor(description, ([selector, expected]) => {
+            const rect = document.querySelector(`${selector} > rect`);
+            return Math.abs(rect.getBoundingClientRect().width - expected) < 0.75;
+        }, [frameSelector(name), width]);
 
     // --- Loads without errors: the script ran and found its elements.
     const response = await page.goto(pathToFileURL(svgPath).href, { waitUntil: "load" });
@@ -115,11 +120,7 @@ async function run(page) {
     const before = await boxOf("compute");
     check(near(before.width, (90 / total) * graph.width), `compute is ${before.width}px wide before zooming`);
     await page.click(`${frameSelector("compute")} > rect`);
-    await waitFor("the clicked frame spans the whole width",
-                  ([selector, width]) => {
-                      const rect = document.querySelector(`${selector} > rect`);
-                      return Math.abs(rect.getBoundingClientRect().width - width) < 0.75;
-                  }, [frameSelector("compute"), graph.width]);
+    await waitForWidth("the clicked frame spans the whole width", "compute", graph.width);
     const zoomed = await boxOf("compute");
     check(near(zoomed.x, graph.left), `the zoomed frame starts at ${zoomed.x}, not at the graph's left edge`);
     const child = await boxOf("inner_loop");
@@ -130,11 +131,7 @@ async function run(page) {
 
     // --- Reset restores the whole graph.
     await page.click("#unzoom");
-    await waitFor("Reset Zoom restores the frame's width",
-                  ([selector, width]) => {
-                      const rect = document.querySelector(`${selector} > rect`);
-                      return Math.abs(rect.getBoundingClientRect().width - width) < 0.75;
-                  }, [frameSelector("compute"), before.width]);
+    await waitForWidth("Reset Zoom restores the frame's width", "compute", before.width);
     const restored = await boxOf("compute");
     check(near(restored.x, before.x), `after Reset Zoom the frame starts at ${restored.x}, not ${before.x}`);
     check(await page.locator(frameSelector("größe_berechnen_λ_日本")).isVisible(),
