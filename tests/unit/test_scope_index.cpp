@@ -81,12 +81,13 @@ TEST_CASE("scope index finds the same scopes as libdw's walk", "[symbolize][scop
             continue;
         ScopeIndex index(&cu);
         ++units;
+        const std::size_t unit_limit = compared + 150; // spread the comparisons over several units
         Dwarf_Addr base = 0, start = 0, end = 0;
         std::ptrdiff_t range = 0;
-        while ((range = dwarf_ranges(&cu, range, &base, &start, &end)) > 0 && compared < 800) {
+        while ((range = dwarf_ranges(&cu, range, &base, &start, &end)) > 0 && compared < unit_limit) {
             if (start == 0)
                 continue; // code the linker discarded (see ScopeIndex)
-            for (Dwarf_Addr address = start; address < end && compared < 800; address += 61) {
+            for (Dwarf_Addr address = start; address < end && compared < unit_limit; address += 61) {
                 const auto expected = chain_by_walking(&cu, address);
                 INFO("unit " << name << " address 0x" << std::hex << address);
                 const std::vector<Dwarf_Die> found = index.scopes_at(address);
@@ -107,5 +108,7 @@ TEST_CASE("scope index finds the same scopes as libdw's walk", "[symbolize][scop
     dwfl_end(dwfl);
     CHECK(units >= 3);
     CHECK(compared >= 800);
+#ifdef __OPTIMIZE__
     CHECK(with_inline > 30); // the comparison covered inlined calls, not only flat functions
+#endif
 }
