@@ -1,6 +1,7 @@
 // `sampler record` and `dump` on real CPython processes, for every interpreter on the machine:
 // pyenv 2.7 and 3.6-3.13, and Debian's stripped, static python3.11.
 #include "../python/interpreters.hpp"
+#include "proc_threads.hpp"
 #include "process_helpers.hpp"
 
 #include <catch2/catch.hpp>
@@ -359,13 +360,10 @@ std::map<std::string, KnownThread> read_known_stack_report(const std::string& te
 // Waits (bounded) until the thread has been asleep in the kernel for a few checks in a row: a
 // thread that reached its sleep line may still need the GIL or a CPU before it really sleeps.
 bool wait_until_asleep(int pid, int tid) {
-    const std::string stat = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat";
     int asleep = 0;
     for (int check = 0; check < 500 && asleep < 5; ++check) {
-        const std::string text = read_file(stat);
-        const auto paren = text.rfind(") ");
-        asleep =
-            paren != std::string::npos && text.size() > paren + 2 && text[paren + 2] == 'S' ? asleep + 1 : 0;
+        const auto thread = sampler::read_thread_info(pid, tid);
+        asleep = thread && thread->state == 'S' ? asleep + 1 : 0;
         std::this_thread::sleep_for(20ms);
     }
     return asleep >= 5;

@@ -7,6 +7,7 @@
 
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,9 @@ TEST_CASE("scope index finds the same scopes as libdw's walk", "[symbolize][scop
                                       .find_debuginfo = dwfl_standard_find_debuginfo,
                                       .section_address = dwfl_offline_section_address,
                                       .debuginfo_path = &debuginfo_path};
-    Dwfl* dwfl = dwfl_begin(&callbacks);
+    // Ended even when a REQUIRE below fails.
+    const std::unique_ptr<Dwfl, void (*)(Dwfl*)> owner(dwfl_begin(&callbacks), dwfl_end);
+    Dwfl* dwfl = owner.get();
     REQUIRE(dwfl);
     Dwfl_Module* module = dwfl_report_offline(dwfl, "self", "/proc/self/exe", -1);
     REQUIRE(module);
@@ -105,7 +108,6 @@ TEST_CASE("scope index finds the same scopes as libdw's walk", "[symbolize][scop
             }
         }
     }
-    dwfl_end(dwfl);
     CHECK(units >= 3);
     CHECK(compared >= 800);
 #ifdef __OPTIMIZE__
