@@ -47,12 +47,42 @@ std::vector<std::uint64_t> list_interpreters(const PythonTarget& target, const R
     return interpreters;
 }
 
+namespace {
+
+FieldRange thread_state_range(const ThreadStateLayout& t) {
+    FieldRange range;
+    range.add(t.next, 8).add(t.interp, 8).add(t.frame, 8).add(t.thread_id, 8).add(t.native_thread_id, 8);
+    return range;
+}
+
+ThreadStateFields thread_state_fields(const ThreadStateLayout& t, std::uint64_t address, const StructBytes& bytes) {
+    ThreadStateFields state;
+    state.address = address;
+    state.next = bytes.u64(t.next);
+    state.interp = bytes.u64(t.interp);
+    state.frame = bytes.u64(t.frame);
+    state.thread_id = bytes.u64(t.thread_id);
+    state.native_thread_id = bytes.u64(t.native_thread_id);
+    return state;
+}
+
+} // namespace
+
+bool read_thread_state(const PythonTarget& target, const RemoteMemory& memory, std::uint64_t address,
+                       ThreadStateFields& out) {
+    const ThreadStateLayout& t = target.layout.tstate;
+    StructBytes bytes;
+    if (!plausible_pointer(address) || !bytes.read(memory, address, thread_state_range(t)))
+        return false;
+    out = thread_state_fields(t, address, bytes);
+    return true;
+}
+
 std::vector<ThreadStateFields> list_thread_states(const PythonTarget& target, const RemoteMemory& memory,
                                                   std::uint64_t interp, std::size_t max_threads,
                                                   std::uint64_t& errors) {
     const ThreadStateLayout& t = target.layout.tstate;
-    FieldRange range;
-    range.add(t.next, 8).add(t.interp, 8).add(t.frame, 8).add(t.thread_id, 8).add(t.native_thread_id, 8);
+    const FieldRange range = thread_state_range(t);
     std::vector<ThreadStateFields> states;
     std::unordered_set<std::uint64_t> seen;
     std::uint64_t address = read_pointer(memory, field_address(interp, target.layout.interp.threads_head));
@@ -63,13 +93,7 @@ std::vector<ThreadStateFields> list_thread_states(const PythonTarget& target, co
             ++errors;
             break;
         }
-        ThreadStateFields state;
-        state.address = address;
-        state.next = bytes.u64(t.next);
-        state.interp = bytes.u64(t.interp);
-        state.frame = bytes.u64(t.frame);
-        state.thread_id = bytes.u64(t.thread_id);
-        state.native_thread_id = bytes.u64(t.native_thread_id);
+        ThreadStateFields state = thread_state_fields(t, address, bytes);
         states.push_back(state);
         address = state.next;
     }

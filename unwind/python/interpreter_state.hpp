@@ -33,6 +33,10 @@ std::vector<ThreadStateFields> list_thread_states(const PythonTarget& target, co
                                                   std::uint64_t interp, std::size_t max_threads,
                                                   std::uint64_t& errors);
 
+// Re-reads the thread state at `address`; false when it cannot be read.
+bool read_thread_state(const PythonTarget& target, const RemoteMemory& memory, std::uint64_t address,
+                       ThreadStateFields& out);
+
 int thread_state_tid(const PythonTarget& target, const RemoteMemory& memory, const ThreadStateFields& state);
 
 // The innermost frame's address (following 3.11/3.12's _PyCFrame); 0 when none.

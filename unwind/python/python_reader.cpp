@@ -84,6 +84,79 @@ std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory
     return std::nullopt;
 }
 
+namespace {
+
+bool same_thread_state(const python::ThreadStateFields& a, const python::ThreadStateFields& b) {
+    return a.address == b.address && a.interp == b.interp && a.thread_id == b.thread_id &&
+           a.native_thread_id == b.native_thread_id;
+}
+
+} // namespace
+
+PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory& snapshot,
+                                                              const RemoteMemory& live, int tid,
+                                                              std::size_t max_frames, std::uint64_t* errors) {
+    std::uint64_t local = 0;
+    std::uint64_t& error_count = error_sink(errors, local);
+    const python::PythonTarget& target = impl_->target;
+    auto& known = impl_->state_by_tid;
+    CheckedThread result;
+
+    python::ThreadStateFields state;
+    bool found = false;
+    if (auto cached = known.find(tid); cached != known.end()) {
+        found = python::read_thread_state(target, snapshot, cached->second.address, state) &&
+                same_thread_state(state, cached->second);
+        if (!found)
+            known.erase(cached);
+    }
+    if (!found) {
+        // Learn every thread state's tid in one scan: the next reads of other threads hit.
+        std::uint64_t scan_errors = 0;
+        for (std::uint64_t interp : python::list_interpreters(target, snapshot, scan_errors)) {
+            for (const python::ThreadStateFields& candidate :
+                 python::list_thread_states(target, snapshot, interp, max_threads, scan_errors)) {
+                int candidate_tid = python::thread_state_tid(target, snapshot, candidate);
+                if (candidate_tid == 0)
+                    continue;
+                known[candidate_tid] = candidate;
+                if (candidate_tid == tid) {
+                    state = candidate;
+                    found = true;
+                }
+            }
+        }
+        if (known.size() > 4 * max_threads)
+            known.clear(); // bounded, whatever the target's thread churn
+    }
+    if (!found)
+        return result;
+
+    PythonThread thread;
+    thread.thread_state = state.address;
+    thread.tid = tid;
+    const std::uint64_t innermost = python::innermost_frame(target, snapshot, state);
+    impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth));
+
+    // The check, straight from the target: the same innermost frame, running the same code. Its
+    // line is not compared: a running thread moves on between any two reads, and the line
+    // recorded is the one the walk read, inside the checked window.
+    python::ThreadStateFields again;
+    result.consistent = python::read_thread_state(target, live, state.address, again) &&
+                        same_thread_state(again, state) &&
+                        python::innermost_frame(target, live, again) == innermost;
+    if (result.consistent && !thread.frames.empty()) {
+        PythonThread head;
+        std::uint64_t ignored = 0;
+        // A few frames: hidden shims may precede the first visible one.
+        impl_->walker.walk(live, innermost, head, ignored, 4);
+        result.consistent = !head.frames.empty() && head.frames.front().name == thread.frames.front().name &&
+                            head.frames.front().file == thread.frames.front().file;
+    }
+    result.thread = std::move(thread);
+    return result;
+}
+
 int PythonReader::gil_holder_tid(const RemoteMemory& memory) {
     std::uint64_t errors = 0;
     const python::PythonTarget& target = impl_->target;

@@ -79,6 +79,18 @@ class PythonReader {
     // thread's frames.
     std::optional<PythonThread> read_thread(const RemoteMemory& memory, int tid,
                                             std::uint64_t* errors = nullptr);
+    // One thread, read while it runs on (no thread is stopped), and checked afterwards: the read
+    // is `consistent` when the thread's innermost frame and its line, read again straight from
+    // `live` after the walk, are the ones the walk saw. `snapshot` serves the walk (a page cache
+    // over `live`, emptied by the caller before each attempt, so the walk sees each page once).
+    // A thread state found once is remembered by tid, so a read does not rescan every thread.
+    struct CheckedThread {
+        std::optional<PythonThread> thread; // nullopt: no thread state has this tid
+        bool consistent = false;
+    };
+    CheckedThread read_running_thread(const RemoteMemory& snapshot, const RemoteMemory& live, int tid,
+                                      std::size_t max_frames, std::uint64_t* errors = nullptr);
+
     // The OS thread id of the thread holding the main interpreter's GIL; 0 when none does or
     // it cannot be told (2.7/3.6 without the `_PyThreadState_Current` symbol).
     int gil_holder_tid(const RemoteMemory& memory);

@@ -6,7 +6,10 @@
 #include "frame_walker.hpp"
 #include "python_reader.hpp"
 #include "python_target.hpp"
+#include "interpreter_state.hpp"
 #include "thread_names.hpp"
+
+#include <unordered_map>
 
 namespace sampler {
 
@@ -22,6 +25,8 @@ struct PythonReader::Impl {
     python::CodeCache codes;
     python::FrameWalker walker;
     python::ThreadNameReader names;
+    // tid -> the thread state last found for it (read_running_thread): checked on each use.
+    std::unordered_map<int, python::ThreadStateFields> state_by_tid;
 };
 
 } // namespace sampler

@@ -1,0 +1,281 @@
+#include "perf_capture.hpp"
+
+#include "proc_threads.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace sampler {
+namespace {
+
+// Room for this many full-size samples per ring: the reader may be kept off a CPU for a few
+// milliseconds on a busy machine, and a full ring drops records.
+constexpr std::size_t samples_per_ring = 16;
+
+std::size_t next_power_of_two(std::size_t value) {
+    std::size_t power = 1;
+    while (power < value)
+        power <<= 1;
+    return power;
+}
+
+std::string refusal_reason(int error, bool kernel_excluded) {
+    switch (error) {
+    case EACCES:
+    case EPERM: {
+        std::string reason = "perf_event_open was refused (" + std::string(std::strerror(error)) + ")";
+        int paranoid = -1;
+        if (FILE* file = std::fopen("/proc/sys/kernel/perf_event_paranoid", "r")) {
+            if (std::fscanf(file, "%d", &paranoid) != 1)
+                paranoid = -1;
+            std::fclose(file);
+        }
+        if (paranoid > 2)
+            reason += ": kernel.perf_event_paranoid is " + std::to_string(paranoid) +
+                      " (set it to 2 or lower, or grant CAP_PERFMON)";
+        else if (kernel_excluded)
+            reason += ": the process belongs to another user (needs CAP_PERFMON, or root), or a seccomp "
+                      "profile (as in most containers) blocks perf_event_open";
+        return reason;
+    }
+    case ENOSYS:
+        return "this kernel has no perf events (CONFIG_PERF_EVENTS), or a seccomp profile hides them";
+    case ENOENT:
+    case EOPNOTSUPP:
+        return "this kernel cannot sample user registers and stacks with a software clock";
+    case EMFILE:
+    case ENFILE:
+        return "out of file descriptors (one perf event per thread is needed)";
+    default:
+        return std::string("perf_event_open failed: ") + std::strerror(error);
+    }
+}
+
+} // namespace
+
+PerfCapture::PerfCapture(const PerfCaptureOptions& options) : options_(options) {
+    options_.stack_bytes = std::min<std::size_t>(options_.stack_bytes, 65528) & ~std::size_t{7};
+    format_.registers_and_stack = options_.registers_and_stack && options_.stack_bytes > 0;
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::size_t record_bytes = 512 + (format_.registers_and_stack ? options_.stack_bytes : 0);
+    ring_pages_ = next_power_of_two((record_bytes * samples_per_ring + page - 1) / page);
+}
+
+perf_event_attr PerfCapture::clock_attributes() const {
+    perf_event_attr attr{};
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    // task-clock: counts only while the thread is on a CPU, so a runnable thread waiting for
+    // one gets no samples, and a process never gets more samples than it had CPUs.
+    attr.config = PERF_COUNT_SW_TASK_CLOCK;
+    attr.sample_period = static_cast<std::uint64_t>(std::max(1.0, std::round(1e9 / options_.rate_hz)));
+    attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+    if (format_.registers_and_stack) {
+        attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+        attr.sample_regs_user = perf_user_register_mask();
+        attr.sample_stack_user = static_cast<std::uint32_t>(options_.stack_bytes);
+    }
+    attr.inherit = 1;
+    attr.inherit_thread = options_.follow_children ? 0 : 1; // threads only, unless following forks
+    attr.task = 1;  // fork and exit records: threads come and go without /proc
+    attr.comm = 1;  // comm records, with the exec flag
+    attr.comm_exec = 1;
+    attr.mmap = 1;  // new executable mappings: refresh the module map then, not by polling
+    attr.mmap2 = 1;
+    attr.sample_id_all = 1;
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
+    attr.exclude_hv = 1;
+    attr.exclude_kernel = exclude_kernel_ ? 1 : 0;
+    attr.exclude_callchain_kernel = 1;
+    if (options_.wake_per_sample) {
+        attr.wakeup_events = 1;
+    } else {
+        attr.watermark = 1;
+        attr.wakeup_watermark = static_cast<std::uint32_t>(ring_pages_ * 4096 / 4);
+    }
+    return attr;
+}
+
+bool PerfCapture::open_thread(int pid, int tid, int& error) {
+    ThreadEvents events;
+    events.pid = pid;
+    events.tid = tid;
+    perf_event_attr clock = clock_attributes();
+    events.clock = PerfEventFile::open(clock, tid, error);
+    if (!events.clock.valid() && (error == EACCES || error == EPERM) && !exclude_kernel_) {
+        // Without CAP_PERFMON the kernel allows user-mode sampling only; time in system calls
+        // is then not sampled.
+        exclude_kernel_ = true;
+        clock = clock_attributes();
+        events.clock = PerfEventFile::open(clock, tid, error);
+    }
+    if (!events.clock.valid())
+        return false;
+    // The kernel refuses to mmap an inherited per-thread event, but lets it write into the ring
+    // of a plain event of the same thread.
+    perf_event_attr holder{};
+    holder.size = sizeof holder;
+    holder.type = PERF_TYPE_SOFTWARE;
+    holder.config = PERF_COUNT_SW_DUMMY;
+    holder.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME; // it writes no samples of its own
+    holder.sample_id_all = 1;
+    holder.use_clockid = 1;
+    holder.clockid = CLOCK_MONOTONIC;
+    holder.exclude_kernel = clock.exclude_kernel;
+    holder.exclude_hv = 1;
+    events.ring_holder = PerfEventFile::open(holder, tid, error);
+    if (!events.ring_holder.valid())
+        return false;
+    for (std::size_t pages = ring_pages_;; pages /= 2) {
+        if (events.ring.map(events.ring_holder.fd(), pages, error))
+            break;
+        // Over the locked-memory limit (perf_event_mlock_kb): a smaller ring, as long as a
+        // few samples still fit.
+        if (error != EPERM || pages * 4096 < 4 * (512 + (format_.registers_and_stack ? options_.stack_bytes : 0)))
+            return false;
+    }
+    if (::ioctl(events.clock.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0) {
+        error = errno;
+        return false;
+    }
+    by_tid_[tid] = threads_.size();
+    threads_.push_back(std::move(events));
+    return true;
+}
+
+bool PerfCapture::add_process(int pid, PerfUnavailable& why) {
+    std::vector<int> tids = list_threads(pid);
+    if (tids.empty()) {
+        why = {ESRCH, "the process has no threads left"};
+        return false;
+    }
+    std::size_t opened = 0;
+    int last_error = 0;
+    for (int tid : tids) {
+        if (by_tid_.contains(tid)) {
+            ++opened;
+            continue;
+        }
+        int error = 0;
+        if (open_thread(pid, tid, error)) {
+            ++opened;
+        } else if (error != ESRCH) {
+            last_error = error;
+            if (opened == 0)
+                break; // the first refusal decides: the engine is not available here
+        }
+    }
+    if (opened == 0) {
+        why = {last_error ? last_error : ESRCH,
+               last_error ? refusal_reason(last_error, exclude_kernel_) : "the process's threads exited"};
+        return false;
+    }
+    return true;
+}
+
+bool PerfCapture::add_thread(int pid, int tid) {
+    if (by_tid_.contains(tid))
+        return true;
+    int error = 0;
+    return open_thread(pid, tid, error);
+}
+
+void PerfCapture::wait(int timeout_ms) {
+    std::vector<pollfd> fds;
+    fds.reserve(threads_.size());
+    for (const ThreadEvents& events : threads_)
+        fds.push_back({events.clock.fd(), POLLIN, 0});
+    if (fds.empty()) {
+        ::usleep(static_cast<useconds_t>(timeout_ms) * 1000);
+        return;
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) <= 0)
+        return;
+    for (std::size_t i = 0; i < fds.size(); ++i)
+        // POLLHUP on the inherited event: its thread ended and so did every thread that
+        // inherited it; nothing will write into this ring again.
+        if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+            threads_[i].ended = true;
+}
+
+std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
+    std::size_t samples = 0;
+    for (ThreadEvents& events : threads_)
+        events.ring.drain([&](const perf_event_header& header) { handle(header, handler, samples); });
+    // Close the rings nothing writes into any more (after their last records were read).
+    if (std::any_of(threads_.begin(), threads_.end(), [](const ThreadEvents& e) { return e.ended; })) {
+        std::vector<ThreadEvents> open;
+        open.reserve(threads_.size());
+        by_tid_.clear();
+        for (ThreadEvents& events : threads_) {
+            if (events.ended) {
+                closed_on_cpu_ns_ += events.clock.read_count();
+                continue;
+            }
+            by_tid_[events.tid] = open.size();
+            open.push_back(std::move(events));
+        }
+        threads_ = std::move(open);
+    }
+    return samples;
+}
+
+void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples) {
+    switch (header.type) {
+    case PERF_RECORD_SAMPLE:
+        if (decode_perf_sample(header, format_, scratch_)) {
+            ++samples;
+            handler.on_sample(scratch_);
+        }
+        break;
+    case PERF_RECORD_FORK: {
+        PerfTaskRecord task;
+        if (decode_perf_task(header, task))
+            handler.on_task_start(task);
+        break;
+    }
+    case PERF_RECORD_EXIT: {
+        PerfTaskRecord task;
+        if (decode_perf_task(header, task))
+            handler.on_task_exit(task);
+        break;
+    }
+    case PERF_RECORD_COMM: {
+        PerfPidTid ids;
+        if ((header.misc & PERF_RECORD_MISC_COMM_EXEC) && decode_perf_pid_tid(header, ids))
+            handler.on_exec(ids.pid);
+        break;
+    }
+    case PERF_RECORD_MMAP:
+    case PERF_RECORD_MMAP2: {
+        PerfPidTid ids;
+        if (decode_perf_pid_tid(header, ids))
+            handler.on_new_mapping(ids.pid);
+        break;
+    }
+    case PERF_RECORD_LOST: {
+        std::uint64_t lost = 0;
+        if (decode_perf_lost(header, lost))
+            lost_ += lost;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+std::uint64_t PerfCapture::on_cpu_nanoseconds() const {
+    std::uint64_t total = closed_on_cpu_ns_;
+    for (const ThreadEvents& events : threads_)
+        total += events.clock.read_count();
+    return total;
+}
+
+} // namespace sampler

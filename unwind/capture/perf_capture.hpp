@@ -1,0 +1,102 @@
+#pragma once
+// The perf_event capture engine: the kernel samples each thread of the target on its own timer
+// (task-clock, so only while the thread is on a CPU) and, in the thread's own context, copies
+// its user registers and the top of its user stack into a ring buffer we read. Nothing is ever
+// stopped. Threads (and, with follow_children, processes) that start later inherit the event
+// and write into the ring of the thread that created them; fork, exit, exec and new mappings
+// arrive as records in the same rings, so no /proc file is read per sample.
+
+#include "perf_records.hpp"
+#include "perf_ring.hpp"
+#include "raw_sample.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sampler {
+
+struct PerfCaptureOptions {
+    double rate_hz = 100;              // per thread, per second on a CPU
+    bool registers_and_stack = true;   // false: only which thread ran (Python-only sampling)
+    std::size_t stack_bytes = 16384;   // user stack copied per sample (multiple of 8, <= 65528)
+    bool follow_children = false;      // processes forked later are sampled too
+    bool wake_per_sample = false;      // wake the reader at every sample (Python frames are read then)
+};
+
+// What the records of a drain tell, in the order they were written per ring.
+class PerfRecordHandler {
+  public:
+    virtual ~PerfRecordHandler() = default;
+    virtual void on_sample(RawSample& sample) = 0;
+    virtual void on_task_start(const PerfTaskRecord&) {}
+    virtual void on_task_exit(const PerfTaskRecord&) {}
+    virtual void on_exec(int /*pid*/) {}
+    virtual void on_new_mapping(int /*pid*/) {}
+};
+
+// Why the engine could not start on a process: the errno of the first refusal and a sentence
+// a user can act on.
+struct PerfUnavailable {
+    int error = 0;
+    std::string reason;
+};
+
+class PerfCapture {
+  public:
+    explicit PerfCapture(const PerfCaptureOptions& options);
+    PerfCapture(const PerfCapture&) = delete;
+    PerfCapture& operator=(const PerfCapture&) = delete;
+
+    // Opens events on every thread `pid` has now. Returns false (and says why) when the kernel
+    // refuses the first event; threads that exit meanwhile are skipped.
+    bool add_process(int pid, PerfUnavailable& why);
+    // Opens events on one thread (one that /proc listed but no record announced). False when it
+    // is gone or refused.
+    bool add_thread(int pid, int tid);
+    bool has_thread(int tid) const { return by_tid_.contains(tid); }
+
+    // Waits up to `timeout_ms` for a ring to have records (or a thread to end).
+    void wait(int timeout_ms);
+    // Delivers every record written since the last drain; closes the rings of threads that
+    // ended with no descendant still writing into them. Returns the number of samples.
+    std::size_t drain(PerfRecordHandler& handler);
+
+    // Records the kernel dropped because a ring was full.
+    std::uint64_t lost_records() const { return lost_; }
+    // Nanoseconds on a CPU of every sampled thread (exited ones included) since it was opened:
+    // samples expected = this × rate.
+    std::uint64_t on_cpu_nanoseconds() const;
+    // True when the kernel would not sample in kernel mode (perf_event_paranoid without
+    // CAP_PERFMON): time in system calls then goes unsampled.
+    bool kernel_time_excluded() const { return exclude_kernel_; }
+    std::size_t open_threads() const { return threads_.size(); }
+
+  private:
+    struct ThreadEvents {
+        int pid = 0;
+        int tid = 0;
+        PerfEventFile ring_holder; // a dummy event that owns the mmap'd ring
+        PerfEventFile clock;       // task-clock, inherited by threads created later
+        PerfRing ring;
+        bool ended = false;
+    };
+
+    perf_event_attr clock_attributes() const;
+    bool open_thread(int pid, int tid, int& error);
+    void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
+
+    PerfCaptureOptions options_;
+    PerfSampleFormat format_;
+    bool exclude_kernel_ = false;
+    std::size_t ring_pages_;
+    std::vector<ThreadEvents> threads_;
+    std::unordered_map<int, std::size_t> by_tid_; // tid -> index in threads_
+    std::uint64_t lost_ = 0;
+    std::uint64_t closed_on_cpu_ns_ = 0; // counts of rings already closed
+    RawSample scratch_;                  // reused: its stack buffer keeps its capacity
+};
+
+} // namespace sampler
