@@ -5,11 +5,27 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 
 namespace sampler {
 namespace {
 
 enum class CommandKind { sampling, dump };
+
+const std::map<std::string, CaptureChoice> capture_names{
+    {"auto", CaptureChoice::automatic}, {"perf", CaptureChoice::perf}, {"ptrace", CaptureChoice::ptrace}};
+
+// SAMPLER_CAPTURE sets the engine --capture defaults to (the test suite runs twice with it).
+CaptureChoice default_capture() {
+    const char* value = std::getenv("SAMPLER_CAPTURE");
+    if (!value || !*value)
+        return CaptureChoice::automatic;
+    auto found = capture_names.find(value);
+    if (found == capture_names.end())
+        throw Error(ErrorKind::usage, std::string("SAMPLER_CAPTURE=") + value + ": use auto, perf or ptrace");
+    return found->second;
+}
 
 void add_target_options(CLI::App& command, TargetOptions& target, CommandKind kind) {
     auto* pid = command.add_option("-p,--pid", target.pid, "PID of the running process to profile")
@@ -26,6 +42,15 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
                          "Also profile child processes, including ones started while sampling");
         command.add_flag("--function", stacks.function_lines,
                          "Python: aggregate by function (its first line) instead of the current line");
+        target.capture = default_capture();
+        command
+            .add_option("--capture", target.capture,
+                        "Capture engine: perf (the kernel samples each thread on its CPU clock; nothing is "
+                        "stopped), ptrace (stop each thread for its copy), or auto (default: perf, else ptrace)")
+            ->transform(CLI::CheckedTransformer(capture_names));
+        command.add_flag("--blocking", stacks.blocking,
+                         "Stop each thread for its sample (the ptrace engine): exact Python stacks, as py-spy "
+                         "does by default");
     }
     command.add_flag("--native", stacks.native, "Python: merge native (C/C++) frames with the Python frames");
     command.add_flag("--nonblocking", stacks.nonblocking,
@@ -52,6 +77,9 @@ void require_target(const TargetOptions& target, bool accepts_command) {
     if (target.pid == 0 && target.command.empty())
         throw Error(ErrorKind::usage,
                     accepts_command ? "give --pid PID or -- COMMAND ARGS..." : "give --pid PID");
+    if (target.stacks.blocking && (target.stacks.nonblocking || target.capture == CaptureChoice::perf))
+        throw Error(ErrorKind::usage, "--blocking stops threads: it cannot be combined with --nonblocking or "
+                                      "--capture perf");
     if (target.stacks.nonblocking && target.stacks.native)
         throw Error(ErrorKind::usage, "--nonblocking cannot be combined with --native: native stacks are "
                                       "copied from a stopped thread");

@@ -2,6 +2,7 @@
 // The subcommands, each independent of how its options were parsed.
 
 #include "process_sampler.hpp"
+#include "sampling_session.hpp"
 
 #include <cstddef>
 #include <string>
@@ -14,6 +15,7 @@ struct TargetOptions {
     std::vector<std::string> command; // `-- COMMAND ARGS...`: start it and profile it
     StackOptions stacks;              // what to read of each thread, and which threads
     bool subprocesses = false;        // also profile descendant processes
+    CaptureChoice capture = CaptureChoice::automatic; // --capture
 };
 
 struct RecordOptions {

@@ -92,6 +92,36 @@ const char* reason_text(StopReason reason) {
     return "";
 }
 
+// The end-of-run summary. The first line has one shape for both engines (scripts parse it); the
+// perf_event engine adds what only it knows: the share of the requested rate it kept, measured
+// against the CPU time the threads used, and that nothing was stopped.
+void print_session_summary(const SessionReport& report, double rate_hz) {
+    const bool perf = report.engine == "perf_event";
+    const double achieved = perf ? rate_hz * report.kept_share() : report.achieved_rate();
+    std::fprintf(stderr,
+                 "sampler: %s after %.1f s: %llu samples (%.1f Hz of %.0f Hz requested), %llu stacks, "
+                 "%llu errors, %llu truncated; pause per thread sample p50 %llu us, p99 %llu us\n",
+                 reason_text(report.reason), report.elapsed_seconds, (unsigned long long)report.ticks, achieved,
+                 rate_hz, (unsigned long long)report.thread_samples, (unsigned long long)report.errors,
+                 (unsigned long long)report.truncated, (unsigned long long)report.pauses.percentile_micros(0.5),
+                 (unsigned long long)report.pauses.percentile_micros(0.99));
+    if (perf)
+        std::fprintf(stderr,
+                     "sampler: perf_event engine: %s; %llu thread samples, %.1f%% of the %.0f "
+                     "its threads' CPU time called for; %llu lost, %llu torn Python reads dropped%s\n",
+                     report.pauses.count() == 0
+                         ? "target never stopped"
+                         : ("target never stopped while sampling (" + std::to_string(report.pauses.count()) +
+                            " threads asleep at the start were stopped once, for the stack they sleep in)")
+                               .c_str(),
+                     (unsigned long long)report.received_samples, 100 * report.kept_share(),
+                     report.expected_samples, (unsigned long long)report.lost_samples,
+                     (unsigned long long)report.torn_python_samples,
+                     report.kernel_time_excluded ? "; user mode only (no CAP_PERFMON)" : "");
+    else
+        std::fprintf(stderr, "sampler: ptrace engine: each sampled thread was stopped for its copy\n");
+}
+
 } // namespace
 
 int run_record(const RecordOptions& options) {
@@ -101,7 +131,15 @@ int run_record(const RecordOptions& options) {
     install_stop_handlers();
     bool launched = options.target.pid == 0;
     int pid = launched ? launch_command(options.target.command) : options.target.pid;
-    check_target(pid);
+    SessionOptions session;
+    session.pid = pid;
+    session.target_is_child = launched;
+    session.rate_hz = options.rate_hz;
+    session.duration_seconds = options.duration_seconds;
+    session.stacks = options.target.stacks;
+    session.subprocesses = options.target.subprocesses;
+    session.capture = options.target.capture;
+    check_target(pid, target_access(session));
 
     Profile profile;
     profile.info.pid = pid;
@@ -117,13 +155,6 @@ int run_record(const RecordOptions& options) {
                  profile.info.command_line.c_str(), options.rate_hz,
                  options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
 
-    SessionOptions session;
-    session.pid = pid;
-    session.target_is_child = launched;
-    session.rate_hz = options.rate_hz;
-    session.duration_seconds = options.duration_seconds;
-    session.stacks = options.target.stacks;
-    session.subprocesses = options.target.subprocesses;
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
                                                        .process_roots = options.target.subprocesses,
                                                        .record_timeline = needs_timeline(options.format)});
@@ -134,14 +165,7 @@ int run_record(const RecordOptions& options) {
     profile.info.errors = report.errors;
     write_output_file(output, render(profile, options));
 
-    std::fprintf(stderr,
-                 "sampler: %s after %.1f s: %llu samples (%.1f Hz of %.0f Hz requested), %llu stacks, "
-                 "%llu errors, %llu truncated; pause per thread sample p50 %llu us, p99 %llu us\n",
-                 reason_text(report.reason), report.elapsed_seconds, (unsigned long long)report.ticks,
-                 report.achieved_rate(), options.rate_hz, (unsigned long long)report.thread_samples,
-                 (unsigned long long)report.errors, (unsigned long long)report.truncated,
-                 (unsigned long long)report.pauses.percentile_micros(0.5),
-                 (unsigned long long)report.pauses.percentile_micros(0.99));
+    print_session_summary(report, options.rate_hz);
     if (!report.python_version.empty())
         std::fprintf(
             stderr, "sampler: Python %s: GIL held in %.1f%% of samples, threads active in %.1f%%%s\n",

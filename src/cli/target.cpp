@@ -1,6 +1,9 @@
 #include "target.hpp"
 
+#include "perf_capture.hpp"
 #include "proc_threads.hpp"
+#include "sampling_session.hpp"
+#include "remote_memory.hpp"
 #include "sampler/error.hpp"
 #include "thread_capture.hpp"
 
@@ -73,7 +76,7 @@ std::string explain_ptrace_denied(int pid) {
     return why.str();
 }
 
-void check_target(int pid) {
+void check_target(int pid, TargetAccess access) {
     if (pid <= 0)
         throw Error(ErrorKind::usage, "invalid PID " + std::to_string(pid) + ": must be a positive number");
     if (pid == ::getpid())
@@ -85,6 +88,23 @@ void check_target(int pid) {
     if (state == 'Z' || state == 'X')
         throw Error(ErrorKind::no_such_process,
                     "process " + std::to_string(pid) + " has already exited (zombie)");
+    if (access == TargetAccess::read_memory) {
+        // No stop: only check that its memory may be read (the same permission as ptrace's).
+        ProcessMemory memory(pid);
+        std::uint64_t word = 0;
+        std::ifstream maps_file("/proc/" + std::to_string(pid) + "/maps");
+        std::string line;
+        std::getline(maps_file, line);
+        std::uint64_t first = std::strtoull(line.c_str(), nullptr, 16);
+        errno = 0;
+        if (!line.empty() && !memory.read_value(first, word) && (errno == EPERM || errno == EACCES))
+            throw Error(ErrorKind::permission, explain_ptrace_denied(pid));
+        if (line.empty() && !process_exists(pid))
+            throw Error(ErrorKind::no_such_process, "no such process: " + std::to_string(pid));
+        if (!maps_file.is_open() || line.empty())
+            throw Error(ErrorKind::permission, explain_ptrace_denied(pid));
+        return;
+    }
     if (int tracer = process_tracer(pid); tracer != 0) {
         std::string name = first_line("/proc/" + std::to_string(tracer) + "/comm");
         throw Error(ErrorKind::already_traced,
@@ -114,6 +134,17 @@ void check_target(int pid) {
     if (state != 'R')
         for (int waited = 0; waited < 100 && process_state(pid) == 'R'; ++waited)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+TargetAccess target_access(const SessionOptions& session) {
+    if (wants_ptrace_engine(session))
+        return TargetAccess::stop_threads;
+    PerfUnavailable why;
+    if (PerfCapture::probe(session.pid, why) || why.error == ESRCH)
+        return TargetAccess::read_memory;
+    if (session.capture == CaptureChoice::perf)
+        throw Error(ErrorKind::unsupported, "--capture perf: " + why.reason);
+    return TargetAccess::stop_threads; // the session says once why it falls back
 }
 
 int launch_command(const std::vector<std::string>& command) {

@@ -7,8 +7,19 @@
 
 namespace sampler {
 
-// Throws sampler::Error with an explanation when `pid` cannot be profiled.
-void check_target(int pid);
+// How the session will read the target: by stopping its threads (ptrace), or only by reading
+// its memory while it runs (the perf_event engine, which a debugger already attached does not
+// prevent).
+enum class TargetAccess { stop_threads, read_memory };
+
+// Throws sampler::Error with an explanation when `pid` cannot be profiled that way.
+void check_target(int pid, TargetAccess access = TargetAccess::stop_threads);
+
+struct SessionOptions;
+// How a session with these options will read its target: the perf_event engine when it is
+// chosen and the kernel allows it on the target (it may still fall back later), else ptrace.
+// With --capture perf, throws when the kernel refuses it.
+TargetAccess target_access(const SessionOptions& session);
 
 // Starts `command` (argv[0] looked up in PATH) and returns its PID once exec succeeded.
 int launch_command(const std::vector<std::string>& command);

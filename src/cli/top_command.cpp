@@ -69,19 +69,20 @@ int run_top(const TopOptions& options) {
     bool interactive = !options.once && ::isatty(STDOUT_FILENO);
     bool launched = options.target.pid == 0;
     int pid = start_target(options, interactive);
-    check_target(pid);
+    SessionOptions session{.pid = pid,
+                           .target_is_child = launched,
+                           .rate_hz = options.rate_hz,
+                           .duration_seconds = 0,
+                           .subprocesses = options.target.subprocesses,
+                           .stacks = options.target.stacks,
+                           .capture = options.target.capture};
+    check_target(pid, target_access(session));
 
     TopSettings settings{.pid = pid,
                          .command_line = process_command_line(pid),
                          .rate_hz = options.rate_hz,
                          .delay_seconds = options.delay_seconds,
                          .once = options.once};
-    SessionOptions session{.pid = pid,
-                           .target_is_child = launched,
-                           .rate_hz = options.rate_hz,
-                           .duration_seconds = 0,
-                           .subprocesses = options.target.subprocesses,
-                           .stacks = options.target.stacks};
     SessionReport report;
     {
         // The display's destructor restores the terminal on every way out of this block.

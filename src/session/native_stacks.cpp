@@ -17,6 +17,11 @@ void NativeStacks::refresh_if_stale() {
         refresh();
 }
 
+void NativeStacks::refresh_if_stale(std::chrono::steady_clock::duration age) {
+    if (std::chrono::steady_clock::now() - last_refresh_ > age)
+        refresh();
+}
+
 CaptureLimits NativeStacks::limits_for_capture(std::size_t max_stack_bytes) const {
     CaptureLimits limits;
     limits.max_stack_bytes = max_stack_bytes;

@@ -29,6 +29,8 @@ class NativeStacks {
     ResolvedStack resolve(const ThreadSnapshot& snapshot, std::size_t max_depth);
     // Re-reads the maps when they may have changed (new libraries, new thread stacks).
     void refresh_if_stale();
+    // Re-reads the maps unless they were read less than `age` ago.
+    void refresh_if_stale(std::chrono::steady_clock::duration age);
 
     const ModuleMap& modules() const { return modules_; }
     // See Symbolizer::set_names_only.

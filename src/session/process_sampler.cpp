@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 
 namespace sampler {
 
@@ -31,10 +32,10 @@ void ProcessSampler::detect_python() {
 
 void ProcessSampler::redetect_while_starting() {
     // A program started with `-- COMMAND` (or a freshly forked worker that execs) may not have
-    // mapped libpython or set up its runtime yet: look again, once a second, for a while.
+    // mapped libpython or set up its runtime yet: look again, five times a second, for a while.
     using namespace std::chrono;
     auto now = steady_clock::now();
-    if (python_ || gave_up_detecting_ || now - created_ > seconds(10) || now - last_detection_ < seconds(1))
+    if (python_ || gave_up_detecting_ || now - created_ > seconds(10) || now - last_detection_ < milliseconds(200))
         return;
     native_.refresh_if_stale();
     detect_python();
@@ -103,6 +104,90 @@ CaptureStatus ProcessSampler::capture(Captured& slot, SessionReport& report) {
     return status;
 }
 
+const std::string& ProcessSampler::thread_comm(int tid) {
+    auto found = thread_comms_.find(tid);
+    if (found != thread_comms_.end())
+        return found->second;
+    // Once per thread: the perf engine reads no /proc file per sample.
+    std::string name;
+    std::ifstream comm("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(tid) + "/comm");
+    std::getline(comm, name);
+    sampled_tids_.push_back(tid);
+    return thread_comms_.emplace(tid, std::move(name)).first->second;
+}
+
+int ProcessSampler::gil_holder_for_samples() {
+    if (!python_)
+        return 0;
+    // Once per millisecond at most, unless --gil filters on it: each read walks the thread list.
+    auto now = std::chrono::steady_clock::now();
+    if (options_.gil_only || now - gil_read_at_ > std::chrono::milliseconds(1)) {
+        gil_holder_ = python_->gil_holder_tid(memory_);
+        gil_read_at_ = now;
+    }
+    return gil_holder_;
+}
+
+bool ProcessSampler::copy_sleeping_thread(int tid, RawSample& out) {
+    CaptureLimits limits = native_.limits_for_capture(options_.max_stack_bytes);
+    CaptureStatus status = capture_thread(tid, limits, out.snapshot);
+    detach_lingering_threads();
+    out.pid = pid_;
+    out.tid = tid;
+    out.has_registers = status == CaptureStatus::ok;
+    return out.has_registers;
+}
+
+void ProcessSampler::between_samples() {
+    redetect_while_starting();
+    if (python_ && !sampled_tids_.empty()) {
+        std::erase_if(sampled_tids_, [&](int tid) { return !thread_comms_.contains(tid); });
+        thread_names_.refresh(*python_, memory_, sampled_tids_);
+    }
+}
+
+std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, SessionReport& report) {
+    if (maps_changed_) {
+        maps_changed_ = false;
+        native_.refresh_if_stale(std::chrono::milliseconds(100));
+    }
+    Captured& slot = perf_slot_;
+    slot.info = ThreadInfo{};
+    slot.info.pid = pid_;
+    slot.info.tid = sample.tid;
+    slot.info.state = 'R'; // the kernel sampled it on a CPU
+    slot.info.name = thread_comm(sample.tid);
+    if (const std::string* name = thread_names_.find(sample.tid))
+        slot.info.name = *name;
+    slot.ok = true;
+    slot.python.reset();
+    slot.have_native = sample.has_registers && (!python_ || options_.native);
+    if (python_) {
+        slot.info.holds_gil = gil_holder_for_samples() == sample.tid;
+        if (options_.gil_only && !slot.info.holds_gil)
+            return std::nullopt;
+        constexpr int attempts = 3;
+        bool consistent = false;
+        for (int attempt = 0; attempt < attempts && !consistent; ++attempt) {
+            python_pages_.forget(); // the target ran since the last read
+            auto read = python_->read_running_thread(python_pages_, memory_, sample.tid, options_.max_depth,
+                                                     &report.errors);
+            if (!read.thread)
+                break; // not a Python thread
+            consistent = read.consistent;
+            slot.python = std::move(read.thread);
+        }
+        if (slot.python && !consistent) {
+            ++report.torn_python_samples;
+            return std::nullopt;
+        }
+    }
+    if (slot.have_native)
+        std::swap(slot.snapshot, sample.snapshot);
+    SampledStack stack = resolve(slot, report);
+    return stack;
+}
+
 std::vector<ModuleRecord> ProcessSampler::module_records() const {
     std::vector<ModuleRecord> records;
     for (const Module& module : native_.modules().modules())
@@ -153,9 +238,14 @@ SampledStack ProcessSampler::resolve(const Captured& captured, SessionReport& re
     } else {
         merge.interpreter_module = interpreter_module_;
         MergeResult merged = merge_native_and_python(merge);
-        if (merged.mismatched)
+        if (merged.mismatched) {
+            // The halves do not pair up (the native copy and the Python read disagree, or the
+            // unwinding stopped early): the Python half alone, never a mis-merged stack.
             ++report.merge_mismatches;
-        stack.frames = std::move(merged.frames);
+            stack.frames = std::move(merge.python);
+        } else {
+            stack.frames = std::move(merged.frames);
+        }
     }
     report.truncated += stack.truncated;
     return stack;

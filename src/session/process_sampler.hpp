@@ -7,19 +7,22 @@
 #include "python_filenames.hpp"
 #include "python_reader.hpp"
 #include "python_thread_names.hpp"
+#include "raw_sample.hpp"
 #include "remote_memory.hpp"
 #include "sample_sink.hpp"
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace sampler {
 
 struct StackOptions {
     bool native = false;         // Python targets: merge native frames in (--native)
-    bool nonblocking = false;    // Python targets: read frames without stopping threads
+    bool nonblocking = false;    // Python targets, ptrace engine: read frames without stopping threads
+    bool blocking = false;       // stop each thread for its sample (the ptrace engine): exact Python stacks
     bool include_idle = false;   // also threads that are not running (--idle)
     bool gil_only = false;       // only the thread holding the GIL (--gil)
     bool function_lines = false; // Python frames at their function's first line (--function)
@@ -46,6 +49,21 @@ class ProcessSampler {
     // stopped only for its own copy; unwinding, symbolizing and merging run after.
     std::vector<SampledStack> sample(bool all_threads, SessionReport& report);
 
+    // A sample the perf_event engine took while the thread ran on: its native stack is unwound
+    // from the kernel's copy, and its Python frames (for CPython) are read now, checked, and
+    // read again when the thread moved on meanwhile. nullopt: nothing to record (not a Python
+    // thread in Python-only mode, the --gil filter, or a Python read that stayed torn).
+    // `sample`'s stack buffer may be swapped with one of ours: it stays usable.
+    std::optional<SampledStack> sample_from(RawSample& sample, SessionReport& report);
+    // Perf engine bookkeeping: a thread ended; the process mapped new code; a pause between
+    // drains (thread names are refreshed there, at most once a second).
+    void forget_thread(int tid) { thread_comms_.erase(tid); }
+    void note_new_mapping() { maps_changed_ = true; }
+    void between_samples();
+    // Copies a sleeping thread's registers and stack once (a ptrace stop), for wall-clock
+    // sampling of a thread that has not run since sampling started. False when it could not.
+    bool copy_sleeping_thread(int tid, RawSample& out);
+
     int pid() const { return pid_; }
     // The ELF modules mapped now (by the last refresh), for outputs that describe them.
     std::vector<ModuleRecord> module_records() const;
@@ -62,6 +80,8 @@ class ProcessSampler {
     };
 
     void detect_python();
+    const std::string& thread_comm(int tid);
+    int gil_holder_for_samples();
     void redetect_while_starting();
     CaptureStatus capture(Captured& slot, SessionReport& report);
     SampledStack resolve(const Captured& captured, SessionReport& report);
@@ -80,6 +100,14 @@ class ProcessSampler {
     std::chrono::steady_clock::time_point created_;
     std::chrono::steady_clock::time_point last_detection_;
     bool gave_up_detecting_ = false; // an unsupported CPython: said so once
+    // Perf engine: each thread's OS name, read once when it is first sampled; the module map is
+    // re-read when mappings were added, not on a timer; the GIL holder, read at most per period.
+    std::unordered_map<int, std::string> thread_comms_;
+    std::vector<int> sampled_tids_;
+    bool maps_changed_ = false;
+    Captured perf_slot_;
+    int gil_holder_ = 0;
+    std::chrono::steady_clock::time_point gil_read_at_{};
 };
 
 } // namespace sampler

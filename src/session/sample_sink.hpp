@@ -21,6 +21,8 @@ struct SessionReport {
     std::uint64_t truncated = 0;        // stacks whose unwinding stopped early
     std::uint64_t late_ticks = 0;       // ticks that started later than planned
     std::uint64_t merge_mismatches = 0; // --native stacks whose Python and native parts did not pair up
+                                        // (recorded with their Python frames alone)
+    std::uint64_t torn_python_samples = 0; // perf engine: Python reads that kept changing, dropped
     std::uint64_t gil_samples = 0;      // stacks of a thread holding the GIL (Python targets)
     std::uint64_t active_samples = 0;   // stacks of a thread that was running
     std::uint64_t gil_ticks = 0;        // rounds in which some thread held the GIL
@@ -30,6 +32,17 @@ struct SessionReport {
     double elapsed_seconds = 0;
     PauseHistogram pauses;
     StopReason reason = StopReason::stop_signal;
+    // The capture engine that ran: "perf_event" or "ptrace".
+    std::string engine = "ptrace";
+    // perf_event engine: samples the threads' CPU time called for (on-CPU seconds x rate), and
+    // records the kernel dropped because a ring was full.
+    double expected_samples = 0;
+    std::uint64_t lost_samples = 0;
+    bool kernel_time_excluded = false; // perf_event without CAP_PERFMON: user mode only
+    std::uint64_t execs = 0;           // processes that exec'd while sampled (sampled anew)
+    std::uint64_t idle_samples = 0;     // perf_event --idle: stacks of threads off their CPU
+    std::uint64_t received_samples = 0; // perf_event: samples of the target's threads read from the rings
+    double kept_share() const { return expected_samples > 0 ? double(received_samples) / expected_samples : 0; }
     int exit_status = -1; // the child's wait status when we started it and it ended
 
     double achieved_rate() const { return elapsed_seconds > 0 ? double(ticks) / elapsed_seconds : 0; }

@@ -1,5 +1,6 @@
 #include "sampling_session.hpp"
 
+#include "perf_session.hpp"
 #include "proc_threads.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
@@ -128,7 +129,8 @@ class Session {
 
 } // namespace
 
-SessionReport run_sampling_session(const SessionOptions& options, SampleSink& sink) {
+// The ptrace engine's loop: every tick, stop each selected thread just long enough to copy it.
+SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink) {
     Session session(options, sink);
     SessionReport& report = session.report();
     const auto interval = std::chrono::duration<double>(1.0 / options.rate_hz);
@@ -189,6 +191,29 @@ SessionReport run_sampling_session(const SessionOptions& options, SampleSink& si
     report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     session.finish();
     return report;
+}
+
+} // namespace sampler
+
+namespace sampler {
+
+bool wants_ptrace_engine(const SessionOptions& options) {
+    // Exact Python stacks (--blocking) need the thread stopped.
+    return options.capture == CaptureChoice::ptrace || options.stacks.blocking;
+}
+
+SessionReport run_sampling_session(const SessionOptions& options, SampleSink& sink) {
+    if (!wants_ptrace_engine(options)) {
+        std::string why_not;
+        if (auto report = run_perf_session(options, sink, why_not))
+            return *report;
+        if (options.capture == CaptureChoice::perf)
+            throw Error(ErrorKind::unsupported, "--capture perf: " + why_not);
+        std::fprintf(stderr, "sampler: %s; sampling with ptrace stops instead (slower; --capture ptrace "
+                             "silences this)\n",
+                     why_not.c_str());
+    }
+    return run_ptrace_session(options, sink);
 }
 
 } // namespace sampler

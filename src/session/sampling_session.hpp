@@ -11,6 +11,13 @@
 
 namespace sampler {
 
+// Which capture engine takes the samples.
+enum class CaptureChoice {
+    automatic, // perf_event, falling back to ptrace (said once on stderr) when it is refused
+    perf,      // perf_event only: an error when the kernel refuses it
+    ptrace,    // stop each thread for its copy (exact Python stacks; wall-clock --idle)
+};
+
 struct SessionOptions {
     int pid = 0;
     bool target_is_child = false; // started by us: reap it when it exits
@@ -18,7 +25,11 @@ struct SessionOptions {
     double duration_seconds = 0; // 0: until Ctrl-C or the target exits
     bool subprocesses = false;   // also sample descendant processes, as they come and go
     StackOptions stacks;
+    CaptureChoice capture = CaptureChoice::automatic;
 };
+
+// Whether these options need the ptrace engine (--capture ptrace, --idle, --blocking).
+bool wants_ptrace_engine(const SessionOptions& options);
 
 // Samples until a stop signal, the duration, the target's exit, or the sink says stop.
 SessionReport run_sampling_session(const SessionOptions& options, SampleSink& sink);

@@ -40,7 +40,7 @@ void spin_for(std::chrono::milliseconds duration) {
             sink = sink + i;
 }
 
-TEST_CASE("perf capture: a busy thread started later is sampled at its rate; a sleeping one is not") {
+TEST_CASE("perf capture: a busy thread started later is sampled at its rate, a sleeping one is not") {
     PerfCaptureOptions options;
     options.rate_hz = 1000;
     options.stack_bytes = 8192;

@@ -14,7 +14,8 @@ class RecordBuilder {
   public:
     explicit RecordBuilder(std::uint32_t type, std::uint16_t misc = 0) {
         perf_event_header header{type, misc, 0};
-        append(header);
+        bytes_.resize(sizeof header);
+        std::memcpy(bytes_.data(), &header, sizeof header);
     }
     template <typename T> RecordBuilder& append(const T& value) {
         const auto* bytes = reinterpret_cast<const std::uint8_t*>(&value);
@@ -44,6 +45,7 @@ class RecordBuilder {
 RecordBuilder sample_with_stack(const std::vector<std::uint8_t>& stack, std::uint64_t dynamic_size) {
     RecordBuilder record(PERF_RECORD_SAMPLE);
     record.append(std::uint32_t{100}).append(std::uint32_t{101}).append(std::uint64_t{5'000'000'000});
+    record.append(std::uint64_t{31}); // stream id
     record.append(std::uint64_t{PERF_SAMPLE_REGS_ABI_64});
     // Registers in ascending PERF_REG_X86_* order: value = 1000 + register number.
     for (int number = 0; number < 24; ++number)
@@ -59,11 +61,13 @@ TEST_CASE("perf records: a sample's registers land in their user_regs_struct fie
         stack[i] = static_cast<std::uint8_t>(i);
     RecordBuilder record = sample_with_stack(stack, 40);
     RawSample sample;
-    REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{true}, sample));
+    std::uint64_t stream = 0;
+    REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{true}, sample, stream));
     CHECK(sample.pid == 100);
     CHECK(sample.tid == 101);
     CHECK(sample.snapshot.tid == 101);
     CHECK(sample.time_ns == 5'000'000'000u);
+    CHECK(stream == 31);
     REQUIRE(sample.has_registers);
     CHECK(sample.snapshot.registers.rax == 1000 + PERF_REG_X86_AX);
     CHECK(sample.snapshot.registers.rbx == 1000 + PERF_REG_X86_BX);
@@ -81,31 +85,33 @@ TEST_CASE("perf records: a sample's registers land in their user_regs_struct fie
 TEST_CASE("perf records: a short or lying record is rejected, never read past") {
     std::vector<std::uint8_t> stack(64, 0xab);
     RawSample sample;
+    std::uint64_t stream = 0;
     SECTION("cut inside the registers") {
         RecordBuilder record = sample_with_stack(stack, 64);
-        CHECK_FALSE(decode_perf_sample(record.finish(64 + 16 + 8 * 10), PerfSampleFormat{true}, sample));
+        CHECK_FALSE(decode_perf_sample(record.finish(64 + 16 + 8 * 10), PerfSampleFormat{true}, sample, stream));
     }
     SECTION("cut inside the stack bytes") {
         RecordBuilder record = sample_with_stack(stack, 64);
-        CHECK_FALSE(decode_perf_sample(record.finish(24), PerfSampleFormat{true}, sample));
+        CHECK_FALSE(decode_perf_sample(record.finish(24), PerfSampleFormat{true}, sample, stream));
     }
     SECTION("a dyn_size larger than the copy uses the copy's size") {
         RecordBuilder record = sample_with_stack(stack, 1 << 20);
-        REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{true}, sample));
+        REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{true}, sample, stream));
         CHECK(sample.snapshot.stack.size() == 64);
     }
     SECTION("only a header") {
         RecordBuilder record(PERF_RECORD_SAMPLE);
-        CHECK_FALSE(decode_perf_sample(record.finish(), PerfSampleFormat{false}, sample));
+        CHECK_FALSE(decode_perf_sample(record.finish(), PerfSampleFormat{false}, sample, stream));
     }
 }
 
 TEST_CASE("perf records: a sample without user registers (ABI none) has no native part") {
     RecordBuilder record(PERF_RECORD_SAMPLE);
-    record.append(std::uint32_t{7}).append(std::uint32_t{8}).append(std::uint64_t{9});
+    record.append(std::uint32_t{7}).append(std::uint32_t{8}).append(std::uint64_t{9}).append(std::uint64_t{32});
     record.append(std::uint64_t{PERF_SAMPLE_REGS_ABI_NONE}).append(std::uint64_t{0});
     RawSample sample;
-    REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{true}, sample));
+    std::uint64_t stream = 0;
+    REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{true}, sample, stream));
     CHECK(sample.tid == 8);
     CHECK_FALSE(sample.has_registers);
     CHECK(sample.snapshot.stack.empty());
@@ -113,12 +119,14 @@ TEST_CASE("perf records: a sample without user registers (ABI none) has no nativ
 
 TEST_CASE("perf records: Python-only samples carry thread and time alone") {
     RecordBuilder record(PERF_RECORD_SAMPLE);
-    record.append(std::uint32_t{7}).append(std::uint32_t{8}).append(std::uint64_t{9});
+    record.append(std::uint32_t{7}).append(std::uint32_t{8}).append(std::uint64_t{9}).append(std::uint64_t{32});
     RawSample sample;
-    REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{false}, sample));
+    std::uint64_t stream = 0;
+    REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{false}, sample, stream));
     CHECK(sample.pid == 7);
     CHECK(sample.tid == 8);
     CHECK(sample.time_ns == 9);
+    CHECK(stream == 32);
     CHECK_FALSE(sample.has_registers);
 }
 
@@ -144,6 +152,19 @@ TEST_CASE("perf records: fork, exit, comm and lost records") {
     std::uint64_t dropped = 0;
     REQUIRE(decode_perf_lost(lost.finish(), dropped));
     CHECK(dropped == 42);
+
+    RecordBuilder switch_out(PERF_RECORD_SWITCH, PERF_RECORD_MISC_SWITCH_OUT | PERF_RECORD_MISC_SWITCH_OUT_PREEMPT);
+    switch_out.append(std::uint32_t{10}).append(std::uint32_t{12}).append(std::uint64_t{88}).append(std::uint64_t{1});
+    PerfSwitchRecord switched;
+    REQUIRE(decode_perf_switch(switch_out.finish(), switched));
+    CHECK(switched.tid == 12);
+    CHECK(switched.time_ns == 88);
+    CHECK(switched.out);
+    CHECK(switched.preempted);
+    RecordBuilder switch_in(PERF_RECORD_SWITCH);
+    switch_in.append(std::uint32_t{10}).append(std::uint32_t{12}).append(std::uint64_t{89}).append(std::uint64_t{1});
+    REQUIRE(decode_perf_switch(switch_in.finish(), switched));
+    CHECK_FALSE(switched.out);
 
     RecordBuilder cut(PERF_RECORD_EXIT);
     cut.append(std::uint32_t{1});

@@ -67,6 +67,25 @@ PerfCapture::PerfCapture(const PerfCaptureOptions& options) : options_(options) 
     ring_pages_ = next_power_of_two((record_bytes * samples_per_ring + page - 1) / page);
 }
 
+bool PerfCapture::probe(int pid, PerfUnavailable& why) {
+    perf_event_attr attr{};
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_TASK_CLOCK;
+    attr.disabled = 1;
+    attr.exclude_hv = 1;
+    int error = 0;
+    PerfEventFile event = PerfEventFile::open(attr, pid, error);
+    if (!event.valid() && (error == EACCES || error == EPERM)) {
+        attr.exclude_kernel = 1;
+        event = PerfEventFile::open(attr, pid, error);
+    }
+    if (event.valid())
+        return true;
+    why = {error, refusal_reason(error, attr.exclude_kernel)};
+    return false;
+}
+
 perf_event_attr PerfCapture::clock_attributes() const {
     perf_event_attr attr{};
     attr.size = sizeof attr;
@@ -75,7 +94,7 @@ perf_event_attr PerfCapture::clock_attributes() const {
     // one gets no samples, and a process never gets more samples than it had CPUs.
     attr.config = PERF_COUNT_SW_TASK_CLOCK;
     attr.sample_period = static_cast<std::uint64_t>(std::max(1.0, std::round(1e9 / options_.rate_hz)));
-    attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+    attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_STREAM_ID;
     if (format_.registers_and_stack) {
         attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
         attr.sample_regs_user = perf_user_register_mask();
@@ -89,6 +108,7 @@ perf_event_attr PerfCapture::clock_attributes() const {
     attr.mmap = 1;  // new executable mappings: refresh the module map then, not by polling
     attr.mmap2 = 1;
     attr.sample_id_all = 1;
+    attr.context_switch = options_.off_cpu ? 1 : 0;
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
     attr.exclude_hv = 1;
@@ -100,6 +120,22 @@ perf_event_attr PerfCapture::clock_attributes() const {
         attr.watermark = 1;
         attr.wakeup_watermark = static_cast<std::uint32_t>(ring_pages_ * 4096 / 4);
     }
+    return attr;
+}
+
+perf_event_attr PerfCapture::switch_attributes() const {
+    // The context-switch count with a period of 1: a sample each time the thread leaves a CPU,
+    // taken in its context, so its user registers and stack are where it blocked (or was
+    // preempted). Side-band records come from the clock event alone.
+    perf_event_attr attr = clock_attributes();
+    attr.config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+    attr.sample_period = 1;
+    attr.task = 0;
+    attr.comm = 0;
+    attr.comm_exec = 0;
+    attr.mmap = 0;
+    attr.mmap2 = 0;
+    attr.context_switch = 0;
     return attr;
 }
 
@@ -144,6 +180,18 @@ bool PerfCapture::open_thread(int pid, int tid, int& error) {
     if (::ioctl(events.clock.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0) {
         error = errno;
         return false;
+    }
+    if (options_.off_cpu && format_.registers_and_stack) {
+        events.switches = PerfEventFile::open(switch_attributes(), tid, error);
+        std::uint64_t id = 0;
+        if (!events.switches.valid() ||
+            ::ioctl(events.switches.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0 ||
+            ::ioctl(events.switches.fd(), PERF_EVENT_IOC_ID, &id) != 0) {
+            error = events.switches.valid() ? errno : error;
+            return false;
+        }
+        // Inherited copies report their parent's id as the stream id.
+        switch_stream_ids_.insert(id);
     }
     by_tid_[tid] = threads_.size();
     threads_.push_back(std::move(events));
@@ -229,12 +277,21 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
 
 void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples) {
     switch (header.type) {
-    case PERF_RECORD_SAMPLE:
-        if (decode_perf_sample(header, format_, scratch_)) {
-            ++samples;
+    case PERF_RECORD_SAMPLE: {
+        std::uint64_t stream_id = 0;
+        if (decode_perf_sample(header, format_, scratch_, stream_id)) {
+            scratch_.off_cpu = !switch_stream_ids_.empty() && switch_stream_ids_.contains(stream_id);
+            samples += !scratch_.off_cpu;
             handler.on_sample(scratch_);
         }
         break;
+    }
+    case PERF_RECORD_SWITCH: {
+        PerfSwitchRecord record;
+        if (decode_perf_switch(header, record))
+            handler.on_switch(record);
+        break;
+    }
     case PERF_RECORD_FORK: {
         PerfTaskRecord task;
         if (decode_perf_task(header, task))

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace sampler {
@@ -24,6 +25,9 @@ struct PerfCaptureOptions {
     std::size_t stack_bytes = 16384;   // user stack copied per sample (multiple of 8, <= 65528)
     bool follow_children = false;      // processes forked later are sampled too
     bool wake_per_sample = false;      // wake the reader at every sample (Python frames are read then)
+    // Wall-clock sampling (--idle): also report each thread going on and off its CPU and, with
+    // registers_and_stack, a sample of its stack as it goes off (RawSample::off_cpu).
+    bool off_cpu = false;
 };
 
 // What the records of a drain tell, in the order they were written per ring.
@@ -35,6 +39,7 @@ class PerfRecordHandler {
     virtual void on_task_exit(const PerfTaskRecord&) {}
     virtual void on_exec(int /*pid*/) {}
     virtual void on_new_mapping(int /*pid*/) {}
+    virtual void on_switch(const PerfSwitchRecord&) {}
 };
 
 // Why the engine could not start on a process: the errno of the first refusal and a sentence
@@ -47,6 +52,10 @@ struct PerfUnavailable {
 class PerfCapture {
   public:
     explicit PerfCapture(const PerfCaptureOptions& options);
+
+    // Whether the kernel lets us open a clock event on `pid`'s main thread (and nothing more:
+    // it samples nothing and is closed at once). False, with the reason, when refused.
+    static bool probe(int pid, PerfUnavailable& why);
     PerfCapture(const PerfCapture&) = delete;
     PerfCapture& operator=(const PerfCapture&) = delete;
 
@@ -80,11 +89,13 @@ class PerfCapture {
         int tid = 0;
         PerfEventFile ring_holder; // a dummy event that owns the mmap'd ring
         PerfEventFile clock;       // task-clock, inherited by threads created later
+        PerfEventFile switches;    // off_cpu with stacks: a sample at every switch off a CPU
         PerfRing ring;
         bool ended = false;
     };
 
     perf_event_attr clock_attributes() const;
+    perf_event_attr switch_attributes() const;
     bool open_thread(int pid, int tid, int& error);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
 
@@ -97,6 +108,7 @@ class PerfCapture {
     std::uint64_t lost_ = 0;
     std::uint64_t closed_on_cpu_ns_ = 0; // counts of rings already closed
     RawSample scratch_;                  // reused: its stack buffer keeps its capacity
+    std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
 };
 
 } // namespace sampler

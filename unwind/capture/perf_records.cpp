@@ -62,10 +62,11 @@ std::uint64_t perf_user_register_mask() {
     return mask;
 }
 
-bool decode_perf_sample(const perf_event_header& header, const PerfSampleFormat& format, RawSample& out) {
+bool decode_perf_sample(const perf_event_header& header, const PerfSampleFormat& format, RawSample& out,
+                        std::uint64_t& stream_id) {
     RecordReader reader(header);
     std::uint32_t pid = 0, tid = 0;
-    if (!reader.read(pid) || !reader.read(tid) || !reader.read(out.time_ns))
+    if (!reader.read(pid) || !reader.read(tid) || !reader.read(out.time_ns) || !reader.read(stream_id))
         return false;
     out.pid = static_cast<int>(pid);
     out.tid = static_cast<int>(tid);
@@ -125,6 +126,18 @@ bool decode_perf_pid_tid(const perf_event_header& header, PerfPidTid& out) {
         return false;
     out.pid = static_cast<int>(pid);
     out.tid = static_cast<int>(tid);
+    return true;
+}
+
+bool decode_perf_switch(const perf_event_header& header, PerfSwitchRecord& out) {
+    RecordReader reader(header);
+    std::uint32_t pid = 0, tid = 0;
+    if (!reader.read(pid) || !reader.read(tid) || !reader.read(out.time_ns))
+        return false;
+    out.pid = static_cast<int>(pid);
+    out.tid = static_cast<int>(tid);
+    out.out = header.misc & PERF_RECORD_MISC_SWITCH_OUT;
+    out.preempted = header.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT;
     return true;
 }
 

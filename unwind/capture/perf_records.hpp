@@ -10,8 +10,9 @@
 
 namespace sampler {
 
-// Which optional parts a PERF_RECORD_SAMPLE carries (sample_type TID|TIME, plus REGS_USER and
-// STACK_USER when native stacks are wanted).
+// Which optional parts a PERF_RECORD_SAMPLE carries: always TID, TIME and STREAM_ID (which
+// event, inherited copies included, took it), plus REGS_USER and STACK_USER when native stacks
+// are wanted.
 struct PerfSampleFormat {
     bool registers_and_stack = false;
 };
@@ -23,7 +24,9 @@ std::uint64_t perf_user_register_mask();
 // Fills `out` (pid, tid, time and, when present, registers and stack bytes) from a sample
 // record. Returns false for a record too short for the format. A sample taken while the thread
 // had no user context (a kernel thread) has no registers: `out.has_registers` stays false.
-bool decode_perf_sample(const perf_event_header& header, const PerfSampleFormat& format, RawSample& out);
+// `stream_id` receives the id of the event that took it.
+bool decode_perf_sample(const perf_event_header& header, const PerfSampleFormat& format, RawSample& out,
+                        std::uint64_t& stream_id);
 
 // PERF_RECORD_FORK / PERF_RECORD_EXIT: a thread or process started or ended.
 struct PerfTaskRecord {
@@ -38,6 +41,16 @@ struct PerfPidTid {
     int pid = 0, tid = 0;
 };
 bool decode_perf_pid_tid(const perf_event_header& header, PerfPidTid& out);
+
+// PERF_RECORD_SWITCH: the thread went onto (or, with `out`, off) a CPU; `preempted` when it
+// went off still runnable. Its body is the sample_id trailer (TID, TIME, STREAM_ID).
+struct PerfSwitchRecord {
+    int pid = 0, tid = 0;
+    std::uint64_t time_ns = 0;
+    bool out = false;
+    bool preempted = false;
+};
+bool decode_perf_switch(const perf_event_header& header, PerfSwitchRecord& out);
 
 // PERF_RECORD_LOST: how many records the kernel dropped because the ring was full.
 bool decode_perf_lost(const perf_event_header& header, std::uint64_t& lost);

@@ -16,6 +16,9 @@ struct RawSample {
     int tid = 0;
     std::uint64_t time_ns = 0;   // CLOCK_MONOTONIC
     bool has_registers = false;  // false: only "this thread was on a CPU" (Python-only sampling)
+    // Taken as the thread left its CPU (to sleep, wait, or because it was preempted), not by the
+    // clock: the stack it will have while off the CPU, for wall-clock (--idle) sampling.
+    bool off_cpu = false;
     ThreadSnapshot snapshot;     // registers and stack copy when has_registers
 };
 

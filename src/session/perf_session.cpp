@@ -1,0 +1,381 @@
+#include "perf_session.hpp"
+
+#include "perf_capture.hpp"
+#include "proc_threads.hpp"
+#include "sampler/error.hpp"
+#include "stop_signal.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <set>
+#include <sys/wait.h>
+#include <thread>
+#include <unordered_map>
+
+namespace sampler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t monotonic_nanoseconds() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
+}
+
+// Counts distinct sampling periods (the perf engine's "rounds") in bounded memory: samples from
+// different rings arrive out of order, but only by a few drains.
+class PeriodCounter {
+  public:
+    void add(std::uint64_t period) {
+        if (period < settled_below_)
+            return; // already counted or settled
+        recent_.insert(period);
+        if (recent_.size() > 8192) {
+            auto middle = std::next(recent_.begin(), 4096);
+            settled_ += 4096;
+            settled_below_ = *middle;
+            recent_.erase(recent_.begin(), middle);
+        }
+    }
+    std::uint64_t count() const { return settled_ + recent_.size(); }
+
+  private:
+    std::set<std::uint64_t> recent_;
+    std::uint64_t settled_ = 0;
+    std::uint64_t settled_below_ = 0;
+};
+
+// Turns the engine's records into stacks for the sink: one ProcessSampler per process seen,
+// made anew when a process execs (its maps, modules and interpreter are new).
+class PerfSession final : public PerfRecordHandler {
+  public:
+    PerfSession(const SessionOptions& options, SampleSink& sink, SessionReport& report)
+        : options_(options), sink_(sink), report_(report),
+          period_ns_(std::max(1.0, 1e9 / options.rate_hz)) {
+        processes_.emplace(options.pid, std::make_unique<ProcessSampler>(options.pid, options.stacks));
+        report_.python_version = processes_.at(options.pid)->python_version();
+    }
+
+    void start_clock(std::uint64_t now_ns) { start_ns_ = now_ns; }
+    void set_wall_mode(bool value) { wall_mode_ = value; }
+
+    void on_sample(RawSample& sample) override {
+        if (!options_.subprocesses && sample.pid != options_.pid)
+            return;
+        if (sample.off_cpu) {
+            // The stack it leaves the CPU with: kept (not unwound) until a tick needs it.
+            WallThread& thread = wall_[sample.tid];
+            thread.pid = sample.pid;
+            std::swap(thread.off_sample, sample);
+            thread.have_off_sample = true;
+            thread.off_stack.reset();
+            return;
+        }
+        ++report_.received_samples;
+        ProcessSampler* process = process_for(sample.pid);
+        if (!process)
+            return;
+        std::optional<SampledStack> stack;
+        try {
+            stack = process->sample_from(sample, report_);
+        } catch (const Error&) {
+            // Its /proc files went away with it: the process ended between sample and read.
+            return;
+        }
+        if (!stack || stack->frames.empty())
+            return;
+        sink_.add_stack(stack->thread, stack->frames);
+        ++report_.thread_samples;
+        report_.active_samples += 1;
+        report_.gil_samples += stack->thread.holds_gil;
+        // A round, for the shares: the sampling period this sample fell in.
+        std::uint64_t period = sample.time_ns > start_ns_ ? (sample.time_ns - start_ns_) / period_ns_ : 0;
+        active_periods_.add(period);
+        if (stack->thread.holds_gil)
+            gil_periods_.add(period);
+    }
+
+    void on_switch(const PerfSwitchRecord& record) override {
+        if (!options_.subprocesses && record.pid != options_.pid)
+            return;
+        WallThread& thread = wall_[record.tid];
+        thread.pid = record.pid;
+        thread.on_cpu = !record.out;
+        thread.preempted = record.out && record.preempted;
+        if (record.out && !stacks_from_switch_samples_)
+            thread.off_stack.reset(); // Python-only: read its frames again, once, now it sleeps
+    }
+
+    // Wall-clock mode: a thread off its CPU since an earlier tick gets the stack it left with,
+    // once per tick, with no stop and (after the first tick) no read at all.
+    void emit_wall_tick() {
+        ++wall_ticks_;
+        for (auto& [tid, thread] : wall_) {
+            if (thread.on_cpu)
+                continue;
+            if (!thread.off_stack) {
+                if (stacks_from_switch_samples_ && !thread.have_off_sample)
+                    continue; // no stack known yet
+                ProcessSampler* process = process_for(thread.pid);
+                if (!process)
+                    continue;
+                RawSample& sample = thread.off_sample;
+                sample.pid = thread.pid;
+                sample.tid = tid;
+                sample.has_registers = stacks_from_switch_samples_ && sample.has_registers;
+                std::optional<SampledStack> stack;
+                try {
+                    stack = process->sample_from(sample, report_);
+                } catch (const Error&) {
+                }
+                thread.off_stack = stack ? std::move(*stack) : SampledStack{};
+                thread.have_off_sample = false; // its stack buffer went into the resolution
+            }
+            if (thread.off_stack->frames.empty())
+                continue;
+            thread.off_stack->thread.state = thread.preempted ? 'R' : 'S';
+            sink_.add_stack(thread.off_stack->thread, thread.off_stack->frames);
+            ++report_.thread_samples;
+            report_.idle_samples += 1;
+        }
+    }
+
+    // Threads that were already off their CPU when sampling started: no switch will tell their
+    // stack until they run again. Python frames can be read at any time; a native stack needs
+    // one copy, taken with a ptrace stop of that sleeping thread, once.
+    void note_sleeping_thread(int pid, int tid, bool take_native_copy) {
+        WallThread& thread = wall_[tid];
+        thread.pid = pid;
+        thread.on_cpu = false;
+        if (!take_native_copy)
+            return;
+        ProcessSampler* process = process_for(pid);
+        if (!process)
+            return;
+        if (process->copy_sleeping_thread(tid, thread.off_sample)) {
+            thread.have_off_sample = true;
+            report_.pauses.add(thread.off_sample.snapshot.pause_nanoseconds);
+        }
+    }
+
+    void set_stacks_from_switch_samples(bool value) { stacks_from_switch_samples_ = value; }
+    std::uint64_t wall_ticks() const { return wall_ticks_; }
+
+    void on_task_exit(const PerfTaskRecord& task) override {
+        wall_.erase(task.tid);
+        if (task.pid == task.tid) {
+            if (task.pid == options_.pid)
+                main_exited_ = true;
+            else if (auto process = processes_.find(task.pid); process != processes_.end()) {
+                sink_.add_modules(process->second->module_records());
+                processes_.erase(process);
+            }
+            return;
+        }
+        if (auto process = processes_.find(task.pid); process != processes_.end())
+            process->second->forget_thread(task.tid);
+    }
+
+    void on_exec(int pid) override {
+        auto process = processes_.find(pid);
+        if (process == processes_.end())
+            return;
+        sink_.add_modules(process->second->module_records());
+        processes_.erase(process);
+        ++report_.execs;
+        process_for(pid);
+    }
+
+    void on_new_mapping(int pid) override {
+        if (auto process = processes_.find(pid); process != processes_.end())
+            process->second->note_new_mapping();
+    }
+
+    // Between drains: what is read at most once a second (thread names), and the shares.
+    void end_of_drain(std::uint64_t now_ns) {
+        for (auto& [pid, process] : processes_)
+            process->between_samples();
+        report_.processes = processes_.size();
+        if (auto main = processes_.find(options_.pid); main != processes_.end())
+            report_.python_version = main->second->python_version();
+        double elapsed = now_ns > start_ns_ ? double(now_ns - start_ns_) : 0;
+        report_.ticks = wall_mode_ ? wall_ticks_ : static_cast<std::uint64_t>(elapsed / period_ns_);
+        report_.active_ticks = std::min(active_periods_.count(), report_.ticks);
+        report_.gil_ticks = std::min(gil_periods_.count(), report_.ticks);
+    }
+
+    bool main_exited() const { return main_exited_; }
+
+    void finish() {
+        for (const auto& [pid, process] : processes_)
+            sink_.add_modules(process->module_records());
+    }
+
+  private:
+    ProcessSampler* process_for(int pid) {
+        if (auto found = processes_.find(pid); found != processes_.end())
+            return found->second.get();
+        if (unreadable_.contains(pid))
+            return nullptr;
+        try {
+            auto process = std::make_unique<ProcessSampler>(pid, options_.stacks);
+            return processes_.emplace(pid, std::move(process)).first->second.get();
+        } catch (const Error&) {
+            unreadable_.insert(pid); // it exited, or exec'd into something we cannot read
+            return nullptr;
+        }
+    }
+
+    const SessionOptions& options_;
+    SampleSink& sink_;
+    SessionReport& report_;
+    double period_ns_;
+    std::uint64_t start_ns_ = 0;
+    bool wall_mode_ = false;
+    std::map<int, std::unique_ptr<ProcessSampler>> processes_;
+    std::set<int> unreadable_;
+    // Wall-clock mode: every thread's on/off-CPU state and the stack it has while off.
+    struct WallThread {
+        int pid = 0;
+        bool on_cpu = true;
+        bool preempted = false;
+        bool have_off_sample = false;
+        RawSample off_sample;
+        std::optional<SampledStack> off_stack; // resolved once per stay off the CPU
+    };
+    std::unordered_map<int, WallThread> wall_;
+    bool stacks_from_switch_samples_ = false; // native stacks: from the switch samples
+    std::uint64_t wall_ticks_ = 0;
+    PeriodCounter active_periods_; // periods in which some thread was sampled
+    PeriodCounter gil_periods_;    // ... and some sampled thread held the GIL
+    bool main_exited_ = false;
+};
+
+} // namespace
+
+std::optional<SessionReport> run_perf_session(const SessionOptions& options, SampleSink& sink,
+                                              std::string& why_not) {
+    const StackOptions& stacks = options.stacks;
+    PerfCaptureOptions capture_options;
+    capture_options.rate_hz = options.rate_hz;
+    capture_options.follow_children = options.subprocesses;
+    capture_options.stack_bytes = stacks.max_stack_bytes;
+
+    SessionReport report;
+    report.engine = "perf_event";
+    PerfSession session(options, sink, report);
+    const bool python = !report.python_version.empty();
+    // Python-only sampling needs only to know which thread ran; its frames are read from memory
+    // at once, so the reader is woken at each sample.
+    capture_options.registers_and_stack = !python || stacks.native;
+    capture_options.wake_per_sample = python;
+    const bool wall = stacks.include_idle;
+    capture_options.off_cpu = wall;
+    session.set_wall_mode(wall);
+    session.set_stacks_from_switch_samples(capture_options.registers_and_stack);
+    PerfCapture capture(capture_options);
+    PerfUnavailable why;
+    if (!capture.add_process(options.pid, why)) {
+        if (why.error == ESRCH)
+            throw Error(ErrorKind::no_such_process, "process " + std::to_string(options.pid) + " has exited");
+        why_not = why.reason;
+        return std::nullopt;
+    }
+    if (options.subprocesses)
+        for (int child : descendants_of(options.pid))
+            if (!capture.add_process(child, why) && why.error != ESRCH)
+                std::fprintf(stderr, "sampler: cannot sample child process %d: %s\n", child, why.reason.c_str());
+    if (wall) {
+        std::vector<int> pids{options.pid};
+        if (options.subprocesses)
+            for (int child : descendants_of(options.pid))
+                pids.push_back(child);
+        for (int pid : pids)
+            for (int tid : list_threads(pid))
+                if (auto info = read_thread_info(pid, tid); info && !info->running())
+                    session.note_sleeping_thread(pid, tid, capture_options.registers_and_stack);
+    }
+    if (capture.kernel_time_excluded())
+        std::fprintf(stderr, "sampler: perf_event without CAP_PERFMON samples user mode only: time the target "
+                             "spends in system calls is not counted\n");
+
+    const std::uint64_t start_ns = monotonic_nanoseconds();
+    session.start_clock(start_ns);
+    const std::uint64_t on_cpu_at_start = capture.on_cpu_nanoseconds();
+    const std::uint64_t deadline_ns =
+        options.duration_seconds > 0 ? start_ns + static_cast<std::uint64_t>(options.duration_seconds * 1e9)
+                                     : UINT64_MAX;
+    Clock::time_point last_alive_check = Clock::now();
+    const auto period_ns = static_cast<std::uint64_t>(std::max(1.0, 1e9 / options.rate_hz));
+    std::uint64_t next_tick_ns = start_ns + period_ns;
+    while (true) {
+        std::uint64_t now_ns = monotonic_nanoseconds();
+        std::uint64_t wake_ns = std::min(deadline_ns, wall ? next_tick_ns : now_ns + 50'000'000);
+        if (now_ns < wake_ns)
+            capture.wait(static_cast<int>(std::min<std::uint64_t>((wake_ns - now_ns + 999'999) / 1'000'000, 50)));
+        capture.drain(session);
+        now_ns = monotonic_nanoseconds();
+        if (wall) {
+            if (now_ns > next_tick_ns + 100 * period_ns) {
+                // Far behind (the machine took our CPU): skip, rather than emit a burst.
+                report.late_ticks += (now_ns - next_tick_ns) / period_ns;
+                next_tick_ns = now_ns;
+            }
+            for (; next_tick_ns <= now_ns; next_tick_ns += period_ns)
+                session.emit_wall_tick();
+        }
+        session.end_of_drain(now_ns);
+        if (stop_requested()) {
+            report.reason = StopReason::stop_signal;
+            break;
+        }
+        if (now_ns >= deadline_ns) {
+            report.reason = StopReason::duration;
+            break;
+        }
+        // Exit records tell when the main thread ends; a cheap check covers records lost to a
+        // full ring, at most every 100 ms.
+        bool ended = session.main_exited();
+        if (!ended && Clock::now() - last_alive_check > std::chrono::milliseconds(100)) {
+            last_alive_check = Clock::now();
+            ended = !process_exists(options.pid);
+        }
+        if (options.target_is_child) {
+            // The exit record can come a moment before the child is reapable.
+            for (int attempt = 0; attempt < (ended ? 100 : 1); ++attempt) {
+                int status = 0;
+                if (::waitpid(options.pid, &status, WNOHANG) == options.pid) {
+                    report.exit_status = status;
+                    ended = true;
+                    break;
+                }
+                if (ended)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+        }
+        if (ended) {
+            capture.drain(session); // the last samples before the exit
+            report.reason = StopReason::target_exited;
+            break;
+        }
+        if (!sink.end_of_round(report)) {
+            report.reason = StopReason::sink;
+            break;
+        }
+    }
+    report.elapsed_seconds = double(monotonic_nanoseconds() - start_ns) / 1e9;
+    session.end_of_drain(monotonic_nanoseconds());
+    const std::uint64_t on_cpu = capture.on_cpu_nanoseconds() - std::min(capture.on_cpu_nanoseconds(), on_cpu_at_start);
+    report.expected_samples = double(on_cpu) * options.rate_hz / 1e9;
+    report.lost_samples = capture.lost_records();
+    report.kernel_time_excluded = capture.kernel_time_excluded();
+    session.finish();
+    return report;
+}
+
+} // namespace sampler
