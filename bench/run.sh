@@ -6,6 +6,8 @@
 # Run by hand (~5 minutes); see bench/README.md. Options go to bench.py (--only native|python,
 # --runs N, --rounds N, --depth N, --no-perf, --python-runs N, --python-seconds S, --interpreter
 # PATH, ...). BUILD_DIR overrides the build directory (default: build/ in the tree).
+# `bench/run.sh engines` instead compares the capture engines (perf_event, ptrace) and perf:
+# CPU per sample, share of the rate kept, the target's system time (bench/engines.py).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,12 +27,18 @@ build_targets() {
 if [[ ! -x $sampler || ! -x $workload ]]; then
     build_targets sampler workload
 fi
-# A fixture built before the bench-deep mode existed must be rebuilt.
-if ! "$workload" bench-deep 1 1 >/dev/null 2>&1; then
+# A fixture built before the bench-deep and bench-threads modes existed must be rebuilt.
+if ! "$workload" bench-deep 1 1 >/dev/null 2>&1 || ! "$workload" bench-threads 1 1 1 >/dev/null 2>&1; then
     build_targets workload
 fi
 for binary in "$sampler" "$workload"; do
     [[ -x $binary ]] || { echo "bench: $binary is missing after the build" >&2; exit 1; }
 done
 
+# `bench/run.sh engines [...]`: the capture engines side by side (bench/engines.py).
+if [[ ${1:-} == engines ]]; then
+    shift
+    exec python3 "$here/engines.py" --sampler "$sampler" --workload "$workload" \
+        --python-workload "$root/tests/fixtures/python_bench/workload.py" "$@"
+fi
 exec python3 "$here/bench.py" --root "$root" --sampler "$sampler" --workload "$workload" "$@"

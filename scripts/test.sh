@@ -8,6 +8,10 @@ status=0
 for preset in default asan; do
     echo "=== build and test: $preset"
     ./scripts/build.sh "$preset"
-    ctest --preset "$preset" || status=1
+    # The sanitizer build runs each integration suite once, on the default (perf_event) engine;
+    # the normal build also runs them on the ptrace engine.
+    exclude=()
+    [[ $preset == asan ]] && exclude=(-E "ptrace: every")
+    ctest --preset "$preset" "${exclude[@]}" || status=1
 done
 exit $status

@@ -1,6 +1,8 @@
 #include "cfi_fallback.hpp"
 
+#include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <fcntl.h>
@@ -147,22 +149,110 @@ CfiFallback::ModuleCfi* CfiFallback::cfi_for(const Module& module) {
     return modules_.emplace(module.open_path, std::move(cfi)).first->second.get();
 }
 
+namespace {
+
+constexpr int dwarf_rbp = 6;
+constexpr int dwarf_rsp = 7;
+
+// An "offset(N)" location from dwarf_frame_register: [call_frame_cfa] or [call_frame_cfa,
+// plus_uconst N], never a value (stack_value).
+bool cfa_offset_location(const Dwarf_Op* ops, std::size_t count, std::int32_t& offset) {
+    if (count == 0 || !ops || ops[0].atom != DW_OP_call_frame_cfa)
+        return false;
+    if (count == 1) {
+        offset = 0;
+        return true;
+    }
+    if (count != 2 || ops[1].atom != DW_OP_plus_uconst)
+        return false;
+    auto value = static_cast<std::int64_t>(ops[1].number);
+    if (value < INT32_MIN || value > INT32_MAX)
+        return false;
+    offset = static_cast<std::int32_t>(value);
+    return true;
+}
+
+} // namespace
+
+namespace {
+
+using OwnedFrame = std::unique_ptr<Dwarf_Frame, decltype(&std::free)>;
+
+// The CFI frame state at `pc` from the first of `tables` that describes it; null when none does.
+OwnedFrame frame_at(std::initializer_list<Dwarf_CFI*> tables, const Module& module, std::uint64_t pc,
+                    bool is_return_address) {
+    Dwarf_Addr lookup = pc - module.bias - (is_return_address ? 1 : 0);
+    for (Dwarf_CFI* table : tables) {
+        Dwarf_Frame* frame = nullptr;
+        if (table && dwarf_cfi_addrframe(table, lookup, &frame) == 0)
+            return OwnedFrame(frame, &std::free);
+    }
+    return OwnedFrame(nullptr, &std::free);
+}
+
+} // namespace
+
+CompactFrameRule CfiFallback::compact_rule(const Module& module, std::uint64_t pc, bool is_return_address) {
+    CompactFrameRule rule;
+    ModuleCfi* cfi = cfi_for(module);
+    // .eh_frame first: it is what the compiler emits for unwinding, and what libunwind reads.
+    OwnedFrame owned = frame_at({cfi->eh_frame, cfi->debug_frame}, module, pc, is_return_address);
+    Dwarf_Frame* frame = owned.get();
+    if (!frame)
+        return rule;
+
+    Dwarf_Op* ops = nullptr;
+    std::size_t count = 0;
+    if (dwarf_frame_cfa(frame, &ops, &count) != 0 || count != 1)
+        return rule;
+    int cfa_register = -1;
+    std::int64_t cfa_offset = 0;
+    if (ops[0].atom == DW_OP_bregx) {
+        cfa_register = static_cast<int>(ops[0].number);
+        cfa_offset = static_cast<std::int64_t>(ops[0].number2);
+    } else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
+        cfa_register = ops[0].atom - DW_OP_breg0;
+        cfa_offset = static_cast<std::int64_t>(ops[0].number);
+    }
+    if ((cfa_register != dwarf_rsp && cfa_register != dwarf_rbp) || cfa_offset < INT32_MIN || cfa_offset > INT32_MAX)
+        return rule;
+    rule.cfa_from_frame_pointer = cfa_register == dwarf_rbp;
+    rule.cfa_offset = static_cast<std::int32_t>(cfa_offset);
+
+    Dwarf_Op ops_mem[3];
+    if (dwarf_frame_register(frame, DwarfRegisters::return_address, ops_mem, &ops, &count) != 0)
+        return rule;
+    if (count == 0) {
+        if (ops != nullptr)
+            rule.kind = CompactFrameRule::Kind::outermost; // undefined: nothing called this frame
+        return rule;
+    }
+    if (!cfa_offset_location(ops, count, rule.return_address_offset))
+        return rule;
+
+    if (dwarf_frame_register(frame, dwarf_rbp, ops_mem, &ops, &count) != 0)
+        return rule;
+    if (count == 0)
+        rule.frame_pointer = ops == nullptr ? CompactFrameRule::FramePointer::unchanged
+                                            : CompactFrameRule::FramePointer::lost;
+    else if (cfa_offset_location(ops, count, rule.frame_pointer_offset))
+        rule.frame_pointer = CompactFrameRule::FramePointer::saved;
+    else
+        return rule;
+    rule.kind = CompactFrameRule::Kind::simple;
+    return rule;
+}
+
 std::optional<DwarfRegisters> CfiFallback::step(const Module& module, const DwarfRegisters& current,
                                                 bool is_return_address, const WordReader& read) {
     if (!current.known[DwarfRegisters::return_address])
         return std::nullopt;
     std::uint64_t pc = current.value[DwarfRegisters::return_address];
     ModuleCfi* cfi = cfi_for(module);
-    Dwarf_Addr lookup = pc - module.bias - (is_return_address ? 1 : 0);
-    Dwarf_Frame* frame = nullptr;
-    for (Dwarf_CFI* table : {cfi->debug_frame, cfi->eh_frame}) {
-        if (table && dwarf_cfi_addrframe(table, lookup, &frame) == 0)
-            break;
-        frame = nullptr;
-    }
+    OwnedFrame owned = frame_at({cfi->debug_frame, cfi->eh_frame}, module, pc, is_return_address);
+    Dwarf_Frame* frame = owned.get();
     if (!frame)
         return std::nullopt;
-    std::unique_ptr<Dwarf_Frame, decltype(&std::free)> owned(frame, &std::free);
 
     Dwarf_Op* ops = nullptr;
     std::size_t count = 0;

@@ -29,6 +29,25 @@ struct DwarfRegisters {
     }
 };
 
+// The CFI rules of one address when they are the simple kind nearly all compiled code has on
+// x86-64: the CFA is the stack or frame pointer plus a constant, the return address is saved at
+// the CFA plus a constant, and the frame pointer is either kept or saved the same way. Unwinding
+// with these needs no expression evaluation and no libunwind: a few additions and loads.
+struct CompactFrameRule {
+    enum class Kind : std::uint8_t {
+        none,      // no CFI for the address, or rules of another kind (use libunwind)
+        simple,    // the fields below apply
+        outermost, // the return address is undefined: the first frame of a thread
+    };
+    enum class FramePointer : std::uint8_t { unchanged, saved, lost };
+    Kind kind = Kind::none;
+    bool cfa_from_frame_pointer = false; // CFA = rbp + cfa_offset (else rsp + cfa_offset)
+    FramePointer frame_pointer = FramePointer::unchanged;
+    std::int32_t cfa_offset = 0;
+    std::int32_t return_address_offset = 0; // from the CFA
+    std::int32_t frame_pointer_offset = 0;  // from the CFA, when saved
+};
+
 // Reads 8 bytes of target memory (from a stack copy or a module file); false when unreadable.
 using WordReader = std::function<bool(std::uint64_t address, std::uint64_t& out)>;
 
@@ -43,6 +62,9 @@ class CfiFallback {
     // be evaluated. `pc` is the exact address (the lookup is done at pc - 1 for return addresses).
     std::optional<DwarfRegisters> step(const Module& module, const DwarfRegisters& current,
                                        bool is_return_address, const WordReader& read);
+
+    // The rule for `pc` (looked up at pc - 1 for return addresses) when it is compact.
+    CompactFrameRule compact_rule(const Module& module, std::uint64_t pc, bool is_return_address);
 
   private:
     struct ModuleCfi;

@@ -120,6 +120,11 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                      report.kernel_time_excluded ? "; user mode only (no CAP_PERFMON)" : "");
     else
         std::fprintf(stderr, "sampler: ptrace engine: each sampled thread was stopped for its copy\n");
+    std::fprintf(stderr, "sampler: own CPU while sampling (start-up excluded) %.3f s: %.1f us per thread sample\n",
+                 report.sampling_cpu_seconds,
+                 report.sampling_cpu_samples
+                     ? 1e6 * report.sampling_cpu_seconds / double(report.sampling_cpu_samples)
+                     : 0.0);
 }
 
 } // namespace

@@ -22,6 +22,11 @@ void NativeStacks::refresh_if_stale(std::chrono::steady_clock::duration age) {
         refresh();
 }
 
+void NativeStacks::load_symbols() {
+    for (const Module& module : modules_.modules())
+        symbolizer_.frames_for(module.start, false);
+}
+
 CaptureLimits NativeStacks::limits_for_capture(std::size_t max_stack_bytes) const {
     CaptureLimits limits;
     limits.max_stack_bytes = max_stack_bytes;

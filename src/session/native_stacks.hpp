@@ -27,6 +27,9 @@ class NativeStacks {
     // Limits for capturing a thread: the stack copy stops at the end of the stack's mapping.
     CaptureLimits limits_for_capture(std::size_t max_stack_bytes) const;
     ResolvedStack resolve(const ThreadSnapshot& snapshot, std::size_t max_depth);
+    // Loads every mapped module's symbols and line tables now, before sampling starts, so the
+    // first samples do not stall the reader (the perf_event engine would drop records meanwhile).
+    void load_symbols();
     // Re-reads the maps when they may have changed (new libraries, new thread stacks).
     void refresh_if_stale();
     // Re-reads the maps unless they were read less than `age` ago.

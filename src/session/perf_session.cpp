@@ -1,6 +1,7 @@
 #include "perf_session.hpp"
 
 #include "perf_capture.hpp"
+#include "own_cpu.hpp"
 #include "proc_threads.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -62,6 +64,10 @@ class PerfSession final : public PerfRecordHandler {
     }
 
     void start_clock(std::uint64_t now_ns) { start_ns_ = now_ns; }
+    void load_symbols() {
+        for (auto& [pid, process] : processes_)
+            process->load_symbols();
+    }
     void set_wall_mode(bool value) { wall_mode_ = value; }
 
     void on_sample(RawSample& sample) override {
@@ -71,6 +77,10 @@ class PerfSession final : public PerfRecordHandler {
             // The stack it leaves the CPU with: kept (not unwound) until a tick needs it.
             WallThread& thread = wall_[sample.tid];
             thread.pid = sample.pid;
+            ProcessSampler* process = process_for(sample.pid);
+            if (sample.stack_bytes)
+                sample.take_stack(process ? process->stack_bytes_needed(sample.snapshot.registers.rsp)
+                                          : sample.stack_size);
             std::swap(thread.off_sample, sample);
             thread.have_off_sample = true;
             thread.off_stack.reset();
@@ -80,9 +90,42 @@ class PerfSession final : public PerfRecordHandler {
         ProcessSampler* process = process_for(sample.pid);
         if (!process)
             return;
+        if (!process->is_python() && sample.stack_bytes) {
+            // Native samples need nothing more from the target: copy the part of the stack that
+            // can hold frames and unwind later, so the rings are emptied at once even while the
+            // first stacks load their modules' symbols (else the kernel drops records).
+            if (queued_bytes_ > max_queued_bytes) {
+                ++report_.lost_samples;
+                return;
+            }
+            sample.take_stack(process->stack_bytes_needed(sample.snapshot.registers.rsp));
+            queued_bytes_ += sample.snapshot.stack.size();
+            queue_.push_back(std::move(sample));
+            return;
+        }
+        resolve_and_add(*process, sample);
+    }
+
+    // Unwinds queued native samples for up to `budget`; true when the queue is empty.
+    bool process_queue(std::chrono::steady_clock::duration budget) {
+        const auto until = std::chrono::steady_clock::now() + budget;
+        while (!queue_.empty()) {
+            RawSample sample = std::move(queue_.front());
+            queue_.pop_front();
+            queued_bytes_ -= std::min(queued_bytes_, sample.snapshot.stack.size());
+            if (ProcessSampler* process = process_for(sample.pid))
+                resolve_and_add(*process, sample);
+            if (std::chrono::steady_clock::now() >= until)
+                break;
+        }
+        return queue_.empty();
+    }
+
+  private:
+    void resolve_and_add(ProcessSampler& process, RawSample& sample) {
         std::optional<SampledStack> stack;
         try {
-            stack = process->sample_from(sample, report_);
+            stack = process.sample_from(sample, report_);
         } catch (const Error&) {
             // Its /proc files went away with it: the process ended between sample and read.
             return;
@@ -100,6 +143,7 @@ class PerfSession final : public PerfRecordHandler {
             gil_periods_.add(period);
     }
 
+  public:
     void on_switch(const PerfSwitchRecord& record) override {
         if (!options_.subprocesses && record.pid != options_.pid)
             return;
@@ -139,6 +183,8 @@ class PerfSession final : public PerfRecordHandler {
             if (thread.off_stack->frames.empty())
                 continue;
             thread.off_stack->thread.state = thread.preempted ? 'R' : 'S';
+            if (ProcessSampler* process = process_for(thread.pid))
+                thread.off_stack->thread.name = process->thread_name(tid); // threading names come later
             sink_.add_stack(thread.off_stack->thread, thread.off_stack->frames);
             ++report_.thread_samples;
             report_.idle_samples += 1;
@@ -152,6 +198,8 @@ class PerfSession final : public PerfRecordHandler {
         WallThread& thread = wall_[tid];
         thread.pid = pid;
         thread.on_cpu = false;
+        if (ProcessSampler* process = process_for(pid))
+            process->thread_name(tid); // known before the first tick, so names are read first
         if (!take_native_copy)
             return;
         ProcessSampler* process = process_for(pid);
@@ -185,6 +233,7 @@ class PerfSession final : public PerfRecordHandler {
         auto process = processes_.find(pid);
         if (process == processes_.end())
             return;
+        process_queue(std::chrono::hours(1)); // its queued samples belong to the old program
         sink_.add_modules(process->second->module_records());
         processes_.erase(process);
         ++report_.execs;
@@ -238,6 +287,9 @@ class PerfSession final : public PerfRecordHandler {
     std::uint64_t start_ns_ = 0;
     bool wall_mode_ = false;
     std::map<int, std::unique_ptr<ProcessSampler>> processes_;
+    static constexpr std::size_t max_queued_bytes = 256u << 20;
+    std::deque<RawSample> queue_; // native samples copied out of the rings, not yet unwound
+    std::size_t queued_bytes_ = 0;
     std::set<int> unreadable_;
     // Wall-clock mode: every thread's on/off-CPU state and the stack it has while off.
     struct WallThread {
@@ -278,6 +330,8 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     capture_options.off_cpu = wall;
     session.set_wall_mode(wall);
     session.set_stacks_from_switch_samples(capture_options.registers_and_stack);
+    if (capture_options.registers_and_stack)
+        session.load_symbols();
     PerfCapture capture(capture_options);
     PerfUnavailable why;
     if (!capture.add_process(options.pid, why)) {
@@ -300,10 +354,15 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
                 if (auto info = read_thread_info(pid, tid); info && !info->running())
                     session.note_sleeping_thread(pid, tid, capture_options.registers_and_stack);
     }
+    session.end_of_drain(monotonic_nanoseconds()); // thread names, before the first tick
     if (capture.kernel_time_excluded())
         std::fprintf(stderr, "sampler: perf_event without CAP_PERFMON samples user mode only: time the target "
                              "spends in system calls is not counted\n");
 
+    // Our CPU is counted from the end of the first drain that had samples: start-up (reading
+    // symbols and line tables for the first stacks) is not the cost of a sample.
+    double cpu_at_start = -1;
+    std::uint64_t samples_at_cpu_start = 0;
     const std::uint64_t start_ns = monotonic_nanoseconds();
     session.start_clock(start_ns);
     const std::uint64_t on_cpu_at_start = capture.on_cpu_nanoseconds();
@@ -316,9 +375,15 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     while (true) {
         std::uint64_t now_ns = monotonic_nanoseconds();
         std::uint64_t wake_ns = std::min(deadline_ns, wall ? next_tick_ns : now_ns + 50'000'000);
+        if (!session.process_queue(std::chrono::milliseconds(2)))
+            wake_ns = now_ns; // more to unwind: only empty the rings, do not wait
         if (now_ns < wake_ns)
             capture.wait(static_cast<int>(std::min<std::uint64_t>((wake_ns - now_ns + 999'999) / 1'000'000, 50)));
         capture.drain(session);
+        if (cpu_at_start < 0 && report.thread_samples > 0) {
+            cpu_at_start = own_cpu_seconds();
+            samples_at_cpu_start = report.thread_samples;
+        }
         now_ns = monotonic_nanoseconds();
         if (wall) {
             if (now_ns > next_tick_ns + 100 * period_ns) {
@@ -360,6 +425,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         }
         if (ended) {
             capture.drain(session); // the last samples before the exit
+            session.process_queue(std::chrono::hours(1));
             report.reason = StopReason::target_exited;
             break;
         }
@@ -368,11 +434,16 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             break;
         }
     }
+    session.process_queue(std::chrono::hours(1));
     report.elapsed_seconds = double(monotonic_nanoseconds() - start_ns) / 1e9;
+    if (cpu_at_start >= 0) {
+        report.sampling_cpu_seconds = own_cpu_seconds() - cpu_at_start;
+        report.sampling_cpu_samples = report.thread_samples - samples_at_cpu_start;
+    }
     session.end_of_drain(monotonic_nanoseconds());
     const std::uint64_t on_cpu = capture.on_cpu_nanoseconds() - std::min(capture.on_cpu_nanoseconds(), on_cpu_at_start);
     report.expected_samples = double(on_cpu) * options.rate_hz / 1e9;
-    report.lost_samples = capture.lost_records();
+    report.lost_samples += capture.lost_records();
     report.kernel_time_excluded = capture.kernel_time_excluded();
     session.finish();
     return report;

@@ -116,6 +116,15 @@ const std::string& ProcessSampler::thread_comm(int tid) {
     return thread_comms_.emplace(tid, std::move(name)).first->second;
 }
 
+std::size_t ProcessSampler::stack_bytes_needed(std::uint64_t stack_pointer) const {
+    // The kernel copies up to --max-stack bytes whatever lies above the stack pointer; only the
+    // part inside the stack's own mapping can hold frames.
+    const MapEntry* mapping = native_.modules().maps().find(stack_pointer);
+    if (mapping && mapping->end > stack_pointer)
+        return std::min<std::size_t>(mapping->end - stack_pointer, options_.max_stack_bytes);
+    return options_.max_stack_bytes;
+}
+
 int ProcessSampler::gil_holder_for_samples() {
     if (!python_)
         return 0;
@@ -138,6 +147,12 @@ bool ProcessSampler::copy_sleeping_thread(int tid, RawSample& out) {
     return out.has_registers;
 }
 
+std::string ProcessSampler::thread_name(int tid) {
+    if (const std::string* name = thread_names_.find(tid))
+        return *name;
+    return thread_comm(tid);
+}
+
 void ProcessSampler::between_samples() {
     redetect_while_starting();
     if (python_ && !sampled_tids_.empty()) {
@@ -156,9 +171,7 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     slot.info.pid = pid_;
     slot.info.tid = sample.tid;
     slot.info.state = 'R'; // the kernel sampled it on a CPU
-    slot.info.name = thread_comm(sample.tid);
-    if (const std::string* name = thread_names_.find(sample.tid))
-        slot.info.name = *name;
+    slot.info.name = thread_name(sample.tid);
     slot.ok = true;
     slot.python.reset();
     slot.have_native = sample.has_registers && (!python_ || options_.native);
@@ -182,8 +195,11 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
             return std::nullopt;
         }
     }
-    if (slot.have_native)
+    if (slot.have_native) {
+        if (sample.stack_bytes)
+            sample.take_stack(stack_bytes_needed(sample.snapshot.registers.rsp));
         std::swap(slot.snapshot, sample.snapshot);
+    }
     SampledStack stack = resolve(slot, report);
     return stack;
 }

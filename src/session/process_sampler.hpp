@@ -60,6 +60,13 @@ class ProcessSampler {
     void forget_thread(int tid) { thread_comms_.erase(tid); }
     void note_new_mapping() { maps_changed_ = true; }
     void between_samples();
+    // The name a thread is shown with: its `threading` name for Python, else its OS name.
+    std::string thread_name(int tid);
+    // Native stacks will be unwound: load the modules' symbols now (see NativeStacks).
+    void load_symbols() { native_.load_symbols(); }
+    // How much of a stack copy starting at `stack_pointer` can hold frames: up to the end of
+    // the stack's mapping, within --max-stack.
+    std::size_t stack_bytes_needed(std::uint64_t stack_pointer) const;
     // Copies a sleeping thread's registers and stack once (a ptrace stop), for wall-clock
     // sampling of a thread that has not run since sampling started. False when it could not.
     bool copy_sleeping_thread(int tid, RawSample& out);

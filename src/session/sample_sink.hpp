@@ -30,6 +30,10 @@ struct SessionReport {
     std::size_t processes = 0;          // processes sampled in the last round
     std::string python_version;         // the main target's CPython version; empty when not Python
     double elapsed_seconds = 0;
+    // sampler's own CPU time (user + system) while sampling, start-up (symbol loading) and
+    // writing the output excluded: the profiler's cost per sample is this / thread_samples.
+    double sampling_cpu_seconds = 0;
+    std::uint64_t sampling_cpu_samples = 0; // thread samples taken in that window
     PauseHistogram pauses;
     StopReason reason = StopReason::stop_signal;
     // The capture engine that ran: "perf_event" or "ptrace".

@@ -1,6 +1,7 @@
 #include "sampling_session.hpp"
 
 #include "perf_session.hpp"
+#include "own_cpu.hpp"
 #include "proc_threads.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
@@ -143,6 +144,8 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
     // so the clock (rate, duration) starts after it.
     if (session.target_alive())
         session.tick();
+    const double cpu_at_start = own_cpu_seconds();
+    const std::uint64_t samples_at_cpu_start = report.thread_samples;
     const Clock::time_point start = Clock::now();
     const Clock::time_point deadline =
         options.duration_seconds > 0 ? start + std::chrono::duration_cast<Clock::duration>(
@@ -189,6 +192,8 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
         }
     }
     report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    report.sampling_cpu_seconds = own_cpu_seconds() - cpu_at_start;
+    report.sampling_cpu_samples = report.thread_samples - samples_at_cpu_start;
     session.finish();
     return report;
 }

@@ -23,7 +23,7 @@ struct CountingHandler : PerfRecordHandler {
     void on_sample(RawSample& sample) override {
         ++samples_by_tid[sample.tid];
         with_registers += sample.has_registers;
-        stack_bytes_ok += !sample.snapshot.stack.empty() && sample.snapshot.stack_start == sample.snapshot.registers.rsp;
+        stack_bytes_ok += sample.stack_size > 0 && sample.snapshot.stack_start == sample.snapshot.registers.rsp;
     }
     void on_task_start(const PerfTaskRecord& task) override { thread_starts += task.pid == getpid() && task.tid != task.pid; }
 };
@@ -64,7 +64,7 @@ TEST_CASE("perf capture: a busy thread started later is sampled at its rate, a s
     });
     CountingHandler handler;
     while (!sleeper_done) {
-        capture.wait(20);
+        capture.wait(5);
         capture.drain(handler);
     }
     busy.join();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <poll.h>
+#include <random>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -255,8 +256,13 @@ void PerfCapture::wait(int timeout_ms) {
 
 std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
     std::size_t samples = 0;
-    for (ThreadEvents& events : threads_)
+    for (ThreadEvents& events : threads_) {
+        last_own_sample_ns_ = 0;
+        own_tid_ = events.tid;
         events.ring.drain([&](const perf_event_header& header) { handle(header, handler, samples); });
+        if (last_own_sample_ns_ != 0)
+            jitter_period(events, last_own_sample_ns_);
+    }
     // Close the rings nothing writes into any more (after their last records were read).
     if (std::any_of(threads_.begin(), threads_.end(), [](const ThreadEvents& e) { return e.ended; })) {
         std::vector<ThreadEvents> open;
@@ -275,6 +281,22 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
     return samples;
 }
 
+void PerfCapture::jitter_period(ThreadEvents& events, std::uint64_t last_sample_ns) {
+    // A fixed period can line up with periodic work in the target (a loop that takes as long as
+    // the period is always seen at the same point). After a thread's sample, its next one comes
+    // after a period drawn uniformly from [0.5, 1.5] x the mean; the time already run since the
+    // sample is taken off, since setting the period restarts the timer.
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const std::uint64_t now_ns = std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
+    const double mean = 1e9 / options_.rate_hz;
+    double period = mean * std::uniform_real_distribution<double>(0.5, 1.5)(random_);
+    if (now_ns > last_sample_ns)
+        period -= double(now_ns - last_sample_ns);
+    std::uint64_t value = static_cast<std::uint64_t>(std::max(period, 20'000.0));
+    ::ioctl(events.clock.fd(), PERF_EVENT_IOC_PERIOD, &value);
+}
+
 void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples) {
     switch (header.type) {
     case PERF_RECORD_SAMPLE: {
@@ -282,6 +304,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
         if (decode_perf_sample(header, format_, scratch_, stream_id)) {
             scratch_.off_cpu = !switch_stream_ids_.empty() && switch_stream_ids_.contains(stream_id);
             samples += !scratch_.off_cpu;
+            if (!scratch_.off_cpu && scratch_.tid == own_tid_)
+                last_own_sample_ns_ = std::max(last_own_sample_ns_, scratch_.time_ns);
             handler.on_sample(scratch_);
         }
         break;

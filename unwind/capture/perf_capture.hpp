@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -98,6 +99,7 @@ class PerfCapture {
     perf_event_attr switch_attributes() const;
     bool open_thread(int pid, int tid, int& error);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
+    void jitter_period(ThreadEvents& events, std::uint64_t last_sample_ns);
 
     PerfCaptureOptions options_;
     PerfSampleFormat format_;
@@ -108,6 +110,9 @@ class PerfCapture {
     std::uint64_t lost_ = 0;
     std::uint64_t closed_on_cpu_ns_ = 0; // counts of rings already closed
     RawSample scratch_;                  // reused: its stack buffer keeps its capacity
+    std::mt19937_64 random_{std::random_device{}()};
+    int own_tid_ = 0;                     // the thread whose ring is being drained
+    std::uint64_t last_own_sample_ns_ = 0; // ... and the time of its latest sample in the drain
     std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
 };
 

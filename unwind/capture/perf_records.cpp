@@ -72,6 +72,8 @@ bool decode_perf_sample(const perf_event_header& header, const PerfSampleFormat&
     out.tid = static_cast<int>(tid);
     out.snapshot.tid = out.tid;
     out.has_registers = false;
+    out.stack_bytes = nullptr;
+    out.stack_size = 0;
     out.snapshot.stack.clear();
     out.snapshot.stack_start = 0;
     out.snapshot.pause_nanoseconds = 0;
@@ -98,8 +100,8 @@ bool decode_perf_sample(const perf_event_header& header, const PerfSampleFormat&
         if (!bytes || !reader.read(dynamic_size))
             return false;
         // dyn_size: how much of the requested copy the kernel could actually fill.
-        std::size_t used = static_cast<std::size_t>(std::min(dynamic_size, stack_size));
-        out.snapshot.stack.assign(bytes, bytes + used);
+        out.stack_bytes = bytes;
+        out.stack_size = static_cast<std::size_t>(std::min(dynamic_size, stack_size));
     }
     out.has_registers = abi != PERF_SAMPLE_REGS_ABI_NONE;
     out.snapshot.stack_start = out.snapshot.registers.rsp;

@@ -7,6 +7,7 @@
 
 #include "thread_snapshot.hpp"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace sampler {
@@ -19,7 +20,20 @@ struct RawSample {
     // Taken as the thread left its CPU (to sleep, wait, or because it was preempted), not by the
     // clock: the stack it will have while off the CPU, for wall-clock (--idle) sampling.
     bool off_cpu = false;
-    ThreadSnapshot snapshot;     // registers and stack copy when has_registers
+    ThreadSnapshot snapshot;     // registers (and stack_start) when has_registers
+    // The kernel's copy of the stack, from the stack pointer up, where it lies in the ring:
+    // valid only during the handler's on_sample. Whoever keeps the sample copies what it needs
+    // into snapshot.stack (take_stack), usually far less than the kernel copied.
+    const std::uint8_t* stack_bytes = nullptr;
+    std::size_t stack_size = 0;
+
+    // Copies at most `limit` bytes of the ring's stack copy into snapshot.stack.
+    void take_stack(std::size_t limit) {
+        std::size_t size = stack_size < limit ? stack_size : limit;
+        snapshot.stack.assign(stack_bytes, stack_bytes + size);
+        stack_bytes = nullptr;
+        stack_size = 0;
+    }
 };
 
 } // namespace sampler

@@ -20,6 +20,9 @@ class FrameWalker {
     std::size_t walk(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,
                      std::uint64_t& errors, std::size_t max_frames = PythonReader::max_depth);
 
+    // The code object address the frame at `frame` runs (tag bits cleared); 0 when unreadable.
+    std::uint64_t code_of(const RemoteMemory& memory, std::uint64_t frame) const;
+
   private:
     std::size_t walk_frame_objects(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,
                                    std::uint64_t& errors, std::size_t max_frames);

@@ -136,23 +136,17 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     thread.thread_state = state.address;
     thread.tid = tid;
     const std::uint64_t innermost = python::innermost_frame(target, snapshot, state);
+    const std::uint64_t innermost_code = impl_->walker.code_of(snapshot, innermost);
     impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth));
 
-    // The check, straight from the target: the same innermost frame, running the same code. Its
-    // line is not compared: a running thread moves on between any two reads, and the line
-    // recorded is the one the walk read, inside the checked window.
+    // The check, straight from the target (three small reads): the same innermost frame,
+    // running the same code. Its line is not compared: a running thread moves on between any
+    // two reads, and the line recorded is the one the walk read, inside the checked window.
     python::ThreadStateFields again;
     result.consistent = python::read_thread_state(target, live, state.address, again) &&
                         same_thread_state(again, state) &&
-                        python::innermost_frame(target, live, again) == innermost;
-    if (result.consistent && !thread.frames.empty()) {
-        PythonThread head;
-        std::uint64_t ignored = 0;
-        // A few frames: hidden shims may precede the first visible one.
-        impl_->walker.walk(live, innermost, head, ignored, 4);
-        result.consistent = !head.frames.empty() && head.frames.front().name == thread.frames.front().name &&
-                            head.frames.front().file == thread.frames.front().file;
-    }
+                        python::innermost_frame(target, live, again) == innermost &&
+                        (innermost == 0 || impl_->walker.code_of(live, innermost) == innermost_code);
     result.thread = std::move(thread);
     return result;
 }

@@ -1,0 +1,141 @@
+// The perf_event engine against real processes: CPU time as the kernel counts it, no stops, a
+// debugger already attached is no obstacle, --idle without stopping, and the fallback to ptrace
+// when perf_event_open is refused (as under a container's seccomp profile).
+#include "process_helpers.hpp"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <sys/ptrace.h>
+#include <thread>
+
+using namespace sampler::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr long clock_ticks_per_second = 100; // USER_HZ
+
+std::vector<std::string> record_args(const ChildProcess& target, const std::string& out,
+                                     std::vector<std::string> extra) {
+    std::vector<std::string> args{"record", "--pid", std::to_string(target.pid()), "-f", "folded", "-o", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+} // namespace
+
+TEST_CASE("perf engine: a process sharing the CPUs gets samples for the CPU time it had, not for its wait",
+          "[perf]") {
+    // Four CPU-bound processes on this machine's CPUs: each runs part of the time and waits,
+    // runnable, the rest. /proc says `R` throughout; only on-CPU time may be sampled.
+    ChildProcess target({fixture_path("workload"), "split"});
+    std::vector<std::unique_ptr<ChildProcess>> others;
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < 2 * cpus - 1; ++i)
+        others.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{fixture_path("workload"), "split"}));
+    wait_until_started(target);
+    std::this_thread::sleep_for(200ms);
+
+    const std::string out = temp_path("perf-oncpu.txt");
+    const long cpu_before = cpu_ticks(target.pid());
+    CommandResult result = run_sampler(record_args(target, out, {"--capture", "perf", "-r", "200", "-d", "4"}));
+    const long cpu_after = cpu_ticks(target.pid());
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    const long samples = total_samples(parse_folded(read_file(out)));
+    const double cpu_seconds = double(cpu_after - cpu_before) / clock_ticks_per_second;
+    const double expected = cpu_seconds * 200;
+    INFO("samples " << samples << ", CPU " << cpu_seconds << " s -> " << expected << " expected");
+    // The kernel's own CPU time for the process, over a window a little longer than sampling's.
+    CHECK(samples >= expected * 0.8);
+    CHECK(samples <= expected * 1.05);
+    // It had about half a CPU: far fewer samples than rounds of a 4 s run at 200 Hz.
+    CHECK(samples < 0.8 * 4 * 200);
+    CHECK(result.err.find("target never stopped") != std::string::npos);
+}
+
+TEST_CASE("perf engine: the target is never stopped or traced while recording", "[perf]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    std::atomic<bool> done{false};
+    std::atomic<int> traced_seen{0}, polls{0};
+    std::thread watcher([&] {
+        while (!done) {
+            char state = process_state(target.pid());
+            if (tracer_of(target.pid()) != 0 || state == 't' || state == 'T')
+                ++traced_seen;
+            ++polls;
+            std::this_thread::sleep_for(200us);
+        }
+    });
+    const std::string out = temp_path("perf-nostop.txt");
+    CommandResult result = run_sampler(record_args(target, out, {"--capture", "perf", "-r", "1000", "-d", "2"}));
+    done = true;
+    watcher.join();
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(polls > 100);
+    CHECK(traced_seen == 0);
+    auto folded = parse_folded(read_file(out));
+    CHECK(samples_matching(folded, "burn(") > total_samples(folded) * 9 / 10);
+    CHECK(result.err.find("target never stopped;") != std::string::npos);
+}
+
+TEST_CASE("perf engine: a target already under a debugger can still be recorded", "[perf]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    // Seized, not stopped: it runs on, but ptrace (and so the ptrace engine) cannot attach.
+    REQUIRE(::ptrace(PTRACE_SEIZE, target.pid(), nullptr, nullptr) == 0);
+    const std::string out = temp_path("perf-traced.txt");
+    CommandResult result = run_sampler(record_args(target, out, {"--capture", "perf", "-r", "200", "-d", "1"}));
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    auto folded = parse_folded(read_file(out));
+    CHECK(samples_matching(folded, "parent_heavy()") > 50);
+    CommandResult refused = run_sampler(record_args(target, out, {"--capture", "ptrace", "-d", "1"}));
+    CHECK(refused.exit_code == 5);
+}
+
+TEST_CASE("perf engine: --idle gives a sleeping thread its stack at every tick without stopping it again",
+          "[perf]") {
+    ChildProcess target({fixture_path("workload"), "blocked"});
+    wait_until_started(target);
+    std::this_thread::sleep_for(200ms);
+    const std::string out = temp_path("perf-idle.txt");
+    CommandResult result =
+        run_sampler(record_args(target, out, {"--capture", "perf", "--idle", "-r", "200", "-d", "2"}));
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    auto folded = parse_folded(read_file(out));
+    // 2 s at 200 Hz: 400 ticks, the blocked thread in every one.
+    const long blocked = samples_matching(folded, "block_forever()");
+    CHECK(blocked >= 400 * 9 / 10);
+    CHECK(blocked <= 400 * 11 / 10);
+    // The busy main thread is sampled on its CPU time alongside.
+    CHECK(samples_matching(folded, "run_split_forever()") > 200);
+    // One stop at the start for the thread that was asleep (the stack it sleeps in), no more.
+    CHECK(result.err.find("1 threads asleep at the start were stopped once") != std::string::npos);
+}
+
+TEST_CASE("perf_event refused: record falls back to ptrace and says why, --capture perf fails", "[perf]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    const std::string out = temp_path("perf-refused.txt");
+    std::vector<std::string> argv{fixture_path("no_perf_events"), sampler_binary()};
+    for (const std::string& arg : record_args(target, out, {"-r", "200", "-d", "1"}))
+        argv.push_back(arg);
+    ChildProcess fallback(argv);
+    REQUIRE(fallback.wait(60s) == 0);
+    INFO(fallback.errors());
+    CHECK(fallback.errors().find("perf_event_open was refused (Permission denied)") != std::string::npos);
+    CHECK(fallback.errors().find("sampling with ptrace stops instead") != std::string::npos);
+    CHECK(fallback.errors().find("ptrace engine") != std::string::npos);
+    auto folded = parse_folded(read_file(out));
+    CHECK(samples_matching(folded, "burn(") > 100);
+
+    argv.push_back("--capture");
+    argv.push_back("perf");
+    ChildProcess forced(argv);
+    CHECK(forced.wait(60s) == 6);
+    CHECK(forced.errors().find("--capture perf: perf_event_open was refused") != std::string::npos);
+}
