@@ -25,6 +25,34 @@ const std::uint8_t* PageCachedMemory::page(std::uint64_t page_address) const {
     return slot;
 }
 
+void PageCachedMemory::prefetch(const std::vector<std::uint64_t>& pages) const {
+    std::vector<std::uint64_t> wanted;
+    for (std::uint64_t page_address : pages)
+        if ((page_address & (page_size - 1)) == 0 &&
+            std::find(addresses_.begin(), addresses_.end(), page_address) == addresses_.end() &&
+            std::find(wanted.begin(), wanted.end(), page_address) == wanted.end())
+            wanted.push_back(page_address);
+    if (wanted.size() > max_pages_ - addresses_.size())
+        wanted.resize(max_pages_ - addresses_.size());
+    if (wanted.empty())
+        return;
+    if (storage_.size() < max_pages_ * page_size)
+        storage_.resize(max_pages_ * page_size);
+    std::size_t first = addresses_.size();
+    std::size_t done = 0;
+    while (done < wanted.size()) {
+        std::size_t read = memory_.read_blocks(wanted.data() + done, wanted.size() - done,
+                                               storage_.data() + (first + done) * page_size, page_size);
+        for (std::size_t i = 0; i < read; ++i)
+            addresses_.push_back(wanted[done + i]);
+        done += read;
+        if (done < wanted.size()) {
+            // That page cannot be read: drop it, and go on with the rest.
+            wanted.erase(wanted.begin() + static_cast<std::ptrdiff_t>(done));
+        }
+    }
+}
+
 bool PageCachedMemory::read(std::uint64_t address, void* out, std::size_t size) const {
     if (size == 0)
         return true;

@@ -24,6 +24,12 @@ class PageCachedMemory final : public RemoteMemory {
 
     bool read(std::uint64_t address, void* out, std::size_t size) const override;
     void forget() const { addresses_.clear(); }
+    // Fetches these pages (page-aligned addresses) now, all in one read where the memory allows:
+    // the pages an earlier walk of the same thread used, which the next walk most likely needs.
+    // Pages already held, or that cannot be read, are skipped.
+    void prefetch(const std::vector<std::uint64_t>& pages) const;
+    // The pages held now, in the order they were fetched.
+    const std::vector<std::uint64_t>& pages() const { return addresses_; }
 
     std::size_t pages_cached() const { return addresses_.size(); }
 

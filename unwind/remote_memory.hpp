@@ -17,6 +17,17 @@ class RemoteMemory {
     template <typename T> bool read_value(std::uint64_t address, T& out) const {
         return read(address, &out, sizeof out);
     }
+
+    // Reads `count` blocks of `size` bytes, block i from `addresses[i]` into out + i * size,
+    // in order, stopping at the first that cannot be read. Returns how many were read. One call
+    // for many blocks where the memory allows it (a live process: one system call).
+    virtual std::size_t read_blocks(const std::uint64_t* addresses, std::size_t count, std::uint8_t* out,
+                                    std::size_t size) const {
+        std::size_t done = 0;
+        while (done < count && read(addresses[done], out + done * size, size))
+            ++done;
+        return done;
+    }
 };
 
 // The memory of a live process, read with process_vm_readv.
@@ -24,6 +35,8 @@ class ProcessMemory final : public RemoteMemory {
   public:
     explicit ProcessMemory(int pid) : pid_(pid) {}
     bool read(std::uint64_t address, void* out, std::size_t size) const override;
+    std::size_t read_blocks(const std::uint64_t* addresses, std::size_t count, std::uint8_t* out,
+                            std::size_t size) const override;
     int pid() const { return pid_; }
 
   private:

@@ -125,13 +125,13 @@ std::size_t ProcessSampler::stack_bytes_needed(std::uint64_t stack_pointer) cons
     return options_.max_stack_bytes;
 }
 
-int ProcessSampler::gil_holder_for_samples() {
+std::uint64_t ProcessSampler::gil_holder_for_samples() {
     if (!python_)
         return 0;
-    // Once per millisecond at most, unless --gil filters on it: each read walks the thread list.
+    // For the GIL share, every few milliseconds is plenty; --gil filters on it: every sample.
     auto now = std::chrono::steady_clock::now();
-    if (options_.gil_only || now - gil_read_at_ > std::chrono::milliseconds(1)) {
-        gil_holder_ = python_->gil_holder_tid(memory_);
+    if (options_.gil_only || now - gil_read_at_ > std::chrono::milliseconds(5)) {
+        gil_holder_ = python_->gil_holder_state(memory_);
         gil_read_at_ = now;
     }
     return gil_holder_;
@@ -176,24 +176,31 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     slot.python.reset();
     slot.have_native = sample.has_registers && (!python_ || options_.native);
     if (python_) {
-        slot.info.holds_gil = gil_holder_for_samples() == sample.tid;
-        if (options_.gil_only && !slot.info.holds_gil)
-            return std::nullopt;
         constexpr int attempts = 3;
         bool consistent = false;
+        std::vector<std::uint64_t>& pages = python_pages_by_tid_[sample.tid];
         for (int attempt = 0; attempt < attempts && !consistent; ++attempt) {
             python_pages_.forget(); // the target ran since the last read
+            // One read for the pages this thread's last walk used: most walks then need no more.
+            python_pages_.prefetch(pages);
             auto read = python_->read_running_thread(python_pages_, memory_, sample.tid, options_.max_depth,
                                                      &report.errors);
             if (!read.thread)
                 break; // not a Python thread
             consistent = read.consistent;
             slot.python = std::move(read.thread);
+            pages = python_pages_.pages();
         }
         if (slot.python && !consistent) {
             ++report.torn_python_samples;
             return std::nullopt;
         }
+        if (slot.python) {
+            const std::uint64_t holder = gil_holder_for_samples();
+            slot.info.holds_gil = holder != 0 && holder == slot.python->thread_state;
+        }
+        if (options_.gil_only && !slot.info.holds_gil)
+            return std::nullopt;
     }
     if (slot.have_native) {
         if (sample.stack_bytes)

@@ -57,7 +57,10 @@ class ProcessSampler {
     std::optional<SampledStack> sample_from(RawSample& sample, SessionReport& report);
     // Perf engine bookkeeping: a thread ended; the process mapped new code; a pause between
     // drains (thread names are refreshed there, at most once a second).
-    void forget_thread(int tid) { thread_comms_.erase(tid); }
+    void forget_thread(int tid) {
+        thread_comms_.erase(tid);
+        python_pages_by_tid_.erase(tid);
+    }
     void note_new_mapping() { maps_changed_ = true; }
     void between_samples();
     // The name a thread is shown with: its `threading` name for Python, else its OS name.
@@ -88,7 +91,7 @@ class ProcessSampler {
 
     void detect_python();
     const std::string& thread_comm(int tid);
-    int gil_holder_for_samples();
+    std::uint64_t gil_holder_for_samples();
     void redetect_while_starting();
     CaptureStatus capture(Captured& slot, SessionReport& report);
     SampledStack resolve(const Captured& captured, SessionReport& report);
@@ -110,10 +113,11 @@ class ProcessSampler {
     // Perf engine: each thread's OS name, read once when it is first sampled; the module map is
     // re-read when mappings were added, not on a timer; the GIL holder, read at most per period.
     std::unordered_map<int, std::string> thread_comms_;
+    std::unordered_map<int, std::vector<std::uint64_t>> python_pages_by_tid_; // pages of its last walk
     std::vector<int> sampled_tids_;
     bool maps_changed_ = false;
     Captured perf_slot_;
-    int gil_holder_ = 0;
+    std::uint64_t gil_holder_ = 0; // PyThreadState*
     std::chrono::steady_clock::time_point gil_read_at_{};
 };
 

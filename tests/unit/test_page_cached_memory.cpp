@@ -90,3 +90,22 @@ TEST_CASE("page cache: unreadable, oversized and overflowing reads go to the tar
     CHECK(cached.pages_cached() == 2);
     CHECK(cached.read(0x12010, third.data(), 0)); // nothing to read
 }
+
+TEST_CASE("page cache: prefetched pages serve later reads; unreadable ones are skipped", "[page_cache]") {
+    CountingMemory target(0x10000, 4);
+    PageCachedMemory cache(target);
+    // Two readable pages around one outside the memory (the default read_blocks stops there).
+    cache.prefetch({0x11000, 0x90000, 0x13000, 0x11000});
+    CHECK(cache.pages() == std::vector<std::uint64_t>{0x11000, 0x13000});
+    const int reads_after_prefetch = target.reads;
+    std::vector<std::uint8_t> bytes(64);
+    REQUIRE(cache.read(0x13010, bytes.data(), bytes.size()));
+    CHECK(holds_pattern(bytes, 0x13010));
+    REQUIRE(cache.read(0x11ff0, bytes.data(), 16));
+    CHECK(target.reads == reads_after_prefetch); // both from the prefetched pages
+    // A page not prefetched is fetched on demand, as before.
+    REQUIRE(cache.read(0x12000, bytes.data(), 8));
+    CHECK(target.reads == reads_after_prefetch + 1);
+    cache.forget();
+    CHECK(cache.pages().empty());
+}

@@ -285,15 +285,18 @@ void PerfCapture::jitter_period(ThreadEvents& events, std::uint64_t last_sample_
     // A fixed period can line up with periodic work in the target (a loop that takes as long as
     // the period is always seen at the same point). After a thread's sample, its next one comes
     // after a period drawn uniformly from [0.5, 1.5] x the mean; the time already run since the
-    // sample is taken off, since setting the period restarts the timer.
+    // sample (when it is short) is taken off, since setting the period restarts the timer.
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
     const std::uint64_t now_ns = std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
     const double mean = 1e9 / options_.rate_hz;
     double period = mean * std::uniform_real_distribution<double>(0.5, 1.5)(random_);
-    if (now_ns > last_sample_ns)
-        period -= double(now_ns - last_sample_ns);
-    std::uint64_t value = static_cast<std::uint64_t>(std::max(period, 20'000.0));
+    const double since_sample = now_ns > last_sample_ns ? double(now_ns - last_sample_ns) : 0;
+    // A reader that fell behind restarts a whole period: shortening it would sample faster the
+    // further behind the reader is.
+    if (since_sample < 0.25 * period)
+        period -= since_sample;
+    std::uint64_t value = static_cast<std::uint64_t>(period);
     ::ioctl(events.clock.fd(), PERF_EVENT_IOC_PERIOD, &value);
 }
 

@@ -66,15 +66,24 @@ std::size_t FrameWalker::walk(const RemoteMemory& memory, std::uint64_t innermos
     return walk_interpreter_frames(memory, innermost, thread, errors, max_frames);
 }
 
-std::uint64_t FrameWalker::code_of(const RemoteMemory& memory, std::uint64_t frame) const {
+int FrameWalker::code_offset() const {
     const PythonLayout& layout = objects_.layout();
-    const bool frame_objects = layout.frames == FrameModel::frame_object;
-    const int offset = frame_objects ? layout.frame_object.code : layout.interp_frame.code;
+    return layout.frames == FrameModel::frame_object ? layout.frame_object.code : layout.interp_frame.code;
+}
+
+std::uint64_t FrameWalker::code_mask() const {
+    const PythonLayout& layout = objects_.layout();
+    const bool tagged = layout.frames != FrameModel::frame_object && layout.interp_frame.code_is_tagged;
+    return tagged ? ~std::uint64_t{7} : ~std::uint64_t{0};
+}
+
+std::uint64_t FrameWalker::code_of(const RemoteMemory& memory, std::uint64_t frame) const {
+    const int offset = code_offset();
     std::uint64_t code = 0;
     if (!plausible_frame_address(frame) || offset == absent ||
         !memory.read_value(frame + static_cast<std::uint64_t>(offset), code))
         return 0;
-    return !frame_objects && layout.interp_frame.code_is_tagged ? code & ~std::uint64_t{7} : code;
+    return code & code_mask();
 }
 
 PythonFrame FrameWalker::make_frame(const CodeInfo* code, std::int64_t byte_offset) const {

@@ -22,6 +22,9 @@ class FrameWalker {
 
     // The code object address the frame at `frame` runs (tag bits cleared); 0 when unreadable.
     std::uint64_t code_of(const RemoteMemory& memory, std::uint64_t frame) const;
+    // Where a frame's code pointer lies, and the bits of it that are the address (tagged on 3.14).
+    int code_offset() const;
+    std::uint64_t code_mask() const;
 
   private:
     std::size_t walk_frame_objects(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,

@@ -139,16 +139,44 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     const std::uint64_t innermost_code = impl_->walker.code_of(snapshot, innermost);
     impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth));
 
-    // The check, straight from the target (three small reads): the same innermost frame,
-    // running the same code. Its line is not compared: a running thread moves on between any
-    // two reads, and the line recorded is the one the walk read, inside the checked window.
-    python::ThreadStateFields again;
-    result.consistent = python::read_thread_state(target, live, state.address, again) &&
-                        same_thread_state(again, state) &&
-                        python::innermost_frame(target, live, again) == innermost &&
-                        (innermost == 0 || impl_->walker.code_of(live, innermost) == innermost_code);
+    // The check, straight from the target in one read of three words: the same innermost
+    // frame, running the same code. Its line is not compared: a running thread moves on between
+    // any two reads, and the line recorded is the one the walk read, inside the checked window.
+    const python::ThreadStateLayout& t = target.layout.tstate;
+    std::uint64_t addresses[3];
+    std::uint64_t expected[3];
+    std::size_t words = 0;
+    if (t.frame == python::absent) {
+        result.thread = std::move(thread);
+        return result; // nothing to check against: not consistent
+    }
+    addresses[words] = state.address + static_cast<std::uint64_t>(t.frame);
+    expected[words++] = state.frame;
+    if (t.cframe_current_frame != python::absent && state.frame != 0) {
+        addresses[words] = state.frame + static_cast<std::uint64_t>(t.cframe_current_frame);
+        expected[words++] = innermost;
+    }
+    const int code_offset = impl_->walker.code_offset();
+    if (innermost != 0 && code_offset != python::absent) {
+        addresses[words] = innermost + static_cast<std::uint64_t>(code_offset);
+        expected[words++] = innermost_code;
+    }
+    std::uint64_t got[3] = {};
+    result.consistent = live.read_blocks(addresses, words, reinterpret_cast<std::uint8_t*>(got), 8) == words;
+    for (std::size_t i = 0; i < words && result.consistent; ++i) {
+        std::uint64_t value = got[i];
+        if (i == words - 1 && innermost != 0 && code_offset != python::absent)
+            value &= impl_->walker.code_mask();
+        result.consistent = value == expected[i];
+    }
     result.thread = std::move(thread);
     return result;
+}
+
+std::uint64_t PythonReader::gil_holder_state(const RemoteMemory& memory) {
+    std::uint64_t errors = 0;
+    auto interpreters = python::list_interpreters(impl_->target, memory, errors);
+    return interpreters.empty() ? 0 : python::gil_holder(impl_->target, memory, interpreters.back());
 }
 
 int PythonReader::gil_holder_tid(const RemoteMemory& memory) {

@@ -94,6 +94,9 @@ class PythonReader {
     // The OS thread id of the thread holding the main interpreter's GIL; 0 when none does or
     // it cannot be told (2.7/3.6 without the `_PyThreadState_Current` symbol).
     int gil_holder_tid(const RemoteMemory& memory);
+    // The PyThreadState* holding the main interpreter's GIL (0: none, or unknown): a few reads,
+    // to compare with PythonThread::thread_state without listing the threads.
+    std::uint64_t gil_holder_state(const RemoteMemory& memory);
     // OS thread id -> the name Python's `threading` gives the thread, for the threads it knows.
     // Reads dicts that the running target may be changing: call it while the target runs, not
     // during a thread's pause; a torn read leaves threads out rather than naming them wrongly.
