@@ -5,9 +5,9 @@ Each run starts a fixed amount of work (a C++ fixture or a Python workload), att
 profiler to it by PID until it exits, and reads every process's CPU time from the kernel
 (wait4's rusage). The primary figures are the ones machine noise does not blur:
 
-- kept: perf_event engine and perf: thread samples received / (the target's CPU seconds x the
-  requested rate), the share of the requested rate kept against the CPU time the target really
-  had; ptrace engine: the rounds it achieved / the rounds requested (it samples every running
+- kept: perf_event engine: its own figure, thread samples received / (the threads' CPU time over
+  the sampled span, from their task clocks, x the rate); perf: samples / (the target's CPU
+  seconds x the rate), which also counts the target's time before perf attached; ptrace engine: the rounds it achieved / the rounds requested (it samples every running
   thread each round, and counts a runnable thread waiting for a CPU as running);
 - CPU/sample: the profiler's own CPU per thread sample. For sampler, its steady-state figure
   (start-up excluded, from its summary); "all-in" is its whole rusage / samples, as for perf;
@@ -33,8 +33,8 @@ import time
 
 SUMMARY = re.compile(r"\((?P<hz>[\d.]+) Hz of [\d.]+ Hz requested\), (?P<stacks>\d+) stacks")
 STEADY = re.compile(r"own CPU while sampling \(start-up excluded\) [\d.]+ s: (?P<us>[\d.]+) us per thread sample")
-PERF_ENGINE = re.compile(r"perf_event engine: .*?; (?P<received>\d+) thread samples, .*?; (?P<lost>\d+) lost, "
-                         r"(?P<torn>\d+) torn")
+PERF_ENGINE = re.compile(r"perf_event engine: .*?; (?P<received>\d+) thread samples, (?P<kept>[\d.]+)% of the .*?; "
+                         r"(?P<lost>\d+) lost, (?P<torn>\d+) torn")
 PERF_SAMPLES = re.compile(r"\((\d+) samples\)")
 
 
@@ -113,7 +113,11 @@ def run_once(workload, kind, rate, extra, args, tmp):
         samples = int(engine.group("received")) if engine else int(summary.group("stacks"))
         result.update(samples=samples, steady_us=float(steady.group("us")) if steady else None,
                       torn=int(engine.group("torn")) if engine else 0)
-        if not engine:
+        if engine:
+            # Its own figure: samples against the threads' CPU time over exactly the sampled
+            # span (the target's whole CPU time also covers sampler's start-up, unsampled).
+            result["kept_rounds"] = float(engine.group("kept")) / 100
+        else:
             # The ptrace engine: its rounds kept (each round samples every selected thread).
             result["kept_rounds"] = float(summary.group("hz")) / rate
     result["profiler_cpu"] = profiler_cpu

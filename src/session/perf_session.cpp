@@ -434,14 +434,19 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             break;
         }
     }
-    session.process_queue(std::chrono::hours(1));
+    // Sampling ends here: what was received and the CPU time that called for it cover the same
+    // span, however long unwinding the queue then takes.
+    capture.stop();
+    capture.drain(session);
+    const std::uint64_t on_cpu_at_end = capture.on_cpu_nanoseconds();
     report.elapsed_seconds = double(monotonic_nanoseconds() - start_ns) / 1e9;
+    session.process_queue(std::chrono::hours(1));
     if (cpu_at_start >= 0) {
         report.sampling_cpu_seconds = own_cpu_seconds() - cpu_at_start;
         report.sampling_cpu_samples = report.thread_samples - samples_at_cpu_start;
     }
     session.end_of_drain(monotonic_nanoseconds());
-    const std::uint64_t on_cpu = capture.on_cpu_nanoseconds() - std::min(capture.on_cpu_nanoseconds(), on_cpu_at_start);
+    const std::uint64_t on_cpu = on_cpu_at_end - std::min(on_cpu_at_end, on_cpu_at_start);
     report.expected_samples = double(on_cpu) * options.rate_hz / 1e9;
     report.lost_samples += capture.lost_records();
     report.kernel_time_excluded = capture.kernel_time_excluded();

@@ -167,8 +167,10 @@ TEST_CASE("Python: idle threads are left out unless --idle, --gil keeps the GIL 
                               << samples_matching(gil, "read_without_gil") << " total " << total << " rounds "
                               << rounds);
             REQUIRE(total > 100);
-            // One GIL, so at most one stack per round; without --gil two threads run at once.
-            CHECK(total <= rounds);
+            // One GIL, so at most one stack per round (ptrace engine) or one CPU's worth of samples
+            // (perf_event engine: random periods give a few percent either way); without --gil
+            // two threads run at once.
+            CHECK(total <= rounds * 105 / 100 + 5);
             CHECK(samples_matching(gil, "sleep_forever") == 0);
             if (interpreter.label != "2.7") // 2.7's GIL hands over unfairly: no share to expect
                 CHECK(samples_matching(gil, "spin_python") > total / 2);

@@ -91,7 +91,7 @@ TEST_CASE("page cache: unreadable, oversized and overflowing reads go to the tar
     CHECK(cached.read(0x12010, third.data(), 0)); // nothing to read
 }
 
-TEST_CASE("page cache: prefetched pages serve later reads; unreadable ones are skipped", "[page_cache]") {
+TEST_CASE("page cache: prefetched pages serve later reads, unreadable ones are skipped", "[page_cache]") {
     CountingMemory target(0x10000, 4);
     PageCachedMemory cache(target);
     // Two readable pages around one outside the memory (the default read_blocks stops there).

@@ -74,6 +74,10 @@ class PerfCapture {
     // ended with no descendant still writing into them. Returns the number of samples.
     std::size_t drain(PerfRecordHandler& handler);
 
+    // Stops sampling (every event, inherited copies included), so that a last drain and
+    // on_cpu_nanoseconds() describe the same samples.
+    void stop();
+
     // Records the kernel dropped because a ring was full.
     std::uint64_t lost_records() const { return lost_; }
     // Nanoseconds on a CPU of every sampled thread (exited ones included) since it was opened:
@@ -93,13 +97,14 @@ class PerfCapture {
         PerfEventFile switches;    // off_cpu with stacks: a sample at every switch off a CPU
         PerfRing ring;
         bool ended = false;
+        std::uint64_t samples = 0; // of this thread itself (not of threads that inherited the event)
     };
 
     perf_event_attr clock_attributes() const;
     perf_event_attr switch_attributes() const;
     bool open_thread(int pid, int tid, int& error);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
-    void jitter_period(ThreadEvents& events, std::uint64_t last_sample_ns);
+    void jitter_period(ThreadEvents& events);
 
     PerfCaptureOptions options_;
     PerfSampleFormat format_;
@@ -111,8 +116,7 @@ class PerfCapture {
     std::uint64_t closed_on_cpu_ns_ = 0; // counts of rings already closed
     RawSample scratch_;                  // reused: its stack buffer keeps its capacity
     std::mt19937_64 random_{std::random_device{}()};
-    int own_tid_ = 0;                     // the thread whose ring is being drained
-    std::uint64_t last_own_sample_ns_ = 0; // ... and the time of its latest sample in the drain
+    ThreadEvents* draining_ = nullptr; // the thread whose ring is being drained
     std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
 };
 
