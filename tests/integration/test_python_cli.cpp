@@ -166,7 +166,9 @@ TEST_CASE("Python: idle threads are left out unless --idle, --gil keeps the GIL 
             INFO("gil: spin " << samples_matching(gil, "spin_python") << " read "
                               << samples_matching(gil, "read_without_gil") << " total " << total << " rounds "
                               << rounds);
-            REQUIRE(total > 100);
+            // The GIL holder's on-CPU time: on a loaded machine (perf_event engine) it can be well
+            // under one CPU, so only a clear signal is required.
+            REQUIRE(total > 40);
             // One GIL, so at most one stack per round (ptrace engine) or one CPU's worth of samples
             // (perf_event engine: random periods give a few percent either way); without --gil
             // two threads run at once.

@@ -95,6 +95,7 @@ class PerfCapture {
         PerfEventFile ring_holder; // a dummy event that owns the mmap'd ring
         PerfEventFile clock;       // task-clock, inherited by threads created later
         PerfEventFile switches;    // off_cpu with stacks: a sample at every switch off a CPU
+        PerfEventFile switch_records; // off_cpu: switch on/off records, inherited
         PerfRing ring;
         bool ended = false;
         std::uint64_t samples = 0; // of this thread itself (not of threads that inherited the event)
