@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace sampler {
@@ -104,6 +105,7 @@ class PerfCapture {
     perf_event_attr clock_attributes() const;
     perf_event_attr switch_attributes() const;
     bool open_thread(int pid, int tid, int& error);
+    bool open_switch_samples(int pid, int tid);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
     void jitter_period(ThreadEvents& events);
 
@@ -118,6 +120,7 @@ class PerfCapture {
     RawSample scratch_;                  // reused: its stack buffer keeps its capacity
     std::mt19937_64 random_{std::random_device{}()};
     ThreadEvents* draining_ = nullptr; // the thread whose ring is being drained
+    std::vector<std::pair<int, int>> new_threads_; // (pid, tid) started since the last drain
     std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
 };
 
