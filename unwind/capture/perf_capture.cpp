@@ -147,6 +147,22 @@ perf_event_attr PerfCapture::switch_attributes() const {
     return attr;
 }
 
+perf_event_attr PerfCapture::ring_holder_attributes() const {
+    // A dummy event that only owns a thread's ring: the kernel refuses to mmap an inherited
+    // per-thread event, but lets it write into the ring of a plain event of the same thread.
+    perf_event_attr holder{};
+    holder.size = sizeof holder;
+    holder.type = PERF_TYPE_SOFTWARE;
+    holder.config = PERF_COUNT_SW_DUMMY;
+    holder.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME; // it writes no samples of its own
+    holder.sample_id_all = 1;
+    holder.use_clockid = 1;
+    holder.clockid = CLOCK_MONOTONIC;
+    holder.exclude_kernel = exclude_kernel_ ? 1 : 0;
+    holder.exclude_hv = 1;
+    return holder;
+}
+
 bool PerfCapture::open_switch_samples(int pid, int tid) {
     // A thread created since attaching: its clock and switch records come inherited into its
     // creator's ring; only the stack copies at its switches need events (and a ring) of its own.
@@ -154,17 +170,7 @@ bool PerfCapture::open_switch_samples(int pid, int tid) {
     events.pid = pid;
     events.tid = tid;
     int error = 0;
-    perf_event_attr holder{};
-    holder.size = sizeof holder;
-    holder.type = PERF_TYPE_SOFTWARE;
-    holder.config = PERF_COUNT_SW_DUMMY;
-    holder.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
-    holder.sample_id_all = 1;
-    holder.use_clockid = 1;
-    holder.clockid = CLOCK_MONOTONIC;
-    holder.exclude_kernel = exclude_kernel_ ? 1 : 0;
-    holder.exclude_hv = 1;
-    events.ring_holder = PerfEventFile::open(holder, tid, error);
+    events.ring_holder = PerfEventFile::open(ring_holder_attributes(), tid, error);
     if (!events.ring_holder.valid() || !events.ring.map(events.ring_holder.fd(), ring_pages_, error))
         return false;
     events.switches = PerfEventFile::open(switch_attributes(), tid, error);
@@ -194,19 +200,7 @@ bool PerfCapture::open_thread(int pid, int tid, int& error) {
     }
     if (!events.clock.valid())
         return false;
-    // The kernel refuses to mmap an inherited per-thread event, but lets it write into the ring
-    // of a plain event of the same thread.
-    perf_event_attr holder{};
-    holder.size = sizeof holder;
-    holder.type = PERF_TYPE_SOFTWARE;
-    holder.config = PERF_COUNT_SW_DUMMY;
-    holder.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME; // it writes no samples of its own
-    holder.sample_id_all = 1;
-    holder.use_clockid = 1;
-    holder.clockid = CLOCK_MONOTONIC;
-    holder.exclude_kernel = clock.exclude_kernel;
-    holder.exclude_hv = 1;
-    events.ring_holder = PerfEventFile::open(holder, tid, error);
+    events.ring_holder = PerfEventFile::open(ring_holder_attributes(), tid, error);
     if (!events.ring_holder.valid())
         return false;
     for (std::size_t pages = ring_pages_;; pages /= 2) {
@@ -288,13 +282,6 @@ bool PerfCapture::add_process(int pid, PerfUnavailable& why) {
         return false;
     }
     return true;
-}
-
-bool PerfCapture::add_thread(int pid, int tid) {
-    if (by_tid_.contains(tid))
-        return true;
-    int error = 0;
-    return open_thread(pid, tid, error);
 }
 
 void PerfCapture::wait(int timeout_ms) {

@@ -64,11 +64,6 @@ class PerfCapture {
     // Opens events on every thread `pid` has now. Returns false (and says why) when the kernel
     // refuses the first event; threads that exit meanwhile are skipped.
     bool add_process(int pid, PerfUnavailable& why);
-    // Opens events on one thread (one that /proc listed but no record announced). False when it
-    // is gone or refused.
-    bool add_thread(int pid, int tid);
-    bool has_thread(int tid) const { return by_tid_.contains(tid); }
-
     // Waits up to `timeout_ms` for a ring to have records (or a thread to end).
     void wait(int timeout_ms);
     // Delivers every record written since the last drain; closes the rings of threads that
@@ -87,7 +82,6 @@ class PerfCapture {
     // True when the kernel would not sample in kernel mode (perf_event_paranoid without
     // CAP_PERFMON): time in system calls then goes unsampled.
     bool kernel_time_excluded() const { return exclude_kernel_; }
-    std::size_t open_threads() const { return threads_.size(); }
 
   private:
     struct ThreadEvents {
@@ -104,6 +98,7 @@ class PerfCapture {
 
     perf_event_attr clock_attributes() const;
     perf_event_attr switch_attributes() const;
+    perf_event_attr ring_holder_attributes() const;
     bool open_thread(int pid, int tid, int& error);
     bool open_switch_samples(int pid, int tid);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
