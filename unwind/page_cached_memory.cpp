@@ -12,8 +12,10 @@ PageCachedMemory::PageCachedMemory(const RemoteMemory& memory, std::size_t max_p
 
 const std::uint8_t* PageCachedMemory::page(std::uint64_t page_address) const {
     for (std::size_t i = 0; i < addresses_.size(); ++i)
-        if (addresses_[i] == page_address)
+        if (addresses_[i] == page_address) {
+            used_[i] = true;
             return storage_.data() + i * page_size;
+        }
     if (addresses_.size() == max_pages_)
         return nullptr;
     if (storage_.size() < (addresses_.size() + 1) * page_size)
@@ -22,6 +24,7 @@ const std::uint8_t* PageCachedMemory::page(std::uint64_t page_address) const {
     if (!memory_.read(page_address, slot, page_size))
         return nullptr;
     addresses_.push_back(page_address);
+    used_.push_back(true);
     return slot;
 }
 
@@ -43,14 +46,24 @@ void PageCachedMemory::prefetch(const std::vector<std::uint64_t>& pages) const {
     while (done < wanted.size()) {
         std::size_t read = memory_.read_blocks(wanted.data() + done, wanted.size() - done,
                                                storage_.data() + (first + done) * page_size, page_size);
-        for (std::size_t i = 0; i < read; ++i)
+        for (std::size_t i = 0; i < read; ++i) {
             addresses_.push_back(wanted[done + i]);
+            used_.push_back(false);
+        }
         done += read;
         if (done < wanted.size()) {
             // That page cannot be read: drop it, and go on with the rest.
             wanted.erase(wanted.begin() + static_cast<std::ptrdiff_t>(done));
         }
     }
+}
+
+std::vector<std::uint64_t> PageCachedMemory::used_pages() const {
+    std::vector<std::uint64_t> used;
+    for (std::size_t i = 0; i < addresses_.size(); ++i)
+        if (used_[i])
+            used.push_back(addresses_[i]);
+    return used;
 }
 
 bool PageCachedMemory::read(std::uint64_t address, void* out, std::size_t size) const {

@@ -23,13 +23,19 @@ class PageCachedMemory final : public RemoteMemory {
     explicit PageCachedMemory(const RemoteMemory& memory, std::size_t max_pages = 64);
 
     bool read(std::uint64_t address, void* out, std::size_t size) const override;
-    void forget() const { addresses_.clear(); }
+    void forget() const {
+        addresses_.clear();
+        used_.clear();
+    }
     // Fetches these pages (page-aligned addresses) now, all in one read where the memory allows:
     // the pages an earlier walk of the same thread used, which the next walk most likely needs.
     // Pages already held, or that cannot be read, are skipped.
     void prefetch(const std::vector<std::uint64_t>& pages) const;
     // The pages held now, in the order they were fetched.
     const std::vector<std::uint64_t>& pages() const { return addresses_; }
+    // The pages reads have used since forget(): what to prefetch for the next walk. A page
+    // prefetched but never read is left out, so a list fed back into prefetch() does not grow.
+    std::vector<std::uint64_t> used_pages() const;
 
     std::size_t pages_cached() const { return addresses_.size(); }
 
@@ -40,6 +46,7 @@ class PageCachedMemory final : public RemoteMemory {
     std::size_t max_pages_;
     // Reads are const (RemoteMemory's interface); the cache is not the target's state.
     mutable std::vector<std::uint64_t> addresses_; // addresses_[i] is the page held at storage_[i]
+    mutable std::vector<bool> used_;               // used_[i]: a read has used addresses_[i]
     mutable std::vector<std::uint8_t> storage_;
 };
 

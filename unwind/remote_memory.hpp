@@ -18,16 +18,26 @@ class RemoteMemory {
         return read(address, &out, sizeof out);
     }
 
-    // Reads `count` blocks of `size` bytes, block i from `addresses[i]` into out + i * size,
-    // in order, stopping at the first that cannot be read. Returns how many were read. One call
-    // for many blocks where the memory allows it (a live process: one system call).
-    virtual std::size_t read_blocks(const std::uint64_t* addresses, std::size_t count, std::uint8_t* out,
-                                    std::size_t size) const {
+    // One piece of a scattered read: `size` bytes at target `address` into `out`.
+    struct Piece {
+        std::uint64_t address;
+        void* out;
+        std::size_t size;
+    };
+    // Reads the pieces in order, stopping at the first that cannot be read whole, and returns how
+    // many were read. One call for many pieces where the memory allows it (a live process: one
+    // system call), which is what makes a consistent multi-word check cheap.
+    virtual std::size_t read_scattered(const Piece* pieces, std::size_t count) const {
         std::size_t done = 0;
-        while (done < count && read(addresses[done], out + done * size, size))
+        while (done < count && read(pieces[done].address, pieces[done].out, pieces[done].size))
             ++done;
         return done;
     }
+
+    // read_scattered for `count` blocks of `size` bytes, block i from `addresses[i]` into
+    // out + i * size.
+    std::size_t read_blocks(const std::uint64_t* addresses, std::size_t count, std::uint8_t* out,
+                            std::size_t size) const;
 };
 
 // The memory of a live process, read with process_vm_readv.
@@ -35,8 +45,7 @@ class ProcessMemory final : public RemoteMemory {
   public:
     explicit ProcessMemory(int pid) : pid_(pid) {}
     bool read(std::uint64_t address, void* out, std::size_t size) const override;
-    std::size_t read_blocks(const std::uint64_t* addresses, std::size_t count, std::uint8_t* out,
-                            std::size_t size) const override;
+    std::size_t read_scattered(const Piece* pieces, std::size_t count) const override;
     int pid() const { return pid_; }
 
   private:

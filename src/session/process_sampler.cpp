@@ -179,6 +179,7 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
         constexpr int attempts = 3;
         bool consistent = false;
         std::vector<std::uint64_t>& pages = python_pages_by_tid_[sample.tid];
+        std::optional<bool> holds_gil;
         for (int attempt = 0; attempt < attempts && !consistent; ++attempt) {
             python_pages_.forget(); // the target ran since the last read
             // One read for the pages this thread's last walk used: most walks then need no more.
@@ -188,14 +189,18 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
             if (!read.thread)
                 break; // not a Python thread
             consistent = read.consistent;
+            if (read.gil_known)
+                holds_gil = read.holds_gil;
             slot.python = std::move(read.thread);
-            pages = python_pages_.pages();
+            pages = python_pages_.used_pages();
         }
         if (slot.python && !consistent) {
             ++report.torn_python_samples;
             return std::nullopt;
         }
-        if (slot.python) {
+        if (slot.python && holds_gil) {
+            slot.info.holds_gil = *holds_gil;
+        } else if (slot.python) {
             const std::uint64_t holder = gil_holder_for_samples();
             slot.info.holds_gil = holder != 0 && holder == slot.python->thread_state;
         }

@@ -237,3 +237,55 @@ TEST_CASE("code objects are decoded once, and again when their address is reused
         CHECK(threads[0].frames[0].name == "after");
     }
 }
+
+TEST_CASE("a running thread's read checks its cached code objects and the GIL in one read",
+          "[python][walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t outer = py.code("outer", "f.py", 1, table);
+        std::uint64_t inner = py.code("inner", "f.py", 10, table);
+        std::uint64_t frame = push_frame(py, outer, 0, 0, true);
+        for (int i = 0; i < 20; ++i)
+            frame = push_frame(py, inner, frame, 4, true);
+        std::uint64_t state = py.thread_state(frame, 7);
+        py.set_gil_holder(state);
+        PythonReader reader = py.reader();
+
+        auto first = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        REQUIRE(first.thread);
+        CHECK(first.consistent);
+        REQUIRE(first.thread->frames.size() == 21);
+        CHECK(first.thread->frames.back().name == "outer");
+        // Known code objects are not read during the walk: only frames and the final check.
+        const std::size_t before = py.memory().reads();
+        auto second = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        CHECK(second.consistent);
+        CHECK(view(*second.thread) == view(*first.thread));
+        const std::size_t reads = py.memory().reads() - before;
+        INFO("reads " << reads);
+        CHECK(reads < 21 + 2 * 21); // one per frame; no code identity read per frame
+        {
+            CHECK(second.gil_known);
+            CHECK(second.holds_gil);
+            py.set_gil_holder(0);
+            auto released = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+            CHECK(released.gil_known);
+            CHECK_FALSE(released.holds_gil);
+        }
+
+        // The outer code object is freed and another takes its address: the check notices, and
+        // the read after it decodes the new object.
+        py.memory().put(outer + static_cast<std::uint64_t>(layout->code.name), py.str(std::string("other")));
+        if (layout->code.qualname != absent)
+            py.memory().put(outer + static_cast<std::uint64_t>(layout->code.qualname),
+                            py.str(std::string("other")));
+        auto stale = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        CHECK_FALSE(stale.consistent);
+        auto fresh = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        CHECK(fresh.consistent);
+        REQUIRE(fresh.thread);
+        CHECK(fresh.thread->frames.back().name == "other");
+    }
+}

@@ -94,7 +94,7 @@ TEST_CASE("page cache: unreadable, oversized and overflowing reads go to the tar
 TEST_CASE("page cache: prefetched pages serve later reads, unreadable ones are skipped", "[page_cache]") {
     CountingMemory target(0x10000, 4);
     PageCachedMemory cache(target);
-    // Two readable pages around one outside the memory (the default read_blocks stops there).
+    // Two readable pages around one outside the memory (the default read_scattered stops there).
     cache.prefetch({0x11000, 0x90000, 0x13000, 0x11000});
     CHECK(cache.pages() == std::vector<std::uint64_t>{0x11000, 0x13000});
     const int reads_after_prefetch = target.reads;
@@ -108,4 +108,21 @@ TEST_CASE("page cache: prefetched pages serve later reads, unreadable ones are s
     CHECK(target.reads == reads_after_prefetch + 1);
     cache.forget();
     CHECK(cache.pages().empty());
+}
+
+TEST_CASE("page cache: only the pages reads used are offered for the next prefetch", "[page_cache]") {
+    CountingMemory target(0x10000, 4);
+    PageCachedMemory cache(target);
+    std::vector<std::uint64_t> wanted{0x10000, 0x11000, 0x12000};
+    std::vector<std::uint8_t> bytes(8);
+    for (int walk = 0; walk < 3; ++walk) {
+        cache.forget();
+        cache.prefetch(wanted);
+        // This walk reads one prefetched page and one it had not asked for.
+        REQUIRE(cache.read(0x11008, bytes.data(), bytes.size()));
+        REQUIRE(cache.read(0x13000, bytes.data(), bytes.size()));
+        wanted = cache.used_pages();
+        // A prefetched page no read touched drops out, so the list cannot grow walk after walk.
+        CHECK(wanted == std::vector<std::uint64_t>{0x11000, 0x13000});
+    }
 }

@@ -4,15 +4,18 @@
 
 namespace sampler::python {
 
-bool CodeCache::read_identity(const RemoteMemory& memory, std::uint64_t address, Identity& out) const {
+FieldRange CodeCache::identity_range() const {
     const PythonLayout& layout = objects_.layout();
     const CodeLayout& c = layout.code;
     FieldRange range;
     range.add(layout.ob_type, 8).add(c.name, 8).add(c.qualname, 8).add(c.filename, 8).add(c.linetable, 8);
     range.add(c.firstlineno, 4).add(c.firsttraceable, 4);
-    StructBytes bytes;
-    if (!objects_.has_type(memory, address, 0) || !bytes.read(memory, address, range))
-        return false;
+    return range;
+}
+
+bool CodeCache::parse_identity(const StructBytes& bytes, Identity& out) const {
+    const PythonLayout& layout = objects_.layout();
+    const CodeLayout& c = layout.code;
     out.type = bytes.u64(layout.ob_type);
     out.name = bytes.u64(c.name);
     out.qualname = bytes.u64(c.qualname);
@@ -22,6 +25,12 @@ bool CodeCache::read_identity(const RemoteMemory& memory, std::uint64_t address,
     out.first_traceable = bytes.i32(c.firsttraceable);
     std::uint64_t expected_type = objects_.types().code;
     return expected_type == 0 || out.type == expected_type;
+}
+
+bool CodeCache::read_identity(const RemoteMemory& memory, std::uint64_t address, Identity& out) const {
+    StructBytes bytes;
+    return objects_.has_type(memory, address, 0) && bytes.read(memory, address, identity_range()) &&
+           parse_identity(bytes, out);
 }
 
 std::optional<CodeInfo> CodeCache::decode(const RemoteMemory& memory, const Identity& identity) const {
@@ -56,6 +65,28 @@ const CodeInfo* CodeCache::lookup(const RemoteMemory& memory, std::uint64_t addr
     if (entries_.size() >= max_entries)
         entries_.clear();
     return &entries_.emplace(address, Entry{identity, std::move(*info)}).first->second.info;
+}
+
+const CodeInfo* CodeCache::lookup_unchecked(const RemoteMemory& memory, std::uint64_t address,
+                                            std::vector<std::uint64_t>& unchecked) {
+    if (auto found = entries_.find(address); found != entries_.end()) {
+        unchecked.push_back(address);
+        return &found->second.info;
+    }
+    return lookup(memory, address);
+}
+
+bool CodeCache::confirm(std::uint64_t address, const std::uint8_t* bytes) {
+    auto found = entries_.find(address);
+    if (found == entries_.end())
+        return false;
+    StructBytes fields;
+    Identity identity;
+    if (fields.assign(bytes, identity_range()) && parse_identity(fields, identity) &&
+        identity == found->second.identity)
+        return true;
+    entries_.erase(found);
+    return false;
 }
 
 } // namespace sampler::python

@@ -2,9 +2,11 @@
 // Decoded code objects (name, file, first line, line table) by target address. Code objects are
 // immutable, so decoding each one once is enough; but an address can be freed and reused by
 // another code object, so each lookup re-reads the identifying fields (one read) and decodes
-// again when they changed.
+// again when they changed. A reader that checks its reads afterwards anyway can defer that read
+// (lookup_unchecked) and batch every frame's into its own check (confirm).
 
 #include "object_reader.hpp"
+#include "struct_bytes.hpp"
 
 #include <cstdint>
 #include <string>
@@ -31,6 +33,17 @@ class CodeCache {
     // The pointer is valid until the next call.
     const CodeInfo* lookup(const RemoteMemory& memory, std::uint64_t address);
 
+    // Like lookup, but a code object decoded before is returned without reading anything, and
+    // its address is appended to `unchecked`: the caller reads identity_range() at each and
+    // passes the bytes to confirm() before trusting the frames built from it.
+    const CodeInfo* lookup_unchecked(const RemoteMemory& memory, std::uint64_t address,
+                                     std::vector<std::uint64_t>& unchecked);
+    // The bytes of a code object that identify it, as offsets into the object.
+    FieldRange identity_range() const;
+    // Whether `bytes` (identity_range() read at `address`) still identify the cached code object.
+    // When not, its entry is dropped, so the next lookup decodes the new object.
+    bool confirm(std::uint64_t address, const std::uint8_t* bytes);
+
     std::size_t size() const { return entries_.size(); }
 
   private:
@@ -46,6 +59,7 @@ class CodeCache {
     };
 
     bool read_identity(const RemoteMemory& memory, std::uint64_t address, Identity& out) const;
+    bool parse_identity(const StructBytes& bytes, Identity& out) const;
     std::optional<CodeInfo> decode(const RemoteMemory& memory, const Identity& identity) const;
 
     const ObjectReader& objects_;

@@ -59,11 +59,19 @@ void end_with_bad_frame(PythonThread& thread, std::uint64_t& errors) {
 } // namespace
 
 std::size_t FrameWalker::walk(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,
-                              std::uint64_t& errors, std::size_t max_frames) {
+                              std::uint64_t& errors, std::size_t max_frames,
+                              std::vector<std::uint64_t>* unchecked) {
     max_frames = std::min(max_frames, PythonReader::max_depth);
-    if (objects_.layout().frames == FrameModel::frame_object)
-        return walk_frame_objects(memory, innermost, thread, errors, max_frames);
-    return walk_interpreter_frames(memory, innermost, thread, errors, max_frames);
+    unchecked_ = unchecked;
+    const std::size_t visited = objects_.layout().frames == FrameModel::frame_object
+                                    ? walk_frame_objects(memory, innermost, thread, errors, max_frames)
+                                    : walk_interpreter_frames(memory, innermost, thread, errors, max_frames);
+    unchecked_ = nullptr;
+    return visited;
+}
+
+const CodeInfo* FrameWalker::code_at(const RemoteMemory& memory, std::uint64_t address) {
+    return unchecked_ ? codes_.lookup_unchecked(memory, address, *unchecked_) : codes_.lookup(memory, address);
 }
 
 int FrameWalker::code_offset() const {
@@ -118,7 +126,7 @@ std::size_t FrameWalker::walk_frame_objects(const RemoteMemory& memory, std::uin
         }
         std::int64_t lasti = bytes.i32(f.lasti);
         std::int64_t byte_offset = lasti < 0 ? -1 : f.lasti_in_code_units ? 2 * lasti : lasti;
-        const CodeInfo* code = codes_.lookup(memory, bytes.u64(f.code));
+        const CodeInfo* code = code_at(memory, bytes.u64(f.code));
         if (!code)
             ++errors;
         PythonFrame frame = make_frame(code, byte_offset);
@@ -164,7 +172,7 @@ std::size_t FrameWalker::walk_interpreter_frames(const RemoteMemory& memory, std
             continue;
         }
         std::uint64_t code_address = bytes.u64(f.code) & code_mask;
-        const CodeInfo* code = codes_.lookup(memory, code_address);
+        const CodeInfo* code = code_at(memory, code_address);
         if (!code) {
             ++errors;
             outermost_in_call = thread.frames.size();

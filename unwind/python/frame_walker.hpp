@@ -7,6 +7,7 @@
 #include "python_reader.hpp"
 
 #include <cstdint>
+#include <vector>
 
 namespace sampler::python {
 
@@ -16,9 +17,12 @@ class FrameWalker {
 
     // Appends the frames starting at `innermost` (a frame address, 0 = none) to `thread.frames`,
     // visiting at most `max_frames` frames (hidden ones included; more sets `thread.truncated`).
-    // Problems are added to `errors`. Returns the number of frames visited.
+    // Problems are added to `errors`. Returns the number of frames visited. With `unchecked`,
+    // code objects decoded before are trusted without a read, and their addresses appended there
+    // for the caller to confirm (CodeCache::lookup_unchecked).
     std::size_t walk(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,
-                     std::uint64_t& errors, std::size_t max_frames = PythonReader::max_depth);
+                     std::uint64_t& errors, std::size_t max_frames = PythonReader::max_depth,
+                     std::vector<std::uint64_t>* unchecked = nullptr);
 
     // The code object address the frame at `frame` runs (tag bits cleared); 0 when unreadable.
     std::uint64_t code_of(const RemoteMemory& memory, std::uint64_t frame) const;
@@ -31,10 +35,12 @@ class FrameWalker {
                                    std::uint64_t& errors, std::size_t max_frames);
     std::size_t walk_interpreter_frames(const RemoteMemory& memory, std::uint64_t innermost,
                                         PythonThread& thread, std::uint64_t& errors, std::size_t max_frames);
+    const CodeInfo* code_at(const RemoteMemory& memory, std::uint64_t address);
     PythonFrame make_frame(const CodeInfo* code, std::int64_t byte_offset) const;
 
     const ObjectReader& objects_;
     CodeCache& codes_;
+    std::vector<std::uint64_t>* unchecked_ = nullptr; // set for the duration of one walk
 };
 
 } // namespace sampler::python

@@ -144,4 +144,37 @@ std::uint64_t gil_holder(const PythonTarget& target, const RemoteMemory& memory,
     return 0;
 }
 
+std::optional<GilWords> find_gil_words(const PythonTarget& target, const RemoteMemory& memory,
+                                       std::uint64_t interp) {
+    const PythonLayout& layout = target.layout;
+    GilWords words;
+    switch (layout.gil_model) {
+    case GilModel::current_symbol:
+        words.holder = target.gil_current_address;
+        break;
+    case GilModel::runtime_tstate_current:
+        words.holder = field_address(target.entry_address, layout.runtime.tstate_current);
+        break;
+    case GilModel::interpreter_gil: {
+        const std::uint64_t gil = read_pointer(memory, field_address(interp, layout.interp.gil_pointer));
+        if (!plausible_pointer(gil))
+            return std::nullopt;
+        words.holder = field_address(gil, layout.gil.last_holder);
+        words.locked = field_address(gil, layout.gil.locked);
+        if (words.locked == 0)
+            return std::nullopt;
+        break;
+    }
+    }
+    if (!plausible_pointer(words.holder))
+        return std::nullopt;
+    return words;
+}
+
+std::uint64_t gil_holder_from(const GilWords& words, std::uint64_t holder_value, std::int32_t locked_value) {
+    if (words.locked != 0 && locked_value == 0)
+        return 0;
+    return plausible_pointer(holder_value) ? holder_value : 0;
+}
+
 } // namespace sampler::python

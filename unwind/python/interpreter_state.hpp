@@ -7,6 +7,7 @@
 #include "remote_memory.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace sampler::python {
@@ -45,5 +46,18 @@ std::uint64_t innermost_frame(const PythonTarget& target, const RemoteMemory& me
 
 // The PyThreadState* holding the GIL that `interp` runs under; 0 when released or unknown.
 std::uint64_t gil_holder(const PythonTarget& target, const RemoteMemory& memory, std::uint64_t interp);
+
+// The words that say who holds the GIL `interp` runs under, found once: the GIL's state does not
+// move, so a sampler can read them with its other words at each sample, no pointer to follow.
+// `holder` names the holder's PyThreadState*; `locked` (3.12+, else 0) says whether it is held.
+struct GilWords {
+    std::uint64_t holder = 0;
+    std::uint64_t locked = 0;
+};
+// nullopt when the interpreter cannot tell (no symbol for it) or has no GIL yet.
+std::optional<GilWords> find_gil_words(const PythonTarget& target, const RemoteMemory& memory,
+                                       std::uint64_t interp);
+// The holder, from the values read at those words (`locked_value` ignored without a locked word).
+std::uint64_t gil_holder_from(const GilWords& words, std::uint64_t holder_value, std::int32_t locked_value);
 
 } // namespace sampler::python

@@ -4,6 +4,7 @@
 #include "interpreter_state.hpp"
 #include "python_reader_impl.hpp"
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace sampler {
@@ -86,6 +87,19 @@ std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory
 
 namespace {
 
+std::optional<python::GilWords>& main_gil_words(PythonReader::Impl& impl, const RemoteMemory& memory) {
+    // Not found yet (the interpreter may still be starting): look again now and then, not at
+    // every sample.
+    constexpr unsigned retry_every = 64;
+    if (!impl.gil_words && impl.gil_word_lookups++ % retry_every == 0) {
+        std::uint64_t errors = 0;
+        auto interpreters = python::list_interpreters(impl.target, memory, errors);
+        if (!interpreters.empty())
+            impl.gil_words = python::find_gil_words(impl.target, memory, interpreters.back());
+    }
+    return impl.gil_words;
+}
+
 bool same_thread_state(const python::ThreadStateFields& a, const python::ThreadStateFields& b) {
     return a.address == b.address && a.interp == b.interp && a.thread_id == b.thread_id &&
            a.native_thread_id == b.native_thread_id;
@@ -137,41 +151,78 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     thread.tid = tid;
     const std::uint64_t innermost = python::innermost_frame(target, snapshot, state);
     const std::uint64_t innermost_code = impl_->walker.code_of(snapshot, innermost);
-    impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth));
+    std::vector<std::uint64_t>& unchecked = impl_->unchecked_codes;
+    unchecked.clear();
+    impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth), &unchecked);
 
-    // The check, straight from the target in one read of three words: the same innermost
-    // frame, running the same code. Its line is not compared: a running thread moves on between
-    // any two reads, and the line recorded is the one the walk read, inside the checked window.
     const python::ThreadStateLayout& t = target.layout.tstate;
-    std::uint64_t addresses[3];
-    std::uint64_t expected[3];
-    std::size_t words = 0;
     if (t.frame == python::absent) {
         result.thread = std::move(thread);
         return result; // nothing to check against: not consistent
     }
-    addresses[words] = state.address + static_cast<std::uint64_t>(t.frame);
-    expected[words++] = state.frame;
+    // The check, straight from the target in one read: the same innermost frame, running the
+    // same code, and every code object the walk took from the cache still the one decoded. The
+    // line is not compared: a running thread moves on between any two reads, and the line
+    // recorded is the one the walk read, inside the checked window.
+    std::vector<RemoteMemory::Piece>& pieces = impl_->check_pieces;
+    pieces.clear();
+    std::uint64_t expected[3];
+    std::uint64_t got[3] = {};
+    pieces.push_back({state.address + static_cast<std::uint64_t>(t.frame), &got[0], 8});
+    expected[0] = state.frame;
     if (t.cframe_current_frame != python::absent && state.frame != 0) {
-        addresses[words] = state.frame + static_cast<std::uint64_t>(t.cframe_current_frame);
-        expected[words++] = innermost;
+        pieces.push_back({state.frame + static_cast<std::uint64_t>(t.cframe_current_frame), &got[pieces.size()], 8});
+        expected[pieces.size() - 1] = innermost;
     }
     const int code_offset = impl_->walker.code_offset();
-    if (innermost != 0 && code_offset != python::absent) {
-        addresses[words] = innermost + static_cast<std::uint64_t>(code_offset);
-        expected[words++] = innermost_code;
+    const bool check_code = innermost != 0 && code_offset != python::absent;
+    if (check_code) {
+        pieces.push_back({innermost + static_cast<std::uint64_t>(code_offset), &got[pieces.size()], 8});
+        expected[pieces.size() - 1] = innermost_code;
     }
-    std::uint64_t got[3] = {};
-    result.consistent = live.read_blocks(addresses, words, reinterpret_cast<std::uint8_t*>(got), 8) == words;
+    const std::size_t words = pieces.size();
+    std::sort(unchecked.begin(), unchecked.end());
+    unchecked.erase(std::unique(unchecked.begin(), unchecked.end()), unchecked.end());
+    const python::FieldRange identity = impl_->codes.identity_range();
+    const auto identity_size = static_cast<std::size_t>(identity.end - identity.begin);
+    std::vector<std::uint8_t>& identities = impl_->identity_bytes;
+    identities.resize(unchecked.size() * identity_size);
+    for (std::size_t i = 0; i < unchecked.size(); ++i)
+        pieces.push_back({unchecked[i] + static_cast<std::uint64_t>(identity.begin),
+                          identities.data() + i * identity_size, identity_size});
+
+    const std::size_t checked_pieces = pieces.size();
+    // Who holds the GIL, in the same read: exact for this sample at no extra system call. Last,
+    // so that words which cannot be read cost the GIL share, never the sample.
+    std::uint64_t holder_value = 0;
+    std::int32_t locked_value = 0;
+    std::optional<python::GilWords>& gil = main_gil_words(*impl_, live);
+    if (gil) {
+        pieces.push_back({gil->holder, &holder_value, sizeof holder_value});
+        if (gil->locked != 0)
+            pieces.push_back({gil->locked, &locked_value, sizeof locked_value});
+    }
+
+    const std::size_t read = live.read_scattered(pieces.data(), pieces.size());
+    result.consistent = read >= checked_pieces;
     for (std::size_t i = 0; i < words && result.consistent; ++i) {
-        std::uint64_t value = got[i];
-        if (i == words - 1 && innermost != 0 && code_offset != python::absent)
-            value &= impl_->walker.code_mask();
+        const std::uint64_t value = check_code && i == words - 1 ? got[i] & impl_->walker.code_mask() : got[i];
         result.consistent = value == expected[i];
+    }
+    // A code object freed and its address reused: the cached entry is dropped, and the read
+    // again (by the caller) decodes the new one.
+    for (std::size_t i = 0; i < unchecked.size() && result.consistent; ++i)
+        result.consistent = impl_->codes.confirm(unchecked[i], identities.data() + i * identity_size);
+    if (gil && read >= checked_pieces && read < pieces.size())
+        gil.reset(); // found wrong, or gone: look for it again
+    else if (gil && result.consistent) {
+        result.gil_known = true;
+        result.holds_gil = python::gil_holder_from(*gil, holder_value, locked_value) == state.address;
     }
     result.thread = std::move(thread);
     return result;
 }
+
 
 std::uint64_t PythonReader::gil_holder_state(const RemoteMemory& memory) {
     std::uint64_t errors = 0;

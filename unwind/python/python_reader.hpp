@@ -80,13 +80,17 @@ class PythonReader {
     std::optional<PythonThread> read_thread(const RemoteMemory& memory, int tid,
                                             std::uint64_t* errors = nullptr);
     // One thread, read while it runs on (no thread is stopped), and checked afterwards: the read
-    // is `consistent` when the thread's innermost frame and its line, read again straight from
-    // `live` after the walk, are the ones the walk saw. `snapshot` serves the walk (a page cache
+    // is `consistent` when the thread's current frame, its innermost frame and that frame's code,
+    // read again straight from `live` after the walk in one read, are the ones the walk saw, and
+    // every code object it took from the cache is still the one decoded (same read). Code objects
+    // are therefore not read during the walk once known. `snapshot` serves the walk (a page cache
     // over `live`, emptied by the caller before each attempt, so the walk sees each page once).
     // A thread state found once is remembered by tid, so a read does not rescan every thread.
     struct CheckedThread {
         std::optional<PythonThread> thread; // nullopt: no thread state has this tid
         bool consistent = false;
+        bool gil_known = false; // read with the check, so it holds for the same instant
+        bool holds_gil = false;
     };
     CheckedThread read_running_thread(const RemoteMemory& snapshot, const RemoteMemory& live, int tid,
                                       std::size_t max_frames, std::uint64_t* errors = nullptr);

@@ -27,6 +27,13 @@ struct PythonReader::Impl {
     python::ThreadNameReader names;
     // tid -> the thread state last found for it (read_running_thread): checked on each use.
     std::unordered_map<int, python::ThreadStateFields> state_by_tid;
+    // Scratch space of read_running_thread's check, kept to spare an allocation per sample.
+    std::vector<std::uint64_t> unchecked_codes;
+    std::vector<RemoteMemory::Piece> check_pieces;
+    std::vector<std::uint8_t> identity_bytes;
+    // The main interpreter's GIL words (read_running_thread), once found.
+    std::optional<python::GilWords> gil_words;
+    unsigned gil_word_lookups = 0;
 };
 
 } // namespace sampler

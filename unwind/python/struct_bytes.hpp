@@ -48,6 +48,17 @@ class StructBytes {
         return !range.empty() && read(memory, address, range.begin, range.end);
     }
 
+    // Takes bytes [begin, end) of a struct already read elsewhere (a batched read).
+    bool assign(const std::uint8_t* data, const FieldRange& range) {
+        begin_ = end_ = 0;
+        if (range.empty() || range.begin < 0 || range.end - range.begin > capacity)
+            return false;
+        std::memcpy(bytes_.data(), data, static_cast<std::size_t>(range.end - range.begin));
+        begin_ = range.begin;
+        end_ = range.end;
+        return true;
+    }
+
     std::uint64_t u64(int offset) const { return get<std::uint64_t>(offset); }
     std::int64_t i64(int offset) const { return get<std::int64_t>(offset); }
     std::uint32_t u32(int offset) const { return get<std::uint32_t>(offset); }
