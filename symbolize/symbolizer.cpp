@@ -148,14 +148,47 @@ const std::vector<Frame>& Symbolizer::frames_for(std::uint64_t address, bool is_
         }
         return it->second;
     }
-    auto key = std::make_tuple(module->path, address - module->bias, is_return_address);
-    auto found = cache_.find(key);
-    if (found != cache_.end())
+    // Consecutive lookups are mostly in one module: its cache is found without hashing the path.
+    if (!last_path_ || *last_path_ != module->path) {
+        auto [it, inserted] = cache_.try_emplace(module->path);
+        last_path_ = &it->first;
+        last_cache_ = &it->second;
+    }
+    ModuleCache& cache = *last_cache_;
+    const std::uint64_t key = ((address - module->bias) << 1) | (is_return_address ? 1 : 0);
+    if (auto found = cache.frames.find(key); found != cache.frames.end())
         return found->second;
-    return cache_.emplace(key, resolve(*module, address, lookup)).first->second;
+    std::vector<Frame> frames = in_names_only_range(cache, *module, address, lookup);
+    if (frames.empty())
+        frames = resolve(*module, address, lookup, cache);
+    return cache.frames.emplace(key, std::move(frames)).first->second;
 }
 
-std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t address, std::uint64_t lookup) {
+std::size_t Symbolizer::cache_size() const {
+    std::size_t size = 0;
+    for (const auto& [path, cache] : cache_)
+        size += cache.frames.size();
+    return size;
+}
+
+std::vector<Frame> Symbolizer::in_names_only_range(const ModuleCache& cache, const Module& module,
+                                                   std::uint64_t address, std::uint64_t lookup) {
+    const std::uint64_t offset = lookup - module.bias;
+    auto range = cache.names_only.upper_bound(offset);
+    if (range == cache.names_only.begin())
+        return {};
+    --range;
+    if (offset >= range->second.end)
+        return {};
+    Frame frame = range->second.frame;
+    frame.address = address;
+    frame.module_offset = address - module.bias;
+    frame.symbol_offset = address - module.bias - range->first;
+    return {frame};
+}
+
+std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t address, std::uint64_t lookup,
+                                       ModuleCache& cache) {
     Frame base;
     base.kind = FrameKind::unknown;
     base.address = address;
@@ -168,16 +201,30 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
         return {base};
 
     GElf_Off symbol_offset = 0;
-    GElf_Sym symbol;
-    const char* symbol_name =
-        dwfl_module_addrinfo(mod, lookup, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
+    std::uint64_t symbol_size = 0;
+    const char* symbol_name = nullptr;
+    const FunctionSymbols& symbols = function_symbols_.try_emplace(mod, mod).first->second;
+    if (auto hit = symbols.find(lookup)) {
+        symbol_name = hit->name;
+        symbol_offset = lookup - hit->start;
+        symbol_size = hit->size;
+    } else {
+        // No sized function symbol holds it: libdwfl's own search also weighs unsized ones.
+        GElf_Sym symbol;
+        symbol_name = dwfl_module_addrinfo(mod, lookup, &symbol_offset, &symbol, nullptr, nullptr, nullptr);
+        symbol_size = symbol_name ? symbol.st_size : 0;
+    }
     if (symbol_name) {
         base.kind = FrameKind::native;
         base.name = demangle(strip_symbol_version(symbol_name).c_str());
         base.symbol_offset = symbol_offset + (address - lookup);
         base.function_offset = base.module_offset - base.symbol_offset;
-        if (names_only_.contains(base.name))
+        if (names_only_.contains(base.name)) {
+            const std::uint64_t start = lookup - symbol_offset - module.bias;
+            if (symbol_size > 0 && symbol_offset < symbol_size)
+                cache.names_only[start] = NamesOnlyRange{start + symbol_size, base};
             return {base};
+        }
     }
 
     Dwarf_Addr bias = 0;

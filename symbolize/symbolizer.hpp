@@ -3,6 +3,7 @@
 // inlined calls expanded into frames of their own. Results are cached per (module, offset) and
 // every module is reported to libdwfl once per run.
 
+#include "function_symbols.hpp"
 #include "module_map.hpp"
 #include "sampler/frame.hpp"
 #include "scope_index.hpp"
@@ -12,7 +13,7 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 typedef struct Dwfl Dwfl;
@@ -30,7 +31,7 @@ class Symbolizer {
     // For a return address (every frame but the innermost) the call instruction is looked up.
     const std::vector<Frame>& frames_for(std::uint64_t address, bool is_return_address);
 
-    std::size_t cache_size() const { return cache_.size(); }
+    std::size_t cache_size() const;
 
     // Functions whose frames get only their symbol: no lines, no inline frames. For an
     // interpreter's eval loop, which --native replaces with Python frames anyway: it is huge,
@@ -39,7 +40,22 @@ class Symbolizer {
     void set_names_only(std::set<std::string> functions) { names_only_ = std::move(functions); }
 
   private:
-    std::vector<Frame> resolve(const Module& module, std::uint64_t address, std::uint64_t lookup);
+    // A function resolved by name only (set_names_only), by its range in its module: any other
+    // address in it then costs a range lookup, not a symbol table search.
+    struct NamesOnlyRange {
+        std::uint64_t end = 0; // module offsets [key, end)
+        Frame frame;           // as resolved for the range's start
+    };
+    // Everything resolved in one module (by path), keyed by (module offset << 1 | is_return).
+    struct ModuleCache {
+        std::unordered_map<std::uint64_t, std::vector<Frame>> frames;
+        std::map<std::uint64_t, NamesOnlyRange> names_only;
+    };
+
+    std::vector<Frame> resolve(const Module& module, std::uint64_t address, std::uint64_t lookup,
+                               ModuleCache& cache);
+    static std::vector<Frame> in_names_only_range(const ModuleCache& cache, const Module& module,
+                                                  std::uint64_t address, std::uint64_t lookup);
     bool ensure_reported(const Module& module);
     const ScopeIndex& scope_index(Dwarf_Die* cu); // built on first use
 
@@ -50,7 +66,10 @@ class Symbolizer {
     const ModuleMap& modules_;
     std::unique_ptr<Dwfl, DwflCloser> dwfl_;
     std::set<std::pair<std::string, std::uint64_t>> reported_; // (path, bias)
-    std::map<std::tuple<std::string, std::uint64_t, bool>, std::vector<Frame>> cache_;
+    std::unordered_map<std::string, ModuleCache> cache_;
+    std::unordered_map<const Dwfl_Module*, FunctionSymbols> function_symbols_; // built on first use
+    const std::string* last_path_ = nullptr; // the module of the last lookup, and its cache
+    ModuleCache* last_cache_ = nullptr;
     std::map<std::uint64_t, std::vector<Frame>> unknown_cache_;
     std::set<std::string> names_only_;
     // By (Dwarf handle, unit offset); the handles live as long as dwfl_.

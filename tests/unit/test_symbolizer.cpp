@@ -55,6 +55,16 @@ TEST_CASE("a function's frames carry its entry, file and first line, names-only 
     CHECK(frames[0].line == 0);
     CHECK(frames[0].symbol_offset == 2);
     CHECK(frames[0].function_offset == described.function_offset);
+    // Other addresses of that function come from its range, each with its own offsets; the
+    // address just past it is not taken for it.
+    const Frame as_return = names_only.frames_for(address + 5, true).at(0);
+    CHECK(as_return.name == "test_symbols::known_function(int)");
+    CHECK(as_return.symbol_offset == 5);
+    CHECK(as_return.module_offset == address + 5 - module->bias);
+    CHECK(as_return.address == address + 5);
+    const Frame first = names_only.frames_for(address, false).at(0);
+    CHECK(first.symbol_offset == 0);
+    CHECK(first.function_offset == described.function_offset);
 }
 
 TEST_CASE("addresses outside every module become unknown frames") {

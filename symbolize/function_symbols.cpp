@@ -1,0 +1,58 @@
+#include "function_symbols.hpp"
+
+#include <algorithm>
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+
+namespace sampler {
+namespace {
+
+int binding_rank(unsigned char info) {
+    switch (GELF_ST_BIND(info)) {
+    case STB_GLOBAL:
+        return 2;
+    case STB_WEAK:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+bool is_code(unsigned char info) {
+    const int type = GELF_ST_TYPE(info);
+    return type == STT_FUNC || type == STT_GNU_IFUNC || type == STT_NOTYPE;
+}
+
+} // namespace
+
+FunctionSymbols::FunctionSymbols(Dwfl_Module* module) {
+    const int count = module ? dwfl_module_getsymtab(module) : -1;
+    for (int i = 1; i < count; ++i) { // entry 0 is the null symbol
+        GElf_Sym symbol;
+        GElf_Addr address = 0;
+        GElf_Word section = 0;
+        const char* name = dwfl_module_getsym_info(module, i, &symbol, &address, &section, nullptr, nullptr);
+        if (!name || *name == '\0' || section == SHN_UNDEF || symbol.st_size == 0 || !is_code(symbol.st_info))
+            continue;
+        symbols_.push_back({address, symbol.st_size, name, binding_rank(symbol.st_info)});
+    }
+    std::sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) {
+        return a.start != b.start ? a.start < b.start : a.rank < b.rank;
+    });
+}
+
+std::optional<FunctionSymbols::Hit> FunctionSymbols::find(std::uint64_t address) const {
+    auto after = std::upper_bound(symbols_.begin(), symbols_.end(), address,
+                                  [](std::uint64_t value, const Symbol& symbol) { return value < symbol.start; });
+    // Walking back from the last symbol starting at or before `address` meets the best-ranked
+    // name of that start first. Symbols nested in a larger one are few: a short walk suffices.
+    constexpr int max_steps = 16;
+    for (int step = 0; step < max_steps && after != symbols_.begin(); ++step) {
+        --after;
+        if (address - after->start < after->size)
+            return Hit{after->name, after->start, after->size};
+    }
+    return std::nullopt;
+}
+
+} // namespace sampler
