@@ -8,6 +8,8 @@
 # PATH, ...). BUILD_DIR overrides the build directory (default: build/ in the tree).
 # `bench/run.sh engines` instead compares the capture engines (perf_event, ptrace) and perf:
 # CPU per sample, share of the rate kept, the target's system time (bench/engines.py).
+# `bench/run.sh web` measures a gunicorn service's p99 latency and throughput under wrk, unprofiled
+# and profiled by sampler --subprocesses and perf (bench/web.py; needs gunicorn and wrk).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +25,14 @@ build_targets() {
     fi
     cmake --build "$build" -j2 --target "$@" >&2
 }
+
+# `bench/run.sh web [...]`: a web service under load (bench/web.py); it needs sampler only.
+if [[ ${1:-} == web ]]; then
+    shift
+    [[ -x $sampler ]] || build_targets sampler
+    [[ -x $sampler ]] || { echo "bench: $sampler is missing after the build" >&2; exit 1; }
+    exec python3 "$here/web.py" --root "$root" --sampler "$sampler" "$@"
+fi
 
 if [[ ! -x $sampler || ! -x $workload ]]; then
     build_targets sampler workload
