@@ -2,6 +2,18 @@
 
 namespace sampler {
 
+std::size_t FrameTable::Hash::operator()(const Frame& frame) const {
+    // The fields that tell most frames apart; equal frames agree on them, as they must.
+    std::size_t hash = std::hash<std::string>{}(frame.name);
+    const auto mix = [&hash](std::size_t value) { hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2); };
+    mix(std::hash<std::string>{}(frame.file));
+    mix(frame.line);
+    mix(frame.module_offset);
+    mix(frame.address);
+    mix(static_cast<std::size_t>(frame.kind));
+    return hash;
+}
+
 FrameId FrameTable::intern(const Frame& frame) {
     auto [it, inserted] = ids_.try_emplace(frame, static_cast<FrameId>(frames_.size()));
     if (inserted)

@@ -23,8 +23,13 @@ class FrameTable {
     std::size_t size() const { return frames_.size(); }
 
   private:
+    struct Hash {
+        std::size_t operator()(const Frame& frame) const;
+    };
     std::vector<Frame> frames_;
-    std::map<Frame, FrameId> ids_;
+    // Hashed: an ordered map compared whole frames (strings first) a dozen times per lookup, for
+    // every frame of every sample.
+    std::unordered_map<Frame, FrameId, Hash> ids_;
 };
 
 class CallTree {
