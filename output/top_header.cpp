@@ -20,8 +20,11 @@ std::string statistics(const TopStatus& status) {
     text += format("   samples %llu", static_cast<unsigned long long>(status.samples));
     text += status.achieved_rate_hz < 0 ? std::string("   rate --")
                                         : format("   rate %.1f", status.achieved_rate_hz);
-    text += format(" of %.0f Hz   errors %.1f%%   threads sampled %zu", status.requested_rate_hz,
-                   top_error_percent(status.errors, status.thread_samples), status.threads_sampled);
+    text += format(" of %.0f Hz", status.requested_rate_hz);
+    if (status.kept_percent >= 0)
+        text += format("   kept %.1f%%", status.kept_percent);
+    text += format("   errors %.1f%%   threads sampled %zu", top_error_percent(status.errors, status.thread_samples),
+                   status.threads_sampled);
     if (status.processes > 1)
         text += format("   processes %zu", status.processes);
     if (!status.python_version.empty())
@@ -40,7 +43,10 @@ std::string view(const TopStatus& status) {
 
 std::string warnings(const TopStatus& status) {
     std::string text;
-    if (status.achieved_rate_hz >= 0 && top_behind_rate(status.achieved_rate_hz, status.requested_rate_hz))
+    if (status.kept_percent >= 0 && top_behind_rate(status.kept_percent, 100))
+        text += format("BEHIND: kept %.1f%% of the samples the threads' CPU time called for", status.kept_percent);
+    else if (status.kept_percent < 0 && status.achieved_rate_hz >= 0 &&
+             top_behind_rate(status.achieved_rate_hz, status.requested_rate_hz))
         text += format("BEHIND: sampling at %.1f Hz of %.0f Hz requested", status.achieved_rate_hz,
                        status.requested_rate_hz);
     if (status.paused)

@@ -18,6 +18,9 @@ struct TopStatus {
     double counting_seconds = -1; // since the last reset; negative when never reset
     std::uint64_t samples = 0;    // sampling rounds
     double achieved_rate_hz = -1; // over the last window; negative before the first one
+    // perf_event engine, over the last window: samples received / the samples the threads' CPU
+    // time called for, in percent. Negative when unknown (ptrace engine, or too few samples).
+    double kept_percent = -1;
     double requested_rate_hz = 100;
     std::uint64_t errors = 0;
     std::uint64_t thread_samples = 0;

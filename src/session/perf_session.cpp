@@ -366,6 +366,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     const std::uint64_t start_ns = monotonic_nanoseconds();
     session.start_clock(start_ns);
     const std::uint64_t on_cpu_at_start = capture.on_cpu_nanoseconds();
+    auto last_expected_update = Clock::now();
     const std::uint64_t deadline_ns =
         options.duration_seconds > 0 ? start_ns + static_cast<std::uint64_t>(options.duration_seconds * 1e9)
                                      : UINT64_MAX;
@@ -428,6 +429,13 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             session.process_queue(std::chrono::hours(1));
             report.reason = StopReason::target_exited;
             break;
+        }
+        // The kept share so far, for top: a read of each thread's clock, so a few times a second.
+        if (Clock::now() - last_expected_update > std::chrono::milliseconds(250)) {
+            last_expected_update = Clock::now();
+            const std::uint64_t on_cpu_now = capture.on_cpu_nanoseconds();
+            report.expected_samples =
+                double(on_cpu_now - std::min(on_cpu_now, on_cpu_at_start)) * options.rate_hz / 1e9;
         }
         if (!sink.end_of_round(report)) {
             report.reason = StopReason::sink;

@@ -236,6 +236,17 @@ TEST_CASE("top: the header warns when behind the rate and when paused", "[top]")
     for (const TopLine& line : lines)
         CHECK(display_width(line.text) <= 50);
 
+    // perf_event engine: the kept share is shown, and it decides whether sampling is behind.
+    TopStatus perf = status;
+    perf.paused = false;
+    perf.achieved_rate_hz = 100;
+    perf.kept_percent = 97.5;
+    CHECK(text(format_top_header(perf, 0)).find("rate 100.0 of 100 Hz   kept 97.5%") != std::string::npos);
+    CHECK(text(format_top_header(perf, 0)).find("BEHIND") == std::string::npos);
+    perf.kept_percent = 60;
+    CHECK(text(format_top_header(perf, 0)).find("BEHIND: kept 60.0%") != std::string::npos);
+    CHECK(text(format_top_header(status, 0)).find("kept") == std::string::npos);
+
     CHECK(top_behind_rate(89.9, 100));
     CHECK_FALSE(top_behind_rate(90, 100));
 }
