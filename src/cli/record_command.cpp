@@ -111,8 +111,9 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                      "its threads' CPU time called for; %llu lost, %llu torn Python reads dropped%s\n",
                      report.pauses.count() == 0
                          ? "target never stopped"
-                         : ("target never stopped while sampling (" + std::to_string(report.pauses.count()) +
-                            " threads asleep at the start were stopped once, for the stack they sleep in)")
+                         : ("target stopped " + std::to_string(report.pauses.count()) +
+                            " times, for stacks the kernel does not copy (threads asleep at the start, once "
+                            "each, with --idle; native programs a Python target exec'd, without --native)")
                                .c_str(),
                      (unsigned long long)report.received_samples, 100 * report.kept_share(),
                      report.expected_samples, (unsigned long long)report.lost_samples,
@@ -120,6 +121,13 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                      report.kernel_time_excluded ? "; user mode only (no CAP_PERFMON)" : "");
     else
         std::fprintf(stderr, "sampler: ptrace engine: each sampled thread was stopped for its copy\n");
+    if (report.idle_samples > 0)
+        std::fprintf(stderr, "sampler: --idle: %llu of the stacks are of threads off their CPU (asleep or waiting)\n",
+                     (unsigned long long)report.idle_samples);
+    if (report.execs > 0)
+        std::fprintf(stderr, "sampler: %llu exec%s while recording: each such process was sampled anew from its "
+                             "new program\n",
+                     (unsigned long long)report.execs, report.execs == 1 ? "" : "s");
     std::fprintf(stderr, "sampler: own CPU while sampling (start-up excluded) %.3f s: %.1f us per thread sample\n",
                  report.sampling_cpu_seconds,
                  report.sampling_cpu_samples

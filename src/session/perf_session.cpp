@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sampler {
 namespace {
@@ -90,6 +91,8 @@ class PerfSession final : public PerfRecordHandler {
         ProcessSampler* process = process_for(sample.pid);
         if (!process)
             return;
+        if (!process->is_python() && !sample.has_registers && !copy_native_stack(*process, sample))
+            return;
         if (!process->is_python() && sample.stack_bytes) {
             // Native samples need nothing more from the target: copy the part of the stack that
             // can hold frames and unwind later, so the rings are emptied at once even while the
@@ -122,6 +125,22 @@ class PerfSession final : public PerfRecordHandler {
     }
 
   private:
+    // A session sampling Python frames only has the kernel copy no stacks; a process that is
+    // not Python (it exec'd a native program, or a native child) then has its thread stopped
+    // briefly for the copy, as the ptrace engine does, and the user is told once.
+    bool copy_native_stack(ProcessSampler& process, RawSample& sample) {
+        if (told_native_.insert(sample.pid).second)
+            std::fprintf(stderr,
+                         "sampler: process %d runs a program that is not Python (after an exec, or a child): "
+                         "without --native the kernel copies no stacks, so its threads are stopped briefly "
+                         "for each sample\n",
+                         sample.pid);
+        if (!process.copy_sleeping_thread(sample.tid, sample))
+            return false;
+        report_.pauses.add(sample.snapshot.pause_nanoseconds);
+        return true;
+    }
+
     void resolve_and_add(ProcessSampler& process, RawSample& sample) {
         std::optional<SampledStack> stack;
         try {
@@ -306,6 +325,7 @@ class PerfSession final : public PerfRecordHandler {
     PeriodCounter active_periods_; // periods in which some thread was sampled
     PeriodCounter gil_periods_;    // ... and some sampled thread held the GIL
     bool main_exited_ = false;
+    std::unordered_set<int> told_native_; // processes copy_native_stack has warned about
 };
 
 } // namespace
