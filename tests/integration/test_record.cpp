@@ -3,11 +3,22 @@
 #include "process_helpers.hpp"
 
 #include <catch2/catch.hpp>
+#include <regex>
+#include <thread>
 
 using namespace sampler::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+// M in the first summary line, "...: N samples (...), M stacks, ...": the thread samples that
+// went into the output, so the written file must add up to it. -1 when the line is missing.
+long summary_stacks(const std::string& err) {
+    std::smatch match;
+    if (!std::regex_search(err, match, std::regex(R"(: \d+ samples \([^)]*\), (\d+) stacks,)")))
+        return -1;
+    return std::stol(match[1]);
+}
 
 std::map<std::string, long> record_folded(const ChildProcess& target, const std::vector<std::string>& extra,
                                           const std::string& name) {
@@ -17,7 +28,19 @@ std::map<std::string, long> record_folded(const ChildProcess& target, const std:
     CommandResult result = run_sampler(args);
     INFO("sampler stderr: " << result.err);
     REQUIRE(result.exit_code == 0);
-    return parse_folded(read_file(out));
+    auto folded = parse_folded(read_file(out));
+    CHECK(total_samples(folded) == summary_stacks(result.err));
+    return folded;
+}
+
+// The frames of a flame graph SVG named `name`, their samples added up.
+long svg_samples(const std::string& svg, const std::string& name) {
+    const std::regex frame("data-name=\"" + std::regex_replace(name, std::regex(R"([()])"), R"(\$&)") +
+                           "\" data-samples=\"(\\d+)\"");
+    long total = 0;
+    for (auto it = std::sregex_iterator(svg.begin(), svg.end(), frame); it != std::sregex_iterator(); ++it)
+        total += std::stol((*it)[1]);
+    return total;
 }
 
 } // namespace
@@ -115,25 +138,41 @@ TEST_CASE("record writes a flame graph by default", "[record][svg]") {
     wait_until_started(target);
     std::string out = temp_path("split.svg");
     CommandResult result =
-        run_sampler({"record", "--pid", std::to_string(target.pid()), "-d", "1", "-o", out});
+        run_sampler({"record", "--pid", std::to_string(target.pid()), "-r", "400", "-d", "4", "-o", out});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
+    CHECK(result.err.find("wrote flame graph to " + out) != std::string::npos);
+    const long stacks = summary_stacks(result.err);
     std::string svg = read_file(out);
     CHECK(svg.rfind("<?xml", 0) == 0);
-    CHECK(svg.find("parent_heavy()") != std::string::npos);
-    CHECK(result.err.find("samples") != std::string::npos);
-    CHECK(result.err.find(out) != std::string::npos);
+    // The graph holds every stack the summary counts, and the workload's 3:1 split.
+    CHECK(svg_samples(svg, "all") == stacks);
+    CHECK(svg.find(", " + std::to_string(stacks) + " samples</text>") != std::string::npos);
+    const long heavy = svg_samples(svg, "parent_heavy()");
+    const long light = svg_samples(svg, "parent_light()");
+    INFO("heavy " << heavy << " light " << light << " stacks " << stacks);
+    REQUIRE(heavy + light > 300);
+    CHECK(heavy + light >= stacks * 95 / 100);
+    CHECK(100.0 * double(heavy) / double(heavy + light) == Approx(75.0).margin(8.0));
 }
 
 TEST_CASE("record -- COMMAND starts the program and stops when it exits", "[record][command]") {
     std::string out = temp_path("command.txt");
     CommandResult result = run_sampler(
-        {"record", "-f", "folded", "-r", "200", "-o", out, "--", fixture_path("workload"), "bench", "400"});
+        {"record", "-f", "folded", "-r", "400", "-o", out, "--", fixture_path("workload"), "bench", "400"});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     CHECK(result.err.find("target exited") != std::string::npos);
     auto folded = parse_folded(read_file(out));
-    CHECK(samples_matching(folded, "parent_heavy()") > 0);
+    const long total = total_samples(folded);
+    const long heavy = samples_matching(folded, "parent_heavy()");
+    const long light = samples_matching(folded, "parent_light()");
+    INFO("total " << total << " heavy " << heavy << " light " << light);
+    CHECK(total == summary_stacks(result.err));
+    // From its start to its exit: nearly every sample is in the benchmark loop.
+    REQUIRE(total > 50);
+    CHECK(heavy + light >= total * 9 / 10);
+    CHECK(heavy > light);
 }
 
 TEST_CASE("record names its output after the PID and time by default", "[record][naming]") {
@@ -157,11 +196,20 @@ TEST_CASE("record names its output after the PID and time by default", "[record]
 TEST_CASE("separate debug files are found through .gnu_debuglink", "[record][debuglink]") {
     ChildProcess target({fixture_path("workload_debuglink"), "split"});
     wait_until_started(target);
-    CommandResult result = run_sampler({"dump", "--pid", std::to_string(target.pid())});
-    REQUIRE(result.exit_code == 0);
     // Names and lines come from workload.debug: the executable itself has neither.
-    CHECK(result.out.find("run_split_forever() (" + source_path("tests/fixtures/workload.cpp") + ":") !=
-          std::string::npos);
+    const std::string expected = "run_split_forever() (" + source_path("tests/fixtures/workload.cpp") + ":";
+    // A dump is one instant: on a loaded machine the fixture can still be in the dynamic loader
+    // after wait_until_started's grace period, so a stack without its loop is looked at again.
+    CommandResult result;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        result = run_sampler({"dump", "--pid", std::to_string(target.pid())});
+        if (result.exit_code != 0 || result.out.find(expected) != std::string::npos)
+            break;
+        std::this_thread::sleep_for(300ms);
+    }
+    INFO("last dump:\n" << result.out << result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.out.find(expected) != std::string::npos);
 }
 
 TEST_CASE("code in the vDSO is named and unwound through", "[record][vdso]") {
