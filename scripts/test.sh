@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Quick-start command 2 (and CI): install, build, and run the whole suite through CTest, in the
-# normal build and in the ASan + UBSan build, then list what was skipped, whole or in part.
+# Quick-start command 2 (and CI): install, check the formatting, build, and run the whole suite
+# through CTest, in the normal build and in the ASan + UBSan build, then list what was skipped,
+# whole or in part.
 # With SAMPLER_STRICT_SKIPS=1 (.ci/run sets it) or CI=true, a skipped test that
 # tests/expected-skips.txt does not list fails the run: CI's machine has what every test needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 status=0
+if ! ./scripts/check-format.sh; then
+    echo "=== sources not formatted as .clang-format says: scripts/check-format.sh --fix"
+    status=1
+fi
 strict=()
 [[ ${SAMPLER_STRICT_SKIPS:-} == 1 || ${CI:-} == true ]] && strict=(--strict)
 skips=$(mktemp -d)
