@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what building and testing sampler needs, from Debian 12 packages. Idempotent: packages
-# already present are left alone, and apt's lists are refreshed only when something is missing.
+# Installs what building and testing sampler needs, from Debian 12 packages, then the pyenv
+# CPythons the Python tests run against (scripts/install-pythons.sh). Idempotent: what is already
+# present is left alone, and apt's lists are refreshed only when something is missing.
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,17 @@ packages=(
     libncurses-dev tmux
 )
 
+# Tools the tests run, by the command they need: a machine may have them from elsewhere (Node's
+# own packages bring npm, which Debian's npm package would conflict with).
+declare -A tools=(
+    [clang-format]=clang-format   # scripts/check-format.sh
+    [gdb]=gdb                     # libpython offsets against DWARF (tests/python)
+    [go]=golang-go                # go tool pprof reads our pprof files
+    [xmllint]=libxml2-utils       # flame graph SVGs are well-formed XML
+    [node]=nodejs [npm]=npm       # speedscope's schema, playwright-core (tests/browser)
+    [chromium]=chromium           # the flame graph in a browser (tests/browser)
+)
+
 as_root() {
     if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
@@ -20,8 +32,13 @@ missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+for command in "${!tools[@]}"; do
+    command -v "$command" >/dev/null || missing+=("${tools[$command]}")
+done
 if ((${#missing[@]})); then
     echo "install-deps: installing ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+"$(dirname "$0")/install-pythons.sh"

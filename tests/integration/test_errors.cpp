@@ -1,5 +1,6 @@
 // Bad input gets a clear message and a non-zero exit, and leaves the target untouched.
 #include "process_helpers.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 #include <sys/ptrace.h>
@@ -24,10 +25,8 @@ TEST_CASE("the profiler's own PID is refused", "[errors]") {
 }
 
 TEST_CASE("no permission explains what to do", "[errors]") {
-    if (::geteuid() != 0) {
-        WARN("skipped: needs root to run sampler as an unprivileged user");
-        return;
-    }
+    if (::geteuid() != 0)
+        skip_test("needs root to run sampler as an unprivileged user");
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);
     ChildProcess sampler({sampler_binary(), "dump", "--pid", std::to_string(target.pid())}, 65534);

@@ -3,6 +3,7 @@
 #include "../python/interpreters.hpp"
 #include "proc_threads.hpp"
 #include "process_helpers.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -27,28 +28,37 @@ bool selected(const std::string& label) {
     return list.find("," + label + ",") != std::string::npos;
 }
 
-std::vector<Interpreter> all_interpreters() {
+struct InterpreterSearch {
     std::vector<Interpreter> found;
+    std::vector<std::string> missing; // selected, not installed
+};
+
+InterpreterSearch search_interpreters() {
+    InterpreterSearch search;
     for (const char* minor : {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}) {
         if (!selected(minor))
             continue;
         if (auto interpreter = find_pyenv_interpreter(minor))
-            found.push_back(*interpreter);
+            search.found.push_back(*interpreter);
         else
-            WARN("skipped: no pyenv CPython " << minor << " on this machine");
+            search.missing.push_back("no pyenv CPython " + std::string(minor) + " on this machine");
     }
     if (!selected("debian-3.11"))
-        return found;
+        return search;
     if (auto debian = find_debian_python311())
-        found.push_back(*debian);
+        search.found.push_back(*debian);
     else
-        WARN("skipped: Debian's /usr/bin/python3.11 is not installed");
-    return found;
+        search.missing.push_back("Debian's /usr/bin/python3.11 is not installed");
+    return search;
 }
 
+// The interpreters to run the calling test case on. Each missing one is reported as a part the
+// test case leaves out, every time: one process may run several test cases.
 const std::vector<Interpreter>& interpreters() {
-    static const std::vector<Interpreter> found = all_interpreters();
-    return found;
+    static const InterpreterSearch search = search_interpreters();
+    for (const std::string& reason : search.missing)
+        skip_part(reason);
+    return search.found;
 }
 
 std::string script(const std::string& name) {
@@ -303,10 +313,8 @@ TEST_CASE("Python: threads carry their threading names in dump, --json and recor
 
 TEST_CASE("Python: --nonblocking reads without stopping, it cannot be combined with --native", "[python]") {
     auto interpreter = find_pyenv_interpreter("3.12");
-    if (!interpreter) {
-        WARN("skipped: no pyenv CPython 3.12");
-        return;
-    }
+    if (!interpreter)
+        skip_test("no pyenv CPython 3.12 on this machine");
     PythonProcess target(*interpreter, "split.py");
     auto folded = record(target, {"-r", "200", "-d", "1", "--nonblocking"}, "py-nonblocking");
     CHECK(samples_matching(folded, "main (split.py:") > 50);
@@ -318,10 +326,8 @@ TEST_CASE("Python: --nonblocking reads without stopping, it cannot be combined w
 
 TEST_CASE("Python: record -- python SCRIPT finds the interpreter once it has started", "[python][command]") {
     auto interpreter = find_pyenv_interpreter("3.12");
-    if (!interpreter) {
-        WARN("skipped: no pyenv CPython 3.12");
-        return;
-    }
+    if (!interpreter)
+        skip_test("no pyenv CPython 3.12 on this machine");
     std::string out = temp_path("py-command.txt");
     // Its own process group: the script outlives the recording and must be killed with it.
     ChildProcess shell({"/bin/sh", "-c",

@@ -1,6 +1,7 @@
 // `record -f pprof|speedscope|chrometrace`, the flame graph options, and the `flamegraph` and
 // `diff` subcommands, through the real binary.
 #include "process_helpers.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -68,10 +69,8 @@ TEST_CASE("record -f pprof: go tool pprof sees our stack count and top function"
     REQUIRE(stacks > 100);
 
     const std::string why = go_unavailable();
-    if (!why.empty()) {
-        WARN("skipping the go tool pprof check: " << why);
-        return;
-    }
+    if (!why.empty())
+        skip_test("no go tool pprof check: " + why);
     int status = 0;
     const std::string top =
         shell_output("HOME=/tmp go tool pprof -top -sample_index=samples '" + out + "'", status);

@@ -1,6 +1,7 @@
 // `sampler top` against the fixture: plain-text snapshots when stdout is not a terminal, and the
 // full-screen view driven through tmux (keys, pause, resize, quit) with the target left running.
 #include "process_helpers.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -212,10 +213,8 @@ TEST_CASE("top --once shows what it has when the command exits first", "[top]") 
 
 TEST_CASE("top's full-screen view answers keys and leaves the target running", "[top][tmux]") {
     std::string tmux_path = find_program("tmux");
-    if (tmux_path.empty()) {
-        WARN("tmux is not installed (scripts/install-deps.sh installs it): skipping the full-screen test");
-        return;
-    }
+    if (tmux_path.empty())
+        skip_test("tmux is not installed (scripts/install-deps.sh installs it)");
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);
     const std::string pid = std::to_string(target.pid());

@@ -14,6 +14,10 @@ namespace fs = std::filesystem;
 
 std::string pyenv_root() {
     static const std::string root = [] {
+        // Set, it is the answer, as for pyenv itself: pointing it elsewhere (or nowhere) must
+        // not fall back to another installation.
+        if (const char* env = std::getenv("PYENV_ROOT"); env && *env)
+            return std::string(env);
         // `pyenv` from PATH first, then where the installer puts it.
         for (const char* candidate : {"pyenv", "/root/.pyenv/bin/pyenv"}) {
             RunResult result =
@@ -24,9 +28,6 @@ std::string pyenv_root() {
             if (result.exit_code == 0 && fs::is_directory(out))
                 return out;
         }
-        const char* env = std::getenv("PYENV_ROOT");
-        if (env && fs::is_directory(env))
-            return std::string(env);
         return std::string("/root/.pyenv");
     }();
     return root;

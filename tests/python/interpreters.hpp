@@ -1,6 +1,6 @@
 #pragma once
-// The CPython interpreters the tests run against: pyenv builds (found through `pyenv root`,
-// $PYENV_ROOT or /root/.pyenv) and Debian's /usr/bin/python3.11.
+// The CPython interpreters the tests run against: pyenv builds (in $PYENV_ROOT when it is set,
+// else where `pyenv root` or /root/.pyenv says) and Debian's /usr/bin/python3.11.
 
 #include <optional>
 #include <string>

@@ -229,9 +229,30 @@ TEST_CASE("line-table decoders on random tables and offsets", "[python][fuzz]") 
             byte = static_cast<std::uint8_t>(rng());
         int first_line = static_cast<int>(rng());
         int offset = static_cast<int>(rng() % 300) - 10;
+        const std::uint32_t first = first_line > 0 ? static_cast<std::uint32_t>(first_line) : 0;
+        INFO("iteration " << iteration << " table size " << table.size() << " offset " << offset);
+        // What the decoders promise whatever the bytes. Before the first instruction: the
+        // first line, in every format.
         for (auto format : {LineTableFormat::lnotab_unsigned, LineTableFormat::lnotab,
-                            LineTableFormat::linetable_310, LineTableFormat::location_table})
-            (void)line_for_offset(format, table, first_line, offset);
+                            LineTableFormat::linetable_310, LineTableFormat::location_table}) {
+            const std::uint32_t line = line_for_offset(format, table, first_line, offset);
+            if (offset < 0)
+                CHECK(line == first);
+        }
+        if (offset < 0)
+            continue;
+        // 2.7's deltas are unsigned: lines never go back as the offset grows.
+        CHECK(line_for_offset(LineTableFormat::lnotab_unsigned, table, first_line, offset + 1) >=
+              line_for_offset(LineTableFormat::lnotab_unsigned, table, first_line, offset));
+        // Past the code the table covers there is no line: 3.10 entries cover their first byte's
+        // worth, a 3.11+ entry at most 8 code units (16 bytes) and takes at least one byte.
+        long covered_310 = 0;
+        for (std::size_t i = 0; i + 1 < table.size(); i += 2)
+            covered_310 += table[i];
+        if (offset >= covered_310)
+            CHECK(line_for_offset(LineTableFormat::linetable_310, table, first_line, offset) == 0);
+        if (offset >= 16 * static_cast<long>(table.size()))
+            CHECK(line_for_offset(LineTableFormat::location_table, table, first_line, offset) == 0);
     }
 }
 

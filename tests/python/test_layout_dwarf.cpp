@@ -5,6 +5,7 @@
 #include "child_process.hpp"
 #include "interpreters.hpp"
 #include "python_layout.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -135,16 +136,12 @@ bool have_gdb() {
 
 void check_against_dwarf(const PythonLayout& layout) {
     const std::string version = layout.name();
-    if (!have_gdb()) {
-        WARN("skipped: gdb is not installed");
-        return;
-    }
+    if (!have_gdb())
+        skip_test("gdb is not installed (Debian package gdb)");
     auto interpreter = find_pyenv_interpreter(version);
     auto library = interpreter ? pyenv_libpython(*interpreter) : std::nullopt;
-    if (!library) {
-        WARN("skipped: no pyenv libpython for CPython " << version);
-        return;
-    }
+    if (!library)
+        skip_test("no pyenv libpython for CPython " + version);
     std::vector<Field> fields = fields_to_check(layout);
     std::vector<std::string> argv{"/usr/bin/gdb", "-batch", "-nx"};
     for (std::size_t i = 0; i < fields.size(); ++i) {

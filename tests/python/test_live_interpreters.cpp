@@ -1,11 +1,12 @@
 // The reader against real interpreters: each CPython runs fixtures/known_stack.py, and the stacks
 // python_stack_probe reads must equal what that interpreter reports about itself
 // (sys._current_frames), name for name and line for line, on the threads the fixture names.
-// An interpreter that is not installed is skipped with a message, never failed.
+// A test whose interpreter is not installed is skipped with the reason, never failed.
 
 #include "child_process.hpp"
 #include "interpreters.hpp"
 #include "probe_output.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -126,10 +127,8 @@ void check_thread_names(const ProbeOutput& output, const FixtureReport& report, 
 }
 
 void check_interpreter(const std::optional<Interpreter>& interpreter, const std::string& label) {
-    if (!interpreter) {
-        WARN("skipped: CPython " << label << " is not installed");
-        return;
-    }
+    if (!interpreter)
+        skip_test("CPython " + label + " is not installed");
     INFO("interpreter " << interpreter->executable);
     RunningFixture running(*interpreter);
     FixtureReport report = running.wait_ready();

@@ -5,6 +5,7 @@
 #include "external_tools.hpp"
 #include "pprof_writer.hpp"
 #include "recorded_profile.hpp"
+#include "skips.hpp"
 
 #include <cstdint>
 #include <map>
@@ -164,10 +165,8 @@ TEST_CASE("pprof file is gzip and go tool pprof reads the same totals and top fu
     CHECK(static_cast<unsigned char>(file[1]) == 0x8B);
 
     const ToolResult go = ensure_debian_tool("go", "golang-go");
-    if (!go.ok) {
-        WARN("skipping the go tool pprof check: " << go.reason);
-        return;
-    }
+    if (!go.ok)
+        skip_test("no go tool pprof check: " + go.reason);
     const std::string path = write_temp_file("profile.pb.gz", file);
     // Offline, no home directory needed: go only reads the file.
     const std::string env = "HOME=/tmp GOFLAGS=-mod=mod GOTOOLCHAIN=local PPROF_TMPDIR=/tmp ";
