@@ -4,6 +4,7 @@
 #include "sampler/error.hpp"
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -158,6 +159,9 @@ int run_cli(int argc, char** argv) {
     } catch (const CLI::ParseError& error) {
         return app.exit(error);
     }
+    // A closed pipe is an error we report (or, for stdout, exit quietly on) where the write
+    // failed, rather than a signal that kills us wherever it lands.
+    std::signal(SIGPIPE, SIG_IGN);
 
     try {
         if (*record_command) {
@@ -175,7 +179,8 @@ int run_cli(int argc, char** argv) {
         require_target(dump.target, false);
         return run_dump(dump);
     } catch (const Error& error) {
-        std::fprintf(stderr, "sampler: error: %s\n", error.what());
+        if (error.kind() != ErrorKind::output_closed)
+            std::fprintf(stderr, "sampler: error: %s\n", error.what());
         return error.exit_code();
     }
 }

@@ -47,6 +47,7 @@ FlamegraphOptions flamegraph_options(const RenderOptions& render, const std::str
 }
 
 int run_flamegraph(const FlamegraphCommandOptions& options) {
+    check_output_path(options.render.output);
     const FoldedInput input = read_folded_file(options.input);
     const std::string title = "sampler: " + (options.input == "-" ? std::string("stdin") : options.input);
     write_output_file(options.render.output,

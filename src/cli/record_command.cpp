@@ -133,6 +133,10 @@ int run_record(const RecordOptions& options) {
     if (!format_info(options.format))
         throw Error(ErrorKind::usage, "unknown format '" + options.format +
                                           "': use flamegraph, folded, pprof, speedscope or chrometrace");
+    // Before anything starts: a long recording must not be lost at its end to an unwritable
+    // output. (A command to launch has no PID yet; the check is about the directory anyway.)
+    check_output_path(options.output.empty() ? default_output_name(options.target.pid, options.format)
+                                             : options.output);
     install_stop_handlers();
     bool launched = options.target.pid == 0;
     int pid = launched ? launch_command(options.target.command) : options.target.pid;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -157,6 +158,9 @@ int launch_command(const std::vector<std::string>& command) {
     if (child < 0)
         throw Error(ErrorKind::internal, std::string("fork: ") + std::strerror(errno));
     if (child == 0) {
+        // We ignore SIGPIPE, and an ignored signal stays ignored across exec: the command gets
+        // the default back, so that `yes | head` inside it ends as it should.
+        std::signal(SIGPIPE, SIG_DFL);
         std::vector<char*> argv;
         for (const auto& arg : command)
             argv.push_back(const_cast<char*>(arg.c_str()));
