@@ -66,3 +66,38 @@ TEST_CASE("unknown flags, bad values and missing targets are usage errors", "[er
     CHECK(missing.err.find("cannot run /nonexistent/program") != std::string::npos);
     CHECK(run_sampler({"--help"}).exit_code == 0);
 }
+
+TEST_CASE("flamegraph and diff refuse inputs with nothing usable in them", "[errors][inputs]") {
+    const std::string good = temp_path("good.folded");
+    write_text(good, "main;work 3\n");
+    const std::string empty = temp_path("empty.folded");
+    write_text(empty, "\n\n");
+    const std::string broken = temp_path("broken.folded");
+    write_text(broken, "no count here\nmain;work lots\n");
+    const std::string huge = temp_path("huge.folded");
+    write_text(huge, "main;a 9223372036854775807\nmain;b 9223372036854775807\n");
+    const std::string svg = temp_path("good.svg");
+    REQUIRE(run_sampler({"flamegraph", good, "-o", svg}).exit_code == 0);
+
+    struct Case {
+        std::vector<std::string> arguments;
+        std::string message;
+    };
+    const std::vector<Case> cases{
+        {{"flamegraph", temp_path("")}, "cannot read " + temp_path("") + ": it is a directory"},
+        {{"flamegraph", empty}, empty + " is empty"},
+        {{"flamegraph", "-"}, "stdin is empty"},
+        {{"flamegraph", broken},
+         broken + " holds no folded stacks: all 2 lines are malformed (the first is line 1)"},
+        {{"diff", good, svg}, svg + " is an SVG or XML file, not folded stacks"},
+        {{"diff", empty, good}, empty + " is empty"},
+        {{"flamegraph", huge}, huge + ": line 1: its count takes the total past 2^53 samples"},
+    };
+    for (const Case& bad : cases) {
+        CommandResult result = run_sampler(bad.arguments);
+        INFO(bad.arguments.back() << ": " << result.err);
+        CHECK(result.exit_code == 7);
+        CHECK(result.err.find("sampler: error: " + bad.message) != std::string::npos);
+        CHECK(result.out.empty());
+    }
+}
