@@ -67,6 +67,56 @@ TEST_CASE("unknown flags, bad values and missing targets are usage errors", "[er
     CHECK(run_sampler({"--help"}).exit_code == 0);
 }
 
+namespace {
+
+// A bad value gets one line saying what a valid one is, not CLI11's 300-digit range.
+void check_bad_value(const std::vector<std::string>& arguments, const std::string& message) {
+    CommandResult result = run_sampler(arguments);
+    INFO(result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(result.err == "sampler: error: " + message + "\n");
+}
+
+} // namespace
+
+TEST_CASE("bad numeric values say what a valid value is", "[errors][arguments]") {
+    for (const std::string command : {"record", "dump", "top"}) {
+        const std::string pid = "--pid: expected a process ID (a positive integer), got ";
+        check_bad_value({command, "--pid", "0"}, pid + "'0'");
+        check_bad_value({command, "--pid", "-1"}, pid + "'-1'");
+        check_bad_value({command, "--pid", "abc"}, pid + "'abc'");
+        check_bad_value({command, "--pid", ""}, pid + "an empty value");
+        check_bad_value({command, "--pid", "1", "--max-stack", "100"},
+                        "--max-stack: expected a number of bytes from 256 to 8388608, got '100'");
+        check_bad_value({command, "--pid", "1", "--max-depth", "0"},
+                        "--max-depth: expected a number of frames from 1 to 65536, got '0'");
+    }
+    const std::string duration = "--duration: expected a number of seconds greater than 0, got ";
+    check_bad_value({"record", "--pid", "1", "-d", "0"}, duration + "'0'");
+    check_bad_value({"record", "--pid", "1", "-d", "-1"}, duration + "'-1'");
+    check_bad_value({"record", "--pid", "1", "-d", "nan"}, duration + "'nan'");
+    for (const std::string command : {"record", "top"})
+        check_bad_value({command, "--pid", "1", "-r", "0.5"},
+                        "--rate: expected samples per second, a number from 1 to 10000, got '0.5'");
+    check_bad_value({"top", "--pid", "1", "--delay", "0"},
+                    "--delay: expected a number of seconds from 0.1 to 3600, got '0'");
+    check_bad_value({"top", "--pid", "1", "--rows", "1.5"},
+                    "--rows: expected a number of rows from 1 to 1000000, got '1.5'");
+    check_bad_value({"record", "--pid", "1", "--minwidth", "-1"},
+                    "--minwidth: expected a width in pixels from 0 to 10000, got '-1'");
+    check_bad_value({"flamegraph", "in.folded", "--minwidth", "x"},
+                    "--minwidth: expected a width in pixels from 0 to 10000, got 'x'");
+}
+
+TEST_CASE("an empty output or input name is refused", "[errors][arguments]") {
+    const std::string output = "--output: expected a file name, or '-' for stdout, got an empty value";
+    check_bad_value({"record", "--pid", "1", "-o", ""}, output);
+    check_bad_value({"flamegraph", "in.folded", "-o", ""}, output);
+    check_bad_value({"diff", "a", "b", "-o", ""}, output);
+    check_bad_value({"flamegraph", ""},
+                    "input: expected a folded stacks file, or '-' for stdin, got an empty value");
+}
+
 TEST_CASE("flamegraph and diff refuse inputs with nothing usable in them", "[errors][inputs]") {
     const std::string good = temp_path("good.folded");
     write_text(good, "main;work 3\n");
