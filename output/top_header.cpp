@@ -20,7 +20,7 @@ std::string statistics(const TopStatus& status) {
     text += format("   samples %llu", static_cast<unsigned long long>(status.samples));
     text += status.achieved_rate_hz < 0 ? std::string("   rate --")
                                         : format("   rate %.1f", status.achieved_rate_hz);
-    text += format(" of %.0f Hz   errors %.1f%%   threads sampled %zu", status.requested_rate_hz,
+    text += format(" of %g Hz   errors %.1f%%   threads sampled %zu", status.requested_rate_hz,
                    top_error_percent(status.errors, status.thread_samples), status.threads_sampled);
     if (status.processes > 1)
         text += format("   processes %zu", status.processes);
@@ -41,7 +41,7 @@ std::string view(const TopStatus& status) {
 std::string warnings(const TopStatus& status) {
     std::string text;
     if (status.achieved_rate_hz >= 0 && top_behind_rate(status.achieved_rate_hz, status.requested_rate_hz))
-        text += format("BEHIND: sampling at %.1f Hz of %.0f Hz requested", status.achieved_rate_hz,
+        text += format("BEHIND: sampling at %.1f Hz of %g Hz requested", status.achieved_rate_hz,
                        status.requested_rate_hz);
     if (status.paused)
         text +=

@@ -99,11 +99,12 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
     const bool perf = report.engine == "perf_event";
     const double achieved = perf ? rate_hz * report.kept_share() : report.achieved_rate();
     std::fprintf(stderr,
-                 "sampler: %s after %.1f s: %llu samples (%.1f Hz of %.0f Hz requested), %llu stacks, "
+                 "sampler: %s after %.1f s: %llu samples (%.1f Hz of %g Hz requested), %llu stacks, "
                  "%llu errors, %llu truncated; pause per thread sample p50 %llu us, p99 %llu us\n",
-                 reason_text(report.reason), report.elapsed_seconds, (unsigned long long)report.ticks, achieved,
-                 rate_hz, (unsigned long long)report.thread_samples, (unsigned long long)report.errors,
-                 (unsigned long long)report.truncated, (unsigned long long)report.pauses.percentile_micros(0.5),
+                 reason_text(report.reason), report.elapsed_seconds, (unsigned long long)report.ticks,
+                 achieved, rate_hz, (unsigned long long)report.thread_samples,
+                 (unsigned long long)report.errors, (unsigned long long)report.truncated,
+                 (unsigned long long)report.pauses.percentile_micros(0.5),
                  (unsigned long long)report.pauses.percentile_micros(0.99));
     if (perf)
         std::fprintf(stderr,
@@ -160,7 +161,7 @@ int run_record(const RecordOptions& options) {
                                         .count();
     std::string output = options.output.empty() ? default_output_name(pid, options.format) : options.output;
 
-    std::fprintf(stderr, "sampler: recording process %d (%s) at %.0f Hz%s\n", pid,
+    std::fprintf(stderr, "sampler: recording process %d (%s) at %g Hz%s\n", pid,
                  profile.info.command_line.c_str(), options.rate_hz,
                  options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
 
