@@ -151,3 +151,50 @@ TEST_CASE("flamegraph and diff refuse inputs with nothing usable in them", "[err
         CHECK(result.out.empty());
     }
 }
+
+TEST_CASE("root without CAP_SYS_PTRACE is told so, not told to run as root", "[errors][permissions]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: needs root, to run sampler as root without CAP_SYS_PTRACE");
+        return;
+    }
+    std::vector<std::string> drop;
+    if (::access("/usr/bin/setpriv", X_OK) == 0)
+        drop = {"/usr/bin/setpriv", "--inh-caps=-sys_ptrace", "--bounding-set=-sys_ptrace", "--"};
+    else if (::access("/usr/sbin/capsh", X_OK) == 0)
+        drop = {"/usr/sbin/capsh", "--drop=cap_sys_ptrace", "--", "-c", "exec \"$0\" \"$@\""};
+    else {
+        WARN("skipped: neither setpriv (util-linux) nor capsh (libcap2-bin) is installed");
+        return;
+    }
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    for (const std::string command : {"dump", "record"}) {
+        std::vector<std::string> argv = drop;
+        for (const std::string& argument :
+             {sampler_binary(), command, std::string("--pid"), std::to_string(target.pid()),
+              std::string("-o"), temp_path("no-cap.svg")})
+            argv.push_back(argument);
+        if (command == "dump")
+            argv.resize(argv.size() - 2); // no -o
+        ChildProcess sampler(argv);
+        INFO(command << ": " << sampler.errors());
+        CHECK(sampler.wait(20s) == 4);
+        CHECK(sampler.errors().find("runs as root but without CAP_SYS_PTRACE") != std::string::npos);
+        CHECK(sampler.errors().find("the target holds capabilities sampler lacks (CAP_SYS_PTRACE)") !=
+              std::string::npos);
+        CHECK(sampler.errors().find("run it as root") == std::string::npos);
+    }
+    check_target_runs_on(target.pid());
+}
+
+TEST_CASE("a refusal with none of the usual causes still gets a hint", "[errors][permissions]") {
+    // Process 1 is protected in some sandboxes (the one this was written in refuses even root);
+    // where it is not, there is no refusal to explain.
+    CommandResult result = run_sampler({"dump", "--pid", "1"});
+    if (result.exit_code != 4) {
+        WARN("skipped: process 1 can be attached to here");
+        return;
+    }
+    INFO(result.err);
+    CHECK(result.err.find("\n  - ") != std::string::npos);
+}
