@@ -67,6 +67,13 @@ std::string thread_header(const SampledStack& stack, const ProcessSampler& sampl
     return header;
 }
 
+// A stack that ends at the depth limit was cut on purpose; one that ends early otherwise was not.
+const char* end_note(const SampledStack& stack) {
+    if (stack.depth_limit)
+        return "    ... (outer frames not shown: the depth limit was reached; see --max-depth)\n";
+    return "    ... (the stack ends here: unwinding stopped early)\n";
+}
+
 void print_text(std::ostream& out, int pid, const ProcessSampler& sampler,
                 const std::vector<SampledStack>& stacks, const DumpOptions& options) {
     out << "Process " << pid << ": " << process_command_line(pid) << "\n";
@@ -83,7 +90,7 @@ void print_text(std::ostream& out, int pid, const ProcessSampler& sampler,
         for (const Frame& frame : stack.frames)
             out << "    " << dump_label(frame) << "\n";
         if (stack.truncated)
-            out << "    ... (the stack ends here: unwinding stopped early)\n";
+            out << end_note(stack);
     }
 }
 
@@ -114,6 +121,7 @@ void print_json(std::ostream& out, int pid, const ProcessSampler& sampler,
                            {"gil", stack.thread.holds_gil},
                            {"captured", stack.captured},
                            {"truncated", stack.truncated},
+                           {"depth_limit", stack.depth_limit},
                            {"frames", std::move(frames)}});
     }
     nlohmann::json document{
