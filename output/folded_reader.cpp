@@ -94,6 +94,10 @@ FoldedInput read_folded(std::string_view text) {
             malformed();
             continue;
         }
+        if (count > max_folded_samples - input.profile.tree.total()) {
+            input.too_large_line = line_number;
+            break;
+        }
         ++input.lines;
         stack.clear();
         std::size_t start = 0;
@@ -112,6 +116,21 @@ FoldedInput read_folded(std::string_view text) {
     }
     input.profile.info.samples = input.profile.tree.total();
     return input;
+}
+
+std::string_view other_format(std::string_view text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    const std::string_view start = first == std::string_view::npos ? std::string_view{} : text.substr(first);
+    if (start.starts_with("<?xml") || start.starts_with("<svg") || start.starts_with("<!DOCTYPE"))
+        return "an SVG or XML file";
+    if (text.starts_with("\x1f\x8b"))
+        return "gzip-compressed (a pprof profile?)";
+    // A frame name may start with `{` or `[` (Rust closures), but not with a quote or a newline
+    // after it: those open JSON (sampler's speedscope and Chrome trace outputs among them).
+    if (start.starts_with("{\"") || start.starts_with("{\n") || start.starts_with("[{") ||
+        start.starts_with("[\n"))
+        return "JSON (speedscope or a Chrome trace?)";
+    return {};
 }
 
 } // namespace sampler

@@ -20,7 +20,7 @@ std::string statistics(const TopStatus& status) {
     text += format("   samples %llu", static_cast<unsigned long long>(status.samples));
     text += status.achieved_rate_hz < 0 ? std::string("   rate --")
                                         : format("   rate %.1f", status.achieved_rate_hz);
-    text += format(" of %.0f Hz", status.requested_rate_hz);
+    text += format(" of %g Hz", status.requested_rate_hz);
     if (status.kept_percent >= 0)
         text += format("   kept %.1f%%", status.kept_percent);
     text += format("   errors %.1f%%   threads sampled %zu", top_error_percent(status.errors, status.thread_samples),
@@ -47,7 +47,7 @@ std::string warnings(const TopStatus& status) {
         text += format("BEHIND: kept %.1f%% of the samples the threads' CPU time called for", status.kept_percent);
     else if (status.kept_percent < 0 && status.achieved_rate_hz >= 0 &&
              top_behind_rate(status.achieved_rate_hz, status.requested_rate_hz))
-        text += format("BEHIND: sampling at %.1f Hz of %.0f Hz requested", status.achieved_rate_hz,
+        text += format("BEHIND: sampling at %.1f Hz of %g Hz requested", status.achieved_rate_hz,
                        status.requested_rate_hz);
     if (status.paused)
         text +=

@@ -15,6 +15,9 @@ enum class ErrorKind {
     unsupported = 6,
     io = 7,
     internal = 8,
+    // Our output went to a pipe whose reader has gone (`| head`): not reported, and the exit code
+    // a shell shows for tools that SIGPIPE killed.
+    output_closed = 141,
 };
 
 class Error : public std::runtime_error {

@@ -2,10 +2,14 @@
 
 #include "commands.hpp"
 #include "sampler/error.hpp"
+#include "value_checks.hpp"
 
 #include <CLI/CLI.hpp>
+#include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 
 namespace sampler {
@@ -29,7 +33,7 @@ CaptureChoice default_capture() {
 
 void add_target_options(CLI::App& command, TargetOptions& target, CommandKind kind) {
     auto* pid = command.add_option("-p,--pid", target.pid, "PID of the running process to profile")
-                    ->check(CLI::PositiveNumber);
+                    ->check(whole_number("a process ID (a positive integer)", 1, INT_MAX));
     StackOptions& stacks = target.stacks;
     if (kind == CommandKind::sampling) {
         auto* program = command.add_option(
@@ -59,18 +63,39 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
                      "Python: show full file paths instead of package-relative ones");
     command
         .add_option("--max-stack", stacks.max_stack_bytes,
-                    "Bytes of each thread's stack copied per sample (default 65536)")
-        ->check(CLI::Range(std::size_t{256}, std::size_t{8} << 20));
-    command.add_option("--max-depth", stacks.max_depth, "Deepest stack unwound, in frames (default 1024)")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{65536}));
+                    "Bytes of each thread's stack copied per sample, 256 to 8388608 (default 65536)")
+        ->check(whole_number("a number of bytes from 256 to 8388608", 256, 8 << 20));
+    command
+        .add_option("--max-depth", stacks.max_depth,
+                    "Deepest stack unwound, in frames, 1 to 65536 (default 1024)")
+        ->check(whole_number("a number of frames from 1 to 65536", 1, 65536));
+}
+
+CLI::Validator output_name() {
+    return non_empty("a file name, or '-' for stdout");
+}
+
+CLI::Validator input_name() {
+    return non_empty("a folded stacks file, or '-' for stdin");
+}
+
+CLI::Validator min_width() {
+    return decimal_number("a width in pixels from 0 to 10000", 0, 10000);
+}
+
+CLI::Validator rate() {
+    return decimal_number("samples per second, a number from 1 to 10000", 1, 10000);
 }
 
 void add_render_options(CLI::App& command, RenderOptions& render) {
-    command.add_option("-o,--output", render.output, "Output SVG file; '-' for stdout (default)");
+    command.add_option("-o,--output", render.output, "Output SVG file; '-' for stdout (default)")
+        ->check(output_name());
     command.add_option("--title", render.title, "Title of the flame graph");
     command.add_flag("--inverted", render.inverted, "Icicle graph: the root at the top, stacks growing down");
-    command.add_option("--minwidth", render.min_width_pixels, "Leave out frames narrower than this (pixels; default 0.1)")
-        ->check(CLI::Range(0.0, 10000.0));
+    command
+        .add_option("--minwidth", render.min_width_pixels,
+                    "Leave out frames narrower than this (pixels; default 0.1)")
+        ->check(min_width());
 }
 
 void require_target(const TargetOptions& target, bool accepts_command) {
@@ -96,20 +121,22 @@ int run_cli(int argc, char** argv) {
     auto* record_command = app.add_subcommand(
         "record", "Sample a process's stacks and write a flame graph (SVG), folded stacks, pprof, speedscope or a Chrome trace");
     add_target_options(*record_command, record.target, CommandKind::sampling);
-    record_command->add_option(
-        "-o,--output", record.output,
-        "Output file; '-' for stdout (default sampler-PID-YYYYmmddTHHMMSS.svg, .txt, .pb.gz, "
-        ".speedscope.json or .trace.json)");
+    record_command
+        ->add_option("-o,--output", record.output,
+                     "Output file; '-' for stdout (default sampler-PID-YYYYmmddTHHMMSS.svg, .txt, .pb.gz, "
+                     ".speedscope.json or .trace.json)")
+        ->check(output_name());
     record_command
         ->add_option("-f,--format", record.format,
                      "Output format: flamegraph (default), folded, pprof, speedscope or chrometrace")
         ->check(CLI::IsMember({"flamegraph", "folded", "pprof", "speedscope", "chrometrace"}));
-    record_command->add_option("-r,--rate", record.rate_hz, "Samples per second (default 100)")
-        ->check(CLI::Range(1.0, 10000.0));
+    record_command->add_option("-r,--rate", record.rate_hz, "Samples per second, 1 to 10000 (default 100)")
+        ->check(rate());
     record_command
         ->add_option("-d,--duration", record.duration_seconds,
                      "Seconds to record (default: until Ctrl-C or the target exits)")
-        ->check(CLI::PositiveNumber);
+        ->check(decimal_number("a number of seconds greater than 0", 0, std::numeric_limits<double>::max(),
+                               true));
     record_command->add_flag("--threads", record.thread_roots,
                              "Add a root frame per thread: thread TID (name)");
     record_command->add_option("--title", record.title,
@@ -119,7 +146,7 @@ int run_cli(int argc, char** argv) {
     record_command
         ->add_option("--minwidth", record.min_width_pixels,
                      "Flame graph: leave out frames narrower than this many pixels (default 0.1)")
-        ->check(CLI::Range(0.0, 10000.0));
+        ->check(min_width());
 
     DumpOptions dump;
     auto* dump_command = app.add_subcommand("dump", "Print every thread's stack once, innermost frame first");
@@ -130,12 +157,13 @@ int run_cli(int argc, char** argv) {
     auto* top_command = app.add_subcommand(
         "top", "Live view of the functions using the CPU; plain-text snapshots when not on a terminal");
     add_target_options(*top_command, top.target, CommandKind::sampling);
-    top_command->add_option("-r,--rate", top.rate_hz, "Samples per second (default 100)")
-        ->check(CLI::Range(1.0, 10000.0));
-    top_command->add_option("--delay", top.delay_seconds, "Seconds between refreshes (default 1)")
-        ->check(CLI::Range(0.1, 3600.0));
-    top_command->add_option("--rows", top.rows, "Rows per plain-text snapshot (default 20)")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    top_command->add_option("-r,--rate", top.rate_hz, "Samples per second, 1 to 10000 (default 100)")
+        ->check(rate());
+    top_command
+        ->add_option("--delay", top.delay_seconds, "Seconds between refreshes, 0.1 to 3600 (default 1)")
+        ->check(decimal_number("a number of seconds from 0.1 to 3600", 0.1, 3600));
+    top_command->add_option("--rows", top.rows, "Rows per plain-text snapshot, 1 to 1000000 (default 20)")
+        ->check(whole_number("a number of rows from 1 to 1000000", 1, 1000000));
     top_command->add_flag("--once", top.once,
                           "Print one plain-text snapshot after --delay seconds, then exit");
 
@@ -143,21 +171,34 @@ int run_cli(int argc, char** argv) {
     auto* flamegraph_command =
         app.add_subcommand("flamegraph", "Render folded stacks (sampler, perf + stackcollapse, py-spy raw) as a "
                                          "flame graph SVG");
-    flamegraph_command->add_option("input", flamegraph.input, "Folded stacks file; '-' for stdin")->required();
+    flamegraph_command->add_option("input", flamegraph.input, "Folded stacks file; '-' for stdin")
+        ->required()
+        ->check(input_name());
     add_render_options(*flamegraph_command, flamegraph.render);
 
     DiffOptions diff;
     auto* diff_command = app.add_subcommand(
         "diff", "Differential flame graph of two folded files: widths from AFTER, red grew, blue shrank");
-    diff_command->add_option("before", diff.before, "Folded stacks before the change")->required();
-    diff_command->add_option("after", diff.after, "Folded stacks after the change")->required();
+    diff_command->add_option("before", diff.before, "Folded stacks before the change")
+        ->required()
+        ->check(input_name());
+    diff_command->add_option("after", diff.after, "Folded stacks after the change")
+        ->required()
+        ->check(input_name());
     add_render_options(*diff_command, diff.render);
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::ValidationError& error) {
+        // A bad value: our one line says what a valid one is; CLI11's usage hint would add nothing.
+        std::fprintf(stderr, "sampler: error: %s\n", error.what());
+        return static_cast<int>(ErrorKind::usage);
     } catch (const CLI::ParseError& error) {
         return app.exit(error);
     }
+    // A closed pipe is an error we report (or, for stdout, exit quietly on) where the write
+    // failed, rather than a signal that kills us wherever it lands.
+    std::signal(SIGPIPE, SIG_IGN);
 
     try {
         if (*record_command) {
@@ -175,7 +216,8 @@ int run_cli(int argc, char** argv) {
         require_target(dump.target, false);
         return run_dump(dump);
     } catch (const Error& error) {
-        std::fprintf(stderr, "sampler: error: %s\n", error.what());
+        if (error.kind() != ErrorKind::output_closed)
+            std::fprintf(stderr, "sampler: error: %s\n", error.what());
         return error.exit_code();
     }
 }

@@ -69,7 +69,8 @@ int run_top(const TopOptions& options);
 // Shared by `flamegraph` and `diff` (defined in flamegraph_command.cpp).
 struct FoldedInput;
 struct FlamegraphOptions;
-FoldedInput read_folded_file(const std::string& path); // malformed lines reported on stderr
+// Malformed lines are reported on stderr; throws sampler::Error (io) when nothing usable was read.
+FoldedInput read_folded_file(const std::string& path);
 FlamegraphOptions flamegraph_options(const RenderOptions& render, const std::string& default_title);
 
 int run_flamegraph(const FlamegraphCommandOptions& options);

@@ -14,6 +14,7 @@ namespace sampler {
 int run_diff(const DiffOptions& options) {
     if (options.before == "-" && options.after == "-")
         throw Error(ErrorKind::usage, "only one of BEFORE and AFTER can be '-' (stdin)");
+    check_output_path(options.render.output);
     const FoldedInput before = read_folded_file(options.before);
     const FoldedInput after = read_folded_file(options.after);
     FlamegraphOptions flamegraph =

@@ -1,11 +1,12 @@
 #include "commands.hpp"
 
+#include "output_file.hpp"
 #include "proc_threads.hpp"
 #include "process_sampler.hpp"
 #include "target.hpp"
 
-#include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace sampler {
 namespace {
@@ -66,28 +67,35 @@ std::string thread_header(const SampledStack& stack, const ProcessSampler& sampl
     return header;
 }
 
-void print_text(int pid, const ProcessSampler& sampler, const std::vector<SampledStack>& stacks,
-                const DumpOptions& options) {
-    std::cout << "Process " << pid << ": " << process_command_line(pid) << "\n";
+// A stack that ends at the depth limit was cut on purpose; one that ends early otherwise was not.
+const char* end_note(const SampledStack& stack) {
+    if (stack.depth_limit)
+        return "    ... (outer frames not shown: the depth limit was reached; see --max-depth)\n";
+    return "    ... (the stack ends here: unwinding stopped early)\n";
+}
+
+void print_text(std::ostream& out, int pid, const ProcessSampler& sampler,
+                const std::vector<SampledStack>& stacks, const DumpOptions& options) {
+    out << "Process " << pid << ": " << process_command_line(pid) << "\n";
     if (sampler.is_python())
-        std::cout << "Python " << sampler.python_version() << "\n";
+        out << "Python " << sampler.python_version() << "\n";
     for (const SampledStack& stack : stacks) {
         if (!shown(stack, sampler, options))
             continue;
-        std::cout << "\n" << thread_header(stack, sampler) << "\n";
+        out << "\n" << thread_header(stack, sampler) << "\n";
         if (!stack.captured) {
-            std::cout << "    (could not stop this thread to read its stack)\n";
+            out << "    (could not stop this thread to read its stack)\n";
             continue;
         }
         for (const Frame& frame : stack.frames)
-            std::cout << "    " << dump_label(frame) << "\n";
+            out << "    " << dump_label(frame) << "\n";
         if (stack.truncated)
-            std::cout << "    ... (the stack ends here: unwinding stopped early)\n";
+            out << end_note(stack);
     }
 }
 
-void print_json(int pid, const ProcessSampler& sampler, const std::vector<SampledStack>& stacks,
-                const DumpOptions& options) {
+void print_json(std::ostream& out, int pid, const ProcessSampler& sampler,
+                const std::vector<SampledStack>& stacks, const DumpOptions& options) {
     nlohmann::json threads = nlohmann::json::array();
     for (const SampledStack& stack : stacks) {
         if (!shown(stack, sampler, options))
@@ -113,6 +121,7 @@ void print_json(int pid, const ProcessSampler& sampler, const std::vector<Sample
                            {"gil", stack.thread.holds_gil},
                            {"captured", stack.captured},
                            {"truncated", stack.truncated},
+                           {"depth_limit", stack.depth_limit},
                            {"frames", std::move(frames)}});
     }
     nlohmann::json document{
@@ -120,7 +129,7 @@ void print_json(int pid, const ProcessSampler& sampler, const std::vector<Sample
     if (sampler.is_python())
         document["python_version"] = sampler.python_version();
     // Replace, not throw, on invalid UTF-8 read out of a target.
-    std::cout << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    out << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 } // namespace
@@ -131,10 +140,13 @@ int run_dump(const DumpOptions& options) {
     ProcessSampler sampler(pid, options.target.stacks);
     SessionReport report;
     std::vector<SampledStack> stacks = sampler.sample(true, report);
+    // All of it at once, after every thread runs again, so that a failed write is reported.
+    std::ostringstream text;
     if (options.json)
-        print_json(pid, sampler, stacks, options);
+        print_json(text, pid, sampler, stacks, options);
     else
-        print_text(pid, sampler, stacks, options);
+        print_text(text, pid, sampler, stacks, options);
+    write_output_file("-", text.str());
     return 0;
 }
 

@@ -99,11 +99,12 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
     const bool perf = report.engine == "perf_event";
     const double achieved = perf ? rate_hz * report.kept_share() : report.achieved_rate();
     std::fprintf(stderr,
-                 "sampler: %s after %.1f s: %llu samples (%.1f Hz of %.0f Hz requested), %llu stacks, "
+                 "sampler: %s after %.1f s: %llu samples (%.1f Hz of %g Hz requested), %llu stacks, "
                  "%llu errors, %llu truncated; pause per thread sample p50 %llu us, p99 %llu us\n",
-                 reason_text(report.reason), report.elapsed_seconds, (unsigned long long)report.ticks, achieved,
-                 rate_hz, (unsigned long long)report.thread_samples, (unsigned long long)report.errors,
-                 (unsigned long long)report.truncated, (unsigned long long)report.pauses.percentile_micros(0.5),
+                 reason_text(report.reason), report.elapsed_seconds, (unsigned long long)report.ticks,
+                 achieved, rate_hz, (unsigned long long)report.thread_samples,
+                 (unsigned long long)report.errors, (unsigned long long)report.truncated,
+                 (unsigned long long)report.pauses.percentile_micros(0.5),
                  (unsigned long long)report.pauses.percentile_micros(0.99));
     if (perf)
         std::fprintf(stderr,
@@ -141,6 +142,10 @@ int run_record(const RecordOptions& options) {
     if (!format_info(options.format))
         throw Error(ErrorKind::usage, "unknown format '" + options.format +
                                           "': use flamegraph, folded, pprof, speedscope or chrometrace");
+    // Before anything starts: a long recording must not be lost at its end to an unwritable
+    // output. (A command to launch has no PID yet; the check is about the directory anyway.)
+    check_output_path(options.output.empty() ? default_output_name(options.target.pid, options.format)
+                                             : options.output);
     install_stop_handlers();
     bool launched = options.target.pid == 0;
     int pid = launched ? launch_command(options.target.command) : options.target.pid;
@@ -164,7 +169,7 @@ int run_record(const RecordOptions& options) {
                                         .count();
     std::string output = options.output.empty() ? default_output_name(pid, options.format) : options.output;
 
-    std::fprintf(stderr, "sampler: recording process %d (%s) at %.0f Hz%s\n", pid,
+    std::fprintf(stderr, "sampler: recording process %d (%s) at %g Hz%s\n", pid,
                  profile.info.command_line.c_str(), options.rate_hz,
                  options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
 

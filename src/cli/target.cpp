@@ -1,14 +1,16 @@
 #include "target.hpp"
 
+#include "capabilities.hpp"
 #include "perf_capture.hpp"
 #include "proc_threads.hpp"
-#include "sampling_session.hpp"
 #include "remote_memory.hpp"
 #include "sampler/error.hpp"
+#include "sampling_session.hpp"
 #include "thread_capture.hpp"
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -29,16 +31,19 @@ std::string first_line(const std::string& path) {
 }
 
 bool have_cap_sys_ptrace() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("CapEff:", 0) == 0) {
-            unsigned long long mask = std::strtoull(line.c_str() + 7, nullptr, 16);
-            constexpr int cap_sys_ptrace = 19;
-            return (mask >> cap_sys_ptrace) & 1;
-        }
-    }
-    return false;
+    return (capability_set("self", "CapEff") >> cap_sys_ptrace) & 1;
+}
+
+// Root without the capability may trace only targets whose capabilities are a subset of its own.
+std::string root_without_cap_sys_ptrace(int pid) {
+    std::string hint =
+        "\n  - sampler runs as root but without CAP_SYS_PTRACE (dropped by its container, service "
+        "manager or parent)";
+    const std::uint64_t missing =
+        capability_set(std::to_string(pid), "CapPrm") & ~capability_set("self", "CapEff");
+    if (missing != 0)
+        hint += ", and the target holds capabilities sampler lacks (" + capability_names(missing) + ")";
+    return hint + ": being root is not enough here, give sampler CAP_SYS_PTRACE.";
 }
 
 bool in_container() {
@@ -51,28 +56,38 @@ bool in_container() {
 
 std::string explain_ptrace_denied(int pid) {
     std::ostringstream why;
-    why << "no permission to attach to process " << pid << " (ptrace: Operation not permitted).";
+    const std::string intro =
+        "no permission to attach to process " + std::to_string(pid) + " (ptrace: Operation not permitted).";
+    why << intro;
     struct stat owner {};
     std::string proc = "/proc/" + std::to_string(pid);
     if (::geteuid() != 0 && ::stat(proc.c_str(), &owner) == 0 && owner.st_uid != ::geteuid())
         why << "\n  - it belongs to another user (uid " << owner.st_uid
             << "): run sampler as root (sudo) or as that user.";
     if (!have_cap_sys_ptrace()) {
-        why << "\n  - sampler lacks CAP_SYS_PTRACE: run it as root, or grant it with "
-               "`sudo setcap cap_sys_ptrace+ep $(command -v sampler)`.";
+        if (::geteuid() == 0)
+            why << root_without_cap_sys_ptrace(pid);
+        else
+            why << "\n  - sampler lacks CAP_SYS_PTRACE: run it as root, or grant it with "
+                   "`sudo setcap cap_sys_ptrace+ep $(command -v sampler)`.";
         if (in_container() || ::geteuid() == 0)
             why << "\n  - in a container, start it with `--cap-add SYS_PTRACE` (docker/podman) or add "
                    "SYS_PTRACE to securityContext.capabilities (Kubernetes).";
     }
     std::string scope = first_line("/proc/sys/kernel/yama/ptrace_scope");
     if (scope == "1")
-        why << "\n  - kernel.yama.ptrace_scope=1 lets a process trace only its own descendants: run as "
-               "root or with CAP_SYS_PTRACE, start the target with `sampler record -- COMMAND`, or "
-               "`sudo sysctl kernel.yama.ptrace_scope=0`.";
+        why << "\n  - kernel.yama.ptrace_scope=1 lets a process trace only its own descendants: run "
+               "with CAP_SYS_PTRACE (root has it unless it was dropped), start the target with `sampler "
+               "record -- COMMAND`, or `sudo sysctl kernel.yama.ptrace_scope=0`.";
     else if (scope == "2")
-        why << "\n  - kernel.yama.ptrace_scope=2 allows ptrace only with CAP_SYS_PTRACE: run as root.";
+        why << "\n  - kernel.yama.ptrace_scope=2 allows ptrace only with CAP_SYS_PTRACE (root has it "
+               "unless it was dropped).";
     else if (scope == "3")
         why << "\n  - kernel.yama.ptrace_scope=3 forbids ptrace entirely until reboot.";
+    if (why.str() == intro)
+        why << "\n  - none of the usual causes (another user, a missing CAP_SYS_PTRACE, Yama) applies: a "
+               "security module (AppArmor, SELinux, a sandbox's own rules) may protect the target, or it "
+               "lives in a user namespace above sampler's (sampler inside a container, the target outside).";
     return why.str();
 }
 
@@ -157,6 +172,9 @@ int launch_command(const std::vector<std::string>& command) {
     if (child < 0)
         throw Error(ErrorKind::internal, std::string("fork: ") + std::strerror(errno));
     if (child == 0) {
+        // We ignore SIGPIPE, and an ignored signal stays ignored across exec: the command gets
+        // the default back, so that `yes | head` inside it ends as it should.
+        std::signal(SIGPIPE, SIG_DFL);
         std::vector<char*> argv;
         for (const auto& arg : command)
             argv.push_back(const_cast<char*>(arg.c_str()));

@@ -2,6 +2,7 @@
 // plain-text snapshots otherwise.
 #include "commands.hpp"
 
+#include "output_file.hpp"
 #include "proc_threads.hpp"
 #include "sampling_session.hpp"
 #include "stop_signal.hpp"
@@ -84,13 +85,17 @@ int run_top(const TopOptions& options) {
                          .delay_seconds = options.delay_seconds,
                          .once = options.once};
     SessionReport report;
+    int output_error = 0;
     {
         // The display's destructor restores the terminal on every way out of this block.
         std::unique_ptr<TopDisplay> display = make_display(options, interactive);
         TopSink sink(settings, *display);
         report = run_sampling_session(session, sink);
         sink.finish(report);
+        output_error = display->output_error();
     }
+    if (output_error != 0) // the session has ended and let the target go
+        throw write_error("to stdout", output_error);
     if (report.reason == StopReason::target_exited)
         std::fprintf(stderr, "sampler: process %d exited after %.1f s (%llu samples)\n", pid,
                      report.elapsed_seconds, static_cast<unsigned long long>(report.ticks));

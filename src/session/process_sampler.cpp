@@ -253,10 +253,12 @@ SampledStack ProcessSampler::resolve(const Captured& captured, SessionReport& re
     if (captured.python) {
         merge.python = python_frames(*captured.python, merge.python_is_entry);
         stack.truncated = captured.python->truncated;
+        stack.depth_limit = captured.python->depth_limit;
     }
     if (captured.have_native) {
         ResolvedStack native = native_.resolve(captured.snapshot, options_.max_depth);
         stack.truncated = stack.truncated || native.end != UnwindEnd::complete;
+        stack.depth_limit = stack.depth_limit || native.end == UnwindEnd::depth_limit;
         merge.native = std::move(native.frames);
     }
     if (!python_) {

@@ -36,6 +36,7 @@ struct SampledStack {
     bool python = false;       // the thread has a Python thread state
     bool captured = true;      // false: the thread could not be stopped or read
     bool truncated = false;    // unwinding or the Python walk stopped before the outermost frame
+    bool depth_limit = false;  // ... because it reached the depth limit (--max-depth), not a failure
     std::vector<Frame> frames; // innermost first
 };
 

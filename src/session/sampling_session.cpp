@@ -184,7 +184,7 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
                 next_tick = now;
                 if (now - last_warning >= std::chrono::seconds(1)) {
                     double elapsed = std::chrono::duration<double>(now - start).count();
-                    std::fprintf(stderr, "sampler: cannot keep up with %.0f Hz: %.0f Hz achieved so far\n",
+                    std::fprintf(stderr, "sampler: cannot keep up with %g Hz: %.0f Hz achieved so far\n",
                                  options.rate_hz, double(report.ticks) / elapsed);
                     last_warning = now;
                 }

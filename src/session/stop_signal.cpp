@@ -2,10 +2,13 @@
 
 #include <csignal>
 #include <ctime>
+#include <pthread.h>
 #include <thread>
 
 namespace sampler {
 namespace {
+
+constexpr int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
@@ -20,9 +23,8 @@ void install_stop_handlers() {
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0; // no SA_RESTART: a sleep must end when the signal arrives
-    for (int number : {SIGINT, SIGTERM, SIGHUP})
+    for (int number : stop_signals)
         sigaction(number, &action, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
 }
 
 bool stop_requested() {
@@ -42,6 +44,18 @@ void sleep_until(std::chrono::steady_clock::time_point deadline) {
                        static_cast<long>(left.count() % 1'000'000'000)};
         nanosleep(&pause, nullptr); // returns early with EINTR on a stop signal
     }
+}
+
+StopSignalsDeferred::StopSignalsDeferred() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    for (int number : stop_signals)
+        sigaddset(&stop, number);
+    pthread_sigmask(SIG_BLOCK, &stop, &saved_);
+}
+
+StopSignalsDeferred::~StopSignalsDeferred() {
+    pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
 }
 
 } // namespace sampler

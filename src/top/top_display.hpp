@@ -19,6 +19,8 @@ class TopDisplay {
     // Shows the header and the table of `snapshot` as `status.view` says, with the help over
     // it when `help`. Returns false when output is no longer possible (a closed pipe).
     virtual bool show(const TopStatus& status, const TopSnapshot& snapshot, bool help) = 0;
+    // After show() returned false: why (an errno value), or 0 when unknown.
+    virtual int output_error() const { return 0; }
 };
 
 } // namespace sampler

@@ -2,9 +2,12 @@
 
 #include "top_table.hpp"
 
+#include <cerrno>
+
 namespace sampler {
 
 bool TopPlainText::show(const TopStatus& status, const TopSnapshot& snapshot, bool) {
+    errno = 0;
     // No width limit: a log keeps whole names, and there is no terminal to fit.
     for (const TopLine& line : format_top_header(status, 0))
         std::fprintf(out_, "%s\n", line.text.c_str());
@@ -16,7 +19,10 @@ bool TopPlainText::show(const TopStatus& status, const TopSnapshot& snapshot, bo
         std::fprintf(out_, "%s\n", line.c_str());
     std::fprintf(out_, "\n");
     // A reader that went away (`| head`) ends the session rather than sampling for nobody.
-    return std::fflush(out_) == 0 && !std::ferror(out_);
+    if (std::fflush(out_) == 0 && !std::ferror(out_))
+        return true;
+    error_ = errno != 0 ? errno : EIO;
+    return false;
 }
 
 } // namespace sampler

@@ -14,10 +14,12 @@ class TopPlainText : public TopDisplay {
     TopPlainText(std::FILE* out, std::size_t max_rows) : out_(out), max_rows_(max_rows) {}
     bool interactive() const override { return false; }
     bool show(const TopStatus& status, const TopSnapshot& snapshot, bool help) override;
+    int output_error() const override { return error_; }
 
   private:
     std::FILE* out_;
     std::size_t max_rows_;
+    int error_ = 0;
 };
 
 } // namespace sampler

@@ -1,5 +1,6 @@
 #include "process_helpers.hpp"
 
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
@@ -42,7 +43,27 @@ std::string read_file(const std::string& path) {
     return buffer.str();
 }
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, int drop_to_uid) {
+namespace {
+
+int open_stdout(ChildStdout to, const std::string& file) {
+    if (to == ChildStdout::full_disk)
+        return ::open("/dev/full", O_WRONLY);
+    if (to == ChildStdout::file)
+        return ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int ends[2];
+    if (::pipe(ends) != 0)
+        return -1;
+    ::close(ends[0]);
+    return ends[1];
+}
+
+} // namespace
+
+void write_text(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, int drop_to_uid, ChildStdout stdout_to) {
     static int counter = 0;
     std::string base = temp_path("child-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     out_path_ = base + ".out";
@@ -51,7 +72,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, int drop_to_uid
     if (pid_ < 0)
         throw std::runtime_error("fork failed");
     if (pid_ == 0) {
-        int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int out = open_stdout(stdout_to, out_path_);
         int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int in = ::open("/dev/null", O_RDONLY);
         ::dup2(in, 0);
@@ -152,6 +173,13 @@ int tracer_of(int pid) {
         if (line.rfind("TracerPid:", 0) == 0)
             return std::atoi(line.c_str() + 10);
     return -1;
+}
+
+void check_target_runs_on(int pid) {
+    char state = process_state(pid);
+    INFO("target state " << state);
+    CHECK((state == 'R' || state == 'S'));
+    CHECK(tracer_of(pid) == 0);
 }
 
 long cpu_ticks(int pid) {

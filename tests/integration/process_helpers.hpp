@@ -12,12 +12,17 @@ std::string sampler_binary();
 std::string fixture_path(const std::string& name);
 std::string source_path(const std::string& relative);
 
+// Where a child's stdout goes: a file output() reads, a full disk (/dev/full), or a pipe whose
+// reader has gone (every write fails with EPIPE).
+enum class ChildStdout { file, full_disk, closed_pipe };
+
 // A child process, killed (SIGKILL) and reaped when the object goes away, whatever happened.
 class ChildProcess {
   public:
     // Starts `argv`; stdout/stderr go to files read by output()/errors(). `drop_to_uid` >= 0
     // runs it as that user (tests of permission errors).
-    explicit ChildProcess(const std::vector<std::string>& argv, int drop_to_uid = -1);
+    explicit ChildProcess(const std::vector<std::string>& argv, int drop_to_uid = -1,
+                          ChildStdout stdout_to = ChildStdout::file);
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
@@ -53,8 +58,11 @@ void wait_until_started(const ChildProcess& fixture);
 
 char process_state(int pid); // from /proc/PID/stat; '?' when gone
 int tracer_of(int pid);      // TracerPid
+// Checks (CHECK) that the target runs or sleeps, untraced: sampler let it go.
+void check_target_runs_on(int pid);
 long cpu_ticks(int pid);     // utime + stime
 std::string read_file(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
 std::string temp_path(const std::string& name);
 
 // Folded stacks parsed back: stack text -> count.

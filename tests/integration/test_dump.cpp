@@ -94,3 +94,19 @@ TEST_CASE("dump of a stripped binary prints module offsets", "[dump][stripped]")
     CHECK(std::regex_search(result.out, std::regex(R"(    0x[0-9a-f]+ \(workload_stripped\+0x[0-9a-f]+\))")));
     CHECK(result.out.find("__libc_start_main") != std::string::npos);
 }
+
+TEST_CASE("dump says a stack cut at --max-depth reached the limit, not that unwinding failed", "[dump]") {
+    ChildProcess target({fixture_path("workload"), "blocked"});
+    wait_until_started(target);
+    CommandResult result = run_sampler({"dump", "--pid", std::to_string(target.pid()), "--max-depth", "2"});
+    INFO(result.out << result.err);
+    REQUIRE(result.exit_code == 0);
+    auto frames = thread_frames(result.out, "blocker");
+    REQUIRE(!frames.empty());
+    CHECK(frames.back() == "... (outer frames not shown: the depth limit was reached; see --max-depth)");
+    CHECK(result.out.find("unwinding stopped early") == std::string::npos);
+
+    CommandResult json =
+        run_sampler({"dump", "--pid", std::to_string(target.pid()), "--max-depth", "2", "--json"});
+    CHECK(json.out.find("\"depth_limit\": true") != std::string::npos);
+}

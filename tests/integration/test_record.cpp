@@ -260,3 +260,14 @@ TEST_CASE("code described only in .debug_frame is unwound through", "[record][de
               folded, "__libc_start_main;__libc_start_call_main;main;outer_debug_frame;inner_debug_frame") >
           total * 9 / 10);
 }
+
+TEST_CASE("a fractional rate is used and shown as given", "[record][rate]") {
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    CommandResult result = run_sampler({"record", "--pid", std::to_string(target.pid()), "-r", "2.5", "-d",
+                                        "0.5", "-f", "folded", "-o", temp_path("fractional.txt")});
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.err.find("at 2.5 Hz") != std::string::npos);
+    CHECK(result.err.find("of 2.5 Hz requested") != std::string::npos);
+}

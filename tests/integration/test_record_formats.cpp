@@ -46,10 +46,6 @@ std::string go_unavailable() {
     return status == 0 ? "" : "apt-get install golang-go failed: " + log.substr(0, 300);
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
 } // namespace
 
 TEST_CASE("record -f pprof: go tool pprof sees our stack count and top function", "[record][pprof]") {

@@ -67,13 +67,6 @@ bool is_hot_function(const std::string& label) {
     return label == "mix_step(unsigned long)" || label == "burn(unsigned long)";
 }
 
-void check_target_runs_on(int pid) {
-    char state = process_state(pid);
-    INFO("target state " << state);
-    CHECK((state == 'R' || state == 'S'));
-    CHECK(tracer_of(pid) == 0);
-}
-
 std::size_t count_of(const std::string& text, const std::string& needle) {
     std::size_t count = 0;
     for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))

@@ -167,6 +167,7 @@ TEST_CASE("corrupt frame chains end the walk with a mark, never a hang", "[pytho
             REQUIRE(threads.size() == 1);
             CHECK(threads[0].frames.size() == 2);
             CHECK(threads[0].truncated);
+            CHECK_FALSE(threads[0].depth_limit); // a corrupt chain, not a deep one
             CHECK(errors == 1);
         }
         SECTION("a chain deeper than the limit") {
@@ -178,6 +179,7 @@ TEST_CASE("corrupt frame chains end the walk with a mark, never a hang", "[pytho
             REQUIRE(threads.size() == 1);
             CHECK(threads[0].frames.size() == PythonReader::max_depth);
             CHECK(threads[0].truncated);
+            CHECK(threads[0].depth_limit);
         }
         SECTION("an unreadable code object is a marked frame; an unreadable frame ends the walk") {
             std::uint64_t bottom = push_frame(py, code, 0xdead0000, 0, true);

@@ -59,3 +59,26 @@ TEST_CASE("frame kinds are guessed from the label", "[folded-reader]") {
     CHECK(guess_frame_kind("0xnothex") == FrameKind::native);
     CHECK(guess_frame_kind(std::string(100000, 'x')) == FrameKind::native); // no regex recursion
 }
+
+TEST_CASE("folded reader stops at a count that takes the total past 2^53", "[folded-reader]") {
+    // Near 2^64 two such counts wrapped around: a flame graph of "18446744073709551614 samples".
+    const FoldedInput input = read_folded("main;a 9007199254740000\nmain;b 992\nmain;c 1\nmain;d 2\n");
+    CHECK(input.too_large_line == 3);
+    CHECK(input.profile.tree.total() == max_folded_samples);
+    CHECK(read_folded("main;a 9223372036854775807\n").too_large_line == 1);
+    CHECK(read_folded("main;a 9007199254740992\n").too_large_line == 0);
+}
+
+TEST_CASE("other formats are recognised before they are read as folded stacks", "[folded-reader]") {
+    CHECK(other_format("<?xml version=\"1.0\"?>\n<svg>") == "an SVG or XML file");
+    CHECK(other_format("\n  <svg version=\"1.1\" width=\"1200\">") == "an SVG or XML file");
+    CHECK(other_format(std::string("\x1f\x8b\x08\x00", 4)) == "gzip-compressed (a pprof profile?)");
+    CHECK(other_format("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\"}") ==
+          "JSON (speedscope or a Chrome trace?)");
+    CHECK(other_format("[{\"ph\":\"B\"}]") == "JSON (speedscope or a Chrome trace?)");
+    // Frame names may start like these formats do.
+    CHECK(other_format("<module> (app.py:3);work (app.py:9) 4\n").empty());
+    CHECK(other_format("{{closure}};main 2\n").empty());
+    CHECK(other_format("[unknown];main 2\n").empty());
+    CHECK(other_format("").empty());
+}

@@ -32,6 +32,7 @@ class VisitedFrames {
     bool visit(std::uint64_t address, PythonThread& thread, std::uint64_t& errors) {
         if (seen_.size() >= limit_) {
             thread.truncated = true;
+            thread.depth_limit = true;
             return false;
         }
         if (!seen_.insert(address).second) {

@@ -42,6 +42,7 @@ struct PythonThread {
     int tid = 0;                    // OS thread id; 0 when it could not be found
     bool holds_gil = false;
     bool truncated = false;          // the walk stopped early (depth limit, cycle, unreadable frame)
+    bool depth_limit = false;        // ... because it reached the depth limit
     std::vector<PythonFrame> frames; // innermost first
 };
 
