@@ -1,6 +1,7 @@
 // Outputs are written whole or not at all, failures to write say so, and an unwritable output is
 // found before sampling rather than after it.
 #include "process_helpers.hpp"
+#include "skips.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -118,15 +119,13 @@ TEST_CASE("an output file is replaced whole, keeping its mode, with no file left
 
 TEST_CASE("a full disk fails the write and leaves the previous file intact", "[outputs]") {
     if (::geteuid() != 0) {
-        WARN("skipped: mounting a 64 KiB tmpfs to fill needs root");
-        return;
+        skip_test("mounting a 64 KiB tmpfs to fill needs root");
     }
     const std::string input = temp_path("large.folded");
     write_text(input, large_folded());
     TinyFilesystem disk(temp_path("tiny-fs"));
     if (!disk.mounted()) {
-        WARN("skipped: mount -t tmpfs was refused (no CAP_SYS_ADMIN here?)");
-        return;
+        skip_test("mount -t tmpfs was refused (no CAP_SYS_ADMIN here?)");
     }
     const std::string directory = temp_path("tiny-fs");
     const std::string previous = directory + "/previous.svg";
