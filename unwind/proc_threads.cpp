@@ -7,7 +7,6 @@
 #include <sstream>
 
 namespace sampler {
-namespace {
 
 std::string read_small_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -17,8 +16,6 @@ std::string read_small_file(const std::string& path) {
     buffer << in.rdbuf();
     return buffer.str();
 }
-
-} // namespace
 
 std::vector<int> list_threads(int pid) {
     std::vector<int> tids;

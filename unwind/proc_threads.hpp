@@ -28,6 +28,8 @@ bool process_exists(int pid);
 char process_state(int pid);               // '?' when gone
 std::string process_command_line(int pid); // arguments joined by spaces; empty when unreadable
 int process_tracer(int pid);               // TracerPid from /proc/PID/status; 0 when not traced
+// The whole text of a small file (/proc); empty when it cannot be read.
+std::string read_small_file(const std::string& path);
 // Children, grandchildren, ... of `pid`, from /proc/PID/task/TID/children (bounded).
 std::vector<int> descendants_of(int pid);
 

@@ -17,32 +17,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// SAMPLER_TEST_PYTHONS (e.g. "2.7,3.12,debian-3.11") narrows the set: the sanitizer build runs
-// a few versions, the normal build all of them.
-bool selected(const std::string& label) {
-    const char* wanted = std::getenv("SAMPLER_TEST_PYTHONS");
-    if (!wanted || !*wanted)
-        return true;
-    std::string list = std::string(",") + wanted + ",";
-    return list.find("," + label + ",") != std::string::npos;
-}
-
 std::vector<Interpreter> all_interpreters() {
-    std::vector<Interpreter> found;
-    for (const char* minor : {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}) {
-        if (!selected(minor))
-            continue;
-        if (auto interpreter = find_pyenv_interpreter(minor))
-            found.push_back(*interpreter);
-        else
-            WARN("skipped: no pyenv CPython " << minor << " on this machine");
-    }
-    if (!selected("debian-3.11"))
-        return found;
-    if (auto debian = find_debian_python311())
-        found.push_back(*debian);
-    else
-        WARN("skipped: Debian's /usr/bin/python3.11 is not installed");
+    std::vector<std::string> missing;
+    std::vector<Interpreter> found = test_interpreters(
+        {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "debian-3.11"}, missing);
+    for (const std::string& label : missing)
+        WARN("skipped: no CPython " << label << " on this machine");
     return found;
 }
 
