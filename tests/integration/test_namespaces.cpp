@@ -1,9 +1,14 @@
 // Native targets in namespaces of their own, as in a container, profiled from here: by the PID
-// we see in a PID namespace. Both capture engines, and dump.
+// we see in a PID namespace, and with their program on a file system mounted only in their
+// mount namespace (read through /proc/PID/root, or /proc/PID/map_files once even that path no
+// longer leads to it). Both capture engines, and dump.
 #include "namespaced_process.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <memory>
 #include <thread>
+#include <unistd.h>
 
 using namespace sampler::testing;
 using namespace std::chrono_literals;
@@ -48,6 +53,25 @@ bool namespaces_usable() {
     return why.empty();
 }
 
+// A directory that exists here but stays empty: the namespace mounts a tmpfs over it.
+struct EmptyDirectory {
+    explicit EmptyDirectory(const std::string& name) : path(temp_path(name)) {
+        std::filesystem::create_directory(path);
+    }
+    ~EmptyDirectory() { std::filesystem::remove(path); }
+    std::string path;
+};
+
+// `script` run by sh in a mount namespace of its own, with the directory as $0 and the workload
+// as $1; it is to start DIRECTORY/workload.
+std::unique_ptr<NamespacedProcess> in_private_mount(const EmptyDirectory& directory,
+                                                    const std::string& script) {
+    return std::make_unique<NamespacedProcess>(
+        std::vector<std::string>{"--mount", "--propagation", "private"},
+        std::vector<std::string>{"/bin/sh", "-c", script, directory.path, fixture_path("workload")},
+        directory.path + "/workload");
+}
+
 } // namespace
 
 TEST_CASE("native: a process in a PID namespace of its own, by the PID we see", "[namespaces][perf]") {
@@ -60,4 +84,40 @@ TEST_CASE("native: a process in a PID namespace of its own, by the PID we see", 
     REQUIRE(target.inner_pid() == 1);
     std::this_thread::sleep_for(300ms);
     check_profiles(target.pid(), "ns-native-pid");
+}
+
+TEST_CASE("native: a program on a file system mounted only in the target's mount namespace",
+          "[namespaces][perf]") {
+    if (!namespaces_usable())
+        return;
+    EmptyDirectory directory("private-mount");
+    auto target = in_private_mount(
+        directory, R"(mount -t tmpfs sampler-test "$0" && cp "$1" "$0/" && exec "$0/workload" split)");
+    INFO("unshare stderr: " << target->errors());
+    REQUIRE(target->pid() != 0);
+    REQUIRE(::access((directory.path + "/workload").c_str(), F_OK) != 0); // not from here
+    std::this_thread::sleep_for(300ms);
+    check_profiles(target->pid(), "ns-native-mount");
+}
+
+TEST_CASE("native: a program whose path no longer leads to it, even in its own namespace",
+          "[namespaces][perf]") {
+    if (!namespaces_usable())
+        return;
+    // Started from a tmpfs, which is then covered by another, empty one: only the mapping
+    // (/proc/PID/map_files) still leads to the file.
+    EmptyDirectory directory("covered-mount");
+    auto target = in_private_mount(directory, R"(mount -t tmpfs sampler-test "$0" && cp "$1" "$0/" || exit 1
+"$0/workload" split &
+sleep 0.5
+mount -t tmpfs sampler-cover "$0" && touch "$0/covered"
+wait)");
+    INFO("unshare stderr: " << target->errors());
+    REQUIRE(target->pid() != 0);
+    const std::string root = "/proc/" + std::to_string(target->pid()) + "/root" + directory.path;
+    for (int waited = 0; waited < 500 && ::access((root + "/covered").c_str(), F_OK) != 0; ++waited)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(::access((root + "/covered").c_str(), F_OK) == 0);
+    REQUIRE(::access((root + "/workload").c_str(), F_OK) != 0);
+    check_profiles(target->pid(), "ns-native-covered");
 }
