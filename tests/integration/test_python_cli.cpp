@@ -265,15 +265,7 @@ TEST_CASE("Python: threads carry their threading names in dump, --json and recor
 
             auto folded = record(target, {"-r", "50", "-d", "1", "--idle", "--threads"},
                                  "py-names-" + interpreter.label);
-            std::set<std::string> roots;
-            const std::regex root(R"(^thread \d+ \((.*)\)$)");
-            for (const auto& [stack, count] : folded) {
-                std::smatch match;
-                std::string first = stack.substr(0, stack.find(';'));
-                if (std::regex_match(first, match, root))
-                    roots.insert(match[1]);
-            }
-            CHECK(roots == names);
+            CHECK(thread_root_names(folded) == names);
         }
     }
 }

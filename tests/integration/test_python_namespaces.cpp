@@ -6,7 +6,9 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <thread>
 
 using namespace sampler::testing;
@@ -14,11 +16,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A Python in new PID and mount namespaces (with its own /proc), running split.py.
+// A Python in new PID and mount namespaces (with its own /proc), running a test script.
 struct ContainedPython {
-    explicit ContainedPython(const Interpreter& interpreter)
+    explicit ContainedPython(const Interpreter& interpreter, const std::string& script = "split.py")
         : process({"--pid", "--fork", "--mount-proc"},
-                  {interpreter.executable, source_path("tests/integration/python/split.py")},
+                  {interpreter.executable, source_path("tests/integration/python/" + script)},
                   std::filesystem::canonical(interpreter.executable).string()) {
         std::this_thread::sleep_for(700ms); // imports done, loop entered
     }
@@ -97,6 +99,51 @@ TEST_CASE("Python in a PID namespace: dump, record and --native by the host PID,
                 if (std::regex_search(err, unpaired, std::regex(R"((\d+) --native stacks did not pair up)")))
                     CHECK(std::stol(unpaired[1]) <= native_total / 10);
             }
+        }
+    }
+}
+
+TEST_CASE("Python in a PID namespace: every thread by our id, with its threading name",
+          "[python][namespaces]") {
+    if (std::string why = namespaces_unavailable(); !why.empty()) {
+        WARN("skipped: " << why);
+        return;
+    }
+    const std::set<std::string> names{"MainThread",           "py-plain",
+                                      "py-with-vars",         "py-many-attributes",
+                                      "py-deleted-attribute", "py-subclass"};
+    std::vector<std::string> missing;
+    // The thread id from glibc's struct pthread (2.7), and from the thread state (3.12).
+    const auto interpreters = test_interpreters({"2.7", "3.12"}, missing);
+    for (const std::string& label : missing)
+        WARN("skipped: no CPython " << label << " on this machine");
+    for (const Interpreter& interpreter : interpreters) {
+        DYNAMIC_SECTION(interpreter.label) {
+            ContainedPython target(interpreter, "thread_names.py");
+            REQUIRE(target.process.pid() != 0);
+            std::set<std::string> listed;
+            for (int attempt = 0; attempt < 5 && listed != names; ++attempt) {
+                if (attempt > 0)
+                    std::this_thread::sleep_for(500ms);
+                CommandResult json = run_sampler({"dump", "--pid", target.pid(), "--json"});
+                INFO(json.out << json.err);
+                REQUIRE(json.exit_code == 0);
+                listed.clear();
+                const auto document = nlohmann::json::parse(json.out);
+                for (const auto& thread : document["threads"]) {
+                    listed.insert(thread["name"].get<std::string>());
+                    const std::string task =
+                        "/proc/" + target.pid() + "/task/" + std::to_string(thread["tid"].get<int>());
+                    CHECK(std::filesystem::exists(task)); // our id, not the namespace's
+                }
+            }
+            CHECK(listed == names);
+
+            // The perf engine's reads of sleeping threads, and its names for them.
+            std::string err;
+            auto folded = record(target, "perf", {"-r", "50", "-d", "1", "--idle", "--threads"},
+                                 "ns-names-" + interpreter.label, err);
+            CHECK(thread_root_names(folded) == names);
         }
     }
 }
