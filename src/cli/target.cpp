@@ -120,7 +120,8 @@ void check_target(int pid, TargetAccess access) {
         throw Error(ErrorKind::unsupported, "process " + std::to_string(pid) +
                                                 " is a kernel thread: it has no user-space stack to sample");
 
-    // A real stop-and-go of the main thread: the only reliable test that ptrace is allowed.
+    // A real stop-and-go of a live thread (the main one unless it has ended): the only reliable
+    // test that ptrace is allowed.
     ThreadSnapshot probe;
     CaptureStatus status = capture_thread(thread, CaptureLimits{.max_stack_bytes = 0}, probe);
     if (status == CaptureStatus::not_permitted) {
