@@ -14,19 +14,26 @@ std::string executable_of(int pid) {
     return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ignored).string();
 }
 
-// The first process below `root` (depth first, bounded) running `program`; 0 when none yet.
-int find_descendant(int root, const std::string& program) {
-    std::vector<int> pending{root};
-    for (int visited = 0; !pending.empty() && visited < 64; ++visited) {
-        int pid = pending.back();
-        pending.pop_back();
-        if (pid != root && executable_of(pid) == program)
-            return pid;
-        std::istringstream children(
-            read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
-        for (int child = 0; children >> child;)
-            pending.push_back(child);
+// The processes below `root`, parents before their children (bounded).
+std::vector<int> descendants(int root) {
+    std::vector<int> found;
+    std::vector<int> parents{root};
+    for (std::size_t next = 0; next < parents.size() && found.size() < 64; ++next) {
+        std::istringstream children(read_file("/proc/" + std::to_string(parents[next]) + "/task/" +
+                                              std::to_string(parents[next]) + "/children"));
+        for (int child = 0; children >> child && found.size() < 64;) {
+            found.push_back(child);
+            parents.push_back(child);
+        }
     }
+    return found;
+}
+
+// The first process below `root` running `program`; 0 when none yet.
+int find_descendant(int root, const std::string& program) {
+    for (int pid : descendants(root))
+        if (executable_of(pid) == program)
+            return pid;
     return 0;
 }
 
@@ -61,11 +68,15 @@ NamespacedProcess::NamespacedProcess(const std::vector<std::string>& unshare_arg
 }
 
 NamespacedProcess::~NamespacedProcess() {
-    if (pid_ > 0) {
-        // unshare (and a shell between) wait for it: once it is gone they reap it and exit.
-        ::kill(pid_, SIGKILL);
-        wrapper_.wait(std::chrono::seconds(10));
+    // Deepest first, each reaped by its parent (unshare, a shell: they wait for their children)
+    // before that parent is killed: an orphan would go to init, which may not reap it.
+    std::vector<int> below = descendants(wrapper_.pid());
+    for (auto pid = below.rbegin(); pid != below.rend(); ++pid) {
+        ::kill(*pid, SIGKILL);
+        for (int waited = 0; waited < 200 && process_state(*pid) != '?'; ++waited)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    wrapper_.wait(std::chrono::seconds(10));
     // ~ChildProcess kills and reaps whatever is left of the wrapper's process group.
 }
 
