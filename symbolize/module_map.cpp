@@ -1,5 +1,6 @@
 #include "module_map.hpp"
 
+#include "module_file.hpp"
 #include "sampler/error.hpp"
 #include "vdso_image.hpp"
 
@@ -9,6 +10,11 @@
 namespace sampler {
 
 ModuleMap::ModuleMap(int pid) : pid_(pid), root_("/proc/" + std::to_string(pid) + "/root") {}
+
+std::string ModuleMap::open_path_of(const std::string& path) const {
+    auto found = open_paths_.find(path);
+    return found != open_paths_.end() ? found->second : root_ + path;
+}
 
 ModuleMap::ModuleMap(ProcessMaps maps, std::map<std::string, std::shared_ptr<const ElfImage>> images)
     : maps_(std::move(maps)), images_(std::move(images)) {
@@ -39,8 +45,10 @@ std::shared_ptr<const ElfImage> ModuleMap::image_for(const MapEntry& entry) {
     if (pid_ == 0 || failures_.contains(entry.path))
         return nullptr;
     try {
-        auto image = ElfImage::open(root_ + entry.path);
+        std::string open_path = mapped_file_open_path(pid_, entry);
+        auto image = ElfImage::open(open_path);
         images_.emplace(entry.path, image);
+        open_paths_.emplace(entry.path, std::move(open_path));
         return image;
     } catch (const Error& error) {
         failures_.emplace(entry.path, error.what());
@@ -68,7 +76,8 @@ void ModuleMap::rebuild_modules() {
             continue;
         Module module;
         module.path = entry.path;
-        module.open_path = entry.path == vdso_map_name ? own_vdso_image().open_path : root_ + entry.path;
+        module.open_path =
+            entry.path == vdso_map_name ? own_vdso_image().open_path : open_path_of(entry.path);
         module.image = image;
         module.bias = image->load_bias(entry);
         module.start = entry.start;

@@ -1,6 +1,7 @@
 #pragma once
 // The ELF modules mapped into one target process, each opened once per run through
-// /proc/PID/root (so a target in another mount namespace works) and kept mapped here.
+// /proc/PID/root (so a target in another mount namespace works), or its /proc/PID/map_files
+// link when the file there is not the one mapped (see module_file.hpp), and kept mapped here.
 
 #include "elf_image.hpp"
 #include "process_maps.hpp"
@@ -15,7 +16,7 @@ namespace sampler {
 
 struct Module {
     std::string path;      // as the target sees it (from /proc/PID/maps)
-    std::string open_path; // where we open it: /proc/PID/root + path
+    std::string open_path; // where we open it: /proc/PID/root + path, or a map_files link
     std::shared_ptr<const ElfImage> image;
     std::uint64_t bias = 0;  // run-time address minus link-time address
     std::uint64_t start = 0; // lowest mapped address
@@ -48,12 +49,14 @@ class ModuleMap {
     void rebuild_modules();
     static bool has_image(const MapEntry& entry);
     std::shared_ptr<const ElfImage> image_for(const MapEntry& entry);
+    std::string open_path_of(const std::string& path) const;
 
     int pid_ = 0;
     std::string root_;
     ProcessMaps maps_;
     std::vector<Module> modules_;                                   // sorted by start
     std::map<std::string, std::shared_ptr<const ElfImage>> images_; // by path
+    std::map<std::string, std::string> open_paths_;                 // by path: where it was opened
     std::map<std::string, std::string> failures_;
 };
 

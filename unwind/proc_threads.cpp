@@ -7,7 +7,6 @@
 #include <sstream>
 
 namespace sampler {
-namespace {
 
 std::string read_small_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -17,8 +16,6 @@ std::string read_small_file(const std::string& path) {
     buffer << in.rdbuf();
     return buffer.str();
 }
-
-} // namespace
 
 std::vector<int> list_threads(int pid) {
     std::vector<int> tids;
@@ -60,9 +57,30 @@ std::optional<ThreadInfo> read_thread_info(int pid, int tid) {
     return info;
 }
 
+namespace {
+
+bool has_exited(char state) {
+    return state == '?' || state == 'Z' || state == 'X';
+}
+
+} // namespace
+
 bool process_exists(int pid) {
+    return live_thread(pid) != 0;
+}
+
+int live_thread(int pid) {
     char state = process_state(pid);
-    return state != '?' && state != 'Z' && state != 'X';
+    if (state == '?')
+        return 0;
+    if (!has_exited(state))
+        return pid;
+    // The main thread is a zombie: once the whole process has exited, it is the only task left.
+    for (int tid : list_threads(pid))
+        if (tid != pid && !has_exited(parse_stat_state(read_small_file(
+                              "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat"))))
+            return tid;
+    return 0;
 }
 
 char process_state(int pid) {
@@ -71,6 +89,9 @@ char process_state(int pid) {
 
 std::string process_command_line(int pid) {
     std::string text = read_small_file("/proc/" + std::to_string(pid) + "/cmdline");
+    if (text.empty()) // a main thread that ended (pthread_exit) shows none: ask one still running
+        if (int thread = live_thread(pid); thread != 0 && thread != pid)
+            text = read_small_file("/proc/" + std::to_string(thread) + "/cmdline");
     while (!text.empty() && text.back() == '\0')
         text.pop_back();
     std::replace(text.begin(), text.end(), '\0', ' ');

@@ -23,11 +23,18 @@ std::optional<ThreadInfo> read_thread_info(int pid, int tid);
 // The state letter from the text of a /proc stat file ("123 (name with ) parens) R ...").
 char parse_stat_state(const std::string& stat_text);
 
-// Whole-process facts.
+// Whole-process facts. A process exists while any of its threads has not exited: its main
+// thread may have ended (pthread_exit) and be a zombie while the others run on.
 bool process_exists(int pid);
-char process_state(int pid);               // '?' when gone
+char process_state(int pid); // the main thread's; '?' when gone
+// A thread through which the whole process can be read (/proc/TID/maps, /proc/TID/root,
+// process_vm_readv and ptrace need one that has not exited): `pid` itself unless its main
+// thread has ended while others run on; 0 when none is left.
+int live_thread(int pid);
 std::string process_command_line(int pid); // arguments joined by spaces; empty when unreadable
 int process_tracer(int pid);               // TracerPid from /proc/PID/status; 0 when not traced
+// The whole text of a small file (/proc); empty when it cannot be read.
+std::string read_small_file(const std::string& path);
 // Children, grandchildren, ... of `pid`, from /proc/PID/task/TID/children (bounded).
 std::vector<int> descendants_of(int pid);
 

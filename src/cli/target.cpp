@@ -97,17 +97,20 @@ void check_target(int pid, TargetAccess access) {
     if (pid == ::getpid())
         throw Error(ErrorKind::usage, "PID " + std::to_string(pid) +
                                           " is sampler itself; give the PID of the program to profile");
-    char state = process_state(pid);
-    if (state == '?')
+    if (process_state(pid) == '?')
         throw Error(ErrorKind::no_such_process, "no such process: " + std::to_string(pid));
-    if (state == 'Z' || state == 'X')
+    // The main thread may have ended (pthread_exit) while others run on: they are the process.
+    const int thread = live_thread(pid);
+    if (thread == 0)
         throw Error(ErrorKind::no_such_process,
                     "process " + std::to_string(pid) + " has already exited (zombie)");
+    const char state = process_state(thread);
+    const std::string proc = "/proc/" + std::to_string(thread);
     if (access == TargetAccess::read_memory) {
         // No stop: only check that its memory may be read (the same permission as ptrace's).
-        ProcessMemory memory(pid);
+        ProcessMemory memory(thread);
         std::uint64_t word = 0;
-        std::ifstream maps_file("/proc/" + std::to_string(pid) + "/maps");
+        std::ifstream maps_file(proc + "/maps");
         std::string line;
         std::getline(maps_file, line);
         std::uint64_t first = std::strtoull(line.c_str(), nullptr, 16);
@@ -120,23 +123,24 @@ void check_target(int pid, TargetAccess access) {
             throw Error(ErrorKind::permission, explain_ptrace_denied(pid));
         return;
     }
-    if (int tracer = process_tracer(pid); tracer != 0) {
+    if (int tracer = process_tracer(thread); tracer != 0) {
         std::string name = first_line("/proc/" + std::to_string(tracer) + "/comm");
         throw Error(ErrorKind::already_traced,
                     "process " + std::to_string(pid) + " is already traced by process " +
                         std::to_string(tracer) + (name.empty() ? "" : " (" + name + ")") +
                         ": only one debugger or profiler can attach at a time; detach it first");
     }
-    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    std::ifstream maps(proc + "/maps");
     if (maps && maps.peek() == std::ifstream::traits_type::eof() && process_command_line(pid).empty())
         throw Error(ErrorKind::unsupported, "process " + std::to_string(pid) +
                                                 " is a kernel thread: it has no user-space stack to sample");
 
-    // A real stop-and-go of the main thread: the only reliable test that ptrace is allowed.
+    // A real stop-and-go of a live thread (the main one unless it has ended): the only reliable
+    // test that ptrace is allowed.
     ThreadSnapshot probe;
-    CaptureStatus status = capture_thread(pid, CaptureLimits{.max_stack_bytes = 0}, probe);
+    CaptureStatus status = capture_thread(thread, CaptureLimits{.max_stack_bytes = 0}, probe);
     if (status == CaptureStatus::not_permitted) {
-        if (last_attach_errno() == EPERM && process_tracer(pid) != 0)
+        if (last_attach_errno() == EPERM && process_tracer(thread) != 0)
             throw Error(ErrorKind::already_traced,
                         "process " + std::to_string(pid) + " is already traced by another debugger");
         throw Error(ErrorKind::permission, explain_ptrace_denied(pid));
@@ -147,7 +151,7 @@ void check_target(int pid, TargetAccess access) {
     // then it reads as running, and `dump` (which reads states next) would say so. Give it a
     // moment to sleep again; it costs nothing when the thread was running anyway.
     if (state != 'R')
-        for (int waited = 0; waited < 100 && process_state(pid) == 'R'; ++waited)
+        for (int waited = 0; waited < 100 && process_state(thread) == 'R'; ++waited)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
@@ -155,7 +159,8 @@ TargetAccess target_access(const SessionOptions& session) {
     if (wants_ptrace_engine(session))
         return TargetAccess::stop_threads;
     PerfUnavailable why;
-    if (PerfCapture::probe(session.pid, why) || why.error == ESRCH)
+    const int thread = live_thread(session.pid);
+    if (PerfCapture::probe(thread != 0 ? thread : session.pid, why) || why.error == ESRCH)
         return TargetAccess::read_memory;
     if (session.capture == CaptureChoice::perf)
         throw Error(ErrorKind::unsupported, "--capture perf: " + why.reason);

@@ -235,7 +235,8 @@ class PerfSession final : public PerfRecordHandler {
 
     void on_task_exit(const PerfTaskRecord& task) override {
         wall_.erase(task.tid);
-        if (task.pid == task.tid) {
+        // The main thread may end alone (pthread_exit): the process goes on in its others.
+        if (task.pid == task.tid && !process_exists(task.pid)) {
             if (task.pid == options_.pid)
                 main_exited_ = true;
             else if (auto process = processes_.find(task.pid); process != processes_.end()) {

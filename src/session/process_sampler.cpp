@@ -1,5 +1,6 @@
 #include "process_sampler.hpp"
 
+#include "proc_threads.hpp"
 #include "sampler/error.hpp"
 #include "stack_merge.hpp"
 #include "thread_capture.hpp"
@@ -10,16 +11,28 @@
 
 namespace sampler {
 
+namespace {
+
+// Memory, maps and files are read through a thread that has not exited: the main thread may
+// have ended (pthread_exit) while the others run on, and then has none of them.
+int thread_to_read_through(int pid) {
+    int tid = live_thread(pid);
+    return tid != 0 ? tid : pid;
+}
+
+} // namespace
+
 ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
-    : pid_(pid), options_(options), native_(pid), memory_(pid),
-      filenames_("/proc/" + std::to_string(pid) + "/root"), created_(std::chrono::steady_clock::now()) {
+    : pid_(pid), reader_tid_(thread_to_read_through(pid)), options_(options), native_(reader_tid_),
+      memory_(reader_tid_), filenames_("/proc/" + std::to_string(reader_tid_) + "/root"),
+      created_(std::chrono::steady_clock::now()) {
     detect_python();
 }
 
 void ProcessSampler::detect_python() {
     last_detection_ = std::chrono::steady_clock::now();
     try {
-        python_ = PythonReader::detect(pid_, native_.modules(), memory_);
+        python_ = PythonReader::detect(reader_tid_, native_.modules(), memory_);
     } catch (const Error& error) {
         gave_up_detecting_ = true;
         std::fprintf(stderr, "sampler: %s; sampling native stacks only\n", error.what());
@@ -52,7 +65,8 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
         thread_names_.refresh(*python_, memory_, tids);
     for (int tid : tids) {
         auto info = read_thread_info(pid_, tid);
-        if (!info)
+        // An exited thread (a main thread that called pthread_exit) has no stack left to read.
+        if (!info || info->state == 'Z' || info->state == 'X')
             continue;
         info->holds_gil = gil_holder != 0 && gil_holder == tid;
         if (const std::string* name = thread_names_.find(tid))

@@ -99,6 +99,7 @@ class ProcessSampler {
     std::vector<Frame> python_frames(const PythonThread& thread, std::vector<bool>& is_entry);
 
     int pid_;
+    int reader_tid_; // the thread memory, maps and files are read through (see live_thread)
     StackOptions options_;
     NativeStacks native_;
     ProcessMemory memory_;

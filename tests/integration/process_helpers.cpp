@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <sys/prctl.h>
@@ -226,6 +227,18 @@ long total_samples(const std::map<std::string, long>& folded) {
     for (const auto& [stack, samples] : folded)
         count += samples;
     return count;
+}
+
+std::set<std::string> thread_root_names(const std::map<std::string, long>& folded) {
+    std::set<std::string> names;
+    const std::regex root(R"(^thread \d+ \((.*)\)$)");
+    for (const auto& [stack, count] : folded) {
+        std::smatch match;
+        std::string first = stack.substr(0, stack.find(';'));
+        if (std::regex_match(first, match, root))
+            names.insert(match[1]);
+    }
+    return names;
 }
 
 int line_of_marker(const std::string& file, const std::string& marker) {

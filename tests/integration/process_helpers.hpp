@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,8 @@ std::map<std::string, long> parse_folded(const std::string& text);
 // Samples whose stack contains `needle`, and all samples.
 long samples_matching(const std::map<std::string, long>& folded, const std::string& needle);
 long total_samples(const std::map<std::string, long>& folded);
+// The names in the `thread TID (NAME)` root frames of stacks recorded with --threads.
+std::set<std::string> thread_root_names(const std::map<std::string, long>& folded);
 
 // The line number of the first line of `file` containing `marker`.
 int line_of_marker(const std::string& file, const std::string& marker);

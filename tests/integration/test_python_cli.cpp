@@ -18,37 +18,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// SAMPLER_TEST_PYTHONS (e.g. "2.7,3.12,debian-3.11") narrows the set: the sanitizer build runs
-// a few versions, the normal build all of them.
-bool selected(const std::string& label) {
-    const char* wanted = std::getenv("SAMPLER_TEST_PYTHONS");
-    if (!wanted || !*wanted)
-        return true;
-    std::string list = std::string(",") + wanted + ",";
-    return list.find("," + label + ",") != std::string::npos;
-}
-
 struct InterpreterSearch {
     std::vector<Interpreter> found;
-    std::vector<std::string> missing; // selected, not installed
+    std::vector<std::string> missing; // selected (SAMPLER_TEST_PYTHONS), not installed
 };
 
 InterpreterSearch search_interpreters() {
     InterpreterSearch search;
-    for (const char* minor : {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"}) {
-        if (!selected(minor))
-            continue;
-        if (auto interpreter = find_pyenv_interpreter(minor))
-            search.found.push_back(*interpreter);
-        else
-            search.missing.push_back("no pyenv CPython " + std::string(minor) + " on this machine");
-    }
-    if (!selected("debian-3.11"))
-        return search;
-    if (auto debian = find_debian_python311())
-        search.found.push_back(*debian);
-    else
-        search.missing.push_back("Debian's /usr/bin/python3.11 is not installed");
+    search.found = test_interpreters(
+        {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "debian-3.11"}, search.missing);
+    for (std::string& label : search.missing)
+        label = "no CPython " + label + " on this machine";
     return search;
 }
 
@@ -298,15 +278,7 @@ TEST_CASE("Python: threads carry their threading names in dump, --json and recor
 
             auto folded = record(target, {"-r", "50", "-d", "1", "--idle", "--threads"},
                                  "py-names-" + interpreter.label);
-            std::set<std::string> roots;
-            const std::regex root(R"(^thread \d+ \((.*)\)$)");
-            for (const auto& [stack, count] : folded) {
-                std::smatch match;
-                std::string first = stack.substr(0, stack.find(';'));
-                if (std::regex_match(first, match, root))
-                    roots.insert(match[1]);
-            }
-            CHECK(roots == names);
+            CHECK(thread_root_names(folded) == names);
         }
     }
 }

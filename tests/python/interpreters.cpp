@@ -68,6 +68,23 @@ std::optional<Interpreter> find_debian_python311() {
     return Interpreter{"debian-3.11", "/usr/bin/python3.11", ""};
 }
 
+std::vector<Interpreter> test_interpreters(const std::vector<std::string>& labels,
+                                           std::vector<std::string>& missing) {
+    const char* wanted = std::getenv("SAMPLER_TEST_PYTHONS");
+    const std::string list = wanted && *wanted ? std::string(",") + wanted + "," : std::string();
+    std::vector<Interpreter> found;
+    for (const std::string& label : labels) {
+        if (!list.empty() && list.find("," + label + ",") == std::string::npos)
+            continue;
+        auto interpreter = label == "debian-3.11" ? find_debian_python311() : find_pyenv_interpreter(label);
+        if (interpreter)
+            found.push_back(*interpreter);
+        else
+            missing.push_back(label);
+    }
+    return found;
+}
+
 std::optional<std::string> pyenv_libpython(const Interpreter& interpreter) {
     if (interpreter.prefix.empty())
         return std::nullopt;

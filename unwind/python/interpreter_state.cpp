@@ -100,12 +100,16 @@ std::vector<ThreadStateFields> list_thread_states(const PythonTarget& target, co
     return states;
 }
 
-int thread_state_tid(const PythonTarget& target, const RemoteMemory& memory, const ThreadStateFields& state) {
+int thread_state_tid(const PythonTarget& target, const RemoteMemory& memory, const ThreadStateFields& state,
+                     NamespaceTids& tids) {
     if (target.layout.tstate.native_thread_id != absent)
         return state.native_thread_id > 0 && state.native_thread_id <= (1u << 22)
-                   ? static_cast<int>(state.native_thread_id)
+                   ? tids.host_tid(static_cast<int>(state.native_thread_id))
                    : 0;
     int tid = tid_from_pthread(memory, state.thread_id);
+    // A thread of the process for sure: the map lists only those.
+    if (tids.nested())
+        return tids.host_tid(tid);
     // The tid's offset in struct pthread is glibc's (2.36): on another C library the value read
     // there is no thread of the target, and no tid beats a wrong one.
     if (tid != 0 && target.pid > 0) {

@@ -3,6 +3,7 @@
 // where each thread's frame chain starts, and which thread holds the GIL. Lists are bounded and
 // loop-checked; a field that cannot be read yields 0.
 
+#include "namespace_tids.hpp"
 #include "python_target.hpp"
 #include "remote_memory.hpp"
 
@@ -38,7 +39,10 @@ std::vector<ThreadStateFields> list_thread_states(const PythonTarget& target, co
 bool read_thread_state(const PythonTarget& target, const RemoteMemory& memory, std::uint64_t address,
                        ThreadStateFields& out);
 
-int thread_state_tid(const PythonTarget& target, const RemoteMemory& memory, const ThreadStateFields& state);
+// Our id of the state's thread (the interpreter records the id the target sees, which in a
+// PID namespace is not ours: `tids` maps it); 0 when it cannot be told.
+int thread_state_tid(const PythonTarget& target, const RemoteMemory& memory, const ThreadStateFields& state,
+                     NamespaceTids& tids);
 
 // The innermost frame's address (following 3.11/3.12's _PyCFrame); 0 when none.
 std::uint64_t innermost_frame(const PythonTarget& target, const RemoteMemory& memory,

@@ -51,7 +51,7 @@ std::vector<PythonThread> PythonReader::read_threads(const RemoteMemory& memory,
              python::list_thread_states(target, memory, interp, max_threads - threads.size(), error_count)) {
             PythonThread thread;
             thread.thread_state = state.address;
-            thread.tid = python::thread_state_tid(target, memory, state);
+            thread.tid = python::thread_state_tid(target, memory, state, impl_->tids);
             thread.holds_gil = holder != 0 && holder == state.address;
             frames_left -= impl_->walker.walk(memory, python::innermost_frame(target, memory, state), thread,
                                               error_count, frames_left);
@@ -71,7 +71,7 @@ std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory
     for (std::uint64_t interp : python::list_interpreters(target, memory, error_count)) {
         for (const python::ThreadStateFields& state :
              python::list_thread_states(target, memory, interp, max_threads, error_count)) {
-            if (python::thread_state_tid(target, memory, state) != tid)
+            if (python::thread_state_tid(target, memory, state, impl_->tids) != tid)
                 continue;
             PythonThread thread;
             thread.thread_state = state.address;
@@ -130,7 +130,7 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
         for (std::uint64_t interp : python::list_interpreters(target, snapshot, scan_errors)) {
             for (const python::ThreadStateFields& candidate :
                  python::list_thread_states(target, snapshot, interp, max_threads, scan_errors)) {
-                int candidate_tid = python::thread_state_tid(target, snapshot, candidate);
+                int candidate_tid = python::thread_state_tid(target, snapshot, candidate, impl_->tids);
                 if (candidate_tid == 0)
                     continue;
                 known[candidate_tid] = candidate;
@@ -248,7 +248,7 @@ int PythonReader::gil_holder_tid(const RemoteMemory& memory) {
         for (const python::ThreadStateFields& state :
              python::list_thread_states(target, memory, interp, max_threads, errors))
             if (state.address == holder)
-                return python::thread_state_tid(target, memory, state);
+                return python::thread_state_tid(target, memory, state, impl_->tids);
     }
     return 0;
 }
@@ -264,7 +264,7 @@ std::unordered_map<int, std::string> PythonReader::thread_names(const RemoteMemo
         auto states = python::list_thread_states(target, memory, interp, states_left, errors);
         states_left -= std::min(states_left, states.size());
         for (const python::ThreadStateFields& state : states) {
-            if (int tid = python::thread_state_tid(target, memory, state); tid != 0) {
+            if (int tid = python::thread_state_tid(target, memory, state, impl_->tids); tid != 0) {
                 tid_by_ident[state.thread_id] = tid;
                 idents.insert(state.thread_id);
             }

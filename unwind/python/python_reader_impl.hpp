@@ -16,7 +16,7 @@ namespace sampler {
 struct PythonReader::Impl {
     explicit Impl(python::PythonTarget found)
         : target(std::move(found)), objects(target.layout, target.types), codes(objects),
-          walker(objects, codes), names(objects) {}
+          walker(objects, codes), names(objects), tids(target.pid) {}
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
 
@@ -25,6 +25,7 @@ struct PythonReader::Impl {
     python::CodeCache codes;
     python::FrameWalker walker;
     python::ThreadNameReader names;
+    NamespaceTids tids; // the target's thread ids -> ours
     // tid -> the thread state last found for it (read_running_thread): checked on each use.
     std::unordered_map<int, python::ThreadStateFields> state_by_tid;
     // Scratch space of read_running_thread's check, kept to spare an allocation per sample.
