@@ -3,6 +3,7 @@
 // mount namespace (read through /proc/PID/root, or /proc/PID/map_files once even that path no
 // longer leads to it). Both capture engines, and dump.
 #include "namespaced_process.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 #include <filesystem>

@@ -3,6 +3,7 @@
 // Both capture engines, and dump.
 #include "../python/interpreters.hpp"
 #include "namespaced_process.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 #include <filesystem>
