@@ -407,8 +407,8 @@ std::string title_of(const Profile& profile, const FlamegraphOptions& options) {
 std::string subtitle_of(const Profile& profile, const FlamegraphOptions& options) {
     if (options.before)
         return "differential: widths from AFTER (" + std::to_string(profile.tree.total()) +
-               " samples); red grew, blue shrank against BEFORE (" + std::to_string(options.before->tree.total()) +
-               " samples), as shares of each total";
+               " samples); red grew, blue shrank against BEFORE (" +
+               std::to_string(options.before->tree.total()) + " samples), as shares of each total";
     // Profiles read from folded files know no process or duration.
     if (profile.info.pid == 0)
         return std::to_string(profile.tree.total()) + " samples";
@@ -516,9 +516,10 @@ Differential compare_with(const std::vector<LabelNode>& after, const Profile& be
         }
     }
     for (std::size_t index = 0; index < after.size(); ++index)
-        differential.largest_change = std::max(
-            differential.largest_change, std::fabs(share(after[index].total, after[0].total) -
-                                                   share(differential.before_totals[index], differential.before_total)));
+        differential.largest_change =
+            std::max(differential.largest_change,
+                     std::fabs(share(after[index].total, after[0].total) -
+                               share(differential.before_totals[index], differential.before_total)));
     return differential;
 }
 

@@ -89,7 +89,8 @@ FoldedInput read_folded(std::string_view text) {
         const std::string_view count_text = line.substr(space + 1);
         const std::string_view frames = trim(line.substr(0, space));
         std::uint64_t count = 0;
-        const auto [at, error] = std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
+        const auto [at, error] =
+            std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
         if (error != std::errc{} || at != count_text.data() + count_text.size() || frames.empty()) {
             malformed();
             continue;
@@ -103,8 +104,8 @@ FoldedInput read_folded(std::string_view text) {
         std::size_t start = 0;
         while (start <= frames.size()) {
             const auto semicolon = frames.find(';', start);
-            const std::string_view label =
-                frames.substr(start, semicolon == std::string_view::npos ? std::string_view::npos : semicolon - start);
+            const std::string_view label = frames.substr(
+                start, semicolon == std::string_view::npos ? std::string_view::npos : semicolon - start);
             if (!label.empty()) // "a;;b" from some collapsers: skip the empty frame
                 stack.push_back(input.profile.intern(frame_for(label)));
             if (semicolon == std::string_view::npos)

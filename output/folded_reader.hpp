@@ -16,8 +16,8 @@ constexpr std::uint64_t max_folded_samples = std::uint64_t{1} << 53;
 
 struct FoldedInput {
     Profile profile;
-    std::uint64_t lines = 0;     // stack lines read
-    std::uint64_t malformed = 0; // lines skipped: no count, a count that is not a number, no stack
+    std::uint64_t lines = 0;                // stack lines read
+    std::uint64_t malformed = 0;            // lines skipped: no count, a count that is not a number, no stack
     std::uint64_t first_malformed_line = 0; // 1-based; 0 when none
     // 1-based line whose count took the total past max_folded_samples (reading stopped there: the
     // input is not a profile); 0 when none.

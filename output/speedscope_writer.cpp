@@ -21,8 +21,9 @@ json frame_json(const Frame& frame) {
 }
 
 json sampled_profile(const std::string& name, double end_seconds) {
-    return {{"type", "sampled"}, {"name", name},           {"unit", "seconds"},
-            {"startValue", 0},   {"endValue", end_seconds}, {"samples", json::array()},
+    return {{"type", "sampled"},       {"name", name},
+            {"unit", "seconds"},       {"startValue", 0},
+            {"endValue", end_seconds}, {"samples", json::array()},
             {"weights", json::array()}};
 }
 

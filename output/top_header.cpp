@@ -23,8 +23,8 @@ std::string statistics(const TopStatus& status) {
     text += format(" of %g Hz", status.requested_rate_hz);
     if (status.kept_percent >= 0)
         text += format("   kept %.1f%%", status.kept_percent);
-    text += format("   errors %.1f%%   threads sampled %zu", top_error_percent(status.errors, status.thread_samples),
-                   status.threads_sampled);
+    text += format("   errors %.1f%%   threads sampled %zu",
+                   top_error_percent(status.errors, status.thread_samples), status.threads_sampled);
     if (status.processes > 1)
         text += format("   processes %zu", status.processes);
     if (!status.python_version.empty())
@@ -44,7 +44,8 @@ std::string view(const TopStatus& status) {
 std::string warnings(const TopStatus& status) {
     std::string text;
     if (status.kept_percent >= 0 && top_behind_rate(status.kept_percent, 100))
-        text += format("BEHIND: kept %.1f%% of the samples the threads' CPU time called for", status.kept_percent);
+        text += format("BEHIND: kept %.1f%% of the samples the threads' CPU time called for",
+                       status.kept_percent);
     else if (status.kept_percent < 0 && status.achieved_rate_hz >= 0 &&
              top_behind_rate(status.achieved_rate_hz, status.requested_rate_hz))
         text += format("BEHIND: sampling at %.1f Hz of %g Hz requested", status.achieved_rate_hz,

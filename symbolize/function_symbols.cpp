@@ -42,8 +42,9 @@ FunctionSymbols::FunctionSymbols(Dwfl_Module* module) {
 }
 
 std::optional<FunctionSymbols::Hit> FunctionSymbols::find(std::uint64_t address) const {
-    auto after = std::upper_bound(symbols_.begin(), symbols_.end(), address,
-                                  [](std::uint64_t value, const Symbol& symbol) { return value < symbol.start; });
+    auto after =
+        std::upper_bound(symbols_.begin(), symbols_.end(), address,
+                         [](std::uint64_t value, const Symbol& symbol) { return value < symbol.start; });
     // Walking back from the last symbol starting at or before `address` meets the best-ranked
     // name of that start first. Symbols nested in a larger one are few: a short walk suffices.
     constexpr int max_steps = 16;

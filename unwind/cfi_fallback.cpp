@@ -2,10 +2,10 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <initializer_list>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <fcntl.h>
+#include <initializer_list>
 #include <libelf.h>
 #include <unistd.h>
 #include <vector>
@@ -214,7 +214,8 @@ CompactFrameRule CfiFallback::compact_rule(const Module& module, std::uint64_t p
         cfa_register = ops[0].atom - DW_OP_breg0;
         cfa_offset = static_cast<std::int64_t>(ops[0].number);
     }
-    if ((cfa_register != dwarf_rsp && cfa_register != dwarf_rbp) || cfa_offset < INT32_MIN || cfa_offset > INT32_MAX)
+    if ((cfa_register != dwarf_rsp && cfa_register != dwarf_rbp) || cfa_offset < INT32_MIN ||
+        cfa_offset > INT32_MAX)
         return rule;
     rule.cfa_from_frame_pointer = cfa_register == dwarf_rbp;
     rule.cfa_offset = static_cast<std::int32_t>(cfa_offset);
@@ -233,8 +234,8 @@ CompactFrameRule CfiFallback::compact_rule(const Module& module, std::uint64_t p
     if (dwarf_frame_register(frame, dwarf_rbp, ops_mem, &ops, &count) != 0)
         return rule;
     if (count == 0)
-        rule.frame_pointer = ops == nullptr ? CompactFrameRule::FramePointer::unchanged
-                                            : CompactFrameRule::FramePointer::lost;
+        rule.frame_pointer =
+            ops == nullptr ? CompactFrameRule::FramePointer::unchanged : CompactFrameRule::FramePointer::lost;
     else if (cfa_offset_location(ops, count, rule.frame_pointer_offset))
         rule.frame_pointer = CompactFrameRule::FramePointer::saved;
     else

@@ -238,7 +238,9 @@ std::optional<UnwoundStack> RemoteUnwinder::unwind_with_compact_rules(const Thre
                 return std::nullopt; // libunwind's path knows what to do with unknown code
             if (state_->rules.size() >= max_cached_rules)
                 state_->rules.clear();
-            cached = state_->rules.emplace(lookup, state_->fallback.compact_rule(*module, pc, is_return_address)).first;
+            cached =
+                state_->rules.emplace(lookup, state_->fallback.compact_rule(*module, pc, is_return_address))
+                    .first;
         }
         const CompactFrameRule& rule = cached->second;
         if (rule.kind == CompactFrameRule::Kind::outermost)

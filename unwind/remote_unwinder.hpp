@@ -43,7 +43,8 @@ class RemoteUnwinder {
   private:
     // The common case without libunwind: every frame's CFI is compact (see CompactFrameRule).
     // nullopt when some frame's is not, or its code is in no known module.
-    std::optional<UnwoundStack> unwind_with_compact_rules(const ThreadSnapshot& snapshot, std::size_t max_depth);
+    std::optional<UnwoundStack> unwind_with_compact_rules(const ThreadSnapshot& snapshot,
+                                                          std::size_t max_depth);
 
     struct State;
     std::unique_ptr<State> state_;

@@ -5,7 +5,9 @@ namespace sampler {
 std::size_t FrameTable::Hash::operator()(const Frame& frame) const {
     // The fields that tell most frames apart; equal frames agree on them, as they must.
     std::size_t hash = std::hash<std::string>{}(frame.name);
-    const auto mix = [&hash](std::size_t value) { hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2); };
+    const auto mix = [&hash](std::size_t value) {
+        hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
+    };
     mix(std::hash<std::string>{}(frame.file));
     mix(frame.line);
     mix(frame.module_offset);

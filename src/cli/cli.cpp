@@ -48,13 +48,15 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
                          "Python: aggregate by function (its first line) instead of the current line");
         target.capture = default_capture();
         command
-            .add_option("--capture", target.capture,
-                        "Capture engine: perf (the kernel samples each thread on its CPU clock; nothing is "
-                        "stopped), ptrace (stop each thread for its copy), or auto (default: perf, else ptrace)")
+            .add_option(
+                "--capture", target.capture,
+                "Capture engine: perf (the kernel samples each thread on its CPU clock; nothing is "
+                "stopped), ptrace (stop each thread for its copy), or auto (default: perf, else ptrace)")
             ->transform(CLI::CheckedTransformer(capture_names));
-        command.add_flag("--blocking", stacks.blocking,
-                         "Stop each thread for its sample (the ptrace engine): exact Python stacks, as py-spy "
-                         "does by default");
+        command.add_flag(
+            "--blocking", stacks.blocking,
+            "Stop each thread for its sample (the ptrace engine): exact Python stacks, as py-spy "
+            "does by default");
     }
     command.add_flag("--native", stacks.native, "Python: merge native (C/C++) frames with the Python frames");
     command.add_flag("--nonblocking", stacks.nonblocking,
@@ -118,8 +120,9 @@ int run_cli(int argc, char** argv) {
     app.set_version_flag("--version", std::string("sampler ") + SAMPLER_VERSION);
 
     RecordOptions record;
-    auto* record_command = app.add_subcommand(
-        "record", "Sample a process's stacks and write a flame graph (SVG), folded stacks, pprof, speedscope or a Chrome trace");
+    auto* record_command =
+        app.add_subcommand("record", "Sample a process's stacks and write a flame graph (SVG), folded "
+                                     "stacks, pprof, speedscope or a Chrome trace");
     add_target_options(*record_command, record.target, CommandKind::sampling);
     record_command
         ->add_option("-o,--output", record.output,
@@ -168,9 +171,9 @@ int run_cli(int argc, char** argv) {
                           "Print one plain-text snapshot after --delay seconds, then exit");
 
     FlamegraphCommandOptions flamegraph;
-    auto* flamegraph_command =
-        app.add_subcommand("flamegraph", "Render folded stacks (sampler, perf + stackcollapse, py-spy raw) as a "
-                                         "flame graph SVG");
+    auto* flamegraph_command = app.add_subcommand(
+        "flamegraph", "Render folded stacks (sampler, perf + stackcollapse, py-spy raw) as a "
+                      "flame graph SVG");
     flamegraph_command->add_option("input", flamegraph.input, "Folded stacks file; '-' for stdin")
         ->required()
         ->check(input_name());

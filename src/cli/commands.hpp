@@ -12,9 +12,9 @@ namespace sampler {
 
 struct TargetOptions {
     int pid = 0;
-    std::vector<std::string> command; // `-- COMMAND ARGS...`: start it and profile it
-    StackOptions stacks;              // what to read of each thread, and which threads
-    bool subprocesses = false;        // also profile descendant processes
+    std::vector<std::string> command;                 // `-- COMMAND ARGS...`: start it and profile it
+    StackOptions stacks;                              // what to read of each thread, and which threads
+    bool subprocesses = false;                        // also profile descendant processes
     CaptureChoice capture = CaptureChoice::automatic; // --capture
 };
 

@@ -123,17 +123,19 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
     else
         std::fprintf(stderr, "sampler: ptrace engine: each sampled thread was stopped for its copy\n");
     if (report.idle_samples > 0)
-        std::fprintf(stderr, "sampler: --idle: %llu of the stacks are of threads off their CPU (asleep or waiting)\n",
+        std::fprintf(stderr,
+                     "sampler: --idle: %llu of the stacks are of threads off their CPU (asleep or waiting)\n",
                      (unsigned long long)report.idle_samples);
     if (report.execs > 0)
-        std::fprintf(stderr, "sampler: %llu exec%s while recording: each such process was sampled anew from its "
-                             "new program\n",
+        std::fprintf(stderr,
+                     "sampler: %llu exec%s while recording: each such process was sampled anew from its "
+                     "new program\n",
                      (unsigned long long)report.execs, report.execs == 1 ? "" : "s");
-    std::fprintf(stderr, "sampler: own CPU while sampling (start-up excluded) %.3f s: %.1f us per thread sample\n",
-                 report.sampling_cpu_seconds,
-                 report.sampling_cpu_samples
-                     ? 1e6 * report.sampling_cpu_seconds / double(report.sampling_cpu_samples)
-                     : 0.0);
+    std::fprintf(
+        stderr, "sampler: own CPU while sampling (start-up excluded) %.3f s: %.1f us per thread sample\n",
+        report.sampling_cpu_seconds,
+        report.sampling_cpu_samples ? 1e6 * report.sampling_cpu_seconds / double(report.sampling_cpu_samples)
+                                    : 0.0);
 }
 
 } // namespace

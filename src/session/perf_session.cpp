@@ -1,7 +1,7 @@
 #include "perf_session.hpp"
 
-#include "perf_capture.hpp"
 #include "own_cpu.hpp"
+#include "perf_capture.hpp"
 #include "proc_threads.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <deque>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -58,8 +58,7 @@ class PeriodCounter {
 class PerfSession final : public PerfRecordHandler {
   public:
     PerfSession(const SessionOptions& options, SampleSink& sink, SessionReport& report)
-        : options_(options), sink_(sink), report_(report),
-          period_ns_(std::max(1.0, 1e9 / options.rate_hz)) {
+        : options_(options), sink_(sink), report_(report), period_ns_(std::max(1.0, 1e9 / options.rate_hz)) {
         processes_.emplace(options.pid, std::make_unique<ProcessSampler>(options.pid, options.stacks));
         report_.python_version = processes_.at(options.pid)->python_version();
     }
@@ -364,7 +363,8 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     if (options.subprocesses)
         for (int child : descendants_of(options.pid))
             if (!capture.add_process(child, why) && why.error != ESRCH)
-                std::fprintf(stderr, "sampler: cannot sample child process %d: %s\n", child, why.reason.c_str());
+                std::fprintf(stderr, "sampler: cannot sample child process %d: %s\n", child,
+                             why.reason.c_str());
     if (wall) {
         std::vector<int> pids{options.pid};
         if (options.subprocesses)
@@ -377,8 +377,9 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     }
     session.end_of_drain(monotonic_nanoseconds()); // thread names, before the first tick
     if (capture.kernel_time_excluded())
-        std::fprintf(stderr, "sampler: perf_event without CAP_PERFMON samples user mode only: time the target "
-                             "spends in system calls is not counted\n");
+        std::fprintf(stderr,
+                     "sampler: perf_event without CAP_PERFMON samples user mode only: time the target "
+                     "spends in system calls is not counted\n");
 
     // Our CPU is counted from the end of the first drain that had samples: start-up (reading
     // symbols and line tables for the first stacks) is not the cost of a sample.
@@ -400,7 +401,8 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         if (!session.process_queue(std::chrono::milliseconds(2)))
             wake_ns = now_ns; // more to unwind: only empty the rings, do not wait
         if (now_ns < wake_ns)
-            capture.wait(static_cast<int>(std::min<std::uint64_t>((wake_ns - now_ns + 999'999) / 1'000'000, 50)));
+            capture.wait(
+                static_cast<int>(std::min<std::uint64_t>((wake_ns - now_ns + 999'999) / 1'000'000, 50)));
         capture.drain(session);
         if (cpu_at_start < 0 && report.thread_samples > 0) {
             cpu_at_start = own_cpu_seconds();

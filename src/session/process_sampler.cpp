@@ -48,7 +48,8 @@ void ProcessSampler::redetect_while_starting() {
     // mapped libpython or set up its runtime yet: look again, five times a second, for a while.
     using namespace std::chrono;
     auto now = steady_clock::now();
-    if (python_ || gave_up_detecting_ || now - created_ > seconds(10) || now - last_detection_ < milliseconds(200))
+    if (python_ || gave_up_detecting_ || now - created_ > seconds(10) ||
+        now - last_detection_ < milliseconds(200))
         return;
     native_.refresh_if_stale();
     detect_python();

@@ -15,20 +15,20 @@ namespace sampler {
 enum class StopReason { stop_signal, duration, target_exited, sink };
 
 struct SessionReport {
-    std::uint64_t ticks = 0;            // sampling rounds over all threads
-    std::uint64_t thread_samples = 0;   // stacks added to the profile
-    std::uint64_t errors = 0;           // threads that could not be captured or unwound
-    std::uint64_t truncated = 0;        // stacks whose unwinding stopped early
-    std::uint64_t late_ticks = 0;       // ticks that started later than planned
-    std::uint64_t merge_mismatches = 0; // --native stacks whose Python and native parts did not pair up
-                                        // (recorded with their Python frames alone)
+    std::uint64_t ticks = 0;               // sampling rounds over all threads
+    std::uint64_t thread_samples = 0;      // stacks added to the profile
+    std::uint64_t errors = 0;              // threads that could not be captured or unwound
+    std::uint64_t truncated = 0;           // stacks whose unwinding stopped early
+    std::uint64_t late_ticks = 0;          // ticks that started later than planned
+    std::uint64_t merge_mismatches = 0;    // --native stacks whose Python and native parts did not pair up
+                                           // (recorded with their Python frames alone)
     std::uint64_t torn_python_samples = 0; // perf engine: Python reads that kept changing, dropped
-    std::uint64_t gil_samples = 0;      // stacks of a thread holding the GIL (Python targets)
-    std::uint64_t active_samples = 0;   // stacks of a thread that was running
-    std::uint64_t gil_ticks = 0;        // rounds in which some thread held the GIL
-    std::uint64_t active_ticks = 0;     // rounds in which some sampled thread was running
-    std::size_t processes = 0;          // processes sampled in the last round
-    std::string python_version;         // the main target's CPython version; empty when not Python
+    std::uint64_t gil_samples = 0;         // stacks of a thread holding the GIL (Python targets)
+    std::uint64_t active_samples = 0;      // stacks of a thread that was running
+    std::uint64_t gil_ticks = 0;           // rounds in which some thread held the GIL
+    std::uint64_t active_ticks = 0;        // rounds in which some sampled thread was running
+    std::size_t processes = 0;             // processes sampled in the last round
+    std::string python_version;            // the main target's CPython version; empty when not Python
     double elapsed_seconds = 0;
     // sampler's own CPU time (user + system) while sampling, start-up (symbol loading) and
     // writing the output excluded: the profiler's cost per sample is this / thread_samples.
@@ -42,11 +42,13 @@ struct SessionReport {
     // records the kernel dropped because a ring was full.
     double expected_samples = 0;
     std::uint64_t lost_samples = 0;
-    bool kernel_time_excluded = false; // perf_event without CAP_PERFMON: user mode only
-    std::uint64_t execs = 0;           // processes that exec'd while sampled (sampled anew)
+    bool kernel_time_excluded = false;  // perf_event without CAP_PERFMON: user mode only
+    std::uint64_t execs = 0;            // processes that exec'd while sampled (sampled anew)
     std::uint64_t idle_samples = 0;     // perf_event --idle: stacks of threads off their CPU
     std::uint64_t received_samples = 0; // perf_event: samples of the target's threads read from the rings
-    double kept_share() const { return expected_samples > 0 ? double(received_samples) / expected_samples : 0; }
+    double kept_share() const {
+        return expected_samples > 0 ? double(received_samples) / expected_samples : 0;
+    }
     int exit_status = -1; // the child's wait status when we started it and it ended
 
     double achieved_rate() const { return elapsed_seconds > 0 ? double(ticks) / elapsed_seconds : 0; }

@@ -1,7 +1,7 @@
 #include "sampling_session.hpp"
 
-#include "perf_session.hpp"
 #include "own_cpu.hpp"
+#include "perf_session.hpp"
 #include "proc_threads.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
@@ -214,8 +214,9 @@ SessionReport run_sampling_session(const SessionOptions& options, SampleSink& si
             return *report;
         if (options.capture == CaptureChoice::perf)
             throw Error(ErrorKind::unsupported, "--capture perf: " + why_not);
-        std::fprintf(stderr, "sampler: %s; sampling with ptrace stops instead (slower; --capture ptrace "
-                             "silences this)\n",
+        std::fprintf(stderr,
+                     "sampler: %s; sampling with ptrace stops instead (slower; --capture ptrace "
+                     "silences this)\n",
                      why_not.c_str());
     }
     return run_ptrace_session(options, sink);

@@ -1,6 +1,5 @@
 #include "stack_merge.hpp"
 
-
 namespace sampler {
 namespace {
 

@@ -101,10 +101,9 @@ void TopSink::end_window(const SessionReport& report, Clock::time_point now) {
     // The perf_event engine samples CPU time, not rounds: what tells whether it keeps up is the
     // share of the samples that CPU time called for which arrived. Too few to tell: unknown.
     const double expected = report.expected_samples - window_first_expected_;
-    status.kept_percent =
-        report.engine == "perf_event" && expected >= 20
-            ? 100.0 * double(report.received_samples - window_first_received_) / expected
-            : (report.engine == "perf_event" ? status.kept_percent : -1);
+    status.kept_percent = report.engine == "perf_event" && expected >= 20
+                              ? 100.0 * double(report.received_samples - window_first_received_) / expected
+                              : (report.engine == "perf_event" ? status.kept_percent : -1);
     window_first_expected_ = report.expected_samples;
     window_first_received_ = report.received_samples;
     status.errors = report.errors;

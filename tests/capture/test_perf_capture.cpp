@@ -25,9 +25,12 @@ struct CountingHandler : PerfRecordHandler {
     void on_sample(RawSample& sample) override {
         ++samples_by_tid[sample.tid];
         with_registers += sample.has_registers;
-        stack_bytes_ok += sample.stack_size > 0 && sample.snapshot.stack_start == sample.snapshot.registers.rsp;
+        stack_bytes_ok +=
+            sample.stack_size > 0 && sample.snapshot.stack_start == sample.snapshot.registers.rsp;
     }
-    void on_task_start(const PerfTaskRecord& task) override { thread_starts += task.pid == getpid() && task.tid != task.pid; }
+    void on_task_start(const PerfTaskRecord& task) override {
+        thread_starts += task.pid == getpid() && task.tid != task.pid;
+    }
 };
 
 int this_tid() {

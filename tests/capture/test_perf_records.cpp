@@ -91,7 +91,8 @@ TEST_CASE("perf records: a short or lying record is rejected, never read past") 
     std::uint64_t stream = 0;
     SECTION("cut inside the registers") {
         RecordBuilder record = sample_with_stack(stack, 64);
-        CHECK_FALSE(decode_perf_sample(record.finish(64 + 16 + 8 * 10), PerfSampleFormat{true}, sample, stream));
+        CHECK_FALSE(
+            decode_perf_sample(record.finish(64 + 16 + 8 * 10), PerfSampleFormat{true}, sample, stream));
     }
     SECTION("cut inside the stack bytes") {
         RecordBuilder record = sample_with_stack(stack, 64);
@@ -110,7 +111,10 @@ TEST_CASE("perf records: a short or lying record is rejected, never read past") 
 
 TEST_CASE("perf records: a sample without user registers (ABI none) has no native part") {
     RecordBuilder record(PERF_RECORD_SAMPLE);
-    record.append(std::uint32_t{7}).append(std::uint32_t{8}).append(std::uint64_t{9}).append(std::uint64_t{32});
+    record.append(std::uint32_t{7})
+        .append(std::uint32_t{8})
+        .append(std::uint64_t{9})
+        .append(std::uint64_t{32});
     record.append(std::uint64_t{PERF_SAMPLE_REGS_ABI_NONE}).append(std::uint64_t{0});
     RawSample sample;
     std::uint64_t stream = 0;
@@ -122,7 +126,10 @@ TEST_CASE("perf records: a sample without user registers (ABI none) has no nativ
 
 TEST_CASE("perf records: Python-only samples carry thread and time alone") {
     RecordBuilder record(PERF_RECORD_SAMPLE);
-    record.append(std::uint32_t{7}).append(std::uint32_t{8}).append(std::uint64_t{9}).append(std::uint64_t{32});
+    record.append(std::uint32_t{7})
+        .append(std::uint32_t{8})
+        .append(std::uint64_t{9})
+        .append(std::uint64_t{32});
     RawSample sample;
     std::uint64_t stream = 0;
     REQUIRE(decode_perf_sample(record.finish(), PerfSampleFormat{false}, sample, stream));
@@ -135,7 +142,10 @@ TEST_CASE("perf records: Python-only samples carry thread and time alone") {
 
 TEST_CASE("perf records: fork, exit, comm and lost records") {
     RecordBuilder fork(PERF_RECORD_FORK);
-    fork.append(std::uint32_t{10}).append(std::uint32_t{10}).append(std::uint32_t{12}).append(std::uint32_t{10});
+    fork.append(std::uint32_t{10})
+        .append(std::uint32_t{10})
+        .append(std::uint32_t{12})
+        .append(std::uint32_t{10});
     fork.append(std::uint64_t{77});
     PerfTaskRecord task;
     REQUIRE(decode_perf_task(fork.finish(), task));
@@ -145,7 +155,9 @@ TEST_CASE("perf records: fork, exit, comm and lost records") {
     CHECK(task.time_ns == 77);
 
     RecordBuilder comm(PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC);
-    comm.append(std::uint32_t{10}).append(std::uint32_t{10}).append(std::uint64_t{0x6e6f68747970}); // "python"
+    comm.append(std::uint32_t{10})
+        .append(std::uint32_t{10})
+        .append(std::uint64_t{0x6e6f68747970}); // "python"
     PerfPidTid ids;
     REQUIRE(decode_perf_pid_tid(comm.finish(), ids));
     CHECK(ids.pid == 10);
@@ -156,8 +168,12 @@ TEST_CASE("perf records: fork, exit, comm and lost records") {
     REQUIRE(decode_perf_lost(lost.finish(), dropped));
     CHECK(dropped == 42);
 
-    RecordBuilder switch_out(PERF_RECORD_SWITCH, PERF_RECORD_MISC_SWITCH_OUT | PERF_RECORD_MISC_SWITCH_OUT_PREEMPT);
-    switch_out.append(std::uint32_t{10}).append(std::uint32_t{12}).append(std::uint64_t{88}).append(std::uint64_t{1});
+    RecordBuilder switch_out(PERF_RECORD_SWITCH,
+                             PERF_RECORD_MISC_SWITCH_OUT | PERF_RECORD_MISC_SWITCH_OUT_PREEMPT);
+    switch_out.append(std::uint32_t{10})
+        .append(std::uint32_t{12})
+        .append(std::uint64_t{88})
+        .append(std::uint64_t{1});
     PerfSwitchRecord switched;
     REQUIRE(decode_perf_switch(switch_out.finish(), switched));
     CHECK(switched.tid == 12);
@@ -165,7 +181,10 @@ TEST_CASE("perf records: fork, exit, comm and lost records") {
     CHECK(switched.out);
     CHECK(switched.preempted);
     RecordBuilder switch_in(PERF_RECORD_SWITCH);
-    switch_in.append(std::uint32_t{10}).append(std::uint32_t{12}).append(std::uint64_t{89}).append(std::uint64_t{1});
+    switch_in.append(std::uint32_t{10})
+        .append(std::uint32_t{12})
+        .append(std::uint64_t{89})
+        .append(std::uint64_t{1});
     REQUIRE(decode_perf_switch(switch_in.finish(), switched));
     CHECK_FALSE(switched.out);
 

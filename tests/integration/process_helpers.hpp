@@ -61,7 +61,7 @@ char process_state(int pid); // from /proc/PID/stat; '?' when gone
 int tracer_of(int pid);      // TracerPid
 // Checks (CHECK) that the target runs or sleeps, untraced: sampler let it go.
 void check_target_runs_on(int pid);
-long cpu_ticks(int pid);     // utime + stime
+long cpu_ticks(int pid); // utime + stime
 std::string read_file(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 std::string temp_path(const std::string& name);

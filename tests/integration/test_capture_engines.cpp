@@ -4,8 +4,8 @@
 #include "process_helpers.hpp"
 
 #include <atomic>
-#include <regex>
 #include <catch2/catch.hpp>
+#include <regex>
 #include <sys/ptrace.h>
 #include <thread>
 
@@ -33,13 +33,15 @@ TEST_CASE("perf engine: a process sharing the CPUs gets samples for the CPU time
     std::vector<std::unique_ptr<ChildProcess>> others;
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < 2 * cpus - 1; ++i)
-        others.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{fixture_path("workload"), "split"}));
+        others.push_back(
+            std::make_unique<ChildProcess>(std::vector<std::string>{fixture_path("workload"), "split"}));
     wait_until_started(target);
     std::this_thread::sleep_for(200ms);
 
     const std::string out = temp_path("perf-oncpu.txt");
     const long cpu_before = cpu_ticks(target.pid());
-    CommandResult result = run_sampler(record_args(target, out, {"--capture", "perf", "-r", "200", "-d", "4"}));
+    CommandResult result =
+        run_sampler(record_args(target, out, {"--capture", "perf", "-r", "200", "-d", "4"}));
     const long cpu_after = cpu_ticks(target.pid());
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
@@ -49,7 +51,8 @@ TEST_CASE("perf engine: a process sharing the CPUs gets samples for the CPU time
     // The CPU time the kernel counted for the sampled threads over exactly the sampling span
     // (their task clocks), as sampler reports it: the samples match it.
     std::smatch called_for;
-    REQUIRE(std::regex_search(result.err, called_for, std::regex(R"(of the (\d+) its threads' CPU time called for)")));
+    REQUIRE(std::regex_search(result.err, called_for,
+                              std::regex(R"(of the (\d+) its threads' CPU time called for)")));
     const double expected = std::stod(called_for[1]);
     CHECK(samples >= expected * 0.9);
     CHECK(samples <= expected * 1.05 + 5);
@@ -77,7 +80,8 @@ TEST_CASE("perf engine: the target is never stopped or traced while recording", 
         }
     });
     const std::string out = temp_path("perf-nostop.txt");
-    CommandResult result = run_sampler(record_args(target, out, {"--capture", "perf", "-r", "1000", "-d", "2"}));
+    CommandResult result =
+        run_sampler(record_args(target, out, {"--capture", "perf", "-r", "1000", "-d", "2"}));
     done = true;
     watcher.join();
     INFO(result.err);
@@ -95,7 +99,8 @@ TEST_CASE("perf engine: a target already under a debugger can still be recorded"
     // Seized, not stopped: it runs on, but ptrace (and so the ptrace engine) cannot attach.
     REQUIRE(::ptrace(PTRACE_SEIZE, target.pid(), nullptr, nullptr) == 0);
     const std::string out = temp_path("perf-traced.txt");
-    CommandResult result = run_sampler(record_args(target, out, {"--capture", "perf", "-r", "200", "-d", "1"}));
+    CommandResult result =
+        run_sampler(record_args(target, out, {"--capture", "perf", "-r", "200", "-d", "1"}));
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     auto folded = parse_folded(read_file(out));
@@ -122,7 +127,8 @@ TEST_CASE("perf engine: --idle gives a sleeping thread its stack at every tick w
     // The busy main thread is sampled on its CPU time alongside.
     CHECK(samples_matching(folded, "run_split_forever()") > 200);
     // One stop at the start for the thread that was asleep (the stack it sleeps in), no more.
-    CHECK(result.err.find("target stopped 1 times, for stacks the kernel does not copy") != std::string::npos);
+    CHECK(result.err.find("target stopped 1 times, for stacks the kernel does not copy") !=
+          std::string::npos);
 }
 
 TEST_CASE("perf_event refused: record falls back to ptrace and says why, --capture perf fails", "[perf]") {

@@ -463,8 +463,8 @@ TEST_CASE("Python: a process that execs while recorded is sampled on in its new 
             wait_until_started(target);
             std::string out = temp_path("py-exec.txt");
             CommandResult result =
-                run_sampler({"record", "--capture", "perf", "--pid", std::to_string(target.pid()), "-f", "folded",
-                             "-o", out, "-r", "200", "-d", "4"});
+                run_sampler({"record", "--capture", "perf", "--pid", std::to_string(target.pid()), "-f",
+                             "folded", "-o", out, "-r", "200", "-d", "4"});
             INFO("sampler stderr: " << result.err);
             REQUIRE(result.exit_code == 0);
             auto folded = parse_folded(read_file(out));

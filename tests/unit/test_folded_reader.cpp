@@ -18,10 +18,10 @@ TEST_CASE("folded reader skips and counts malformed lines", "[folded-reader]") {
     const std::string text = "main;good 2\n"
                              "no_count_here\n"
                              "main;bad_count x12\n"
-                             "\n"                  // blank: ignored, not malformed
-                             "   \t 5\n"           // no stack
+                             "\n"        // blank: ignored, not malformed
+                             "   \t 5\n" // no stack
                              "main;negative -1\n"
-                             "main;good 3\r\n"     // CRLF files
+                             "main;good 3\r\n"                    // CRLF files
                              "perf;frame 18446744073709551616\n"; // does not fit 64 bits
     const FoldedInput input = read_folded(text);
     CHECK(input.lines == 2);

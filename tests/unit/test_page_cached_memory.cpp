@@ -71,7 +71,7 @@ TEST_CASE("page cache: unreadable, oversized and overflowing reads go to the tar
     CHECK_FALSE(cached.read_value(0x9000, value));            // below the mapping
     CHECK_FALSE(cached.read_value(0x13FFC, value));           // runs past the last page
     CHECK_FALSE(cached.read_value(~std::uint64_t(3), value)); // wraps around
-    CHECK(cached.pages_cached() == 1); // the last page itself is readable, and kept
+    CHECK(cached.pages_cached() == 1);                        // the last page itself is readable, and kept
 
     std::vector<std::uint8_t> big(3 * 4096);
     REQUIRE(cached.read(0x10000, big.data(), big.size()));

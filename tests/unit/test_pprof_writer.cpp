@@ -205,7 +205,8 @@ TEST_CASE("pprof file is gzip and go tool pprof reads the same totals and top fu
     CHECK(top.out.find("of 12 total") != std::string::npos);
 }
 
-TEST_CASE("pprof mappings carry path, range and build-id, and functions their file and start line", "[pprof]") {
+TEST_CASE("pprof mappings carry path, range and build-id, and functions their file and start line",
+          "[pprof]") {
     Profile profile;
     profile.info.requested_rate_hz = 100;
     RecordedProfile recorder(profile, false);

@@ -71,13 +71,14 @@ TEST_CASE("speedscope file validates against speedscope's published schema", "[s
     if (!npm.ok)
         skip_test("no check against speedscope's schema: " + npm.reason);
     std::string schema;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(npm.reason + "/node_modules/speedscope"))
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(npm.reason + "/node_modules/speedscope"))
         if (entry.path().filename() == "file-format-schema.json")
             schema = entry.path().string();
     REQUIRE_FALSE(schema.empty());
 
-    const std::string file = write_temp_file("profile.speedscope.json",
-                                             render_speedscope(timeline_profile(), "sampler@1.2.3"));
+    const std::string file =
+        write_temp_file("profile.speedscope.json", render_speedscope(timeline_profile(), "sampler@1.2.3"));
     const std::string script = write_temp_file("validate.js", R"js(
 const Ajv = require("ajv");
 const fs = require("fs");
@@ -88,9 +89,9 @@ const validate = ajv.compile(schema);
 if (!validate(data)) { console.log(JSON.stringify(validate.errors, null, 1)); process.exit(1); }
 console.log("valid");
 )js");
-    const ShellResult result = run_shell("cd " + shell_quote(npm.reason) + " && NODE_PATH=" +
-                                         shell_quote(npm.reason + "/node_modules") + " node " + shell_quote(script) +
-                                         " " + shell_quote(schema) + " " + shell_quote(file));
+    const ShellResult result = run_shell(
+        "cd " + shell_quote(npm.reason) + " && NODE_PATH=" + shell_quote(npm.reason + "/node_modules") +
+        " node " + shell_quote(script) + " " + shell_quote(schema) + " " + shell_quote(file));
     INFO(result.out);
     CHECK(result.status == 0);
     CHECK(result.out.find("valid") != std::string::npos);

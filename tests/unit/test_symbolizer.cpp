@@ -34,7 +34,8 @@ TEST_CASE("our own function symbolizes to its demangled name, file and line, res
     CHECK(symbolizer.cache_size() == cached + 1);
 }
 
-TEST_CASE("a function's frames carry its entry, file and first line, names-only functions just their symbol") {
+TEST_CASE(
+    "a function's frames carry its entry, file and first line, names-only functions just their symbol") {
     ModuleMap modules(::getpid());
     modules.refresh();
     Symbolizer symbolizer(modules);

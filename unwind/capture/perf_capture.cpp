@@ -107,10 +107,10 @@ perf_event_attr PerfCapture::clock_attributes() const {
     }
     attr.inherit = 1;
     attr.inherit_thread = options_.follow_children ? 0 : 1; // threads only, unless following forks
-    attr.task = 1;  // fork and exit records: threads come and go without /proc
-    attr.comm = 1;  // comm records, with the exec flag
+    attr.task = 1; // fork and exit records: threads come and go without /proc
+    attr.comm = 1; // comm records, with the exec flag
     attr.comm_exec = 1;
-    attr.mmap = 1;  // new executable mappings: refresh the module map then, not by polling
+    attr.mmap = 1; // new executable mappings: refresh the module map then, not by polling
     attr.mmap2 = 1;
     attr.sample_id_all = 1;
     attr.use_clockid = 1;
@@ -208,7 +208,8 @@ bool PerfCapture::open_thread(int pid, int tid, int& error) {
             break;
         // Over the locked-memory limit (perf_event_mlock_kb): a smaller ring, as long as a
         // few samples still fit.
-        if (error != EPERM || pages * 4096 < 4 * (512 + (format_.registers_and_stack ? options_.stack_bytes : 0)))
+        if (error != EPERM ||
+            pages * 4096 < 4 * (512 + (format_.registers_and_stack ? options_.stack_bytes : 0)))
             return false;
     }
     if (::ioctl(events.clock.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0) {
@@ -358,8 +359,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             // reader is woken per sample (Python): resetting the timer of a thread long after
             // its sample, as batched drains would, lost up to 15% of the samples of threads
             // that share their CPU with others. Native sampling keeps a fixed period, as perf.
-            if (options_.wake_per_sample && !scratch_.off_cpu && draining_ && scratch_.tid == draining_->tid &&
-                ++draining_->samples % 8 == 0)
+            if (options_.wake_per_sample && !scratch_.off_cpu && draining_ &&
+                scratch_.tid == draining_->tid && ++draining_->samples % 8 == 0)
                 jitter_period(*draining_);
             handler.on_sample(scratch_);
         }

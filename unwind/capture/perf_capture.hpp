@@ -22,11 +22,11 @@
 namespace sampler {
 
 struct PerfCaptureOptions {
-    double rate_hz = 100;              // per thread, per second on a CPU
-    bool registers_and_stack = true;   // false: only which thread ran (Python-only sampling)
-    std::size_t stack_bytes = 16384;   // user stack copied per sample (multiple of 8, <= 65528)
-    bool follow_children = false;      // processes forked later are sampled too
-    bool wake_per_sample = false;      // wake the reader at every sample (Python frames are read then)
+    double rate_hz = 100;            // per thread, per second on a CPU
+    bool registers_and_stack = true; // false: only which thread ran (Python-only sampling)
+    std::size_t stack_bytes = 16384; // user stack copied per sample (multiple of 8, <= 65528)
+    bool follow_children = false;    // processes forked later are sampled too
+    bool wake_per_sample = false;    // wake the reader at every sample (Python frames are read then)
     // Wall-clock sampling (--idle): also report each thread going on and off its CPU and, with
     // registers_and_stack, a sample of its stack as it goes off (RawSample::off_cpu).
     bool off_cpu = false;
@@ -87,9 +87,9 @@ class PerfCapture {
     struct ThreadEvents {
         int pid = 0;
         int tid = 0;
-        PerfEventFile ring_holder; // a dummy event that owns the mmap'd ring
-        PerfEventFile clock;       // task-clock, inherited by threads created later
-        PerfEventFile switches;    // off_cpu with stacks: a sample at every switch off a CPU
+        PerfEventFile ring_holder;    // a dummy event that owns the mmap'd ring
+        PerfEventFile clock;          // task-clock, inherited by threads created later
+        PerfEventFile switches;       // off_cpu with stacks: a sample at every switch off a CPU
         PerfEventFile switch_records; // off_cpu: switch on/off records, inherited
         PerfRing ring;
         bool ended = false;
@@ -114,8 +114,8 @@ class PerfCapture {
     std::uint64_t closed_on_cpu_ns_ = 0; // counts of rings already closed
     RawSample scratch_;                  // reused: its stack buffer keeps its capacity
     std::mt19937_64 random_{std::random_device{}()};
-    ThreadEvents* draining_ = nullptr; // the thread whose ring is being drained
-    std::vector<std::pair<int, int>> new_threads_; // (pid, tid) started since the last drain
+    ThreadEvents* draining_ = nullptr;                    // the thread whose ring is being drained
+    std::vector<std::pair<int, int>> new_threads_;        // (pid, tid) started since the last drain
     std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
 };
 

@@ -40,16 +40,16 @@ struct RegisterSlot {
     unsigned long long user_regs_struct::*field;
 };
 constexpr RegisterSlot register_slots[] = {
-    {PERF_REG_X86_AX, &user_regs_struct::rax},   {PERF_REG_X86_BX, &user_regs_struct::rbx},
-    {PERF_REG_X86_CX, &user_regs_struct::rcx},   {PERF_REG_X86_DX, &user_regs_struct::rdx},
-    {PERF_REG_X86_SI, &user_regs_struct::rsi},   {PERF_REG_X86_DI, &user_regs_struct::rdi},
-    {PERF_REG_X86_BP, &user_regs_struct::rbp},   {PERF_REG_X86_SP, &user_regs_struct::rsp},
-    {PERF_REG_X86_IP, &user_regs_struct::rip},   {PERF_REG_X86_FLAGS, &user_regs_struct::eflags},
-    {PERF_REG_X86_CS, &user_regs_struct::cs},    {PERF_REG_X86_SS, &user_regs_struct::ss},
-    {PERF_REG_X86_R8, &user_regs_struct::r8},    {PERF_REG_X86_R9, &user_regs_struct::r9},
-    {PERF_REG_X86_R10, &user_regs_struct::r10},  {PERF_REG_X86_R11, &user_regs_struct::r11},
-    {PERF_REG_X86_R12, &user_regs_struct::r12},  {PERF_REG_X86_R13, &user_regs_struct::r13},
-    {PERF_REG_X86_R14, &user_regs_struct::r14},  {PERF_REG_X86_R15, &user_regs_struct::r15},
+    {PERF_REG_X86_AX, &user_regs_struct::rax},  {PERF_REG_X86_BX, &user_regs_struct::rbx},
+    {PERF_REG_X86_CX, &user_regs_struct::rcx},  {PERF_REG_X86_DX, &user_regs_struct::rdx},
+    {PERF_REG_X86_SI, &user_regs_struct::rsi},  {PERF_REG_X86_DI, &user_regs_struct::rdi},
+    {PERF_REG_X86_BP, &user_regs_struct::rbp},  {PERF_REG_X86_SP, &user_regs_struct::rsp},
+    {PERF_REG_X86_IP, &user_regs_struct::rip},  {PERF_REG_X86_FLAGS, &user_regs_struct::eflags},
+    {PERF_REG_X86_CS, &user_regs_struct::cs},   {PERF_REG_X86_SS, &user_regs_struct::ss},
+    {PERF_REG_X86_R8, &user_regs_struct::r8},   {PERF_REG_X86_R9, &user_regs_struct::r9},
+    {PERF_REG_X86_R10, &user_regs_struct::r10}, {PERF_REG_X86_R11, &user_regs_struct::r11},
+    {PERF_REG_X86_R12, &user_regs_struct::r12}, {PERF_REG_X86_R13, &user_regs_struct::r13},
+    {PERF_REG_X86_R14, &user_regs_struct::r14}, {PERF_REG_X86_R15, &user_regs_struct::r15},
 };
 constexpr std::size_t register_count = sizeof register_slots / sizeof register_slots[0];
 

@@ -22,9 +22,9 @@ struct PerfSampleFormat {
 std::uint64_t perf_user_register_mask();
 
 // Fills `out` (pid, tid, time and, when present, registers and where the stack bytes lie in
-// the record: out.stack_bytes points into `header`'s record) from a sample record. Returns false for a record too short for the format. A sample taken while the thread
-// had no user context (a kernel thread) has no registers: `out.has_registers` stays false.
-// `stream_id` receives the id of the event that took it.
+// the record: out.stack_bytes points into `header`'s record) from a sample record. Returns false for a record
+// too short for the format. A sample taken while the thread had no user context (a kernel thread) has no
+// registers: `out.has_registers` stays false. `stream_id` receives the id of the event that took it.
 bool decode_perf_sample(const perf_event_header& header, const PerfSampleFormat& format, RawSample& out,
                         std::uint64_t& stream_id);
 

@@ -15,12 +15,12 @@ namespace sampler {
 struct RawSample {
     int pid = 0;
     int tid = 0;
-    std::uint64_t time_ns = 0;   // CLOCK_MONOTONIC
-    bool has_registers = false;  // false: only "this thread was on a CPU" (Python-only sampling)
+    std::uint64_t time_ns = 0;  // CLOCK_MONOTONIC
+    bool has_registers = false; // false: only "this thread was on a CPU" (Python-only sampling)
     // Taken as the thread left its CPU (to sleep, wait, or because it was preempted), not by the
     // clock: the stack it will have while off the CPU, for wall-clock (--idle) sampling.
     bool off_cpu = false;
-    ThreadSnapshot snapshot;     // registers (and stack_start) when has_registers
+    ThreadSnapshot snapshot; // registers (and stack_start) when has_registers
     // The kernel's copy of the stack, from the stack pointer up, where it lies in the ring:
     // valid only during the handler's on_sample. Whoever keeps the sample copies what it needs
     // into snapshot.stack (take_stack), usually far less than the kernel copied.

@@ -72,7 +72,8 @@ std::size_t FrameWalker::walk(const RemoteMemory& memory, std::uint64_t innermos
 }
 
 const CodeInfo* FrameWalker::code_at(const RemoteMemory& memory, std::uint64_t address) {
-    return unchecked_ ? codes_.lookup_unchecked(memory, address, *unchecked_) : codes_.lookup(memory, address);
+    return unchecked_ ? codes_.lookup_unchecked(memory, address, *unchecked_)
+                      : codes_.lookup(memory, address);
 }
 
 int FrameWalker::code_offset() const {

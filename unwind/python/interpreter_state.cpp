@@ -55,7 +55,8 @@ FieldRange thread_state_range(const ThreadStateLayout& t) {
     return range;
 }
 
-ThreadStateFields thread_state_fields(const ThreadStateLayout& t, std::uint64_t address, const StructBytes& bytes) {
+ThreadStateFields thread_state_fields(const ThreadStateLayout& t, std::uint64_t address,
+                                      const StructBytes& bytes) {
     ThreadStateFields state;
     state.address = address;
     state.next = bytes.u64(t.next);

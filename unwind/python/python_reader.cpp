@@ -171,7 +171,8 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     pieces.push_back({state.address + static_cast<std::uint64_t>(t.frame), &got[0], 8});
     expected[0] = state.frame;
     if (t.cframe_current_frame != python::absent && state.frame != 0) {
-        pieces.push_back({state.frame + static_cast<std::uint64_t>(t.cframe_current_frame), &got[pieces.size()], 8});
+        pieces.push_back(
+            {state.frame + static_cast<std::uint64_t>(t.cframe_current_frame), &got[pieces.size()], 8});
         expected[pieces.size() - 1] = innermost;
     }
     const int code_offset = impl_->walker.code_offset();
@@ -206,7 +207,8 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     const std::size_t read = live.read_scattered(pieces.data(), pieces.size());
     result.consistent = read >= checked_pieces;
     for (std::size_t i = 0; i < words && result.consistent; ++i) {
-        const std::uint64_t value = check_code && i == words - 1 ? got[i] & impl_->walker.code_mask() : got[i];
+        const std::uint64_t value =
+            check_code && i == words - 1 ? got[i] & impl_->walker.code_mask() : got[i];
         result.consistent = value == expected[i];
     }
     // A code object freed and its address reused: the cached entry is dropped, and the read
@@ -222,7 +224,6 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     result.thread = std::move(thread);
     return result;
 }
-
 
 std::uint64_t PythonReader::gil_holder_state(const RemoteMemory& memory) {
     std::uint64_t errors = 0;

@@ -4,9 +4,9 @@
 
 #include "code_cache.hpp"
 #include "frame_walker.hpp"
+#include "interpreter_state.hpp"
 #include "python_reader.hpp"
 #include "python_target.hpp"
-#include "interpreter_state.hpp"
 #include "thread_names.hpp"
 
 #include <unordered_map>
