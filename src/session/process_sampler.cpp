@@ -100,7 +100,7 @@ CaptureStatus ProcessSampler::capture(Captured& slot, SessionReport& report) {
     int tid = slot.info.tid;
     auto read_python_frames = [&] {
         python_pages_.forget(); // the target ran since the last read
-        slot.python = python_->read_thread(python_pages_, tid, &report.errors);
+        slot.python = python_->read_thread(python_pages_, tid, &report.errors, options_.max_depth);
     };
     if (python_ && options_.nonblocking) {
         read_python_frames();

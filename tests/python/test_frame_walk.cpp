@@ -291,3 +291,35 @@ TEST_CASE("a running thread's read checks its cached code objects and the GIL in
         CHECK(fresh.thread->frames.back().name == "other");
     }
 }
+
+TEST_CASE("one thread's read stops at the depth asked for, and finds its thread state once",
+          "[python][walk]") {
+    for (const PythonLayout* layout : {&layout_2_7(), &layout_3_10(), &layout_3_12()}) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t code = py.code("deep", "d.py", 1, table);
+        std::uint64_t frame = 0;
+        for (int i = 0; i < 50; ++i)
+            frame = push_frame(py, code, frame, 0, true);
+        py.thread_state(frame, 5);
+        for (int other = 10; other < 40; ++other)
+            py.thread_state(push_frame(py, code, 0, 0, true), other);
+        PythonReader reader = py.reader();
+        auto cut = reader.read_thread(py.memory(), 5, nullptr, 10);
+        REQUIRE(cut);
+        CHECK(cut->frames.size() == 10);
+        CHECK(cut->truncated);
+        auto whole = reader.read_thread(py.memory(), 5);
+        REQUIRE(whole);
+        CHECK(whole->frames.size() == 50);
+        CHECK_FALSE(whole->truncated);
+        // The other 30 threads' states were learnt by the first scan: reading them now costs a
+        // thread state and its frame each, not another walk over the list.
+        const std::size_t before = py.memory().reads();
+        for (int other = 10; other < 40; ++other)
+            REQUIRE(reader.read_thread(py.memory(), other));
+        CHECK(py.memory().reads() - before < 30 * 10);
+        CHECK_FALSE(reader.read_thread(py.memory(), 999));
+    }
+}

@@ -63,28 +63,6 @@ std::vector<PythonThread> PythonReader::read_threads(const RemoteMemory& memory,
     return threads;
 }
 
-std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory, int tid,
-                                                      std::uint64_t* errors) {
-    std::uint64_t local = 0;
-    std::uint64_t& error_count = error_sink(errors, local);
-    const python::PythonTarget& target = impl_->target;
-    for (std::uint64_t interp : python::list_interpreters(target, memory, error_count)) {
-        for (const python::ThreadStateFields& state :
-             python::list_thread_states(target, memory, interp, max_threads, error_count)) {
-            if (python::thread_state_tid(target, memory, state, impl_->tids) != tid)
-                continue;
-            PythonThread thread;
-            thread.thread_state = state.address;
-            thread.tid = tid;
-            std::uint64_t holder = python::gil_holder(target, memory, interp);
-            thread.holds_gil = holder != 0 && holder == state.address;
-            impl_->walker.walk(memory, python::innermost_frame(target, memory, state), thread, error_count);
-            return thread;
-        }
-    }
-    return std::nullopt;
-}
-
 namespace {
 
 std::optional<python::GilWords>& main_gil_words(PythonReader::Impl& impl, const RemoteMemory& memory) {
@@ -105,7 +83,58 @@ bool same_thread_state(const python::ThreadStateFields& a, const python::ThreadS
            a.native_thread_id == b.native_thread_id;
 }
 
+// The thread state of OS thread `tid`. One found before is re-read and kept while it still
+// matches; otherwise one scan learns every thread state's tid, so the next lookups of other
+// threads hit: a round over N threads costs N small reads, not N scans of N states.
+bool find_thread_state(PythonReader::Impl& impl, const RemoteMemory& memory, int tid,
+                       python::ThreadStateFields& state) {
+    const python::PythonTarget& target = impl.target;
+    auto& known = impl.state_by_tid;
+    if (auto cached = known.find(tid); cached != known.end()) {
+        if (python::read_thread_state(target, memory, cached->second.address, state) &&
+            same_thread_state(state, cached->second))
+            return true;
+        known.erase(cached);
+    }
+    bool found = false;
+    std::uint64_t scan_errors = 0;
+    for (std::uint64_t interp : python::list_interpreters(target, memory, scan_errors)) {
+        for (const python::ThreadStateFields& candidate :
+             python::list_thread_states(target, memory, interp, PythonReader::max_threads, scan_errors)) {
+            int candidate_tid = python::thread_state_tid(target, memory, candidate, impl.tids);
+            if (candidate_tid == 0)
+                continue;
+            known[candidate_tid] = candidate;
+            if (candidate_tid == tid) {
+                state = candidate;
+                found = true;
+            }
+        }
+    }
+    if (known.size() > 4 * PythonReader::max_threads)
+        known.clear(); // bounded, whatever the target's thread churn
+    return found;
+}
+
 } // namespace
+
+std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory, int tid,
+                                                      std::uint64_t* errors, std::size_t max_frames) {
+    std::uint64_t local = 0;
+    std::uint64_t& error_count = error_sink(errors, local);
+    const python::PythonTarget& target = impl_->target;
+    python::ThreadStateFields state;
+    if (!find_thread_state(*impl_, memory, tid, state))
+        return std::nullopt;
+    PythonThread thread;
+    thread.thread_state = state.address;
+    thread.tid = tid;
+    const std::uint64_t holder = python::gil_holder(target, memory, state.interp);
+    thread.holds_gil = holder != 0 && holder == state.address;
+    impl_->walker.walk(memory, python::innermost_frame(target, memory, state), thread, error_count,
+                       std::min(max_frames, max_depth));
+    return thread;
+}
 
 PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory& snapshot,
                                                               const RemoteMemory& live, int tid,
@@ -113,37 +142,10 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     std::uint64_t local = 0;
     std::uint64_t& error_count = error_sink(errors, local);
     const python::PythonTarget& target = impl_->target;
-    auto& known = impl_->state_by_tid;
     CheckedThread result;
 
     python::ThreadStateFields state;
-    bool found = false;
-    if (auto cached = known.find(tid); cached != known.end()) {
-        found = python::read_thread_state(target, snapshot, cached->second.address, state) &&
-                same_thread_state(state, cached->second);
-        if (!found)
-            known.erase(cached);
-    }
-    if (!found) {
-        // Learn every thread state's tid in one scan: the next reads of other threads hit.
-        std::uint64_t scan_errors = 0;
-        for (std::uint64_t interp : python::list_interpreters(target, snapshot, scan_errors)) {
-            for (const python::ThreadStateFields& candidate :
-                 python::list_thread_states(target, snapshot, interp, max_threads, scan_errors)) {
-                int candidate_tid = python::thread_state_tid(target, snapshot, candidate, impl_->tids);
-                if (candidate_tid == 0)
-                    continue;
-                known[candidate_tid] = candidate;
-                if (candidate_tid == tid) {
-                    state = candidate;
-                    found = true;
-                }
-            }
-        }
-        if (known.size() > 4 * max_threads)
-            known.clear(); // bounded, whatever the target's thread churn
-    }
-    if (!found)
+    if (!find_thread_state(*impl_, snapshot, tid, state))
         return result;
 
     PythonThread thread;

@@ -77,9 +77,11 @@ class PythonReader {
     // problems met (unreadable frames or thread states, cycles).
     std::vector<PythonThread> read_threads(const RemoteMemory& memory, std::uint64_t* errors = nullptr);
     // One thread, by OS thread id; nullopt when no thread state has that id. Reads only that
-    // thread's frames.
+    // thread's frames, at most `max_frames` of them (--max-depth). The thread state found for a
+    // tid is remembered, so a round over every thread does not rescan the list for each.
     std::optional<PythonThread> read_thread(const RemoteMemory& memory, int tid,
-                                            std::uint64_t* errors = nullptr);
+                                            std::uint64_t* errors = nullptr,
+                                            std::size_t max_frames = max_depth);
     // One thread, read while it runs on (no thread is stopped), and checked afterwards: the read
     // is `consistent` when the thread's current frame, its innermost frame and that frame's code,
     // read again straight from `live` after the walk in one read, are the ones the walk saw, and
