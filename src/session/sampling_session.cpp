@@ -25,6 +25,7 @@ class Session {
         auto main = std::make_unique<ProcessSampler>(options.pid, options.stacks);
         report_.python_version = main->python_version();
         processes_.emplace(options.pid, std::move(main));
+        program_ids_[options.pid] = program_id(options.pid);
     }
 
     bool target_alive() {
@@ -47,6 +48,7 @@ class Session {
     void tick() {
         if (options_.subprocesses)
             follow_descendants();
+        follow_execs();
         bool gil_held = false, active = false;
         for (auto entry = processes_.begin(); entry != processes_.end();) {
             const int pid = entry->first;
@@ -95,6 +97,41 @@ class Session {
     }
 
   private:
+    // What identifies the program a process runs: its auxiliary vector, which every exec
+    // writes anew (entry point, load addresses, the address of its random bytes). Empty when it
+    // cannot be read (the process ended, or its main thread did): that is not an exec.
+    static std::string program_id(int pid) {
+        return read_small_file("/proc/" + std::to_string(pid) + "/auxv");
+    }
+
+    // A process that exec'd runs a new program: new maps, modules and interpreter. Its sampler is
+    // made anew, a few times a second at most (a file read per process). The kernel tells the
+    // perf_event engine; the ptrace engine has to look.
+    void follow_execs() {
+        const auto now = Clock::now();
+        if (now - last_exec_check_ < std::chrono::milliseconds(200))
+            return;
+        last_exec_check_ = now;
+        for (auto& [pid, process] : processes_) {
+            std::string id = program_id(pid);
+            std::string& known = program_ids_[pid];
+            if (id.empty() || id == known)
+                continue;
+            const bool first_look = known.empty();
+            known = std::move(id);
+            if (first_look)
+                continue;
+            try {
+                auto fresh = std::make_unique<ProcessSampler>(pid, options_.stacks);
+                sink_.add_modules(process->module_records());
+                process = std::move(fresh);
+                ++report_.execs;
+            } catch (const Error&) {
+                // It ended, or exec'd into something we cannot read: the next round tells which.
+            }
+        }
+    }
+
     // Adds descendants that appeared and drops processes that ended, at most once a second
     // (listing children costs a file read per thread).
     void follow_descendants() {
@@ -124,6 +161,8 @@ class Session {
     SampleSink& sink_;
     std::map<int, std::unique_ptr<ProcessSampler>> processes_;
     Clock::time_point last_follow_{};
+    Clock::time_point last_exec_check_{};
+    std::map<int, std::string> program_ids_; // pid -> program_id() when last looked
     SessionReport report_;
     bool main_exited_ = false; // seen ending during a round
 };
