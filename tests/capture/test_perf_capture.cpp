@@ -91,7 +91,10 @@ TEST_CASE("perf capture: a busy thread started later is sampled at its rate, a s
     CHECK(busy_samples > 200);
     CHECK(busy_samples < 400);
     CHECK(handler.with_registers > 0);
-    CHECK(handler.stack_bytes_ok == handler.with_registers);
+    // The kernel copies no stack bytes when the copy faults (a thread sampled while its stack is
+    // being set up or torn down): rare, and such a sample is then treated as having no stack.
+    CHECK(handler.stack_bytes_ok >= handler.with_registers * 99 / 100 - 1);
+    CHECK(handler.stack_bytes_ok <= handler.with_registers);
     CHECK(capture.lost_records() == 0);
     // Expected from the CPU time the threads used: what was received matches it.
     const double expected = double(capture.on_cpu_nanoseconds()) * options.rate_hz / 1e9;
