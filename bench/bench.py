@@ -373,16 +373,22 @@ def own_cpu_seconds():
 
 
 class OthersMeter:
-    """CPU used by other processes (not this script or its reaped children) since it was made."""
+    """CPU used by other processes (not this script or its reaped children) since it was made.
+    `also_ours` (optional) returns the CPU seconds of processes that count as ours though they
+    are not reaped children yet (web.py's server)."""
 
-    def __init__(self):
+    def __init__(self, also_ours=None):
+        self.also_ours = also_ours or (lambda: 0.0)
         self.began = time.monotonic()
         self.busy = busy_cpu_seconds()
-        self.own = own_cpu_seconds()
+        self.own = self.ours()
+
+    def ours(self):
+        return own_cpu_seconds() + self.also_ours()
 
     def share(self):
         """Share of one CPU, in percent."""
-        others = (busy_cpu_seconds() - self.busy) - (own_cpu_seconds() - self.own)
+        others = (busy_cpu_seconds() - self.busy) - (self.ours() - self.own)
         return max(others, 0) / max(time.monotonic() - self.began, 1e-9) * 100
 
 

@@ -33,8 +33,8 @@ import sys
 import tempfile
 import time
 
-from bench import (FINAL_LINE, PERF_SAMPLES, BenchError, busy_cpu_seconds, check_perf, describe_commit,
-                   kill_and_reap, median, own_cpu_seconds, read_text, share_used_by_others, spawn, wait_for)
+from bench import (FINAL_LINE, PERF_SAMPLES, BenchError, OthersMeter, check_perf, describe_commit,
+                   kill_and_reap, median, read_text, share_used_by_others, spawn, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INSTALL_HINT = "on Debian: apt-get install gunicorn wrk"
@@ -207,25 +207,6 @@ class Server:
                 self.process.wait()
 
 
-class UsedByOthers:
-    """CPU used by other processes since it was made: the machine's busy time less this script's,
-    its reaped children's (wrk, the profilers) and gunicorn's (not our children's until the end)."""
-
-    def __init__(self, server):
-        self.server = server
-        self.began = time.monotonic()
-        self.start = self.ours()
-
-    def ours(self):
-        return busy_cpu_seconds(), own_cpu_seconds() + self.server.tree_cpu()
-
-    def share(self):
-        """Share of one CPU, in percent."""
-        busy, own = self.ours()
-        others = (busy - self.start[0]) - (own - self.start[1])
-        return max(others, 0) / max(time.monotonic() - self.began, 1e-9) * 100
-
-
 def run_wrk(args, url, seconds):
     """One wrk run; returns a Run with its throughput, p99 latency and request count."""
     # wrk's default 2 s timeout drops the slowest requests from its latencies: the run's length
@@ -349,7 +330,7 @@ class Profiler:
 def measure(config, args, server, tmp):
     """One wrk run, unprofiled (config None) or under config's profiler, started before wrk and
     stopped after it."""
-    meter = UsedByOthers(server)
+    meter = OthersMeter(server.tree_cpu)
     profiler = None
     try:
         if config is not None and config.kind:
@@ -542,7 +523,7 @@ def run_bench(args, tmp):
         server.wait_serving(args.workers)
         print(f"gunicorn: master {server.pid}, workers {' '.join(map(str, server.workers))}, "
               f"port {server.port}", flush=True)
-        meter = UsedByOthers(server)
+        meter = OthersMeter(server.tree_cpu)
         warm = warm_up(args, server, tmp)
         print(f"warm-up ({args.warmup} s, sampler at 100 Hz): {warm.rps:.0f} req/s, p99 {warm.p99_ms:.1f} ms",
               file=sys.stderr, flush=True)
