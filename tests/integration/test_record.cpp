@@ -76,6 +76,21 @@ TEST_CASE("a 3:1 CPU split between two callers is recovered", "[record]") {
     }
 }
 
+TEST_CASE("work that alternates in step with the sampling period is still seen in its true shares",
+          "[record]") {
+    // The fixture is in locked_heavy for the first 3/4 of every 2.5 ms of its own CPU time: a
+    // clock that fires every 2.5 ms of CPU time, as a fixed 400 Hz task-clock period does, sees
+    // one of the two only (0% or 100%).
+    ChildProcess target({fixture_path("workload"), "phase-locked"});
+    wait_until_started(target);
+    auto folded = record_folded(target, {"-r", "400", "-d", "5"}, "phase-locked", 800);
+    long heavy = samples_matching(folded, "locked_heavy()");
+    long light = samples_matching(folded, "locked_light()");
+    INFO("total " << total_samples(folded) << " heavy " << heavy << " light " << light);
+    REQUIRE(heavy + light > 800);
+    CHECK(100.0 * double(heavy) / double(heavy + light) == Approx(75.0).margin(6.0));
+}
+
 TEST_CASE("an always-inline helper is its own frame below its caller", "[record][inline]") {
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);

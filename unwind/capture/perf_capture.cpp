@@ -336,12 +336,19 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
 void PerfCapture::jitter_period(ThreadEvents& events) {
     // A fixed period can line up with periodic work in the target (a loop that takes as long as
     // the period is always seen at the same point). Every few samples a thread gets a new
-    // period, drawn uniformly from [0.5, 1.5] x the mean: the rate over time stays the mean.
-    // Setting it restarts the timer, so the part of the current period already run is not
-    // counted: a small loss, a little larger when the reader drains in batches.
+    // period, (1 + u) x the mean with u uniform in [-0.5, 0.5], and the next time (1 - u) x the
+    // mean: each pair of runs of samples lasts exactly as long as at the mean period, so the
+    // rate over a few seconds stays the one asked for (with a new draw every time, its spread
+    // was ±9% over 2 s). Setting it restarts the timer, so the part of the current period
+    // already run is not counted: see handle() for how much that loses.
+    double offset = events.mirrored_offset;
+    if (events.draw_next) {
+        offset = std::uniform_real_distribution<double>(-0.5, 0.5)(random_);
+        events.mirrored_offset = -offset;
+    }
+    events.draw_next = !events.draw_next;
     const double mean = 1e9 / options_.rate_hz;
-    std::uint64_t value =
-        static_cast<std::uint64_t>(mean * std::uniform_real_distribution<double>(0.5, 1.5)(random_));
+    std::uint64_t value = static_cast<std::uint64_t>(std::max(1.0, mean * (1.0 + offset)));
     ::ioctl(events.clock.fd(), PERF_EVENT_IOC_PERIOD, &value);
 }
 
@@ -352,15 +359,15 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
         if (decode_perf_sample(header, format_, scratch_, stream_id)) {
             scratch_.off_cpu = !switch_stream_ids_.empty() && switch_stream_ids_.contains(stream_id);
             samples += !scratch_.off_cpu;
-            // Before the sample is handled (a Python read takes a while): the next period then
-            // starts from about the sample's time.
-            // Not at every sample: setting the period interrupts the thread's CPU, and a new
-            // random period every few samples is enough to break any alignment. Only when the
-            // reader is woken per sample (Python): resetting the timer of a thread long after
-            // its sample, as batched drains would, lost up to 15% of the samples of threads
-            // that share their CPU with others. Native sampling keeps a fixed period, as perf.
-            if (options_.wake_per_sample && !scratch_.off_cpu && draining_ &&
-                scratch_.tid == draining_->tid && ++draining_->samples % 8 == 0)
+            // A new random period every few samples breaks any alignment with periodic work
+            // in the target; not at every sample, as setting it interrupts the thread's CPU.
+            // Woken per sample (Python), it is set before the sample is handled, when the
+            // timer has barely restarted, and costs nothing. Drained in batches, the timer is
+            // reset at a random point of its period, and on average half a period is not
+            // sampled: so only every 64th sample (a loss under 1%). A fixed period, as perf
+            // keeps, was seen to lock onto a 3:1 loop and read it as 70:30.
+            if (!scratch_.off_cpu && draining_ && scratch_.tid == draining_->tid &&
+                ++draining_->samples % (options_.wake_per_sample ? 8 : 64) == 0)
                 jitter_period(*draining_);
             handler.on_sample(scratch_);
         }

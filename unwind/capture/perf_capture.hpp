@@ -93,7 +93,9 @@ class PerfCapture {
         PerfEventFile switch_records; // off_cpu: switch on/off records, inherited
         PerfRing ring;
         bool ended = false;
-        std::uint64_t samples = 0; // of this thread itself (not of threads that inherited the event)
+        std::uint64_t samples = 0;  // of this thread itself (not of threads that inherited the event)
+        double mirrored_offset = 0; // the next period's offset from the mean, when not drawn anew
+        bool draw_next = true;
     };
 
     perf_event_attr clock_attributes() const;
