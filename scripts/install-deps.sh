@@ -11,6 +11,7 @@ packages=(
     python3
     binutils procps
     libncurses-dev tmux
+    clang libclang-rt-14-dev # the fuzz harnesses: libFuzzer and the sanitizers' runtimes
 )
 
 # Tools the tests run, by the command they need: a machine may have them from elsewhere (Node's

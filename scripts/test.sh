@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick-start command 2 (and CI): install, check the formatting, build, and run the whole suite
 # through CTest, in the normal build and in the ASan + UBSan build, then list what was skipped,
-# whole or in part.
+# whole or in part, then fuzz each harness for a fixed time (scripts/fuzz.sh).
 # With SAMPLER_STRICT_SKIPS=1 (.ci/run sets it) or CI=true, a skipped test that
 # tests/expected-skips.txt does not list fails the run: CI's machine has what every test needs.
 set -euo pipefail
@@ -30,4 +30,10 @@ for preset in default asan; do
     ./scripts/skip_report.py "${strict[@]}" --title " ($preset)" --allowed tests/expected-skips.txt \
         "$skips/$preset.xml" "$skips/$preset.log" || status=1
 done
+# Fuzzing, a fixed time per harness (SAMPLER_FUZZ_SECONDS, default 60; 0 skips it).
+fuzz_seconds=${SAMPLER_FUZZ_SECONDS:-60}
+if [[ $fuzz_seconds != 0 ]]; then
+    echo "=== fuzz: ${fuzz_seconds} s per harness"
+    ./scripts/fuzz.sh "$fuzz_seconds" || status=1
+fi
 exit $status
