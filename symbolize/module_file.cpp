@@ -8,7 +8,8 @@ namespace sampler {
 
 std::string mapped_file_open_path(int pid, const MapEntry& mapping) {
     const std::string proc = "/proc/" + std::to_string(pid);
-    std::string through_root = proc + "/root" + mapping.path;
+    // A deleted file is not found there (or another is, with another inode): map_files has it.
+    std::string through_root = proc + "/root" + std::string(mapping.file_path());
     struct stat found {};
     if (::stat(through_root.c_str(), &found) == 0 && (mapping.inode == 0 || found.st_ino == mapping.inode))
         return through_root;

@@ -1,9 +1,9 @@
 #pragma once
 // Where to open a file the target has mapped. The path in /proc/PID/maps is the target's: in
 // another mount namespace (a container) it leads elsewhere from here, or nowhere, so it is
-// opened through /proc/PID/root. That still misses a file replaced or over-mounted since it was
-// mapped: /proc/PID/map_files/START-END then opens the mapped file itself (it needs
-// CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, as root has).
+// opened through /proc/PID/root. That still misses a file deleted, replaced (an upgrade under a
+// running process) or over-mounted since it was mapped: /proc/PID/map_files/START-END then opens the mapped
+// file itself (it needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, as root has).
 
 #include "process_maps.hpp"
 

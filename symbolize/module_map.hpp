@@ -21,7 +21,7 @@ struct Module {
     std::uint64_t bias = 0;  // run-time address minus link-time address
     std::uint64_t start = 0; // lowest mapped address
     std::uint64_t end = 0;   // one past the highest mapped address
-    std::string name() const { return path_basename(path); }
+    std::string name() const { return path_basename(without_deleted_mark(path)); }
 };
 
 class ModuleMap {

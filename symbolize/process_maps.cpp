@@ -50,11 +50,26 @@ std::string_view next_word(std::string_view& text) {
 
 } // namespace
 
+namespace {
+constexpr std::string_view deleted_mark = " (deleted)";
+}
+
+std::string_view without_deleted_mark(std::string_view path) {
+    if (path.size() > deleted_mark.size() && path.ends_with(deleted_mark))
+        path.remove_suffix(deleted_mark.size());
+    return path;
+}
+
 bool MapEntry::is_file() const {
-    if (path.empty() || path.front() != '/')
-        return false;
-    static constexpr std::string_view deleted = " (deleted)";
-    return !(path.size() > deleted.size() && path.ends_with(deleted));
+    return !path.empty() && path.front() == '/';
+}
+
+bool MapEntry::is_deleted() const {
+    return without_deleted_mark(path).size() != path.size();
+}
+
+std::string_view MapEntry::file_path() const {
+    return without_deleted_mark(path);
 }
 
 std::optional<MapEntry> parse_map_line(std::string_view line) {

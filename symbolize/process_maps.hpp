@@ -20,9 +20,16 @@ struct MapEntry {
     std::string path; // file path, `[stack]`-style pseudo name, or empty
 
     bool contains(std::uint64_t address) const { return address >= start && address < end; }
-    // A regular file we can open (not `[vdso]`, not anonymous, not a deleted file).
+    // A file we can open: not `[vdso]`, not anonymous. A file deleted or replaced since it was
+    // mapped (an upgrade under a running process) counts: it opens through /proc/PID/map_files.
     bool is_file() const;
+    // The kernel marks a file deleted since it was mapped by appending " (deleted)" to its path.
+    bool is_deleted() const;
+    std::string_view file_path() const; // the path without that mark
 };
+
+// `path` without the " (deleted)" the kernel appends to a file deleted since it was mapped.
+std::string_view without_deleted_mark(std::string_view path);
 
 class ProcessMaps {
   public:

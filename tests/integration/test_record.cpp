@@ -3,6 +3,7 @@
 #include "process_helpers.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <regex>
 #include <thread>
 
@@ -53,6 +54,16 @@ long svg_samples(const std::string& svg, const std::string& name) {
     for (auto it = std::sregex_iterator(svg.begin(), svg.end(), frame); it != std::sregex_iterator(); ++it)
         total += std::stol((*it)[1]);
     return total;
+}
+
+// Waits until `path` is mapped into the process: the loader has opened it.
+bool wait_until_mapped(int pid, const std::string& path) {
+    for (int i = 0; i < 500; ++i) {
+        if (read_file("/proc/" + std::to_string(pid) + "/maps").find(path) != std::string::npos)
+            return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return false;
 }
 
 } // namespace
@@ -285,4 +296,41 @@ TEST_CASE("a fractional rate is used and shown as given", "[record][rate]") {
     REQUIRE(result.exit_code == 0);
     CHECK(result.err.find("at 2.5 Hz") != std::string::npos);
     CHECK(result.err.find("of 2.5 Hz requested") != std::string::npos);
+}
+
+TEST_CASE("an executable or library upgraded under a running process is still symbolized and unwound",
+          "[faults][upgrade]") {
+    namespace fs = std::filesystem;
+    // A package upgrade writes the new version beside the old and renames it over; an uninstall
+    // deletes it. Either way the old file lives on only in the process's mappings.
+    const std::string how = GENERATE(std::string("executable replaced"), std::string("executable deleted"),
+                                     std::string("library replaced"));
+    SECTION(how) {
+        const bool library = how.starts_with("library");
+        const fs::path dir = temp_path("upgrade");
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        fs::copy_file(fixture_path("workload"), dir / "workload");
+        fs::copy_file(fixture_path("libfixture_shared.so"), dir / "libfixture_shared.so");
+        const fs::path old_file = dir / (library ? "libfixture_shared.so" : "workload");
+        ChildProcess target({"/usr/bin/env", "LD_LIBRARY_PATH=" + dir.string(), (dir / "workload").string(),
+                             library ? "shared" : "split"});
+        REQUIRE(wait_until_mapped(target.pid(), old_file.string()));
+        std::this_thread::sleep_for(200ms); // into its loop
+        if (how.ends_with("deleted")) {
+            fs::remove(old_file);
+        } else {
+            fs::copy_file(fixture_path("workload_stripped"), dir / "new-version");
+            fs::rename(dir / "new-version", old_file);
+        }
+        REQUIRE(read_file("/proc/" + std::to_string(target.pid()) + "/maps").find(" (deleted)") !=
+                std::string::npos);
+        auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "upgrade", 100);
+        long total = total_samples(folded);
+        REQUIRE(total > 100);
+        CHECK(samples_matching(folded, library ? "main;shared_library_work"
+                                               : "main;run_split_forever();parent_") > total * 80 / 100);
+        CHECK(samples_matching(folded, "(deleted)") == 0);
+        fs::remove_all(dir);
+    }
 }

@@ -34,7 +34,15 @@ TEST_CASE("maps paths keep spaces, pseudo, anonymous and deleted entries are not
     CHECK_FALSE(anonymous->is_file());
     auto deleted = parse_map_line("1000-2000 r-xp 00000000 08:01 42 /tmp/old.so (deleted)");
     REQUIRE(deleted);
-    CHECK_FALSE(deleted->is_file());
+    // Still a module: opened through /proc/PID/map_files, named without the kernel's mark.
+    CHECK(deleted->is_file());
+    CHECK(deleted->is_deleted());
+    CHECK(deleted->file_path() == "/tmp/old.so");
+    auto present = parse_map_line("1000-2000 r-xp 00000000 08:01 43 /tmp/new.so");
+    REQUIRE(present);
+    CHECK_FALSE(present->is_deleted());
+    CHECK(present->file_path() == "/tmp/new.so");
+    CHECK(without_deleted_mark(" (deleted)") == " (deleted)");
 }
 
 TEST_CASE("malformed maps lines are skipped and counted") {
