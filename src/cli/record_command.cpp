@@ -171,9 +171,12 @@ int run_record(const RecordOptions& options) {
                                         .count();
     std::string output = options.output.empty() ? default_output_name(pid, options.format) : options.output;
 
-    std::fprintf(stderr, "sampler: recording process %d (%s) at %g Hz%s\n", pid,
-                 profile.info.command_line.c_str(), options.rate_hz,
-                 options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
+    // Once sampling has begun, not before loading symbols: from this line on the work is counted.
+    session.on_started = [&] {
+        std::fprintf(stderr, "sampler: recording process %d (%s) at %g Hz%s\n", pid,
+                     profile.info.command_line.c_str(), options.rate_hz,
+                     options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
+    };
 
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
                                                        .process_roots = options.target.subprocesses,

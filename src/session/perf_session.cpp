@@ -376,6 +376,8 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
                     session.note_sleeping_thread(pid, tid, capture_options.registers_and_stack);
     }
     session.end_of_drain(monotonic_nanoseconds()); // thread names, before the first tick
+    if (options.on_started)
+        options.on_started();
     if (capture.kernel_time_excluded())
         std::fprintf(stderr,
                      "sampler: perf_event without CAP_PERFMON samples user mode only: time the target "

@@ -183,6 +183,8 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
     // so the clock (rate, duration) starts after it.
     if (session.target_alive())
         session.tick();
+    if (options.on_started)
+        options.on_started();
     const double cpu_at_start = own_cpu_seconds();
     const std::uint64_t samples_at_cpu_start = report.thread_samples;
     const Clock::time_point start = Clock::now();

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace sampler {
@@ -26,6 +27,9 @@ struct SessionOptions {
     bool subprocesses = false;   // also sample descendant processes, as they come and go
     StackOptions stacks;
     CaptureChoice capture = CaptureChoice::automatic;
+    // Called once when sampling has begun: the target is attached and the symbols loaded (which
+    // can take seconds on a large program), so from then on its work is being sampled.
+    std::function<void()> on_started{};
 };
 
 // Whether these options need the ptrace engine (--capture ptrace, --idle, --blocking).

@@ -201,6 +201,28 @@ long cpu_ticks(int pid) {
     return utime + stime;
 }
 
+bool wait_for_errors(const ChildProcess& process, const std::string& text,
+                     std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (process.errors().find(text) == std::string::npos) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+}
+
+bool wait_for_cpu_ticks(int pid, long ticks, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const long start = cpu_ticks(pid);
+    while (cpu_ticks(pid) - start < ticks) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+}
+
 std::map<std::string, long> parse_folded(const std::string& text) {
     std::map<std::string, long> stacks;
     std::istringstream lines(text);

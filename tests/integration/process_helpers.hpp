@@ -62,6 +62,11 @@ int tracer_of(int pid);      // TracerPid
 // Checks (CHECK) that the target runs or sleeps, untraced: sampler let it go.
 void check_target_runs_on(int pid);
 long cpu_ticks(int pid); // utime + stime
+// Waits (at most `timeout`) until the process's stderr contains `text`; false when it did not.
+bool wait_for_errors(const ChildProcess& process, const std::string& text, std::chrono::milliseconds timeout);
+// Waits (at most `timeout`) until the process has run `ticks` more clock ticks of CPU: what a
+// test needs for a number of on-CPU samples, however busy the machine is.
+bool wait_for_cpu_ticks(int pid, long ticks, std::chrono::milliseconds timeout);
 std::string read_file(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 std::string temp_path(const std::string& name);

@@ -28,7 +28,10 @@ TEST_CASE("the target exiting while recording still writes the output", "[faults
     std::string out = temp_path("target-killed.txt");
     ChildProcess sampler({sampler_binary(), "record", "--pid", std::to_string(target.pid()), "-f", "folded",
                           "-r", "200", "-o", out});
-    std::this_thread::sleep_for(1500ms);
+    // Once it samples (after loading symbols, which a loaded machine slows), for 0.3 s of the
+    // target's CPU: some samples, whatever else the machine runs.
+    REQUIRE(wait_for_errors(sampler, "recording process", 60s));
+    REQUIRE(wait_for_cpu_ticks(target.pid(), 30, 60s));
     target.signal(SIGKILL);
     REQUIRE(target.wait(5s) == 128 + SIGKILL);
     INFO(sampler.errors());
@@ -59,7 +62,9 @@ TEST_CASE("Ctrl-C and SIGTERM stop recording, write the output and leave the tar
     std::string out = temp_path("interrupted-" + std::to_string(stop_signal) + ".txt");
     ChildProcess sampler({sampler_binary(), "record", "--pid", std::to_string(target.pid()), "-f", "folded",
                           "-r", "500", "-o", out});
-    std::this_thread::sleep_for(1500ms);
+    // 1 s of the target's CPU once sampling began: 500 samples, 3/4 of them in parent_heavy.
+    REQUIRE(wait_for_errors(sampler, "recording process", 60s));
+    REQUIRE(wait_for_cpu_ticks(target.pid(), 100, 60s));
     sampler.signal(stop_signal);
     INFO(sampler.errors());
     REQUIRE(sampler.wait(20s) == 0);
