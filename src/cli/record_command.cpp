@@ -186,8 +186,8 @@ int run_record(const RecordOptions& options) {
     profile.info.duration_seconds = report.elapsed_seconds;
     profile.info.samples = report.ticks;
     profile.info.errors = report.errors;
-    write_output_file(output, render(profile, options));
-
+    // What was sampled is said before the output is written: a failed write (a full disk) is
+    // then reported after it, not instead of it.
     print_session_summary(report, options.rate_hz);
     if (!report.python_version.empty())
         std::fprintf(
@@ -197,6 +197,7 @@ int run_record(const RecordOptions& options) {
                 ? (", " + std::to_string(report.merge_mismatches) + " --native stacks did not pair up")
                       .c_str()
                 : "");
+    write_output_file(output, render(profile, options));
     if (output != "-")
         std::fprintf(stderr, "sampler: wrote %s to %s\n", format_info(options.format)->what, output.c_str());
     if (report.thread_samples == 0)

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,6 +141,37 @@ TEST_CASE("a full disk fails the write and leaves the previous file intact", "[o
     CommandResult fresh = run_sampler({"flamegraph", input, "-o", directory + "/new.svg"});
     CHECK(fresh.exit_code == 7);
     CHECK(names_in(directory) == std::vector<std::string>{"previous.svg"});
+}
+
+TEST_CASE("a recording whose output does not fit on the disk still says what it sampled", "[outputs]") {
+    if (::geteuid() != 0) {
+        skip_test("mounting a 64 KiB tmpfs to fill needs root");
+    }
+    TinyFilesystem disk(temp_path("full-fs"));
+    if (!disk.mounted()) {
+        skip_test("mount -t tmpfs was refused (no CAP_SYS_ADMIN here?)");
+    }
+    const std::string directory = temp_path("full-fs");
+    {
+        // Fill it: the write stops when the disk is full.
+        std::ofstream filler(directory + "/filler", std::ios::binary);
+        const std::string block(4096, 'x');
+        for (int i = 0; i < 64 && filler.write(block.data(), block.size()); ++i)
+            filler.flush();
+    }
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    const std::string out = directory + "/profile.folded";
+    CommandResult result =
+        run_sampler({"record", "--pid", std::to_string(target.pid()), "-d", "1", "-f", "folded", "-o", out});
+    INFO(result.err);
+    CHECK(result.exit_code == 7);
+    CHECK(result.err.find("cannot write " + out + ": No space left on device") != std::string::npos);
+    // The summary came first: how many stacks were sampled is not lost with the file.
+    const auto summary = result.err.find(" stacks, ");
+    CHECK(summary != std::string::npos);
+    CHECK(summary < result.err.find("cannot write"));
+    check_target_runs_on(target.pid());
 }
 
 TEST_CASE("a full stdout is an error for every command that prints", "[outputs]") {
