@@ -197,3 +197,31 @@ TEST_CASE("a refusal with none of the usual causes still gets a hint", "[errors]
     INFO(result.err);
     CHECK(result.err.find("\n  - ") != std::string::npos);
 }
+
+TEST_CASE("root without CAP_PERFMON samples user mode only, and says so", "[errors][permissions][perf]") {
+    if (::geteuid() != 0) {
+        skip_test("needs root, to run sampler as root without CAP_PERFMON and CAP_SYS_ADMIN");
+    }
+    if (::access("/usr/bin/setpriv", X_OK) != 0) {
+        skip_test("setpriv (util-linux) is not installed");
+    }
+    const std::string perf_event_paranoid = read_file("/proc/sys/kernel/perf_event_paranoid");
+    if (std::atoi(perf_event_paranoid.c_str()) > 2) {
+        skip_test("kernel.perf_event_paranoid is above 2: perf_event needs CAP_PERFMON even for user mode");
+    }
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    const std::string out = temp_path("no-perfmon.folded");
+    ChildProcess sampler({"/usr/bin/setpriv", "--inh-caps=-perfmon,-sys_admin",
+                          "--bounding-set=-perfmon,-sys_admin", "--", sampler_binary(), "record", "--capture",
+                          "perf", "--pid", std::to_string(target.pid()), "-d", "1", "-f", "folded", "-o",
+                          out});
+    REQUIRE(sampler.wait(30s) == 0);
+    INFO(sampler.errors());
+    CHECK(sampler.errors().find("perf_event without CAP_PERFMON samples user mode only") !=
+          std::string::npos);
+    CHECK(sampler.errors().find("user mode only (no CAP_PERFMON)") != std::string::npos);
+    CHECK(sampler.errors().find("run it as root") == std::string::npos);
+    CHECK(samples_matching(parse_folded(read_file(out)), "parent_heavy()") > 0);
+    check_target_runs_on(target.pid());
+}
