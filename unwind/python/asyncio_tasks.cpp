@@ -43,6 +43,8 @@ struct AsyncioTaskReader::Impl {
     void find_threads(const RemoteMemory& memory, std::uint64_t interp, std::vector<AsyncioLoopRef>& loops);
     void add_awaiters(const RemoteMemory& memory, const python::AsyncioGlobals& found,
                       const std::vector<python::TaskFields>& fields, AsyncioLoop& result);
+    AsyncioTask describe(const RemoteMemory& memory, std::uint64_t address, const python::TaskFields& fields,
+                         std::uint64_t running_task, std::uint64_t innermost, std::uint64_t& errors);
 
     PythonReader::Impl& python;
     const python::AsyncioLayout& layout;
@@ -117,6 +119,28 @@ std::uint64_t AsyncioTaskReader::Impl::innermost_frame(const RemoteMemory& memor
         if (state.thread_id == loop.thread_ident)
             return python::innermost_frame(python.target, memory, state);
     return 0;
+}
+
+AsyncioTask AsyncioTaskReader::Impl::describe(const RemoteMemory& memory, std::uint64_t address,
+                                              const python::TaskFields& fields, std::uint64_t running_task,
+                                              std::uint64_t innermost, std::uint64_t& errors) {
+    AsyncioTask task;
+    task.address = address;
+    task.python_task = fields.kind == python::TaskKind::python_task;
+    task.name = tasks.name(memory, fields.name).value_or("<unreadable>");
+    task.state = fields.state != python::future_pending ? TaskState::done
+                 : address == running_task              ? TaskState::running
+                                                        : TaskState::pending;
+    task.cancelled = fields.state == python::future_cancelled;
+    if (fields.coro != 0 && task.state != TaskState::done) {
+        // A coroutine that runs has its chain on its thread's stack; one that waits, through its awaits.
+        python::CoroutineChain chain = innermost != 0 && chains.executing(memory, fields.coro)
+                                           ? chains.running(memory, fields.coro, innermost, errors)
+                                           : chains.suspended(memory, fields.coro, errors);
+        task.coroutines = std::move(chain.frames);
+        task.chain_truncated = chain.truncated;
+    }
+    return task;
 }
 
 void AsyncioTaskReader::Impl::add_awaiters(const RemoteMemory& memory, const python::AsyncioGlobals& found,
@@ -213,23 +237,8 @@ AsyncioLoop AsyncioTaskReader::read_loop(const RemoteMemory& memory, const Async
             ++result.errors;
             continue;
         }
-        AsyncioTask task;
-        task.address = address;
-        task.python_task = kind == python::TaskKind::python_task;
-        task.name = impl.tasks.name(memory, read->name).value_or("<unreadable>");
-        task.state = read->state != python::future_pending ? TaskState::done
-                     : address == result.running_task      ? TaskState::running
-                                                           : TaskState::pending;
-        task.cancelled = read->state == python::future_cancelled;
-        if (read->coro != 0 && task.state != TaskState::done) {
-            python::CoroutineChain chain =
-                innermost != 0 && impl.chains.executing(memory, read->coro)
-                    ? impl.chains.running(memory, read->coro, innermost, result.errors)
-                    : impl.chains.suspended(memory, read->coro, result.errors);
-            task.coroutines = std::move(chain.frames);
-            task.chain_truncated = chain.truncated;
-        }
-        result.tasks.push_back(std::move(task));
+        result.tasks.push_back(
+            impl.describe(memory, address, *read, result.running_task, innermost, result.errors));
         fields.push_back(std::move(*read));
     }
     impl.add_awaiters(memory, *found, fields, result);
@@ -245,6 +254,20 @@ std::uint64_t AsyncioTaskReader::running_task(const RemoteMemory& memory, const 
         if (entry.key == loop.loop)
             return entry.value;
     return 0;
+}
+
+std::optional<AsyncioTask> AsyncioTaskReader::read_task(const RemoteMemory& memory,
+                                                        const AsyncioLoopRef& loop, std::uint64_t task) {
+    Impl& impl = *impl_;
+    std::string why;
+    auto found = impl.asyncio_globals(memory, loop.interp, why);
+    const python::TaskKind kind = found ? impl.tasks.kind(memory, task, *found) : python::TaskKind::none;
+    auto fields = impl.tasks.read(memory, task, kind);
+    if (!fields || fields->loop != loop.loop)
+        return std::nullopt;
+    std::uint64_t errors = 0;
+    return impl.describe(memory, task, *fields, running_task(memory, loop),
+                         impl.innermost_frame(memory, loop), errors);
 }
 
 std::optional<std::string> AsyncioTaskReader::task_name(const RemoteMemory& memory,

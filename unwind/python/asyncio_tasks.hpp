@@ -10,7 +10,8 @@
 //   for (const AsyncioLoopRef& loop : reader.loops(memory))
 //       AsyncioLoop tasks = reader.read_loop(memory, loop); // ideally while loop.tid is stopped
 //
-// For samplers: running_task() is one dict read per call, task_name() a string read.
+// For samplers: running_task() is one dict read per call, task_name() a few reads, read_task()
+// those plus the task's coroutine chain.
 
 #include "python_reader.hpp"
 #include "remote_memory.hpp"
@@ -91,6 +92,10 @@ class AsyncioTaskReader {
 
     // The task `loop` runs now; 0 when none (or unreadable).
     std::uint64_t running_task(const RemoteMemory& memory, const AsyncioLoopRef& loop);
+    // One task of `loop` as read_loop() reads it, but without its awaiters (those need every
+    // task): its name, state and coroutines. nullopt when `task` is not a task of that loop.
+    std::optional<AsyncioTask> read_task(const RemoteMemory& memory, const AsyncioLoopRef& loop,
+                                         std::uint64_t task);
     // A task's name ("Task-3", or the name given); nullopt when `task` cannot be read as a task of
     // that interpreter.
     std::optional<std::string> task_name(const RemoteMemory& memory, const AsyncioLoopRef& loop,
