@@ -75,7 +75,7 @@ int check_stop(int tid, int flags, int& pending_signal) {
 
 // Waits for the seized thread to report a stop. A signal that arrives meanwhile shows up as a
 // signal-delivery stop: we keep it and hand it back on detach so the target still receives it.
-StopResult wait_for_stop(int tid, int& pending_signal) {
+StopResult wait_for_stop(int tid, std::uint64_t give_up_after, int& pending_signal) {
     // First poll while keeping our CPU, yielding it only to whoever is queued on it (the thread
     // itself, if it shares our CPU): once we block, a busy machine may take milliseconds to run
     // us again, and the thread would stay stopped all that time.
@@ -85,7 +85,6 @@ StopResult wait_for_stop(int tid, int& pending_signal) {
             return result > 0 ? StopResult::stopped : StopResult::exited;
         sched_yield();
     }
-    constexpr std::uint64_t give_up_after = 50'000'000; // ns
     const std::uint64_t started = monotonic_nanoseconds();
     WaitTimer timer;
     for (;;) {
@@ -148,7 +147,7 @@ CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapsho
         return errno == ESRCH ? CaptureStatus::thread_gone : CaptureStatus::failed;
     }
     int pending_signal = 0;
-    switch (wait_for_stop(tid, pending_signal)) {
+    switch (wait_for_stop(tid, limits.stop_wait_nanoseconds, pending_signal)) {
     case StopResult::exited:
         return CaptureStatus::thread_gone;
     case StopResult::timed_out:

@@ -22,6 +22,9 @@ struct CaptureLimits {
     std::size_t max_stack_bytes = 64 * 1024;
     // The target's maps, to end the copy at the end of the stack's mapping; may be null.
     const ProcessMaps* maps = nullptr;
+    // How long to wait for the thread to stop. A runnable thread stops when it next gets a CPU,
+    // which on a busy machine can take longer than a sampler wants to wait.
+    std::uint64_t stop_wait_nanoseconds = 50'000'000;
 };
 
 // Captures thread `tid`. The thread is resumed before this returns on every path, except when it

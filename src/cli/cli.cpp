@@ -154,7 +154,10 @@ int run_cli(int argc, char** argv) {
     DumpOptions dump;
     auto* dump_command = app.add_subcommand("dump", "Print every thread's stack once, innermost frame first");
     add_target_options(*dump_command, dump.target, CommandKind::dump);
-    dump_command->add_flag("--json", dump.json, "Print the stacks as JSON");
+    dump_command->add_flag("--json", dump.json, "Print the stacks (or the tasks) as JSON");
+    dump_command->add_flag("--tasks", dump.tasks,
+                           "Python 3.8-3.13: print every asyncio task instead, per event loop: its state, "
+                           "its coroutines and who awaits it, as a tree");
 
     TopOptions top;
     auto* top_command = app.add_subcommand(
@@ -217,6 +220,9 @@ int run_cli(int argc, char** argv) {
             return run_top(top);
         }
         require_target(dump.target, false);
+        if (dump.tasks && dump.target.stacks.native)
+            throw Error(ErrorKind::usage,
+                        "--tasks cannot be combined with --native: tasks have no native frames");
         return run_dump(dump);
     } catch (const Error& error) {
         if (error.kind() != ErrorKind::output_closed)

@@ -52,6 +52,7 @@ struct DiffOptions {
 struct DumpOptions {
     TargetOptions target; // --native, --full-filenames, --nonblocking apply; the filters do not
     bool json = false;
+    bool tasks = false; // asyncio tasks instead of thread stacks
 };
 
 struct TopOptions {
@@ -64,6 +65,7 @@ struct TopOptions {
 
 int run_record(const RecordOptions& options);
 int run_dump(const DumpOptions& options);
+int run_dump_tasks(const DumpOptions& options); // dump --tasks
 int run_top(const TopOptions& options);
 
 // Shared by `flamegraph` and `diff` (defined in flamegraph_command.cpp).

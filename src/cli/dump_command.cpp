@@ -135,6 +135,8 @@ void print_json(std::ostream& out, int pid, const ProcessSampler& sampler,
 } // namespace
 
 int run_dump(const DumpOptions& options) {
+    if (options.tasks)
+        return run_dump_tasks(options);
     int pid = options.target.pid;
     check_target(pid);
     ProcessSampler sampler(pid, options.target.stacks);

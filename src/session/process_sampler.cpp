@@ -162,6 +162,11 @@ bool ProcessSampler::copy_sleeping_thread(int tid, RawSample& out) {
     return out.has_registers;
 }
 
+void ProcessSampler::refresh_thread_names() {
+    if (python_)
+        thread_names_.refresh(*python_, memory_, list_threads(pid_));
+}
+
 std::string ProcessSampler::thread_name(int tid) {
     if (const std::string* name = thread_names_.find(tid))
         return *name;

@@ -80,6 +80,15 @@ class ProcessSampler {
     std::vector<ModuleRecord> module_records() const;
     bool is_python() const { return python_.has_value(); }
     std::string python_version() const { return python_ ? python_->version() : std::string(); }
+    // For readers of more Python state than stacks (asyncio tasks): the interpreter's reader
+    // (nullptr when the target is not CPython), the memory it reads, a file name as Python frames
+    // show it (package-relative unless --full-filenames), and the threads' `threading` names.
+    PythonReader* python_reader() { return python_ ? &*python_ : nullptr; }
+    const RemoteMemory& memory() const { return memory_; }
+    std::string python_file(const std::string& path) {
+        return options_.full_filenames ? path : filenames_.shorten(path);
+    }
+    void refresh_thread_names();
 
   private:
     struct Captured {

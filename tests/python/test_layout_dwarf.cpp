@@ -2,30 +2,19 @@
 // libpython, read with gdb: every table entry must equal offsetof() of its field. Skipped with a
 // message when gdb or an interpreter is missing.
 
-#include "child_process.hpp"
+#include "dwarf_fields.hpp"
 #include "interpreters.hpp"
 #include "python_layout.hpp"
 #include "skips.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <map>
-#include <sstream>
-
 using namespace sampler::python;
 using namespace sampler::testing;
 
 namespace {
 
-struct Field {
-    std::string expression; // a C expression gdb evaluates to an int
-    int expected;           // from our table
-};
-
-std::string offset_of(const std::string& type, const std::string& member) {
-    return "&((" + type + "*)0)->" + member;
-}
+using Field = DwarfField;
 
 // What thread names need: sys.modules, module dicts, dicts of every kind, instance dicts.
 void add_object_fields(const PythonLayout& l, std::vector<Field>& f) {
@@ -130,10 +119,6 @@ std::vector<Field> fields_to_check(const PythonLayout& l) {
     return f;
 }
 
-bool have_gdb() {
-    return std::filesystem::exists("/usr/bin/gdb") || std::filesystem::exists("/usr/local/bin/gdb");
-}
-
 void check_against_dwarf(const PythonLayout& layout) {
     const std::string version = layout.name();
     if (!have_gdb())
@@ -142,29 +127,7 @@ void check_against_dwarf(const PythonLayout& layout) {
     auto library = interpreter ? pyenv_libpython(*interpreter) : std::nullopt;
     if (!library)
         skip_test("no pyenv libpython for CPython " + version);
-    std::vector<Field> fields = fields_to_check(layout);
-    std::vector<std::string> argv{"/usr/bin/gdb", "-batch", "-nx"};
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        argv.push_back("-ex");
-        argv.push_back("printf \"field" + std::to_string(i) + "=%d\\n\", (int)(" + fields[i].expression +
-                       ")");
-    }
-    argv.push_back(*library);
-    RunResult result = run_command(argv, std::chrono::seconds(60), true);
-    std::map<std::size_t, int> measured;
-    std::istringstream in(result.out);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::size_t equals = line.find('=');
-        if (line.rfind("field", 0) == 0 && equals != std::string::npos)
-            measured[std::stoul(line.substr(5, equals - 5))] = std::stoi(line.substr(equals + 1));
-    }
-    INFO("CPython " << version << " (" << *library << ")\ngdb said:\n" << result.out);
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        INFO(fields[i].expression);
-        REQUIRE(measured.count(i) == 1);
-        CHECK(measured[i] == fields[i].expected);
-    }
+    check_fields_with_gdb(*library, fields_to_check(layout), "CPython " + version);
 }
 
 } // namespace

@@ -1,0 +1,29 @@
+// asyncio's structs in CPython 3.10 (x86-64), measured with gdb against the DWARF of the pyenv
+// build's libpython and _asyncio module.
+#include "asyncio_layout.hpp"
+
+namespace sampler::python {
+
+const AsyncioLayout& asyncio_layout_3_10() {
+    static const AsyncioLayout layout = [] {
+        AsyncioLayout l;
+        l.minor = 10;
+        l.future = {.state = 88, .fut_waiter = 152, .coro = 160, .name = 168};
+        l.generator = {.frame = 16};
+        l.frame = {.yield_from = YieldFromModel::next_opcode,
+                   .gen = 88,
+                   .valuestack = 64,
+                   .stackdepth = 80,
+                   .state = 108,
+                   .code_bytes = 48,
+                   .state_created = -2,
+                   .state_suspended = -1,
+                   .state_executing = 0,
+                   .state_completed = 1,
+                   .yield_from_opcode = 72};
+        return l;
+    }();
+    return layout;
+}
+
+} // namespace sampler::python
