@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -201,15 +202,29 @@ long cpu_ticks(int pid) {
     return utime + stime;
 }
 
-bool wait_for_errors(const ChildProcess& process, const std::string& text,
-                     std::chrono::milliseconds timeout) {
+namespace {
+
+bool wait_for_text(const std::function<std::string()>& read, const std::string& text,
+                   std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (process.errors().find(text) == std::string::npos) {
+    while (read().find(text) == std::string::npos) {
         if (std::chrono::steady_clock::now() > deadline)
             return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return true;
+}
+
+} // namespace
+
+bool wait_for_errors(const ChildProcess& process, const std::string& text,
+                     std::chrono::milliseconds timeout) {
+    return wait_for_text([&] { return process.errors(); }, text, timeout);
+}
+
+bool wait_for_output(const ChildProcess& process, const std::string& text,
+                     std::chrono::milliseconds timeout) {
+    return wait_for_text([&] { return process.output(); }, text, timeout);
 }
 
 bool wait_for_cpu_ticks(int pid, long ticks, std::chrono::milliseconds timeout) {

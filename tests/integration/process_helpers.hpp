@@ -64,6 +64,8 @@ void check_target_runs_on(int pid);
 long cpu_ticks(int pid); // utime + stime
 // Waits (at most `timeout`) until the process's stderr contains `text`; false when it did not.
 bool wait_for_errors(const ChildProcess& process, const std::string& text, std::chrono::milliseconds timeout);
+// The same for its stdout.
+bool wait_for_output(const ChildProcess& process, const std::string& text, std::chrono::milliseconds timeout);
 // Waits (at most `timeout`) until the process has run `ticks` more clock ticks of CPU: what a
 // test needs for a number of on-CPU samples, however busy the machine is.
 bool wait_for_cpu_ticks(int pid, long ticks, std::chrono::milliseconds timeout);

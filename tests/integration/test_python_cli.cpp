@@ -45,12 +45,16 @@ std::string script(const std::string& name) {
     return source_path("tests/integration/python/" + name);
 }
 
-// Starts `python script` and waits until the interpreter is running the script's code.
+// Starts `python script` and waits until the interpreter is running the script's code: until
+// the script prints `ready_line` when it is given, else for half a second more.
 struct PythonProcess {
-    PythonProcess(const Interpreter& interpreter, const std::string& name)
+    PythonProcess(const Interpreter& interpreter, const std::string& name, const std::string& ready_line = "")
         : process({interpreter.executable, script(name)}) {
         wait_until_started(process);
-        std::this_thread::sleep_for(500ms); // imports done, loops entered
+        if (ready_line.empty())
+            std::this_thread::sleep_for(500ms); // imports done, loops entered
+        else
+            REQUIRE(wait_for_output(process, ready_line + "\n", 60s));
     }
     std::string pid() const { return std::to_string(process.pid()); }
     ChildProcess process;
@@ -114,7 +118,7 @@ TEST_CASE("Python: --function groups frames by their function's first line", "[p
         DYNAMIC_SECTION(interpreter.label) {
             PythonProcess target(interpreter, "split.py");
             auto folded =
-                record(target, {"-r", "200", "-d", "1", "--function"}, "py-function-" + interpreter.label);
+                record(target, {"-r", "200", "-d", "2", "--function"}, "py-function-" + interpreter.label);
             long total = total_samples(folded);
             REQUIRE(total > 50);
             // burn is defined on line 2, heavy on 9: every sample in heavy reads so.
@@ -130,7 +134,7 @@ TEST_CASE("Python: --function groups frames by their function's first line", "[p
 TEST_CASE("Python: idle threads are left out unless --idle, --gil keeps the GIL holder", "[python]") {
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {
-            PythonProcess target(interpreter, "gil_pair.py");
+            PythonProcess target(interpreter, "gil_pair.py", "ready");
             long active_rounds = 0;
             auto active =
                 record(target, {"-r", "200", "-d", "2"}, "py-active-" + interpreter.label, &active_rounds);

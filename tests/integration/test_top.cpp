@@ -155,9 +155,10 @@ TEST_CASE("top --once prints one snapshot, the hot function first", "[top]") {
     auto rows = table_rows(result.out);
     REQUIRE(rows.size() >= 5);
     CHECK(is_hot_function(rows[0].label));
-    CHECK(rows[0].own > 40);
-    double heavy = -1, light = -1;
+    double heavy = -1, light = -1, hot_own = 0;
     for (const TableRow& row : rows) {
+        if (is_hot_function(row.label))
+            hot_own += row.own;
         if (row.label == "parent_heavy()")
             heavy = row.total;
         if (row.label == "parent_light()")
@@ -166,6 +167,9 @@ TEST_CASE("top --once prints one snapshot, the hot function first", "[top]") {
     }
     CHECK(heavy > light);
     CHECK(light > 0);
+    // Nearly all the time both callers took is the loop's own (burn() and its inline helper): a
+    // share of what the target ran, whatever CPU a busy machine left it.
+    CHECK(hot_own > 0.8 * (heavy + light));
     check_target_runs_on(target.pid());
 }
 

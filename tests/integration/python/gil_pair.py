@@ -1,8 +1,10 @@
 # Four threads: "spinner" runs Python code (needs the GIL), "reader" fills a 128 MiB buffer from
 # /dev/zero over and over (readinto releases the GIL, and each call keeps the kernel busy for
 # longer than the 5 ms the reader may then wait for the GIL, however fast the machine's memory),
-# "sleeper" sleeps, and the main thread sleeps too. Python 2.7 and 3.x.
+# "sleeper" sleeps, and the main thread sleeps too; "ready" on stdout once they are all in
+# their loops. Python 2.7 and 3.x.
 import io
+import sys
 import threading
 import time
 
@@ -20,7 +22,11 @@ def read_without_gil():
         zero.readinto(buffer)  # milliseconds in the kernel per call, without the GIL
 
 
+asleep = threading.Event()
+
+
 def sleep_forever():
+    asleep.set()
     while True:
         time.sleep(1000)
 
@@ -29,5 +35,11 @@ for target, name in ((spin_python, "spinner"), (read_without_gil, "reader"), (sl
     thread = threading.Thread(target=target, name=name)
     thread.daemon = True
     thread.start()
+# "ready" once the sleeper is asleep: on its way there it runs, in sleep_forever, and a test that
+# checks a sleeping thread is never sampled must start after that.
+asleep.wait()
+time.sleep(0.3)
+sys.stdout.write("ready\n")
+sys.stdout.flush()
 while True:
     time.sleep(1000)
