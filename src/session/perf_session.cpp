@@ -167,17 +167,24 @@ class PerfSession final : public PerfRecordHandler {
             return;
         WallThread& thread = wall_[record.tid];
         thread.pid = record.pid;
-        thread.on_cpu = !record.out;
-        thread.preempted = record.out && record.preempted;
-        if (record.out && !stacks_from_switch_samples_)
-            thread.off_stack.reset(); // Python-only: read its frames again, once, now it sleeps
+        if (thread.switches.size() >= max_pending_switches) {
+            apply(thread, thread.switches.front());
+            thread.switches.pop_front();
+        }
+        thread.switches.push_back({record.time_ns, record.out, record.out && record.preempted});
     }
 
-    // Wall-clock mode: a thread off its CPU since an earlier tick gets the stack it left with,
-    // once per tick, with no stop and (after the first tick) no read at all.
-    void emit_wall_tick() {
+    // Wall-clock mode: a thread off its CPU at a tick's time gets the stack it left with, once
+    // per tick, with no stop and (after the first tick) no read at all. Its state is the one at
+    // `tick_ns` by the switch records' times, not the one when the tick is handled: we are woken
+    // by those records, often on the CPU the thread just left, so at handling time a busy thread
+    // would nearly always read as off its CPU.
+    void emit_wall_tick(std::uint64_t tick_ns) {
         ++wall_ticks_;
         for (auto& [tid, thread] : wall_) {
+            for (; !thread.switches.empty() && thread.switches.front().time_ns <= tick_ns;
+                 thread.switches.pop_front())
+                apply(thread, thread.switches.front());
             if (thread.on_cpu)
                 continue;
             if (!thread.off_stack) {
@@ -285,6 +292,20 @@ class PerfSession final : public PerfRecordHandler {
     }
 
   private:
+    struct Switch {
+        std::uint64_t time_ns = 0;
+        bool out = false;
+        bool preempted = false;
+    };
+    struct WallThread;
+
+    void apply(WallThread& thread, const Switch& change) const {
+        thread.on_cpu = !change.out;
+        thread.preempted = change.preempted;
+        if (change.out && !stacks_from_switch_samples_)
+            thread.off_stack.reset(); // Python-only: read its frames again, once, now it sleeps
+    }
+
     ProcessSampler* process_for(int pid) {
         if (auto found = processes_.find(pid); found != processes_.end())
             return found->second.get();
@@ -318,7 +339,9 @@ class PerfSession final : public PerfRecordHandler {
         bool have_off_sample = false;
         RawSample off_sample;
         std::optional<SampledStack> off_stack; // resolved once per stay off the CPU
+        std::deque<Switch> switches;           // received, not yet reached by a tick
     };
+    static constexpr std::size_t max_pending_switches = 4096;
     std::unordered_map<int, WallThread> wall_;
     bool stacks_from_switch_samples_ = false; // native stacks: from the switch samples
     std::uint64_t wall_ticks_ = 0;
@@ -416,7 +439,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
                 next_tick_ns = now_ns;
             }
             for (; next_tick_ns <= now_ns; next_tick_ns += period_ns)
-                session.emit_wall_tick();
+                session.emit_wall_tick(next_tick_ns);
         }
         session.end_of_drain(now_ns);
         if (stop_requested()) {
