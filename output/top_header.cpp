@@ -69,7 +69,9 @@ double top_error_percent(std::uint64_t errors, std::uint64_t thread_samples) {
 
 std::vector<TopLine> format_top_header(const TopStatus& status, std::size_t width) {
     std::vector<TopLine> lines;
-    std::string title = "sampler top   PID " + std::to_string(status.pid);
+    std::string title = status.pids.size() == 1 ? "sampler top   PID " : "sampler top   PIDs ";
+    for (std::size_t i = 0; i < status.pids.size(); ++i)
+        title += (i == 0 ? "" : ",") + std::to_string(status.pids[i]);
     if (!status.command_line.empty())
         title += "   " + printable(status.command_line);
     if (!status.python_version.empty())

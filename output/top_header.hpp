@@ -12,7 +12,7 @@
 namespace sampler {
 
 struct TopStatus {
-    int pid = 0;
+    std::vector<int> pids{}; // the targets (--pid A,B,C)
     std::string command_line{};
     double elapsed_seconds = 0;
     double counting_seconds = -1; // since the last reset; negative when never reset

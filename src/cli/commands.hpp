@@ -11,7 +11,7 @@
 namespace sampler {
 
 struct TargetOptions {
-    int pid = 0;
+    std::vector<int> pids;                            // --pid A,B,C: running processes, each a root
     std::vector<std::string> command;                 // `-- COMMAND ARGS...`: start it and profile it
     StackOptions stacks;                              // what to read of each thread, and which threads
     bool subprocesses = false;                        // also profile descendant processes

@@ -138,6 +138,16 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                                     : 0.0);
 }
 
+// "process 123 (./server)", or "processes 101, 102, 103".
+std::string targets_text(const std::vector<int>& pids) {
+    if (pids.size() == 1)
+        return "process " + std::to_string(pids.front()) + " (" + process_command_line(pids.front()) + ")";
+    std::string text = "processes";
+    for (std::size_t i = 0; i < pids.size(); ++i)
+        text += (i == 0 ? " " : ", ") + std::to_string(pids[i]);
+    return text;
+}
+
 } // namespace
 
 int run_record(const RecordOptions& options) {
@@ -146,20 +156,22 @@ int run_record(const RecordOptions& options) {
                                           "': use flamegraph, folded, pprof, speedscope or chrometrace");
     // Before anything starts: a long recording must not be lost at its end to an unwritable
     // output. (A command to launch has no PID yet; the check is about the directory anyway.)
-    check_output_path(options.output.empty() ? default_output_name(options.target.pid, options.format)
-                                             : options.output);
+    const std::vector<int> given = distinct_pids(options.target.pids);
+    check_output_path(options.output.empty()
+                          ? default_output_name(given.empty() ? 0 : given.front(), options.format)
+                          : options.output);
     install_stop_handlers();
-    bool launched = options.target.pid == 0;
-    int pid = launched ? launch_command(options.target.command) : options.target.pid;
+    bool launched = given.empty();
     SessionOptions session;
-    session.pid = pid;
+    session.pids = launched ? std::vector<int>{launch_command(options.target.command)} : given;
+    const int pid = session.main_pid();
     session.target_is_child = launched;
     session.rate_hz = options.rate_hz;
     session.duration_seconds = options.duration_seconds;
     session.stacks = options.target.stacks;
     session.subprocesses = options.target.subprocesses;
     session.capture = options.target.capture;
-    check_target(pid, target_access(session));
+    check_targets(session.pids, target_access(session));
 
     Profile profile;
     profile.info.pid = pid;
@@ -171,12 +183,13 @@ int run_record(const RecordOptions& options) {
                                         .count();
     std::string output = options.output.empty() ? default_output_name(pid, options.format) : options.output;
 
-    std::fprintf(stderr, "sampler: recording process %d (%s) at %g Hz%s\n", pid,
-                 profile.info.command_line.c_str(), options.rate_hz,
-                 options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
+    std::fprintf(stderr, "sampler: recording %s at %g Hz%s\n", targets_text(session.pids).c_str(),
+                 options.rate_hz, options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
 
+    // Several processes: each is a root frame.
+    const bool per_process = options.target.subprocesses || session.pids.size() > 1;
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
-                                                       .process_roots = options.target.subprocesses,
+                                                       .process_roots = per_process,
                                                        .record_timeline = needs_timeline(options.format)});
     SessionReport report = run_sampling_session(session, builder);
 

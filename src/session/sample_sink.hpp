@@ -28,6 +28,7 @@ struct SessionReport {
     std::uint64_t gil_ticks = 0;           // rounds in which some thread held the GIL
     std::uint64_t active_ticks = 0;        // rounds in which some sampled thread was running
     std::size_t processes = 0;             // processes sampled in the last round
+    std::vector<int> pids;                 // ... their PIDs, ascending
     std::string python_version;            // the main target's CPython version; empty when not Python
     double elapsed_seconds = 0;
     // sampler's own CPU time (user + system) while sampling, start-up (symbol loading) and

@@ -19,13 +19,17 @@ enum class CaptureChoice {
 };
 
 struct SessionOptions {
-    int pid = 0;
-    bool target_is_child = false; // started by us: reap it when it exits
+    // The processes to sample (--pid A,B,C), each a root as with --subprocesses; the first is
+    // the main target, whose CPython version is reported. The session ends when all have ended.
+    std::vector<int> pids;
+    bool target_is_child = false; // started by us (then the only one): reap it when it exits
     double rate_hz = 100;
     double duration_seconds = 0; // 0: until Ctrl-C or the target exits
     bool subprocesses = false;   // also sample descendant processes, as they come and go
     StackOptions stacks;
     CaptureChoice capture = CaptureChoice::automatic;
+
+    int main_pid() const { return pids.empty() ? 0 : pids.front(); }
 };
 
 // Whether these options need the ptrace engine (--capture ptrace, --idle, --blocking).

@@ -25,7 +25,7 @@ std::string thread_label(const TopSnapshot& snapshot, int tid) {
 } // namespace
 
 TopSink::TopSink(const TopSettings& settings, TopDisplay& display) : settings_(settings), display_(display) {
-    latest_status_.pid = settings.pid;
+    latest_status_.pids = settings.pids;
     latest_status_.command_line = settings.command_line;
     latest_status_.requested_rate_hz = settings.rate_hz;
     shown_status_ = latest_status_;

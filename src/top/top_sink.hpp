@@ -15,7 +15,7 @@
 namespace sampler {
 
 struct TopSettings {
-    int pid = 0;
+    std::vector<int> pids; // the targets
     std::string command_line;
     double rate_hz = 100;
     double delay_seconds = 1;

@@ -195,7 +195,7 @@ TEST_CASE("top: names are printable and cut at character boundaries", "[top]") {
 }
 
 TEST_CASE("top: the header warns when behind the rate and when paused", "[top]") {
-    TopStatus status{.pid = 42, .command_line = "./server --port 1", .elapsed_seconds = 3, .samples = 300};
+    TopStatus status{.pids = {42}, .command_line = "./server --port 1", .elapsed_seconds = 3, .samples = 300};
     status.achieved_rate_hz = 95;
     status.thread_label = "all threads";
     auto text = [](const std::vector<TopLine>& lines) {
@@ -206,6 +206,9 @@ TEST_CASE("top: the header warns when behind the rate and when paused", "[top]")
     };
     std::string normal = text(format_top_header(status, 0));
     CHECK(normal.find("PID 42") != std::string::npos);
+    TopStatus several = status;
+    several.pids = {101, 102, 103};
+    CHECK(text(format_top_header(several, 0)).rfind("sampler top   PIDs 101,102,103   ./server", 0) == 0);
     CHECK(normal.find("./server --port 1") != std::string::npos);
     CHECK(normal.find("rate 95.0 of 100 Hz") != std::string::npos);
     CHECK(normal.find("BEHIND") == std::string::npos);
