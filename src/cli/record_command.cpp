@@ -7,6 +7,7 @@
 #include "folded_writer.hpp"
 #include "pprof_writer.hpp"
 #include "proc_threads.hpp"
+#include "process_summary.hpp"
 #include "profile_builder.hpp"
 #include "sampler/error.hpp"
 #include "sampling_session.hpp"
@@ -21,6 +22,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 namespace sampler {
 namespace {
@@ -148,6 +150,17 @@ std::string targets_text(const std::vector<int>& pids) {
     return text;
 }
 
+// One line per process: the ones with stacks, and those still sampled at the end without any
+// (an idle worker is part of the answer to "which worker").
+void print_process_summary(const Profile& profile, const SessionReport& report, double rate_hz) {
+    std::map<int, ProcessRecord> processes = profile.processes;
+    for (int pid : report.pids)
+        if (!processes.contains(pid))
+            processes[pid].command_line = process_command_line(pid);
+    for (const std::string& line : format_process_summary(processes, report.share_periods(rate_hz)))
+        std::fprintf(stderr, "sampler: %s\n", line.c_str());
+}
+
 } // namespace
 
 int run_record(const RecordOptions& options) {
@@ -186,7 +199,7 @@ int run_record(const RecordOptions& options) {
     std::fprintf(stderr, "sampler: recording %s at %g Hz%s\n", targets_text(session.pids).c_str(),
                  options.rate_hz, options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
 
-    // Several processes: each is a root frame.
+    // Several processes: each is a root frame, and the summary gives each its line.
     const bool per_process = options.target.subprocesses || session.pids.size() > 1;
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
                                                        .process_roots = per_process,
@@ -207,6 +220,8 @@ int run_record(const RecordOptions& options) {
                 ? (", " + std::to_string(report.merge_mismatches) + " --native stacks did not pair up")
                       .c_str()
                 : "");
+    if (per_process)
+        print_process_summary(profile, report, options.rate_hz);
     if (output != "-")
         std::fprintf(stderr, "sampler: wrote %s to %s\n", format_info(options.format)->what, output.c_str());
     if (report.thread_samples == 0)

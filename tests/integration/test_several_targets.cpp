@@ -29,7 +29,8 @@ struct TwoWorkers {
 
 } // namespace
 
-TEST_CASE("record --pid A,B samples both, each under its own root", "[several][record]") {
+TEST_CASE("record --pid A,B samples both, each under its own root, with a summary line each",
+          "[several][record]") {
     TwoWorkers workers;
     const std::string out = temp_path("several.txt");
     CommandResult result =
@@ -42,6 +43,12 @@ TEST_CASE("record --pid A,B samples both, each under its own root", "[several][r
     for (const ChildProcess* worker : {&workers.first, &workers.second}) {
         const std::string root = "process " + std::to_string(worker->pid()) + " (" + fixture_path("workload");
         CHECK(samples_matching(folded, root) > 50);
+        // The summary's line for it: PID, command, samples, CPU share.
+        std::smatch line;
+        CHECK(std::regex_search(
+            result.err, line,
+            std::regex("sampler: process " + std::to_string(worker->pid()) +
+                       " \\(\\S*workload (split|blocked)\\): \\d+ samples, [\\d.]+% CPU\\n")));
     }
     // Every stack is under one of the two roots.
     CHECK(samples_matching(folded, "process ") == total_samples(folded));
