@@ -33,8 +33,15 @@ std::string statistics(const TopStatus& status) {
 }
 
 std::string view(const TopStatus& status) {
-    std::string text = status.view.mode == TopMode::function ? "by function" : "by line";
-    text += ", " + printable(status.thread_label) + ", sorted by " + top_sort_name(status.view.sort);
+    std::string text;
+    if (status.view.by_process) {
+        text = std::string("by process, sorted by ") + top_process_sort_name(status.view.process_sort);
+    } else {
+        text = status.view.mode == TopMode::function ? "by function" : "by line";
+        if (!status.process_label.empty())
+            text += ", " + printable(status.process_label);
+        text += ", " + printable(status.thread_label) + ", sorted by " + top_sort_name(status.view.sort);
+    }
     text += format(", every %.1f s", status.delay_seconds);
     if (status.interactive)
         text += "   (? help, q quit)";

@@ -173,6 +173,9 @@ int run_cli(int argc, char** argv) {
         ->check(whole_number("a number of rows from 1 to 1000000", 1, 1000000));
     top_command->add_flag("--once", top.once,
                           "Print one plain-text snapshot after --delay seconds, then exit");
+    top_command->add_flag("--by-process", top.by_process,
+                          "Start in the process table (key W): one row per process, with its CPU share, "
+                          "threads, GIL share and hottest function");
 
     FlamegraphCommandOptions flamegraph;
     auto* flamegraph_command = app.add_subcommand(

@@ -60,6 +60,7 @@ struct TopOptions {
     double delay_seconds = 1; // between refreshes of the table
     std::size_t rows = 20;    // rows per snapshot when stdout is not a terminal
     bool once = false;        // print one snapshot after --delay seconds and exit
+    bool by_process = false;  // start in the process table (key W)
 };
 
 int run_record(const RecordOptions& options);

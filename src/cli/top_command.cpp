@@ -83,7 +83,9 @@ int run_top(const TopOptions& options) {
                          .command_line = process_command_line(pid),
                          .rate_hz = options.rate_hz,
                          .delay_seconds = options.delay_seconds,
-                         .once = options.once};
+                         .once = options.once,
+                         .by_process = options.by_process,
+                         .idle = options.target.stacks.include_idle};
     SessionReport report;
     int output_error = 0;
     {

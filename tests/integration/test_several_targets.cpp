@@ -4,6 +4,7 @@
 #include "process_helpers.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -26,6 +27,14 @@ struct TwoWorkers {
     ChildProcess first{{fixture_path("workload"), "split"}};
     ChildProcess second{{fixture_path("workload"), "blocked"}};
 };
+
+// The rows of the first process table in `text`: PID -> the line.
+std::map<int, std::string> process_rows(const std::string& text) {
+    std::map<int, std::string> rows;
+    for (const std::string& line : process_table_lines(text))
+        rows[std::atoi(line.c_str())] = line;
+    return rows;
+}
 
 } // namespace
 
@@ -56,15 +65,23 @@ TEST_CASE("record --pid A,B samples both, each under its own root, with a summar
     check_target_runs_on(workers.second.pid());
 }
 
-TEST_CASE("top --pid A,B --once samples both, the header names them", "[several][top]") {
+TEST_CASE("top --pid A,B --by-process --once lists both processes, the header names them", "[several][top]") {
     TwoWorkers workers;
     CommandResult result =
-        run_sampler({"top", "--pid", workers.list(), "--once", "-r", "200", "--delay", "2"});
+        run_sampler({"top", "--pid", workers.list(), "--by-process", "--once", "-r", "200", "--delay", "2"});
     INFO(result.out << result.err);
     REQUIRE(result.exit_code == 0);
     CHECK(contains(result.out, "PIDs " + workers.list()));
-    CHECK(contains(result.out, "processes 2"));
-    CHECK(contains(result.out, "mix_step(unsigned long)"));
+    CHECK(contains(result.out, "by process, sorted by %CPU"));
+    auto rows = process_rows(result.out);
+    REQUIRE(rows.size() == 2);
+    for (const ChildProcess* worker : {&workers.first, &workers.second}) {
+        REQUIRE(rows.contains(worker->pid()));
+        CHECK(contains(rows[worker->pid()], fixture_path("workload").substr(0, 20)));
+    }
+    // Both run the split workload on their main thread: its hot functions lead.
+    for (const auto& [pid, row] : rows)
+        CHECK((contains(row, "mix_step(unsigned long)") || contains(row, "burn(unsigned long)")));
 }
 
 TEST_CASE("dump --pid A,B prints both processes, --json an array of them", "[several][dump]") {
