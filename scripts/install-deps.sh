@@ -11,6 +11,7 @@ packages=(
     python3
     binutils procps
     libncurses-dev tmux
+    gunicorn   # a real worker pool for `top --by-process` (tests/integration/test_worker_pools.cpp)
 )
 
 # Tools the tests run, by the command they need: a machine may have them from elsewhere (Node's
