@@ -106,7 +106,7 @@ TEST_CASE("dump --pid A,B prints both processes, --json an array of them", "[sev
     CHECK(nlohmann::json::parse(one.out).is_object());
 }
 
-TEST_CASE("--pid with a PID that does not exist is an error naming it", "[several][errors]") {
+TEST_CASE("a PID given to --pid that does not exist is an error naming it", "[several][errors]") {
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);
     const std::string list = std::to_string(target.pid()) + ",999999999";
