@@ -6,6 +6,7 @@ namespace sampler {
 
 void TopCount::add(const TopCount& other) {
     own += other.own;
+    own_on_cpu += other.own_on_cpu;
     total += other.total;
     depth = std::min(depth, other.depth);
 }
@@ -27,22 +28,29 @@ TopLabelId TopCounter::intern(const std::string& label) {
     return id;
 }
 
-void TopCounter::count(TopCountMap& counts, TopLabelId id, bool innermost, std::uint32_t depth) {
+void TopCounter::count(TopCountMap& counts, TopLabelId id, bool innermost, bool on_cpu, std::uint32_t depth) {
     TopCount& entry = counts[id];
     entry.depth = std::min(entry.depth, depth);
-    if (innermost)
+    if (innermost) {
         ++entry.own;
+        entry.own_on_cpu += on_cpu;
+    }
     if (seen_[id] != sample_) {
         seen_[id] = sample_;
         ++entry.total;
     }
 }
 
-void TopCounter::add_stack(int tid, const std::string& thread_name,
-                           const std::vector<TopFrameLabels>& innermost_first) {
-    TopThreadCounts& thread = window_[tid];
-    thread.name = thread_name;
+void TopCounter::add_stack(const TopStackInfo& stack, const std::vector<TopFrameLabels>& innermost_first) {
+    TopThreadCounts& thread = window_[stack.tid];
+    thread.pid = stack.pid;
+    thread.name = stack.name;
     ++thread.samples;
+    thread.on_cpu += stack.on_cpu;
+    // Of the time on a CPU, as the header's share: a sleeping stack (--idle) that reads as
+    // holding the GIL would count a period twice.
+    thread.gil += stack.holds_gil && stack.on_cpu;
+    thread.python = thread.python || stack.python;
     // One sample per mode: function and line labels never share ids with each other's counts,
     // but the same label can occur in both, so each mode gets its own "seen" stamp.
     for (std::size_t mode = 0; mode < 2; ++mode) {
@@ -51,7 +59,7 @@ void TopCounter::add_stack(int tid, const std::string& thread_name,
         for (const TopFrameLabels& frame : innermost_first) {
             const std::string& label = mode == 0 ? frame.function : frame.line;
             --depth;
-            count(thread.modes[mode], intern(label), &frame == &innermost_first.front(), depth);
+            count(thread.modes[mode], intern(label), &frame == &innermost_first.front(), stack.on_cpu, depth);
         }
     }
 }
@@ -59,8 +67,12 @@ void TopCounter::add_stack(int tid, const std::string& thread_name,
 TopSnapshot TopCounter::end_window() {
     for (const auto& [tid, thread] : window_) {
         TopThreadCounts& total = accumulated_[tid];
+        total.pid = thread.pid;
         total.name = thread.name;
         total.samples += thread.samples;
+        total.on_cpu += thread.on_cpu;
+        total.gil += thread.gil;
+        total.python = total.python || thread.python;
         for (std::size_t mode = 0; mode < 2; ++mode)
             for (const auto& [id, count] : thread.modes[mode])
                 total.modes[mode][id].add(count);

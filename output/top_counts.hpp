@@ -24,7 +24,8 @@ struct TopFrameLabels {
 
 struct TopCount {
     std::uint64_t own = 0;
-    std::uint64_t total = 0; // a label counts once per sample, however often it recurs
+    std::uint64_t total = 0;      // a label counts once per sample, however often it recurs
+    std::uint64_t own_on_cpu = 0; // own samples taken on a CPU (--idle also counts sleeping ones)
     // Fewest frames seen between the outermost frame and this label: among rows with equal
     // counts, callers then sort before callees (with %Total, `_start` before `main`).
     std::uint32_t depth = UINT32_MAX;
@@ -35,9 +36,23 @@ struct TopCount {
 using TopLabelId = std::uint32_t;
 using TopCountMap = std::unordered_map<TopLabelId, TopCount>;
 
+// Whose stack a sample is, and how it was sampled.
+struct TopStackInfo {
+    int pid = 0;
+    int tid = 0;
+    std::string name{};
+    bool on_cpu = true;     // sampled while it ran (not one of --idle's sleeping stacks)
+    bool holds_gil = false; // Python: it held the GIL
+    bool python = false;    // it has Python frames
+};
+
 struct TopThreadCounts {
+    int pid = 0; // the process it belongs to
     std::string name{};
     std::uint64_t samples = 0;          // stacks of this thread
+    std::uint64_t on_cpu = 0;           // ... sampled while it ran
+    std::uint64_t gil = 0;              // ... on its CPU, holding the GIL
+    bool python = false;                // some stack had Python frames
     std::array<TopCountMap, 2> modes{}; // indexed by TopMode
 
     const TopCountMap& counts(TopMode mode) const { return modes[static_cast<std::size_t>(mode)]; }
@@ -53,6 +68,9 @@ struct TopSnapshot {
     TopThreadMap accumulated{};
     std::uint64_t window_rounds = 0; // sampling rounds over the threads in the window
     std::uint64_t accumulated_rounds = 0;
+    // PID -> command line: the processes sampled at the window's end, and earlier ones with
+    // counts (filled in by whoever knows the processes; the counter does not).
+    std::map<int, std::string> processes{};
 
     const std::string& label(TopLabelId id) const { return (*labels)[id]; }
 };
@@ -61,8 +79,7 @@ class TopCounter {
   public:
     TopCounter();
 
-    void add_stack(int tid, const std::string& thread_name,
-                   const std::vector<TopFrameLabels>& innermost_first);
+    void add_stack(const TopStackInfo& stack, const std::vector<TopFrameLabels>& innermost_first);
     // Rounds happen even when no thread was running; they are the denominator of the shares.
     void add_rounds(std::uint64_t rounds) { window_rounds_ += rounds; }
     // Ends the current window: folds it into the accumulated counts and returns both.
@@ -72,7 +89,7 @@ class TopCounter {
 
   private:
     TopLabelId intern(const std::string& label);
-    void count(TopCountMap& counts, TopLabelId id, bool innermost, std::uint32_t depth);
+    void count(TopCountMap& counts, TopLabelId id, bool innermost, bool on_cpu, std::uint32_t depth);
 
     std::shared_ptr<std::vector<std::string>> labels_;
     std::unordered_map<std::string, TopLabelId> ids_;

@@ -33,8 +33,15 @@ std::string statistics(const TopStatus& status) {
 }
 
 std::string view(const TopStatus& status) {
-    std::string text = status.view.mode == TopMode::function ? "by function" : "by line";
-    text += ", " + printable(status.thread_label) + ", sorted by " + top_sort_name(status.view.sort);
+    std::string text;
+    if (status.view.by_process) {
+        text = std::string("by process, sorted by ") + top_process_sort_name(status.view.process_sort);
+    } else {
+        text = status.view.mode == TopMode::function ? "by function" : "by line";
+        if (!status.process_label.empty())
+            text += ", " + printable(status.process_label);
+        text += ", " + printable(status.thread_label) + ", sorted by " + top_sort_name(status.view.sort);
+    }
     text += format(", every %.1f s", status.delay_seconds);
     if (status.interactive)
         text += "   (? help, q quit)";
@@ -69,7 +76,9 @@ double top_error_percent(std::uint64_t errors, std::uint64_t thread_samples) {
 
 std::vector<TopLine> format_top_header(const TopStatus& status, std::size_t width) {
     std::vector<TopLine> lines;
-    std::string title = "sampler top   PID " + std::to_string(status.pid);
+    std::string title = status.pids.size() == 1 ? "sampler top   PID " : "sampler top   PIDs ";
+    for (std::size_t i = 0; i < status.pids.size(); ++i)
+        title += (i == 0 ? "" : ",") + std::to_string(status.pids[i]);
     if (!status.command_line.empty())
         title += "   " + printable(status.command_line);
     if (!status.python_version.empty())

@@ -2,6 +2,7 @@
 // The header of `sampler top`: what is profiled, how well sampling keeps up, and what the table
 // shows. Pure: the screen and the plain-text output print the same lines.
 
+#include "top_processes.hpp"
 #include "top_table.hpp"
 
 #include <cstddef>
@@ -12,7 +13,7 @@
 namespace sampler {
 
 struct TopStatus {
-    int pid = 0;
+    std::vector<int> pids{}; // the targets (--pid A,B,C)
     std::string command_line{};
     double elapsed_seconds = 0;
     double counting_seconds = -1; // since the last reset; negative when never reset
@@ -30,7 +31,9 @@ struct TopStatus {
     double gil_percent = 0;          // Python: rounds in which some thread held the GIL
     double active_percent = 0;       // Python: rounds in which some sampled thread was running
     TopView view{};
-    std::string thread_label{}; // "all threads" or "thread TID (name), i of n"
+    std::string thread_label{};  // "all threads" or "thread TID (name), i of n"
+    std::string process_label{}; // "process PID (command), i of n"; empty for all processes
+    bool idle = false;           // --idle: the process table shows on-CPU and sleeping shares
     double delay_seconds = 1;
     bool paused = false;
     bool interactive = false; // key hints only make sense on the screen

@@ -18,7 +18,7 @@ constexpr std::size_t gap = 2;
 void merge(std::unordered_map<TopLabelId, TopRow>& rows, const TopThreadMap& threads, const TopView& view,
            const TopSnapshot& snapshot, bool window) {
     for (const auto& [tid, thread] : threads) {
-        if (view.thread != 0 && tid != view.thread)
+        if ((view.thread != 0 && tid != view.thread) || (view.process != 0 && thread.pid != view.process))
             continue;
         for (const auto& [id, count] : thread.counts(view.mode)) {
             TopRow& row = rows[id];
@@ -47,16 +47,6 @@ std::array<std::uint64_t, 4> sort_keys(const TopRow& row, TopSort sort) {
         return {accumulated.total, window.total, 0, 0};
     }
     return {};
-}
-
-std::string right_aligned(const std::string& text, std::size_t width) {
-    return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
-}
-
-std::string percent(std::uint64_t count, std::uint64_t rounds) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f", rounds ? 100.0 * double(count) / double(rounds) : 0.0);
-    return text;
 }
 
 std::string seconds(std::uint64_t count, double rate_hz) {
@@ -101,9 +91,10 @@ std::vector<std::string> format_top_table(const std::vector<TopRow>& rows, const
     std::size_t count = format.max_rows ? std::min(format.max_rows, rows.size()) : rows.size();
     for (std::size_t i = 0; i < count; ++i) {
         const TopRow& row = rows[i];
-        std::array<std::string, 4> numbers{
-            percent(row.window.own, format.window_rounds), percent(row.window.total, format.window_rounds),
-            seconds(row.accumulated.own, format.rate_hz), seconds(row.accumulated.total, format.rate_hz)};
+        std::array<std::string, 4> numbers{format_percent(row.window.own, format.window_rounds),
+                                           format_percent(row.window.total, format.window_rounds),
+                                           seconds(row.accumulated.own, format.rate_hz),
+                                           seconds(row.accumulated.total, format.rate_hz)};
         lines.push_back(fit_to_width(line_of(numbers, printable(row.label)), format.width));
     }
     return lines;

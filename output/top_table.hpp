@@ -17,7 +17,13 @@ enum class TopSort : std::uint8_t { own = 1, total = 2, own_time = 3, total_time
 struct TopView {
     TopMode mode = TopMode::function;
     TopSort sort = TopSort::own;
-    int thread = 0; // 0: all threads; else only this TID
+    int thread = 0;  // 0: all threads; else only this TID
+    int process = 0; // 0: all processes; else only this PID's threads
+    // The process table (key W) instead of the function table, its own sort (keys 1-4 there),
+    // and the PID of its highlighted row (0: the first row).
+    bool by_process = false;
+    TopSort process_sort = TopSort::own;
+    int selected = 0;
 };
 
 struct TopRow {

@@ -1,5 +1,7 @@
 #include "top_text.hpp"
 
+#include <cstdio>
+
 namespace sampler {
 namespace {
 
@@ -34,6 +36,17 @@ std::size_t display_width(const std::string& text) {
     for (char c : text)
         columns += continuation_byte(c) ? 0 : 1;
     return columns;
+}
+
+std::string right_aligned(const std::string& text, std::size_t width) {
+    const std::size_t columns = display_width(text);
+    return columns >= width ? text : std::string(width - columns, ' ') + text;
+}
+
+std::string format_percent(std::uint64_t count, std::uint64_t of) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", of ? 100.0 * double(count) / double(of) : 0.0);
+    return text;
 }
 
 std::string fit_to_width(const std::string& text, std::size_t width) {

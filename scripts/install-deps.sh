@@ -12,6 +12,7 @@ packages=(
     binutils procps
     libncurses-dev tmux
     clang libclang-rt-14-dev # the fuzz harnesses: libFuzzer and the sanitizers' runtimes
+    gunicorn   # a real worker pool for `top --by-process` (tests/integration/test_worker_pools.cpp)
 )
 
 # Tools the tests run, by the command they need: a machine may have them from elsewhere (Node's

@@ -13,7 +13,13 @@ struct ThreadInfo {
     std::string name;       // /proc/PID/task/TID/comm; for Python, the `threading` name when known
     char state = '?';       // R running, S sleeping, D disk sleep, T stopped, t traced, Z zombie ...
     bool holds_gil = false; // for Python targets: held the GIL when the round started
+    // perf_event engine, --idle: the stack it left its CPU with, recorded while it was off it
+    // (asleep, or runnable and waiting for a CPU).
+    bool off_cpu = false;
     bool running() const { return state == 'R'; }
+    // Whether this sample counts as CPU time: on the perf_event engine the kernel took it on the
+    // thread's CPU clock; on the ptrace engine /proc said `R` (which includes waiting for a CPU).
+    bool on_cpu() const { return running() && !off_cpu; }
 };
 
 // Thread ids of `pid`, ascending; empty when the process is gone.

@@ -30,6 +30,13 @@ struct ThreadRecord {
     std::string name;
 };
 
+// A process that contributed stacks: the end-of-record summary gives each its line.
+struct ProcessRecord {
+    std::string command_line;
+    std::uint64_t samples = 0;        // stacks
+    std::uint64_t on_cpu_samples = 0; // ... of threads sampled running (not --idle's sleeping ones)
+};
+
 // One sample in time order, for formats that show time (speedscope, Chrome trace). 12 bytes:
 // the stack is the call tree's leaf node, and time is a delta so it fits 32 bits however long
 // the recording runs.
@@ -55,6 +62,7 @@ struct Profile {
 
     // Filled by the builder; empty for profiles read from folded files.
     std::vector<ThreadRecord> threads;
+    std::map<int, ProcessRecord> processes; // by PID
     // Samples per (thread index, leaf node): pprof labels samples by thread, and a per-thread
     // split of the tree costs memory per distinct stack, not per sample.
     std::map<std::pair<std::uint32_t, CallTree::NodeId>, std::uint64_t> thread_stacks;

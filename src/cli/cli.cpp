@@ -32,7 +32,11 @@ CaptureChoice default_capture() {
 }
 
 void add_target_options(CLI::App& command, TargetOptions& target, CommandKind kind) {
-    auto* pid = command.add_option("-p,--pid", target.pid, "PID of the running process to profile")
+    auto* pid = command
+                    .add_option("-p,--pid", target.pids,
+                                "PID of the running process to profile; several, comma-separated "
+                                "(--pid 101,102,103), are each profiled as a root, as with --subprocesses")
+                    ->delimiter(',')
                     ->check(whole_number("a process ID (a positive integer)", 1, INT_MAX));
     StackOptions& stacks = target.stacks;
     if (kind == CommandKind::sampling) {
@@ -101,7 +105,7 @@ void add_render_options(CLI::App& command, RenderOptions& render) {
 }
 
 void require_target(const TargetOptions& target, bool accepts_command) {
-    if (target.pid == 0 && target.command.empty())
+    if (target.pids.empty() && target.command.empty())
         throw Error(ErrorKind::usage,
                     accepts_command ? "give --pid PID or -- COMMAND ARGS..." : "give --pid PID");
     if (target.stacks.blocking && (target.stacks.nonblocking || target.capture == CaptureChoice::perf))
@@ -172,6 +176,9 @@ int run_cli(int argc, char** argv) {
         ->check(whole_number("a number of rows from 1 to 1000000", 1, 1000000));
     top_command->add_flag("--once", top.once,
                           "Print one plain-text snapshot after --delay seconds, then exit");
+    top_command->add_flag("--by-process", top.by_process,
+                          "Start in the process table (key W): one row per process, with its CPU share, "
+                          "threads, GIL share and hottest function");
 
     FlamegraphCommandOptions flamegraph;
     auto* flamegraph_command = app.add_subcommand(

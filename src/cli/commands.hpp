@@ -11,7 +11,7 @@
 namespace sampler {
 
 struct TargetOptions {
-    int pid = 0;
+    std::vector<int> pids;                            // --pid A,B,C: running processes, each a root
     std::vector<std::string> command;                 // `-- COMMAND ARGS...`: start it and profile it
     StackOptions stacks;                              // what to read of each thread, and which threads
     bool subprocesses = false;                        // also profile descendant processes
@@ -61,6 +61,7 @@ struct TopOptions {
     double delay_seconds = 1; // between refreshes of the table
     std::size_t rows = 20;    // rows per snapshot when stdout is not a terminal
     bool once = false;        // print one snapshot after --delay seconds and exit
+    bool by_process = false;  // start in the process table (key W)
 };
 
 int run_record(const RecordOptions& options);

@@ -94,8 +94,8 @@ void print_text(std::ostream& out, int pid, const ProcessSampler& sampler,
     }
 }
 
-void print_json(std::ostream& out, int pid, const ProcessSampler& sampler,
-                const std::vector<SampledStack>& stacks, const DumpOptions& options) {
+nlohmann::json process_json(int pid, const ProcessSampler& sampler, const std::vector<SampledStack>& stacks,
+                            const DumpOptions& options) {
     nlohmann::json threads = nlohmann::json::array();
     for (const SampledStack& stack : stacks) {
         if (!shown(stack, sampler, options))
@@ -128,8 +128,7 @@ void print_json(std::ostream& out, int pid, const ProcessSampler& sampler,
         {"pid", pid}, {"command_line", process_command_line(pid)}, {"threads", std::move(threads)}};
     if (sampler.is_python())
         document["python_version"] = sampler.python_version();
-    // Replace, not throw, on invalid UTF-8 read out of a target.
-    out << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return document;
 }
 
 } // namespace
@@ -137,17 +136,26 @@ void print_json(std::ostream& out, int pid, const ProcessSampler& sampler,
 int run_dump(const DumpOptions& options) {
     if (options.tasks)
         return run_dump_tasks(options);
-    int pid = options.target.pid;
-    check_target(pid);
-    ProcessSampler sampler(pid, options.target.stacks);
-    SessionReport report;
-    std::vector<SampledStack> stacks = sampler.sample(true, report);
+    const std::vector<int> pids = distinct_pids(options.target.pids);
+    check_targets(pids);
     // All of it at once, after every thread runs again, so that a failed write is reported.
     std::ostringstream text;
+    // One process: one JSON object, as ever; several (--pid A,B): an array of them, in that order.
+    nlohmann::json documents = nlohmann::json::array();
+    for (int pid : pids) {
+        ProcessSampler sampler(pid, options.target.stacks);
+        SessionReport report;
+        std::vector<SampledStack> stacks = sampler.sample(true, report);
+        if (options.json)
+            documents.push_back(process_json(pid, sampler, stacks, options));
+        else
+            print_text(text << (pid == pids.front() ? "" : "\n"), pid, sampler, stacks, options);
+    }
+    // Replace, not throw, on invalid UTF-8 read out of a target.
     if (options.json)
-        print_json(text, pid, sampler, stacks, options);
-    else
-        print_text(text, pid, sampler, stacks, options);
+        text << (pids.size() == 1 ? documents[0] : documents)
+                    .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+             << "\n";
     write_output_file("-", text.str());
     return 0;
 }

@@ -47,7 +47,10 @@ LoopTasks read_loop(AsyncioTaskReader& reader, const RemoteMemory& memory, const
 } // namespace
 
 int run_dump_tasks(const DumpOptions& options) {
-    const int pid = options.target.pid;
+    const std::vector<int> pids = distinct_pids(options.target.pids);
+    if (pids.size() != 1)
+        throw Error(ErrorKind::usage, "dump --tasks reads one process: give one --pid");
+    const int pid = pids.front();
     check_target(pid,
                  options.target.stacks.nonblocking ? TargetAccess::read_memory : TargetAccess::stop_threads);
     ProcessSampler sampler(pid, options.target.stacks);

@@ -7,6 +7,7 @@
 #include "folded_writer.hpp"
 #include "pprof_writer.hpp"
 #include "proc_threads.hpp"
+#include "process_summary.hpp"
 #include "profile_builder.hpp"
 #include "sampler/error.hpp"
 #include "sampling_session.hpp"
@@ -21,6 +22,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 namespace sampler {
 namespace {
@@ -138,6 +140,27 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                                     : 0.0);
 }
 
+// "process 123 (./server)", or "processes 101, 102, 103".
+std::string targets_text(const std::vector<int>& pids) {
+    if (pids.size() == 1)
+        return "process " + std::to_string(pids.front()) + " (" + process_command_line(pids.front()) + ")";
+    std::string text = "processes";
+    for (std::size_t i = 0; i < pids.size(); ++i)
+        text += (i == 0 ? " " : ", ") + std::to_string(pids[i]);
+    return text;
+}
+
+// One line per process: the ones with stacks, and those still sampled at the end without any
+// (an idle worker is part of the answer to "which worker").
+void print_process_summary(const Profile& profile, const SessionReport& report, double rate_hz) {
+    std::map<int, ProcessRecord> processes = profile.processes;
+    for (int pid : report.pids)
+        if (!processes.contains(pid))
+            processes[pid].command_line = process_command_line(pid);
+    for (const std::string& line : format_process_summary(processes, report.share_periods(rate_hz)))
+        std::fprintf(stderr, "sampler: %s\n", line.c_str());
+}
+
 } // namespace
 
 int run_record(const RecordOptions& options) {
@@ -146,20 +169,22 @@ int run_record(const RecordOptions& options) {
                                           "': use flamegraph, folded, pprof, speedscope or chrometrace");
     // Before anything starts: a long recording must not be lost at its end to an unwritable
     // output. (A command to launch has no PID yet; the check is about the directory anyway.)
-    check_output_path(options.output.empty() ? default_output_name(options.target.pid, options.format)
-                                             : options.output);
+    const std::vector<int> given = distinct_pids(options.target.pids);
+    check_output_path(options.output.empty()
+                          ? default_output_name(given.empty() ? 0 : given.front(), options.format)
+                          : options.output);
     install_stop_handlers();
-    bool launched = options.target.pid == 0;
-    int pid = launched ? launch_command(options.target.command) : options.target.pid;
+    bool launched = given.empty();
     SessionOptions session;
-    session.pid = pid;
+    session.pids = launched ? std::vector<int>{launch_command(options.target.command)} : given;
+    const int pid = session.main_pid();
     session.target_is_child = launched;
     session.rate_hz = options.rate_hz;
     session.duration_seconds = options.duration_seconds;
     session.stacks = options.target.stacks;
     session.subprocesses = options.target.subprocesses;
     session.capture = options.target.capture;
-    check_target(pid, target_access(session));
+    check_targets(session.pids, target_access(session));
 
     Profile profile;
     profile.info.pid = pid;
@@ -173,13 +198,14 @@ int run_record(const RecordOptions& options) {
 
     // Once sampling has begun, not before loading symbols: from this line on the work is counted.
     session.on_started = [&] {
-        std::fprintf(stderr, "sampler: recording process %d (%s) at %g Hz%s\n", pid,
-                     profile.info.command_line.c_str(), options.rate_hz,
-                     options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
+        std::fprintf(stderr, "sampler: recording %s at %g Hz%s\n", targets_text(session.pids).c_str(),
+                     options.rate_hz, options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
     };
 
+    // Several processes: each is a root frame, and the summary gives each its line.
+    const bool per_process = options.target.subprocesses || session.pids.size() > 1;
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
-                                                       .process_roots = options.target.subprocesses,
+                                                       .process_roots = per_process,
                                                        .record_timeline = needs_timeline(options.format)});
     SessionReport report = run_sampling_session(session, builder);
 
@@ -197,6 +223,8 @@ int run_record(const RecordOptions& options) {
                 ? (", " + std::to_string(report.merge_mismatches) + " --native stacks did not pair up")
                       .c_str()
                 : "");
+    if (per_process)
+        print_process_summary(profile, report, options.rate_hz);
     write_output_file(output, render(profile, options));
     if (output != "-")
         std::fprintf(stderr, "sampler: wrote %s to %s\n", format_info(options.format)->what, output.c_str());

@@ -8,6 +8,7 @@
 #include "sampling_session.hpp"
 #include "thread_capture.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -155,12 +156,25 @@ void check_target(int pid, TargetAccess access) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
+void check_targets(const std::vector<int>& pids, TargetAccess access) {
+    for (int pid : pids)
+        check_target(pid, access);
+}
+
+std::vector<int> distinct_pids(const std::vector<int>& pids) {
+    std::vector<int> distinct;
+    for (int pid : pids)
+        if (std::find(distinct.begin(), distinct.end(), pid) == distinct.end())
+            distinct.push_back(pid);
+    return distinct;
+}
+
 TargetAccess target_access(const SessionOptions& session) {
     if (wants_ptrace_engine(session))
         return TargetAccess::stop_threads;
     PerfUnavailable why;
-    const int thread = live_thread(session.pid);
-    if (PerfCapture::probe(thread != 0 ? thread : session.pid, why) || why.error == ESRCH)
+    const int thread = live_thread(session.main_pid());
+    if (PerfCapture::probe(thread != 0 ? thread : session.main_pid(), why) || why.error == ESRCH)
         return TargetAccess::read_memory;
     if (session.capture == CaptureChoice::perf)
         throw Error(ErrorKind::unsupported, "--capture perf: " + why.reason);

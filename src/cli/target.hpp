@@ -14,6 +14,11 @@ enum class TargetAccess { stop_threads, read_memory };
 
 // Throws sampler::Error with an explanation when `pid` cannot be profiled that way.
 void check_target(int pid, TargetAccess access = TargetAccess::stop_threads);
+// check_target on each of several targets (--pid A,B,C): the error names the one at fault.
+void check_targets(const std::vector<int>& pids, TargetAccess access = TargetAccess::stop_threads);
+
+// `pids` in the order given, each once (--pid 101,101 is one target).
+std::vector<int> distinct_pids(const std::vector<int>& pids);
 
 struct SessionOptions;
 // How a session with these options will read its target: the perf_event engine when it is

@@ -48,13 +48,13 @@ class QuietStdio {
     int saved_[3] = {-1, -1, -1};
 };
 
-int start_target(const TopOptions& options, bool interactive) {
-    if (options.target.pid != 0)
-        return options.target.pid;
+std::vector<int> start_target(const TopOptions& options, bool interactive) {
+    if (!options.target.pids.empty())
+        return distinct_pids(options.target.pids);
     if (!interactive)
-        return launch_command(options.target.command);
+        return {launch_command(options.target.command)};
     QuietStdio quiet;
-    return launch_command(options.target.command);
+    return {launch_command(options.target.command)};
 }
 
 std::unique_ptr<TopDisplay> make_display(const TopOptions& options, bool interactive) {
@@ -68,22 +68,24 @@ std::unique_ptr<TopDisplay> make_display(const TopOptions& options, bool interac
 int run_top(const TopOptions& options) {
     install_stop_handlers(); // before the screen, so that ncurses leaves SIGINT/SIGTERM to us
     bool interactive = !options.once && ::isatty(STDOUT_FILENO);
-    bool launched = options.target.pid == 0;
-    int pid = start_target(options, interactive);
-    SessionOptions session{.pid = pid,
+    bool launched = options.target.pids.empty();
+    SessionOptions session{.pids = start_target(options, interactive),
                            .target_is_child = launched,
                            .rate_hz = options.rate_hz,
                            .duration_seconds = 0,
                            .subprocesses = options.target.subprocesses,
                            .stacks = options.target.stacks,
                            .capture = options.target.capture};
-    check_target(pid, target_access(session));
+    check_targets(session.pids, target_access(session));
 
-    TopSettings settings{.pid = pid,
+    const int pid = session.main_pid();
+    TopSettings settings{.pids = session.pids,
                          .command_line = process_command_line(pid),
                          .rate_hz = options.rate_hz,
                          .delay_seconds = options.delay_seconds,
-                         .once = options.once};
+                         .once = options.once,
+                         .by_process = options.by_process,
+                         .idle = options.target.stacks.include_idle};
     SessionReport report;
     int output_error = 0;
     {
@@ -97,7 +99,10 @@ int run_top(const TopOptions& options) {
     if (output_error != 0) // the session has ended and let the target go
         throw write_error("to stdout", output_error);
     if (report.reason == StopReason::target_exited)
-        std::fprintf(stderr, "sampler: process %d exited after %.1f s (%llu samples)\n", pid,
+        std::fprintf(stderr, "sampler: %s exited after %.1f s (%llu samples)\n",
+                     session.pids.size() == 1
+                         ? ("process " + std::to_string(pid)).c_str()
+                         : ("all " + std::to_string(session.pids.size()) + " processes").c_str(),
                      report.elapsed_seconds, static_cast<unsigned long long>(report.ticks));
     return 0;
 }

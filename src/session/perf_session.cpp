@@ -11,8 +11,10 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <ranges>
 #include <set>
 #include <sys/wait.h>
 #include <thread>
@@ -59,9 +61,18 @@ class PerfSession final : public PerfRecordHandler {
   public:
     PerfSession(const SessionOptions& options, SampleSink& sink, SessionReport& report)
         : options_(options), sink_(sink), report_(report), period_ns_(std::max(1.0, 1e9 / options.rate_hz)) {
-        processes_.emplace(options.pid, std::make_unique<ProcessSampler>(options.pid, options.stacks));
-        report_.python_version = processes_.at(options.pid)->python_version();
+        for (int pid : options.pids) {
+            if (!processes_.contains(pid))
+                processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options.stacks));
+            roots_.insert(pid);
+            live_roots_.insert(pid);
+            followed_.insert(pid);
+        }
+        update_process_facts();
     }
+
+    // With --subprocesses: the descendants the targets had when sampling started.
+    void follow(int pid) { followed_.insert(pid); }
 
     void start_clock(std::uint64_t now_ns) { start_ns_ = now_ns; }
     void load_symbols() {
@@ -71,7 +82,7 @@ class PerfSession final : public PerfRecordHandler {
     void set_wall_mode(bool value) { wall_mode_ = value; }
 
     void on_sample(RawSample& sample) override {
-        if (!options_.subprocesses && sample.pid != options_.pid)
+        if (!options_.subprocesses && !roots_.contains(sample.pid))
             return;
         if (sample.off_cpu) {
             // The stack it leaves the CPU with: kept (not unwound) until a tick needs it.
@@ -163,21 +174,28 @@ class PerfSession final : public PerfRecordHandler {
 
   public:
     void on_switch(const PerfSwitchRecord& record) override {
-        if (!options_.subprocesses && record.pid != options_.pid)
+        if (!options_.subprocesses && !roots_.contains(record.pid))
             return;
         WallThread& thread = wall_[record.tid];
         thread.pid = record.pid;
-        thread.on_cpu = !record.out;
-        thread.preempted = record.out && record.preempted;
-        if (record.out && !stacks_from_switch_samples_)
-            thread.off_stack.reset(); // Python-only: read its frames again, once, now it sleeps
+        if (thread.switches.size() >= max_pending_switches) {
+            apply(thread, thread.switches.front());
+            thread.switches.pop_front();
+        }
+        thread.switches.push_back({record.time_ns, record.out, record.out && record.preempted});
     }
 
-    // Wall-clock mode: a thread off its CPU since an earlier tick gets the stack it left with,
-    // once per tick, with no stop and (after the first tick) no read at all.
-    void emit_wall_tick() {
+    // Wall-clock mode: a thread off its CPU at a tick's time gets the stack it left with, once
+    // per tick, with no stop and (after the first tick) no read at all. Its state is the one at
+    // `tick_ns` by the switch records' times, not the one when the tick is handled: we are woken
+    // by those records, often on the CPU the thread just left, so at handling time a busy thread
+    // would nearly always read as off its CPU.
+    void emit_wall_tick(std::uint64_t tick_ns) {
         ++wall_ticks_;
         for (auto& [tid, thread] : wall_) {
+            for (; !thread.switches.empty() && thread.switches.front().time_ns <= tick_ns;
+                 thread.switches.pop_front())
+                apply(thread, thread.switches.front());
             if (thread.on_cpu)
                 continue;
             if (!thread.off_stack) {
@@ -201,6 +219,7 @@ class PerfSession final : public PerfRecordHandler {
             if (thread.off_stack->frames.empty())
                 continue;
             thread.off_stack->thread.state = thread.preempted ? 'R' : 'S';
+            thread.off_stack->thread.off_cpu = true;
             if (ProcessSampler* process = process_for(thread.pid))
                 thread.off_stack->thread.name = process->thread_name(tid); // threading names come later
             sink_.add_stack(thread.off_stack->thread, thread.off_stack->frames);
@@ -232,12 +251,20 @@ class PerfSession final : public PerfRecordHandler {
     void set_stacks_from_switch_samples(bool value) { stacks_from_switch_samples_ = value; }
     std::uint64_t wall_ticks() const { return wall_ticks_; }
 
+    void on_task_start(const PerfTaskRecord& task) override {
+        // A new process (its main thread), which the inherited events sample from now on.
+        if (options_.subprocesses && task.pid == task.tid)
+            followed_.insert(task.pid);
+    }
+
     void on_task_exit(const PerfTaskRecord& task) override {
         wall_.erase(task.tid);
         // The main thread may end alone (pthread_exit): the process goes on in its others.
         if (task.pid == task.tid && !process_exists(task.pid)) {
-            if (task.pid == options_.pid)
-                main_exited_ = true;
+            followed_.erase(task.pid);
+            live_roots_.erase(task.pid);
+            if (roots_.contains(task.pid) && live_roots_.empty())
+                roots_ended_ = true; // the last of the targets: its sampler stays for finish()
             else if (auto process = processes_.find(task.pid); process != processes_.end()) {
                 sink_.add_modules(process->second->module_records());
                 processes_.erase(process);
@@ -268,16 +295,20 @@ class PerfSession final : public PerfRecordHandler {
     void end_of_drain(std::uint64_t now_ns) {
         for (auto& [pid, process] : processes_)
             process->between_samples();
-        report_.processes = processes_.size();
-        if (auto main = processes_.find(options_.pid); main != processes_.end())
-            report_.python_version = main->second->python_version();
+        update_process_facts();
         double elapsed = now_ns > start_ns_ ? double(now_ns - start_ns_) : 0;
         report_.ticks = wall_mode_ ? wall_ticks_ : static_cast<std::uint64_t>(elapsed / period_ns_);
         report_.active_ticks = std::min(active_periods_.count(), report_.ticks);
         report_.gil_ticks = std::min(gil_periods_.count(), report_.ticks);
     }
 
-    bool main_exited() const { return main_exited_; }
+    // Whether every target has ended: seen in an exit record, or (records can be lost to a
+    // full ring) when asked to look.
+    bool roots_ended(bool look) {
+        if (look)
+            std::erase_if(live_roots_, [](int pid) { return !process_exists(pid); });
+        return roots_ended_ || live_roots_.empty();
+    }
 
     void finish() {
         for (const auto& [pid, process] : processes_)
@@ -285,6 +316,30 @@ class PerfSession final : public PerfRecordHandler {
     }
 
   private:
+    struct Switch {
+        std::uint64_t time_ns = 0;
+        bool out = false;
+        bool preempted = false;
+    };
+    struct WallThread;
+
+    void apply(WallThread& thread, const Switch& change) const {
+        thread.on_cpu = !change.out;
+        thread.preempted = change.preempted;
+        if (change.out && !stacks_from_switch_samples_)
+            thread.off_stack.reset(); // Python-only: read its frames again, once, now it sleeps
+    }
+
+    // The processes followed (targets, and with --subprocesses their descendants: from fork and
+    // exit records, so an idle worker with no sample yet counts too), and the targets' CPython
+    // version, which detection may find only after start-up.
+    void update_process_facts() {
+        report_.pids.clear();
+        std::ranges::set_union(followed_, processes_ | std::views::keys, std::back_inserter(report_.pids));
+        report_.processes = report_.pids.size();
+        report_.python_version = targets_python_version(options_.pids, processes_, report_.python_version);
+    }
+
     ProcessSampler* process_for(int pid) {
         if (auto found = processes_.find(pid); found != processes_.end())
             return found->second.get();
@@ -318,13 +373,18 @@ class PerfSession final : public PerfRecordHandler {
         bool have_off_sample = false;
         RawSample off_sample;
         std::optional<SampledStack> off_stack; // resolved once per stay off the CPU
+        std::deque<Switch> switches;           // received, not yet reached by a tick
     };
+    static constexpr std::size_t max_pending_switches = 4096;
     std::unordered_map<int, WallThread> wall_;
     bool stacks_from_switch_samples_ = false; // native stacks: from the switch samples
     std::uint64_t wall_ticks_ = 0;
-    PeriodCounter active_periods_; // periods in which some thread was sampled
-    PeriodCounter gil_periods_;    // ... and some sampled thread held the GIL
-    bool main_exited_ = false;
+    PeriodCounter active_periods_;        // periods in which some thread was sampled
+    PeriodCounter gil_periods_;           // ... and some sampled thread held the GIL
+    std::unordered_set<int> roots_;       // the targets (--pid)
+    std::set<int> live_roots_;            // ... not seen ending yet
+    bool roots_ended_ = false;            // the last of them was seen ending
+    std::set<int> followed_;              // every process sampled, whether it had samples or not
     std::unordered_set<int> told_native_; // processes copy_native_stack has warned about
 };
 
@@ -354,22 +414,28 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         session.load_symbols();
     PerfCapture capture(capture_options);
     PerfUnavailable why;
-    if (!capture.add_process(options.pid, why)) {
-        if (why.error == ESRCH)
-            throw Error(ErrorKind::no_such_process, "process " + std::to_string(options.pid) + " has exited");
-        why_not = why.reason;
-        return std::nullopt;
-    }
+    for (int pid : options.pids)
+        if (!capture.add_process(pid, why)) {
+            if (why.error == ESRCH)
+                throw Error(ErrorKind::no_such_process, "process " + std::to_string(pid) + " has exited");
+            // One engine for all the targets: the fallback samples them all with ptrace.
+            why_not =
+                options.pids.size() > 1 ? "process " + std::to_string(pid) + ": " + why.reason : why.reason;
+            return std::nullopt;
+        }
+    std::vector<int> pids = options.pids;
     if (options.subprocesses)
-        for (int child : descendants_of(options.pid))
-            if (!capture.add_process(child, why) && why.error != ESRCH)
-                std::fprintf(stderr, "sampler: cannot sample child process %d: %s\n", child,
-                             why.reason.c_str());
-    if (wall) {
-        std::vector<int> pids{options.pid};
-        if (options.subprocesses)
-            for (int child : descendants_of(options.pid))
+        for (int root : options.pids)
+            for (int child : descendants_of(root)) {
+                if (std::ranges::count(pids, child) > 0)
+                    continue; // also a target, or a descendant of two (--pid PARENT,CHILD)
                 pids.push_back(child);
+                session.follow(child);
+                if (!capture.add_process(child, why) && why.error != ESRCH)
+                    std::fprintf(stderr, "sampler: cannot sample child process %d: %s\n", child,
+                                 why.reason.c_str());
+            }
+    if (wall) {
         for (int pid : pids)
             for (int tid : list_threads(pid))
                 if (auto info = read_thread_info(pid, tid); info && !info->running())
@@ -418,7 +484,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
                 next_tick_ns = now_ns;
             }
             for (; next_tick_ns <= now_ns; next_tick_ns += period_ns)
-                session.emit_wall_tick();
+                session.emit_wall_tick(next_tick_ns);
         }
         session.end_of_drain(now_ns);
         if (stop_requested()) {
@@ -431,16 +497,16 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         }
         // Exit records tell when the main thread ends; a cheap check covers records lost to a
         // full ring, at most every 100 ms.
-        bool ended = session.main_exited();
-        if (!ended && Clock::now() - last_alive_check > std::chrono::milliseconds(100)) {
+        const bool look = Clock::now() - last_alive_check > std::chrono::milliseconds(100);
+        if (look)
             last_alive_check = Clock::now();
-            ended = !process_exists(options.pid);
-        }
+        bool ended = session.roots_ended(look);
         if (options.target_is_child) {
             // The exit record can come a moment before the child is reapable.
+            const int child = options.main_pid();
             for (int attempt = 0; attempt < (ended ? 100 : 1); ++attempt) {
                 int status = 0;
-                if (::waitpid(options.pid, &status, WNOHANG) == options.pid) {
+                if (::waitpid(child, &status, WNOHANG) == child) {
                     report.exit_status = status;
                     ended = true;
                     break;

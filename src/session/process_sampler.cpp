@@ -301,4 +301,17 @@ SampledStack ProcessSampler::resolve(const Captured& captured, SessionReport& re
     return stack;
 }
 
+std::string targets_python_version(const std::vector<int>& pids,
+                                   const std::map<int, std::unique_ptr<ProcessSampler>>& processes,
+                                   const std::string& current) {
+    bool any = false;
+    for (int pid : pids)
+        if (auto target = processes.find(pid); target != processes.end()) {
+            if (target->second->is_python())
+                return target->second->python_version();
+            any = true;
+        }
+    return any ? std::string() : current;
+}
+
 } // namespace sampler

@@ -12,6 +12,8 @@
 #include "sample_sink.hpp"
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -131,5 +133,11 @@ class ProcessSampler {
     std::uint64_t gil_holder_ = 0; // PyThreadState*
     std::chrono::steady_clock::time_point gil_read_at_{};
 };
+
+// The CPython version the session reports for its targets (`pids`, in order): the first one
+// sampled as Python; empty when those still sampled are not Python; `current` when none is.
+std::string targets_python_version(const std::vector<int>& pids,
+                                   const std::map<int, std::unique_ptr<ProcessSampler>>& processes,
+                                   const std::string& current);
 
 } // namespace sampler

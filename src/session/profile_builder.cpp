@@ -52,6 +52,13 @@ std::uint32_t ProfileBuilder::thread_index(const ThreadInfo& thread) {
     return it->second;
 }
 
+ProcessRecord& ProfileBuilder::process_record(int pid) {
+    auto [it, inserted] = profile_.processes.try_emplace(pid);
+    if (inserted)
+        it->second.command_line = process_command_line(pid);
+    return it->second;
+}
+
 void ProfileBuilder::add_modules(const std::vector<ModuleRecord>& modules) {
     for (const ModuleRecord& module : modules)
         profile_.modules.try_emplace(path_basename(module.path), module);
@@ -64,10 +71,13 @@ void ProfileBuilder::add_stack(const ThreadInfo& thread, const std::vector<Frame
 void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Frame>& innermost_first,
                                   std::chrono::steady_clock::time_point when) {
     scratch_.clear();
+    ProcessRecord& process = process_record(thread.pid);
+    ++process.samples;
+    process.on_cpu_samples += thread.on_cpu();
     if (options_.process_roots) {
         auto [it, inserted] = process_roots_.try_emplace(thread.pid, 0);
         if (inserted)
-            it->second = profile_.intern(process_root_frame(thread.pid, process_command_line(thread.pid)));
+            it->second = profile_.intern(process_root_frame(thread.pid, process.command_line));
         scratch_.push_back(it->second);
     }
     if (options_.thread_roots)

@@ -41,12 +41,14 @@ class ProfileBuilder : public SampleSink {
     Profile& profile_;
     AggregationOptions options_;
     std::vector<FrameId> scratch_;
-    std::map<int, FrameId> process_roots_;                      // command lines are read once per process
+    std::map<int, FrameId> process_roots_;                      // by PID
     std::map<std::pair<int, int>, std::uint32_t> thread_index_; // (pid, tid) -> Profile::threads
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point last_; // of the previous timeline sample
 
     std::uint32_t thread_index(const ThreadInfo& thread);
+    // Its entry in Profile::processes; the command line is read when it is first seen.
+    ProcessRecord& process_record(int pid);
 };
 
 } // namespace sampler

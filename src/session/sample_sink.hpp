@@ -28,6 +28,7 @@ struct SessionReport {
     std::uint64_t gil_ticks = 0;           // rounds in which some thread held the GIL
     std::uint64_t active_ticks = 0;        // rounds in which some sampled thread was running
     std::size_t processes = 0;             // processes sampled in the last round
+    std::vector<int> pids;                 // ... their PIDs, ascending
     std::string python_version;            // the main target's CPython version; empty when not Python
     double elapsed_seconds = 0;
     // sampler's own CPU time (user + system) while sampling, start-up (symbol loading) and
@@ -52,6 +53,12 @@ struct SessionReport {
     int exit_status = -1; // the child's wait status when we started it and it ended
 
     double achieved_rate() const { return elapsed_seconds > 0 ? double(ticks) / elapsed_seconds : 0; }
+    // What a process's CPU share is taken of, for the whole session: on perf_event, the periods
+    // of 1/rate seconds in the span (a thread on a CPU all the time gets one sample in each); on
+    // ptrace, the rounds taken.
+    double share_periods(double rate_hz) const {
+        return engine == "perf_event" ? rate_hz * elapsed_seconds : double(ticks);
+    }
     double gil_share() const { return ticks > 0 ? double(gil_ticks) / double(ticks) : 0; }
     double active_share() const { return ticks > 0 ? double(active_ticks) / double(ticks) : 0; }
 };

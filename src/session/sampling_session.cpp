@@ -6,11 +6,13 @@
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <sys/wait.h>
 #include <thread>
 
@@ -22,26 +24,32 @@ using Clock = std::chrono::steady_clock;
 class Session {
   public:
     Session(const SessionOptions& options, SampleSink& sink) : options_(options), sink_(sink) {
-        auto main = std::make_unique<ProcessSampler>(options.pid, options.stacks);
-        report_.python_version = main->python_version();
-        processes_.emplace(options.pid, std::move(main));
-        program_ids_[options.pid] = program_id(options.pid);
+        for (int pid : options.pids) {
+            if (processes_.contains(pid))
+                continue;
+            processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options.stacks));
+            program_ids_[pid] = program_id(pid);
+            live_roots_.insert(pid);
+        }
+        update_process_facts();
     }
 
     bool target_alive() {
         if (options_.target_is_child) {
             // A child that ended mid-round may take a moment to become reapable.
-            for (int attempt = 0; attempt < (main_exited_ ? 100 : 1); ++attempt) {
+            const int child = options_.main_pid();
+            for (int attempt = 0; attempt < (roots_ended_ ? 100 : 1); ++attempt) {
                 int status = 0;
-                if (::waitpid(options_.pid, &status, WNOHANG) == options_.pid) {
+                if (::waitpid(child, &status, WNOHANG) == child) {
                     report_.exit_status = status;
                     return false;
                 }
-                if (main_exited_)
+                if (roots_ended_)
                     std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
         }
-        return !main_exited_ && process_exists(options_.pid);
+        std::erase_if(live_roots_, [](int pid) { return !process_exists(pid); });
+        return !roots_ended_ && !live_roots_.empty();
     }
 
     // One round over every sampled process and its threads.
@@ -60,8 +68,9 @@ class Session {
                 // end of the target (or of a child), not an error of ours.
                 if (error.kind() != ErrorKind::no_such_process && process_exists(pid))
                     throw;
-                if (pid == options_.pid) {
-                    main_exited_ = true;
+                live_roots_.erase(pid);
+                if (live_roots_.empty() && std::ranges::count(options_.pids, pid) > 0) {
+                    roots_ended_ = true; // the last of the targets: the session ends after this round
                     ++entry;
                 } else {
                     sink_.add_modules(entry->second->module_records());
@@ -81,10 +90,7 @@ class Session {
         }
         report_.gil_ticks += gil_held;
         report_.active_ticks += active;
-        report_.processes = processes_.size();
-        // Detection may succeed only after start-up (a command we launched): keep it current.
-        if (auto main = processes_.find(options_.pid); main != processes_.end())
-            report_.python_version = main->second->python_version();
+        update_process_facts();
         ++report_.ticks;
     }
 
@@ -97,6 +103,16 @@ class Session {
     }
 
   private:
+    // The processes sampled, and the targets' CPython version: detection may succeed only after
+    // start-up (a command we launched), so it is kept current.
+    void update_process_facts() {
+        report_.processes = processes_.size();
+        report_.pids.clear();
+        for (const auto& [pid, process] : processes_)
+            report_.pids.push_back(pid);
+        report_.python_version = targets_python_version(options_.pids, processes_, report_.python_version);
+    }
+
     // What identifies the program a process runs: its auxiliary vector, which every exec
     // writes anew (entry point, load addresses, the address of its random bytes). Empty when it
     // cannot be read (the process ended, or its main thread did): that is not an exec.
@@ -141,20 +157,21 @@ class Session {
             return;
         last_follow_ = now;
         std::erase_if(processes_, [&](const auto& entry) {
-            if (entry.first == options_.pid || process_exists(entry.first))
+            if (live_roots_.contains(entry.first) || process_exists(entry.first))
                 return false;
             sink_.add_modules(entry.second->module_records());
             return true;
         });
-        for (int pid : descendants_of(options_.pid)) {
-            if (processes_.contains(pid))
-                continue;
-            try {
-                processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options_.stacks));
-            } catch (const Error&) {
-                // It exited, or exec'd into something we cannot read, between listing and opening.
+        for (int root : options_.pids)
+            for (int pid : descendants_of(root)) {
+                if (processes_.contains(pid))
+                    continue;
+                try {
+                    processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options_.stacks));
+                } catch (const Error&) {
+                    // It exited, or exec'd into something we cannot read, between listing and opening.
+                }
             }
-        }
     }
 
     const SessionOptions& options_;
@@ -164,7 +181,8 @@ class Session {
     Clock::time_point last_exec_check_{};
     std::map<int, std::string> program_ids_; // pid -> program_id() when last looked
     SessionReport report_;
-    bool main_exited_ = false; // seen ending during a round
+    std::set<int> live_roots_; // the targets (--pid) not seen ending yet
+    bool roots_ended_ = false; // the last of them was seen ending during a round
 };
 
 } // namespace

@@ -20,8 +20,10 @@ enum class CaptureChoice {
 };
 
 struct SessionOptions {
-    int pid = 0;
-    bool target_is_child = false; // started by us: reap it when it exits
+    // The processes to sample (--pid A,B,C), each a root as with --subprocesses; the first is
+    // the main target, whose CPython version is reported. The session ends when all have ended.
+    std::vector<int> pids;
+    bool target_is_child = false; // started by us (then the only one): reap it when it exits
     double rate_hz = 100;
     double duration_seconds = 0; // 0: until Ctrl-C or the target exits
     bool subprocesses = false;   // also sample descendant processes, as they come and go
@@ -30,6 +32,8 @@ struct SessionOptions {
     // Called once when sampling has begun: the target is attached and the symbols loaded (which
     // can take seconds on a large program), so from then on its work is being sampled.
     std::function<void()> on_started{};
+
+    int main_pid() const { return pids.empty() ? 0 : pids.front(); }
 };
 
 // Whether these options need the ptrace engine (--capture ptrace, --idle, --blocking).

@@ -9,6 +9,9 @@ namespace sampler {
 // Keys as read_key() returns them: characters, or one of these.
 constexpr int top_no_key = -1;
 constexpr int top_resize_key = -2;
+constexpr int top_up_key = -3;
+constexpr int top_down_key = -4;
+constexpr int top_enter_key = -5;
 
 class TopDisplay {
   public:

@@ -1,6 +1,7 @@
 #include "top_screen.hpp"
 
 #include "sampler/error.hpp"
+#include "top_processes.hpp"
 #include "top_table.hpp"
 
 #include <algorithm>
@@ -19,8 +20,12 @@ const std::vector<std::string> help_text{
     "sampler top: keys",
     "",
     "1 2 3 4   sort by %Own, %Total, OwnTime, TotalTime",
+    "          (processes: %CPU, %Avg, Threads, %GIL)",
     "L         by function / by line",
     "T         all threads / one thread at a time",
+    "W         the process table / the functions",
+    "Up Down   choose a process; Enter shows its functions",
+    "N         all processes / one process at a time",
     "P         pause the display (sampling goes on)",
     "R         reset the counters",
     "?         this help (any key closes it)",
@@ -31,6 +36,8 @@ const std::vector<std::string> help_text{
     "%Total    the same, in the function or anything it called",
     "OwnTime   samples / rate in its own code, since start or R",
     "TotalTime the same, in it or anything it called",
+    "%CPU      a process's on-CPU samples in the last refresh",
+    "          (100 = one CPU); %Avg since start or R",
 };
 
 attr_t style_attributes(TopLineStyle style) {
@@ -61,6 +68,41 @@ void draw_help() {
         mvwaddstr(box_window, static_cast<int>(i) + 1, 2, help_text[i].c_str());
     wnoutrefresh(box_window);
     delwin(box_window);
+}
+
+// A table as the screen draws it: its lines (the column titles first), the span of the sorted
+// column, and the line of the chosen row (0: none).
+struct Table {
+    std::vector<std::string> lines;
+    std::pair<std::size_t, std::size_t> sorted_column;
+    std::size_t selected_line = 0;
+};
+
+Table function_table(const TopStatus& status, const TopSnapshot& snapshot, std::size_t width,
+                     std::size_t rows) {
+    TopTableFormat format{.window_rounds = snapshot.window_rounds,
+                          .rate_hz = status.requested_rate_hz,
+                          .width = width,
+                          .max_rows = rows};
+    return {format_top_table(build_top_rows(snapshot, status.view), format),
+            top_column_span(status.view.sort)};
+}
+
+// The chosen row is kept in sight: rows scroll when it is below the screen's last one.
+Table process_table(const TopStatus& status, const TopSnapshot& snapshot, std::size_t width,
+                    std::size_t rows) {
+    std::vector<TopProcessRow> all = build_top_process_rows(snapshot, status.view.process_sort);
+    const std::size_t selected = top_process_index(all, status.view.selected);
+    const std::size_t first = rows > 0 && selected >= rows ? selected - rows + 1 : 0;
+    std::vector<TopProcessRow> shown(all.begin() + static_cast<std::ptrdiff_t>(std::min(first, all.size())),
+                                     all.end());
+    TopProcessTableFormat format{.window_rounds = snapshot.window_rounds,
+                                 .accumulated_rounds = snapshot.accumulated_rounds,
+                                 .idle = status.idle,
+                                 .width = width,
+                                 .max_rows = rows};
+    return {format_top_process_table(shown, format), top_process_column_span(status.view.process_sort),
+            all.empty() ? 0 : selected - first + 1};
 }
 
 } // namespace
@@ -100,6 +142,12 @@ int TopScreen::read_key() {
         return top_no_key;
     if (key == KEY_RESIZE)
         return top_resize_key;
+    if (key == KEY_UP)
+        return top_up_key;
+    if (key == KEY_DOWN)
+        return top_down_key;
+    if (key == KEY_ENTER || key == '\n' || key == '\r')
+        return top_enter_key;
     return key;
 }
 
@@ -117,24 +165,24 @@ bool TopScreen::show(const TopStatus& status, const TopSnapshot& snapshot, bool 
     }
     ++row; // a blank line between the header and the table
     if (row < LINES) {
-        std::size_t rows_left = static_cast<std::size_t>(std::max(LINES - row - 1, 0));
-        TopTableFormat format{.window_rounds = snapshot.window_rounds,
-                              .rate_hz = status.requested_rate_hz,
-                              .width = width,
-                              .max_rows = rows_left};
-        std::vector<TopRow> rows = build_top_rows(snapshot, status.view);
-        std::vector<std::string> lines = format_top_table(rows, format);
+        const std::size_t rows_left = static_cast<std::size_t>(std::max(LINES - row - 1, 0));
+        Table table = status.view.by_process ? process_table(status, snapshot, width, rows_left)
+                                             : function_table(status, snapshot, width, rows_left);
         // The column titles as a reversed bar across the screen, the sorted column underlined.
-        mvaddstr(row, 0, lines[0].c_str());
+        mvaddstr(row, 0, table.lines[0].c_str());
         mvchgat(row, 0, -1, A_REVERSE, 0, nullptr);
-        auto [start, columns] = top_column_span(status.view.sort);
+        auto [start, columns] = table.sorted_column;
         if (start < width)
             mvchgat(row, static_cast<int>(start), static_cast<int>(columns), A_REVERSE | A_BOLD | A_UNDERLINE,
                     0, nullptr);
         ++row;
-        for (std::size_t i = 1; i < lines.size() && row < LINES; ++i)
-            mvaddstr(row++, 0, lines[i].c_str());
-        if (rows.empty() && row < LINES)
+        for (std::size_t i = 1; i < table.lines.size() && row < LINES; ++i) {
+            mvaddstr(row, 0, table.lines[i].c_str());
+            if (i == table.selected_line)
+                mvchgat(row, 0, -1, A_REVERSE, 0, nullptr);
+            ++row;
+        }
+        if (table.lines.size() == 1 && row < LINES)
             mvaddnstr(row, 0, top_empty_message(snapshot).c_str(), static_cast<int>(width));
     }
     wnoutrefresh(stdscr);

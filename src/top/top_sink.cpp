@@ -1,6 +1,11 @@
 #include "top_sink.hpp"
 
+#include "proc_threads.hpp"
 #include "top_labels.hpp"
+#include "top_processes.hpp"
+
+#include <algorithm>
+#include <set>
 
 namespace sampler {
 namespace {
@@ -9,33 +14,81 @@ double seconds_between(std::chrono::steady_clock::time_point from, std::chrono::
     return std::chrono::duration<double>(to - from).count();
 }
 
-std::string thread_label(const TopSnapshot& snapshot, int tid) {
+bool in_view(const TopThreadCounts& thread, int pid) {
+    return pid == 0 || thread.pid == pid;
+}
+
+// Threads are counted within the process shown.
+std::string thread_label(const TopSnapshot& snapshot, int tid, int pid) {
     if (tid == 0)
         return "all threads";
-    std::size_t index = 0;
+    std::size_t index = 0, count = 0;
+    const TopThreadCounts* found = nullptr;
     for (const auto& [id, thread] : snapshot.accumulated) {
-        ++index;
-        if (id == tid)
-            return "thread " + std::to_string(tid) + " (" + thread.name + "), " + std::to_string(index) +
-                   " of " + std::to_string(snapshot.accumulated.size());
+        if (!in_view(thread, pid))
+            continue;
+        ++count;
+        if (id == tid) {
+            index = count;
+            found = &thread;
+        }
     }
-    return "thread " + std::to_string(tid) + " (no samples)";
+    if (!found)
+        return "thread " + std::to_string(tid) + " (no samples)";
+    return "thread " + std::to_string(tid) + " (" + found->name + "), " + std::to_string(index) + " of " +
+           std::to_string(count);
+}
+
+// Every process the snapshot knows: sampled now, or with counts since the start.
+std::vector<int> known_processes(const TopSnapshot& snapshot) {
+    std::set<int> pids;
+    for (const auto& [pid, command] : snapshot.processes)
+        pids.insert(pid);
+    for (const auto& [tid, thread] : snapshot.accumulated)
+        pids.insert(thread.pid);
+    return {pids.begin(), pids.end()};
+}
+
+std::string process_label(const TopSnapshot& snapshot, int pid) {
+    if (pid == 0)
+        return "";
+    std::string text = "process " + std::to_string(pid);
+    if (auto command = snapshot.processes.find(pid); command != snapshot.processes.end())
+        text += " (" + command->second + ")";
+    std::vector<int> pids = known_processes(snapshot);
+    auto at = std::find(pids.begin(), pids.end(), pid);
+    if (at == pids.end())
+        return text + ", ended";
+    return text + ", " + std::to_string(at - pids.begin() + 1) + " of " + std::to_string(pids.size());
+}
+
+bool has_python_frames(const std::vector<Frame>& frames) {
+    return std::any_of(frames.begin(), frames.end(),
+                       [](const Frame& frame) { return frame.kind == FrameKind::python; });
 }
 
 } // namespace
 
 TopSink::TopSink(const TopSettings& settings, TopDisplay& display) : settings_(settings), display_(display) {
-    latest_status_.pid = settings.pid;
+    latest_status_.pids = settings.pids;
     latest_status_.command_line = settings.command_line;
     latest_status_.requested_rate_hz = settings.rate_hz;
+    latest_status_.idle = settings.idle;
     shown_status_ = latest_status_;
+    view_.by_process = settings.by_process;
 }
 
 void TopSink::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
     labels_.clear();
     for (const Frame& frame : innermost_first)
         labels_.push_back(top_frame_labels(frame));
-    counter_.add_stack(thread.tid, thread.name, labels_);
+    counter_.add_stack(TopStackInfo{.pid = thread.pid,
+                                    .tid = thread.tid,
+                                    .name = thread.name,
+                                    .on_cpu = thread.on_cpu(),
+                                    .holds_gil = thread.holds_gil,
+                                    .python = has_python_frames(innermost_first)},
+                       labels_);
 }
 
 bool TopSink::end_of_round(const SessionReport& report) {
@@ -89,8 +142,30 @@ void TopSink::finish(const SessionReport& report) {
     shown_once_ = true;
 }
 
+// The command lines are read again at each window, for the processes sampled now and those
+// with counts: a process that exec'd has a new one, one that ended keeps its last.
+void TopSink::note_processes(const SessionReport& report, TopSnapshot& snapshot) {
+    std::map<int, std::string> known;
+    auto note = [&](int pid) {
+        if (known.contains(pid))
+            return;
+        std::string command = process_command_line(pid);
+        if (command.empty())
+            if (auto before = commands_.find(pid); before != commands_.end())
+                command = before->second;
+        known.emplace(pid, std::move(command));
+    };
+    for (int pid : report.pids)
+        note(pid);
+    for (const auto& [tid, thread] : snapshot.accumulated)
+        note(thread.pid);
+    commands_ = known;
+    snapshot.processes = std::move(known);
+}
+
 void TopSink::end_window(const SessionReport& report, Clock::time_point now) {
     auto snapshot = std::make_shared<TopSnapshot>(counter_.end_window());
+    note_processes(report, *snapshot);
     double window_seconds = seconds_between(window_start_, now);
     TopStatus& status = latest_status_;
     status.elapsed_seconds = seconds_between(start_, now);
@@ -126,7 +201,7 @@ void TopSink::handle_key(int key, Clock::time_point now) {
     case '2':
     case '3':
     case '4':
-        view_.sort = static_cast<TopSort>(key - '0');
+        (view_.by_process ? view_.process_sort : view_.sort) = static_cast<TopSort>(key - '0');
         break;
     case 'l':
     case 'L':
@@ -135,6 +210,31 @@ void TopSink::handle_key(int key, Clock::time_point now) {
     case 't':
     case 'T':
         next_thread();
+        break;
+    case 'w':
+    case 'W':
+        // From one process's functions back to the table at its row; from the table to all
+        // processes' functions.
+        view_.by_process = !view_.by_process;
+        if (view_.by_process && view_.process != 0)
+            view_.selected = view_.process;
+        if (!view_.by_process)
+            view_.process = view_.thread = 0;
+        break;
+    case 'n':
+    case 'N':
+        next_process();
+        break;
+    case top_up_key:
+    case 'k':
+        move_selection(-1);
+        break;
+    case top_down_key:
+    case 'j':
+        move_selection(1);
+        break;
+    case top_enter_key:
+        open_selected();
         break;
     case 'p':
     case 'P':
@@ -173,19 +273,56 @@ void TopSink::reset(Clock::time_point now) {
     // Counts restart now; what is on screen restarts too, even while paused.
     auto empty = std::make_shared<TopSnapshot>();
     empty->labels = latest_->labels;
+    empty->processes = latest_->processes;
     latest_ = shown_ = std::move(empty);
 }
 
 void TopSink::next_thread() {
     const TopThreadMap& threads = shown_->accumulated;
     auto next = view_.thread == 0 ? threads.begin() : threads.upper_bound(view_.thread);
+    while (next != threads.end() && !in_view(next->second, view_.process))
+        ++next;
     view_.thread = next == threads.end() ? 0 : next->first;
+}
+
+// All processes, then each in turn (by PID), then all again: the function table of each.
+void TopSink::next_process() {
+    std::vector<int> pids = known_processes(*shown_);
+    auto next = std::upper_bound(pids.begin(), pids.end(), view_.process);
+    view_.process = view_.process == 0 ? (pids.empty() ? 0 : pids.front()) : (next == pids.end() ? 0 : *next);
+    view_.thread = 0;
+    view_.by_process = false;
+    if (view_.process != 0)
+        view_.selected = view_.process;
+}
+
+void TopSink::move_selection(int step) {
+    if (!view_.by_process)
+        return;
+    std::vector<TopProcessRow> rows = build_top_process_rows(*shown_, view_.process_sort);
+    if (rows.empty())
+        return;
+    const auto last = static_cast<long>(rows.size()) - 1;
+    const long at = std::clamp(static_cast<long>(top_process_index(rows, view_.selected)) + step, 0L, last);
+    view_.selected = rows[static_cast<std::size_t>(at)].pid;
+}
+
+void TopSink::open_selected() {
+    if (!view_.by_process)
+        return;
+    std::vector<TopProcessRow> rows = build_top_process_rows(*shown_, view_.process_sort);
+    if (rows.empty())
+        return;
+    view_.process = view_.selected = rows[top_process_index(rows, view_.selected)].pid;
+    view_.thread = 0;
+    view_.by_process = false;
 }
 
 TopStatus TopSink::status() const {
     TopStatus status = shown_status_;
     status.view = view_;
-    status.thread_label = thread_label(*shown_, view_.thread);
+    status.thread_label = thread_label(*shown_, view_.thread, view_.process);
+    status.process_label = process_label(*shown_, view_.process);
     status.delay_seconds = settings_.delay_seconds;
     status.paused = paused_;
     status.interactive = display_.interactive();

@@ -8,6 +8,7 @@
 #include "top_header.hpp"
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,11 +16,13 @@
 namespace sampler {
 
 struct TopSettings {
-    int pid = 0;
+    std::vector<int> pids; // the targets
     std::string command_line;
     double rate_hz = 100;
     double delay_seconds = 1;
-    bool once = false; // show the first window, then stop
+    bool once = false;       // show the first window, then stop
+    bool by_process = false; // start in the process table
+    bool idle = false;       // --idle: sleeping threads are sampled too
 };
 
 class TopSink : public SampleSink {
@@ -38,6 +41,10 @@ class TopSink : public SampleSink {
     void end_window(const SessionReport& report, Clock::time_point now);
     void handle_key(int key, Clock::time_point now);
     void next_thread();
+    void next_process();
+    void move_selection(int step);
+    void open_selected();
+    void note_processes(const SessionReport& report, TopSnapshot& snapshot);
     void reset(Clock::time_point now);
     bool redraw();
     TopStatus status() const;
@@ -45,7 +52,8 @@ class TopSink : public SampleSink {
     TopSettings settings_;
     TopDisplay& display_;
     TopCounter counter_;
-    std::vector<TopFrameLabels> labels_; // reused for every stack
+    std::vector<TopFrameLabels> labels_;  // reused for every stack
+    std::map<int, std::string> commands_; // PID -> command line, read again at each window
     // What the display shows: the latest window, or the one frozen by P.
     std::shared_ptr<const TopSnapshot> latest_ = std::make_shared<TopSnapshot>();
     std::shared_ptr<const TopSnapshot> shown_ = latest_;

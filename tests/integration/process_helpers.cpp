@@ -278,6 +278,25 @@ std::set<std::string> thread_root_names(const std::map<std::string, long>& folde
     return names;
 }
 
+std::vector<std::string> process_table_lines(const std::string& text) {
+    std::vector<std::string> rows;
+    std::istringstream in(text);
+    bool in_table = false;
+    for (std::string line; std::getline(in, line);) {
+        if (!in_table) {
+            in_table = line.find("PID") != std::string::npos && line.find("%CPU") != std::string::npos &&
+                       line.find("Hottest function") != std::string::npos;
+            continue;
+        }
+        std::istringstream fields(line);
+        int pid = 0;
+        if (!(fields >> pid))
+            break;
+        rows.push_back(line);
+    }
+    return rows;
+}
+
 int line_of_marker(const std::string& file, const std::string& marker) {
     std::istringstream lines(read_file(file));
     std::string line;

@@ -81,6 +81,10 @@ long total_samples(const std::map<std::string, long>& folded);
 // The names in the `thread TID (NAME)` root frames of stacks recorded with --threads.
 std::set<std::string> thread_root_names(const std::map<std::string, long>& folded);
 
+// The rows of the first process table of `top` (--by-process) in `text`, in order: the lines
+// under its column titles that start with a PID.
+std::vector<std::string> process_table_lines(const std::string& text);
+
 // The line number of the first line of `file` containing `marker`.
 int line_of_marker(const std::string& file, const std::string& marker);
 

@@ -131,6 +131,29 @@ TEST_CASE("perf engine: --idle gives a sleeping thread its stack at every tick w
           std::string::npos);
 }
 
+TEST_CASE("perf engine: --idle gives a busy thread one stack per tick, on its CPU or off it", "[perf]") {
+    // A thread is either on a CPU or not at each tick: its samples taken on its CPU clock plus
+    // the stacks it gets while off add up to the ticks. Off-CPU is judged at the tick's time by
+    // the switch records, not when sampler gets to it: sampler is woken by those records, often
+    // on the CPU the thread just left, and then saw a busy thread as off its CPU at nearly every
+    // tick (on a loaded machine, about 1.5 stacks per tick).
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    const std::string out = temp_path("perf-idle-busy.txt");
+    CommandResult result =
+        run_sampler(record_args(target, out, {"--capture", "perf", "--idle", "-r", "200", "-d", "3"}));
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    std::smatch ticks;
+    REQUIRE(std::regex_search(result.err, ticks, std::regex(R"(: (\d+) samples \()")));
+    const long rounds = std::stol(ticks[1]);
+    const long stacks = total_samples(parse_folded(read_file(out)));
+    INFO("ticks " << rounds << ", stacks " << stacks);
+    REQUIRE(rounds > 400);
+    CHECK(stacks >= rounds * 8 / 10);
+    CHECK(stacks <= rounds * 12 / 10);
+}
+
 TEST_CASE("perf_event refused: record falls back to ptrace and says why, --capture perf fails", "[perf]") {
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);

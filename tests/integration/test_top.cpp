@@ -299,4 +299,37 @@ TEST_CASE("top's full-screen view answers keys and leaves the target running", "
         CHECK(!table_rows(screen).empty());
         tmux.send_keys(session, "q");
     }
+
+    SECTION("W shows the process table, Enter one process's functions, W goes back") {
+        tmux.wait_for(session, [](const std::string& s) { return first_row(s).own > 0; });
+        tmux.send_keys(session, "W");
+        std::string screen = tmux.wait_for(
+            session, [](const std::string& s) { return contains(s, "by process, sorted by %CPU"); });
+        INFO("after W:\n" << screen);
+        REQUIRE(contains(screen, "Hottest function"));
+        // The one process, with its CPU share and its hottest function.
+        std::string row;
+        for (const std::string& line : lines_of(screen)) {
+            std::istringstream fields(line);
+            std::string first;
+            if (fields >> first && first == pid)
+                row = line;
+        }
+        UNSCOPED_INFO("row: " << row);
+        CHECK((contains(row, "mix_step(unsigned long)") || contains(row, "burn(unsigned long)")));
+
+        tmux.send_keys(session, "Enter");
+        screen = tmux.wait_for(session,
+                               [&](const std::string& s) { return contains(s, "process " + pid + " ("); });
+        UNSCOPED_INFO("after Enter:\n" << screen);
+        CHECK(contains(screen, "by function, process " + pid + " ("));
+        CHECK(contains(screen, "1 of 1, all threads"));
+        CHECK(!table_rows(screen).empty());
+
+        tmux.send_keys(session, "W");
+        screen = tmux.wait_for(session, [](const std::string& s) { return contains(s, "by process"); });
+        UNSCOPED_INFO("after W again:\n" << screen);
+        CHECK(contains(screen, "by process, sorted by %CPU"));
+        tmux.send_keys(session, "q");
+    }
 }

@@ -38,9 +38,9 @@ std::vector<std::string> labels_of(const std::vector<TopRow>& rows) {
 TEST_CASE("top: own counts the innermost frame, total counts a recursive function once", "[top]") {
     TopCounter counter;
     // leaf <- recurse <- recurse <- recurse <- main
-    counter.add_stack(1, "main",
+    counter.add_stack({.tid = 1, .name = "main"},
                       stack({{"leaf", 1}, {"recurse", 5}, {"recurse", 6}, {"recurse", 6}, {"main", 9}}));
-    counter.add_stack(1, "main", stack({{"recurse", 4}, {"recurse", 6}, {"main", 9}}));
+    counter.add_stack({.tid = 1, .name = "main"}, stack({{"recurse", 4}, {"recurse", 6}, {"main", 9}}));
     counter.add_rounds(2);
     TopSnapshot snapshot = counter.end_window();
     auto rows = build_top_rows(snapshot, TopView{});
@@ -60,10 +60,10 @@ TEST_CASE("top: own counts the innermost frame, total counts a recursive functio
 TEST_CASE("top: shares cover the last window, times everything since the start", "[top]") {
     TopCounter counter;
     for (int i = 0; i < 4; ++i)
-        counter.add_stack(1, "t", stack({{"old", 1}, {"main", 2}}));
+        counter.add_stack({.tid = 1, .name = "t"}, stack({{"old", 1}, {"main", 2}}));
     counter.add_rounds(4);
     counter.end_window();
-    counter.add_stack(1, "t", stack({{"new", 1}, {"main", 2}}));
+    counter.add_stack({.tid = 1, .name = "t"}, stack({{"new", 1}, {"main", 2}}));
     counter.add_rounds(2);
     TopSnapshot snapshot = counter.end_window();
     CHECK(snapshot.window_rounds == 2);
@@ -98,13 +98,13 @@ TEST_CASE("top: the keys 1-4 sort by each column, with stable tie-breaks", "[top
     TopCounter counter;
     // Accumulated history: deep_own ran long ago in its own code.
     for (int i = 0; i < 10; ++i)
-        counter.add_stack(1, "t", stack({{"deep_own", 1}, {"main", 2}}));
+        counter.add_stack({.tid = 1, .name = "t"}, stack({{"deep_own", 1}, {"main", 2}}));
     counter.add_rounds(10);
     counter.end_window();
     // The window: hot is innermost 3 times, caller holds it and another callee.
     for (int i = 0; i < 3; ++i)
-        counter.add_stack(1, "t", stack({{"hot", 1}, {"caller", 2}, {"main", 3}}));
-    counter.add_stack(1, "t", stack({{"cold", 1}, {"caller", 2}, {"main", 3}}));
+        counter.add_stack({.tid = 1, .name = "t"}, stack({{"hot", 1}, {"caller", 2}, {"main", 3}}));
+    counter.add_stack({.tid = 1, .name = "t"}, stack({{"cold", 1}, {"caller", 2}, {"main", 3}}));
     counter.add_rounds(4);
     TopSnapshot snapshot = counter.end_window();
 
@@ -119,9 +119,9 @@ TEST_CASE("top: the keys 1-4 sort by each column, with stable tie-breaks", "[top
 
 TEST_CASE("top: line mode splits a function by line, function mode merges it", "[top]") {
     TopCounter counter;
-    counter.add_stack(1, "t", stack({{"burn", 10}, {"main", 2}}));
-    counter.add_stack(1, "t", stack({{"burn", 10}, {"main", 2}}));
-    counter.add_stack(1, "t", stack({{"burn", 11}, {"main", 3}}));
+    counter.add_stack({.tid = 1, .name = "t"}, stack({{"burn", 10}, {"main", 2}}));
+    counter.add_stack({.tid = 1, .name = "t"}, stack({{"burn", 10}, {"main", 2}}));
+    counter.add_stack({.tid = 1, .name = "t"}, stack({{"burn", 11}, {"main", 3}}));
     counter.add_rounds(3);
     TopSnapshot snapshot = counter.end_window();
 
@@ -137,9 +137,9 @@ TEST_CASE("top: line mode splits a function by line, function mode merges it", "
 
 TEST_CASE("top: all threads are summed, or one thread is shown alone", "[top]") {
     TopCounter counter;
-    counter.add_stack(10, "main", stack({{"a", 1}}));
-    counter.add_stack(20, "worker", stack({{"a", 1}}));
-    counter.add_stack(20, "worker", stack({{"b", 1}}));
+    counter.add_stack({.tid = 10, .name = "main"}, stack({{"a", 1}}));
+    counter.add_stack({.tid = 20, .name = "worker"}, stack({{"a", 1}}));
+    counter.add_stack({.tid = 20, .name = "worker"}, stack({{"b", 1}}));
     counter.add_rounds(2);
     TopSnapshot snapshot = counter.end_window();
     CHECK(snapshot.window.size() == 2);
@@ -154,10 +154,10 @@ TEST_CASE("top: all threads are summed, or one thread is shown alone", "[top]") 
 
 TEST_CASE("top: a snapshot stays as it was while counting goes on", "[top]") {
     TopCounter counter;
-    counter.add_stack(1, "t", stack({{"first", 1}}));
+    counter.add_stack({.tid = 1, .name = "t"}, stack({{"first", 1}}));
     counter.add_rounds(1);
     TopSnapshot frozen = counter.end_window();
-    counter.add_stack(1, "t", stack({{"second", 1}})); // a new label grows the label table
+    counter.add_stack({.tid = 1, .name = "t"}, stack({{"second", 1}})); // a new label grows the label table
     counter.add_rounds(1);
     counter.end_window();
     CHECK(*frozen.labels == std::vector<std::string>{"first", "first:1"});
@@ -195,7 +195,7 @@ TEST_CASE("top: names are printable and cut at character boundaries", "[top]") {
 }
 
 TEST_CASE("top: the header warns when behind the rate and when paused", "[top]") {
-    TopStatus status{.pid = 42, .command_line = "./server --port 1", .elapsed_seconds = 3, .samples = 300};
+    TopStatus status{.pids = {42}, .command_line = "./server --port 1", .elapsed_seconds = 3, .samples = 300};
     status.achieved_rate_hz = 95;
     status.thread_label = "all threads";
     auto text = [](const std::vector<TopLine>& lines) {
