@@ -100,11 +100,16 @@ TEST_CASE("Python: a 3:1 split between two callers is recovered, with Python nam
             INFO("heavy " << heavy << " light " << light << " total " << total_samples(folded));
             REQUIRE(heavy + light > 1000);
             CHECK(100.0 * double(heavy) / double(heavy + light) == Approx(75.0).margin(5.0));
-            // heavy() is always at its call of burn(): its line is exact.
+            // heavy() is at its call of burn(): its line is exact. Or, rarely, just entered, before
+            // its first instruction, where CPython itself gives the def line (f_lasti -1 in 3.9).
             std::string call = "heavy (split.py:" + std::to_string(mark("split.py", "heavy-call")) + ")";
+            std::string entered =
+                "heavy (split.py:" + std::to_string(mark("split.py", "heavy-call") - 1) + ")";
+            const long at_entry = samples_matching(folded, entered);
+            CHECK(at_entry <= heavy / 100);
             CHECK(samples_matching(folded, "<module> (split.py:23);main (split.py:") >
                   total_samples(folded) * 9 / 10);
-            CHECK(samples_matching(folded, call) == heavy);
+            CHECK(samples_matching(folded, call) + at_entry == heavy);
             CHECK(samples_matching(folded, call + ";burn (split.py:") > heavy * 9 / 10);
             // Python-only by default: no interpreter internals.
             CHECK(samples_matching(folded, "_PyEval_EvalFrameDefault") == 0);
