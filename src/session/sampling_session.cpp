@@ -27,8 +27,10 @@ class Session {
         for (int pid : options.pids) {
             if (processes_.contains(pid))
                 continue;
-            processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options.stacks));
+            // Read before the sampler is made: loading a program's symbols can take longer than
+            // the program takes to exec, and an exec during that load must still read as one.
             program_ids_[pid] = program_id(pid);
+            processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options.stacks));
             live_roots_.insert(pid);
         }
         update_process_facts();
@@ -167,7 +169,9 @@ class Session {
                 if (processes_.contains(pid))
                     continue;
                 try {
+                    std::string id = program_id(pid);
                     processes_.emplace(pid, std::make_unique<ProcessSampler>(pid, options_.stacks));
+                    program_ids_[pid] = std::move(id);
                 } catch (const Error&) {
                     // It exited, or exec'd into something we cannot read, between listing and opening.
                 }
