@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -20,6 +21,11 @@ namespace sampler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::uint64_t monotonic_now_ns() { // steady_clock is CLOCK_MONOTONIC, the clock samples are timed by
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+}
 
 class Session {
   public:
@@ -80,9 +86,10 @@ class Session {
                 }
                 continue;
             }
+            ProcessSampler& process = *entry->second;
             ++entry;
             for (SampledStack& stack : stacks) {
-                sink_.add_stack(stack.thread, stack.frames);
+                sink_.add_sampled_stack(process, stack.thread, stack.frames);
                 ++report_.thread_samples;
                 report_.gil_samples += stack.thread.holds_gil;
                 report_.active_samples += stack.thread.running();
@@ -94,6 +101,8 @@ class Session {
         report_.active_ticks += active;
         update_process_facts();
         ++report_.ticks;
+        if (sink_.wants_periods())
+            sink_.on_period(monotonic_now_ns(), processes_);
     }
 
     SessionReport& report() { return report_; }
@@ -117,9 +126,19 @@ class Session {
 
     // What identifies the program a process runs: its auxiliary vector, which every exec
     // writes anew (entry point, load addresses, the address of its random bytes). Empty when it
-    // cannot be read (the process ended, or its main thread did): that is not an exec.
+    // cannot be read (the process ended, or its main thread did), and while an exec is still
+    // writing it (the new program's vector reads as zeros for a moment): neither is an exec.
     static std::string program_id(int pid) {
-        return read_small_file("/proc/" + std::to_string(pid) + "/auxv");
+        std::string auxv = read_small_file("/proc/" + std::to_string(pid) + "/auxv");
+        constexpr std::uint64_t at_entry = 9;
+        for (std::size_t at = 0; at + 16 <= auxv.size(); at += 16) {
+            std::uint64_t key = 0, value = 0;
+            std::memcpy(&key, auxv.data() + at, 8);
+            std::memcpy(&value, auxv.data() + at + 8, 8);
+            if (key == at_entry)
+                return value != 0 ? auxv : std::string();
+        }
+        return {};
     }
 
     // A process that exec'd runs a new program: new maps, modules and interpreter. Its sampler is
@@ -180,7 +199,7 @@ class Session {
 
     const SessionOptions& options_;
     SampleSink& sink_;
-    std::map<int, std::unique_ptr<ProcessSampler>> processes_;
+    ProcessSamplers processes_;
     Clock::time_point last_follow_{};
     Clock::time_point last_exec_check_{};
     std::map<int, std::string> program_ids_; // pid -> program_id() when last looked
