@@ -16,6 +16,9 @@ struct ThreadInfo {
     // perf_event engine, --idle: the stack it left its CPU with, recorded while it was off it
     // (asleep, or runnable and waiting for a CPU).
     bool off_cpu = false;
+    // CLOCK_MONOTONIC nanoseconds when the stack was taken, where the engine knows it (perf_event:
+    // the kernel's sample time, which can precede the stack's handling); 0: just now.
+    std::uint64_t sampled_ns = 0;
     bool running() const { return state == 'R'; }
     // Whether this sample counts as CPU time: on the perf_event engine the kernel took it on the
     // thread's CPU clock; on the ptrace engine /proc said `R` (which includes waiting for a CPU).

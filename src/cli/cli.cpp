@@ -154,6 +154,25 @@ int run_cli(int argc, char** argv) {
         ->add_option("--minwidth", record.min_width_pixels,
                      "Flame graph: leave out frames narrower than this many pixels (default 0.1)")
         ->check(min_width());
+    auto* asyncio_flag = record_command->add_flag(
+        "--asyncio", record.asyncio,
+        "Python 3.8-3.13: watch asyncio event loops for stalls (one callback running for "
+        "--stall-threshold or more): each is told on stderr as it ends, and summed up at the end");
+    record_command
+        ->add_option("--stall-threshold", record.stall_threshold_ms,
+                     "With --asyncio: the shortest callback run that is a stall, in milliseconds "
+                     "(default 100, asyncio's slow_callback_duration)")
+        ->check(decimal_number("a number of milliseconds greater than 0", 0, 1e9, true))
+        ->needs(asyncio_flag);
+    record_command
+        ->add_option("--stalls", record.stalls_file,
+                     "With --asyncio: also write each stall to this file as a JSON line; '-' for stdout")
+        ->needs(asyncio_flag);
+    record_command
+        ->add_flag("--stalls-only", record.stalls_only,
+                   "With --asyncio: keep only the samples taken inside stalls, so the profile shows what "
+                   "blocked the loop")
+        ->needs(asyncio_flag);
 
     DumpOptions dump;
     auto* dump_command = app.add_subcommand("dump", "Print every thread's stack once, innermost frame first");
@@ -207,7 +226,9 @@ int run_cli(int argc, char** argv) {
         std::fprintf(stderr, "sampler: error: %s\n", error.what());
         return static_cast<int>(ErrorKind::usage);
     } catch (const CLI::ParseError& error) {
-        return app.exit(error);
+        // CLI11 prints what was wrong; --help and --version are not errors. Every misuse exits
+        // with the one usage code the README gives, not CLI11's own numbers.
+        return app.exit(error) == 0 ? 0 : static_cast<int>(ErrorKind::usage);
     }
     // A closed pipe is an error we report (or, for stdout, exit quietly on) where the write
     // failed, rather than a signal that kills us wherever it lands.

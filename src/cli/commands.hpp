@@ -28,6 +28,10 @@ struct RecordOptions {
     std::string title;
     bool inverted = false;         // flamegraph: icicle graph, root at the top
     double min_width_pixels = 0.1; // flamegraph: frames narrower than this are left out
+    bool asyncio = false;          // watch asyncio event loops for stalls
+    double stall_threshold_ms = 100;
+    std::string stalls_file; // --stalls: JSON lines, one per stall; "-": stdout
+    bool stalls_only = false;
 };
 
 // Options of the flame graph renderers, shared by `flamegraph` and `diff`.

@@ -12,6 +12,8 @@
 #include "sampler/error.hpp"
 #include "sampling_session.hpp"
 #include "speedscope_writer.hpp"
+#include "stall_text.hpp"
+#include "stall_watch.hpp"
 #include "stop_signal.hpp"
 #include "target.hpp"
 
@@ -161,6 +163,46 @@ void print_process_summary(const Profile& profile, const SessionReport& report, 
         std::fprintf(stderr, "sampler: %s\n", line.c_str());
 }
 
+// --stalls FILE: JSON lines, written and flushed as each stall ends (a `tail -f` follows it).
+class StallsFile {
+  public:
+    explicit StallsFile(const std::string& path) {
+        if (path.empty())
+            return;
+        if (path == "-") {
+            file_ = stdout;
+            return;
+        }
+        file_ = std::fopen(path.c_str(), "w");
+        if (!file_)
+            throw Error(ErrorKind::io, "cannot write stalls to " + path + ": " + std::strerror(errno));
+        owned_ = true;
+    }
+    StallsFile(const StallsFile&) = delete;
+    StallsFile& operator=(const StallsFile&) = delete;
+    ~StallsFile() {
+        if (owned_)
+            std::fclose(file_);
+    }
+    void write(const std::string& line) {
+        if (!file_)
+            return;
+        std::fputs(line.c_str(), file_);
+        std::fputc('\n', file_);
+        std::fflush(file_);
+    }
+
+  private:
+    std::FILE* file_ = nullptr;
+    bool owned_ = false;
+};
+
+std::uint64_t monotonic_ns() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
+}
+
 } // namespace
 
 int run_record(const RecordOptions& options) {
@@ -173,6 +215,9 @@ int run_record(const RecordOptions& options) {
     check_output_path(options.output.empty()
                           ? default_output_name(given.empty() ? 0 : given.front(), options.format)
                           : options.output);
+    if (options.stalls_file == "-" && options.output == "-")
+        throw Error(ErrorKind::usage, "--stalls - and -o - cannot both write to stdout");
+    StallsFile stalls_file(options.stalls_file);
     install_stop_handlers();
     bool launched = given.empty();
     SessionOptions session;
@@ -207,7 +252,20 @@ int run_record(const RecordOptions& options) {
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
                                                        .process_roots = per_process,
                                                        .record_timeline = needs_timeline(options.format)});
-    SessionReport report = run_sampling_session(session, builder);
+    std::unique_ptr<StallWatch> stall_watch;
+    if (options.asyncio)
+        stall_watch = std::make_unique<StallWatch>(
+            builder, StallWatchOptions{.threshold_ms = options.stall_threshold_ms,
+                                       .rate_hz = options.rate_hz,
+                                       .stalls_only = options.stalls_only,
+                                       .on_stall = [&](const Stall& stall, double start_unix_seconds) {
+                                           std::fprintf(stderr, "sampler: %s\n", stall_line(stall).c_str());
+                                           stalls_file.write(stall_json(stall, start_unix_seconds));
+                                       }});
+    SessionReport report =
+        run_sampling_session(session, stall_watch ? static_cast<SampleSink&>(*stall_watch) : builder);
+    if (stall_watch)
+        stall_watch->finish(monotonic_ns());
 
     profile.info.duration_seconds = report.elapsed_seconds;
     profile.info.samples = report.ticks;
@@ -225,6 +283,18 @@ int run_record(const RecordOptions& options) {
                 : "");
     if (per_process)
         print_process_summary(profile, report, options.rate_hz);
+    if (stall_watch) {
+        std::fputs(
+            stall_summary_text(summarize_stalls(stall_watch->stalls()), options.stall_threshold_ms).c_str(),
+            stderr);
+        if (stall_watch->loop_threads_seen() == 0)
+            std::fprintf(stderr, "sampler: --asyncio: no running asyncio event loop with tasks was found "
+                                 "(CPython 3.8-3.13)\n");
+        if (options.stalls_only)
+            std::fprintf(stderr,
+                         "sampler: --stalls-only: the profile holds the %llu stacks taken inside stalls\n",
+                         (unsigned long long)stall_watch->kept_stacks());
+    }
     write_output_file(output, render(profile, options));
     if (output != "-")
         std::fprintf(stderr, "sampler: wrote %s to %s\n", format_info(options.format)->what, output.c_str());

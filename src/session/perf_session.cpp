@@ -161,7 +161,8 @@ class PerfSession final : public PerfRecordHandler {
         }
         if (!stack || stack->frames.empty())
             return;
-        sink_.add_stack(stack->thread, stack->frames);
+        stack->thread.sampled_ns = sample.time_ns;
+        sink_.add_sampled_stack(process, stack->thread, stack->frames);
         ++report_.thread_samples;
         report_.active_samples += 1;
         report_.gil_samples += stack->thread.holds_gil;
@@ -220,9 +221,12 @@ class PerfSession final : public PerfRecordHandler {
                 continue;
             thread.off_stack->thread.state = thread.preempted ? 'R' : 'S';
             thread.off_stack->thread.off_cpu = true;
-            if (ProcessSampler* process = process_for(thread.pid))
-                thread.off_stack->thread.name = process->thread_name(tid); // threading names come later
-            sink_.add_stack(thread.off_stack->thread, thread.off_stack->frames);
+            ProcessSampler* process = process_for(thread.pid);
+            if (!process)
+                continue;
+            thread.off_stack->thread.name = process->thread_name(tid); // threading names come later
+            thread.off_stack->thread.sampled_ns = tick_ns;
+            sink_.add_sampled_stack(*process, thread.off_stack->thread, thread.off_stack->frames);
             ++report_.thread_samples;
             report_.idle_samples += 1;
         }
@@ -315,6 +319,8 @@ class PerfSession final : public PerfRecordHandler {
             sink_.add_modules(process->module_records());
     }
 
+    const ProcessSamplers& processes() const { return processes_; }
+
   private:
     struct Switch {
         std::uint64_t time_ns = 0;
@@ -360,7 +366,7 @@ class PerfSession final : public PerfRecordHandler {
     double period_ns_;
     std::uint64_t start_ns_ = 0;
     bool wall_mode_ = false;
-    std::map<int, std::unique_ptr<ProcessSampler>> processes_;
+    ProcessSamplers processes_;
     static constexpr std::size_t max_queued_bytes = 256u << 20;
     std::deque<RawSample> queue_; // native samples copied out of the rings, not yet unwound
     std::size_t queued_bytes_ = 0;
@@ -463,9 +469,11 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     Clock::time_point last_alive_check = Clock::now();
     const auto period_ns = static_cast<std::uint64_t>(std::max(1.0, 1e9 / options.rate_hz));
     std::uint64_t next_tick_ns = start_ns + period_ns;
+    // Wall-clock ticks: --idle's, and a sink's that watches threads whether they run or not.
+    const bool ticking = wall || sink.wants_periods();
     while (true) {
         std::uint64_t now_ns = monotonic_nanoseconds();
-        std::uint64_t wake_ns = std::min(deadline_ns, wall ? next_tick_ns : now_ns + 50'000'000);
+        std::uint64_t wake_ns = std::min(deadline_ns, ticking ? next_tick_ns : now_ns + 50'000'000);
         if (!session.process_queue(std::chrono::milliseconds(2)))
             wake_ns = now_ns; // more to unwind: only empty the rings, do not wait
         if (now_ns < wake_ns)
@@ -477,14 +485,17 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             samples_at_cpu_start = report.thread_samples;
         }
         now_ns = monotonic_nanoseconds();
-        if (wall) {
+        if (ticking && next_tick_ns <= now_ns) {
             if (now_ns > next_tick_ns + 100 * period_ns) {
                 // Far behind (the machine took our CPU): skip, rather than emit a burst.
                 report.late_ticks += (now_ns - next_tick_ns) / period_ns;
                 next_tick_ns = now_ns;
             }
             for (; next_tick_ns <= now_ns; next_tick_ns += period_ns)
-                session.emit_wall_tick(next_tick_ns);
+                if (wall)
+                    session.emit_wall_tick(next_tick_ns);
+            if (sink.wants_periods())
+                sink.on_period(now_ns, session.processes());
         }
         session.end_of_drain(now_ns);
         if (stop_requested()) {

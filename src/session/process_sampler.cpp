@@ -196,24 +196,9 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     slot.python.reset();
     slot.have_native = sample.has_registers && (!python_ || options_.native);
     if (python_) {
-        constexpr int attempts = 3;
         bool consistent = false;
-        std::vector<std::uint64_t>& pages = python_pages_by_tid_[sample.tid];
         std::optional<bool> holds_gil;
-        for (int attempt = 0; attempt < attempts && !consistent; ++attempt) {
-            python_pages_.forget(); // the target ran since the last read
-            // One read for the pages this thread's last walk used: most walks then need no more.
-            python_pages_.prefetch(pages);
-            auto read = python_->read_running_thread(python_pages_, memory_, sample.tid, options_.max_depth,
-                                                     &report.errors);
-            if (!read.thread)
-                break; // not a Python thread
-            consistent = read.consistent;
-            if (read.gil_known)
-                holds_gil = read.holds_gil;
-            slot.python = std::move(read.thread);
-            pages = python_pages_.used_pages();
-        }
+        slot.python = read_python_checked(sample.tid, report, consistent, holds_gil);
         if (slot.python && !consistent) {
             ++report.torn_python_samples;
             return std::nullopt;
@@ -234,6 +219,42 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     }
     SampledStack stack = resolve(slot, report);
     return stack;
+}
+
+std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, SessionReport& report,
+                                                                bool& consistent,
+                                                                std::optional<bool>& holds_gil) {
+    constexpr int attempts = 3;
+    consistent = false;
+    std::optional<PythonThread> thread;
+    std::vector<std::uint64_t>& pages = python_pages_by_tid_[tid];
+    for (int attempt = 0; attempt < attempts && !consistent; ++attempt) {
+        python_pages_.forget(); // the target ran since the last read
+        // One read for the pages this thread's last walk used: most walks then need no more.
+        python_pages_.prefetch(pages);
+        auto read =
+            python_->read_running_thread(python_pages_, memory_, tid, options_.max_depth, &report.errors);
+        if (!read.thread)
+            break; // not a Python thread
+        consistent = read.consistent;
+        if (read.gil_known)
+            holds_gil = read.holds_gil;
+        thread = std::move(read.thread);
+        pages = python_pages_.used_pages();
+    }
+    return thread;
+}
+
+std::optional<std::vector<Frame>> ProcessSampler::read_python_frames(int tid, SessionReport& report) {
+    if (!python_)
+        return std::nullopt;
+    bool consistent = false;
+    std::optional<bool> holds_gil;
+    std::optional<PythonThread> thread = read_python_checked(tid, report, consistent, holds_gil);
+    if (!thread || !consistent)
+        return std::nullopt;
+    std::vector<bool> is_entry;
+    return python_frames(*thread, is_entry);
 }
 
 std::vector<ModuleRecord> ProcessSampler::module_records() const {

@@ -58,6 +58,10 @@ class ProcessSampler {
     // thread in Python-only mode, the --gil filter, or a Python read that stayed torn).
     // `sample`'s stack buffer may be swapped with one of ours: it stays usable.
     std::optional<SampledStack> sample_from(RawSample& sample, SessionReport& report);
+    // A thread's Python frames alone, read now while it runs on and checked as sample_from checks
+    // them, with no filter (--gil) applied: for watchers of a thread between its samples (the
+    // asyncio stall watch). nullopt: not a Python thread, or the read stayed torn.
+    std::optional<std::vector<Frame>> read_python_frames(int tid, SessionReport& report);
     // Perf engine bookkeeping: a thread ended; the process mapped new code; a pause between
     // drains (thread names are refreshed there, at most once a second).
     void forget_thread(int tid) {
@@ -108,6 +112,9 @@ class ProcessSampler {
     CaptureStatus capture(Captured& slot, SessionReport& report);
     SampledStack resolve(const Captured& captured, SessionReport& report);
     std::vector<Frame> python_frames(const PythonThread& thread, std::vector<bool>& is_entry);
+    // Reads `tid`'s Python frames while it runs, again while they keep changing (a few times).
+    std::optional<PythonThread> read_python_checked(int tid, SessionReport& report, bool& consistent,
+                                                    std::optional<bool>& holds_gil);
 
     int pid_;
     int reader_tid_; // the thread memory, maps and files are read through (see live_thread)

@@ -65,7 +65,13 @@ void ProfileBuilder::add_modules(const std::vector<ModuleRecord>& modules) {
 }
 
 void ProfileBuilder::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
-    add_stack_at(thread, innermost_first, std::chrono::steady_clock::now());
+    // steady_clock is CLOCK_MONOTONIC, which sampled_ns is in: a stack handed over late (held
+    // back by --stalls-only) keeps the time it was taken at.
+    const auto now = std::chrono::steady_clock::now();
+    add_stack_at(thread, innermost_first,
+                 thread.sampled_ns
+                     ? std::chrono::steady_clock::time_point(std::chrono::nanoseconds(thread.sampled_ns))
+                     : now);
 }
 
 void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Frame>& innermost_first,

@@ -7,10 +7,16 @@
 #include "sampler/profile.hpp"
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace sampler {
+
+class ProcessSampler;
+// The processes a session samples, by PID.
+using ProcessSamplers = std::map<int, std::unique_ptr<ProcessSampler>>;
 
 enum class StopReason { stop_signal, duration, target_exited, sink };
 
@@ -68,6 +74,17 @@ class SampleSink {
   public:
     virtual ~SampleSink() = default;
     virtual void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) = 0;
+    // How the engines hand a stack over: with the process it was read from, as soon as it was
+    // read, so a sink can read more of that process at about the same instant (the asyncio
+    // stall watch reads the event loop's state). By default, add_stack.
+    virtual void add_sampled_stack(ProcessSampler&, const ThreadInfo& thread,
+                                   const std::vector<Frame>& innermost_first) {
+        add_stack(thread, innermost_first);
+    }
+    // A sink that watches threads on a wall clock, whether they run or not, asks for a call at
+    // every sampling period (1 / rate), with the processes sampled then.
+    virtual bool wants_periods() const { return false; }
+    virtual void on_period(std::uint64_t /*now_ns: CLOCK_MONOTONIC*/, const ProcessSamplers&) {}
     // After each round over the threads; returning false ends the session (StopReason::sink).
     virtual bool end_of_round(const SessionReport&) { return true; }
     // The modules a process had mapped, when the session stops sampling it (it ended, or the

@@ -3,7 +3,7 @@
 // Task: the tasks, their states, their coroutine chains (name, file, line) and who awaits whom
 // must be exactly what the fixture reports about itself, in JSON and drawn as a text tree, for
 // both of its event loops (the main thread's, and a second one in a thread of its own).
-#include "../python/interpreters.hpp"
+#include "asyncio_interpreters.hpp"
 #include "process_helpers.hpp"
 #include "skips.hpp"
 
@@ -21,15 +21,6 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string fixture = source_path("tests/integration/python/asyncio_tree.py");
-
-const std::vector<Interpreter>& asyncio_interpreters() {
-    static std::vector<std::string> missing;
-    static const std::vector<Interpreter> found =
-        test_interpreters({"3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "debian-3.11"}, missing);
-    for (const std::string& label : missing)
-        skip_part("no CPython " + label + " on this machine");
-    return found;
-}
 
 struct Awaiter {
     std::string name;

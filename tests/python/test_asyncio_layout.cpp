@@ -71,6 +71,7 @@ std::vector<DwarfField> interpreter_fields(const AsyncioLayout& l) {
     f.push_back({offset_of("setentry", "hash"), 8});
     add_offset(f, "PyWeakReference", "wr_object", c.weakref_object);
     add_offset(f, "PyVarObject", "ob_size", c.var_size);
+    add_offset(f, "dequeobject", "state", c.deque_state); // the loop's ready queue (_collections is built in)
     add_offset(f, "PyListObject", "ob_item", c.list_items);
     add_offset(f, "PyTupleObject", "ob_item", c.tuple_items);
     add_offset(f, "PyMethodObject", "im_self", c.method_self);

@@ -77,7 +77,8 @@ struct ContainerLayout {
     int set_used = 24;
     int set_entry_size = 16;  // setentry {key, hash}
     int weakref_object = 16;  // PyWeakReference.wr_object (Py_None once the referent is gone)
-    int var_size = 16;        // PyVarObject.ob_size: list and tuple lengths
+    int var_size = 16;        // PyVarObject.ob_size: list, tuple and deque lengths
+    int deque_state = 56;     // dequeobject.state: +1 on every append and every pop
     int list_items = 24;      // PyListObject.ob_item: PyObject**
     int tuple_items = 24;     // PyTupleObject.ob_item: inline
     int method_self = 24;     // PyMethodObject.im_self

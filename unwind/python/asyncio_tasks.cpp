@@ -56,6 +56,8 @@ struct AsyncioTaskReader::Impl {
     python::CoroutineChains chains;
     // Per interpreter, once found: checked on each use (still a dict where _current_tasks was).
     std::unordered_map<std::uint64_t, python::AsyncioGlobals> found_globals;
+    // loop -> its _ready deque (0: it has none), until the loops are listed again.
+    std::unordered_map<std::uint64_t, std::uint64_t> ready_queues;
 };
 
 std::optional<python::AsyncioGlobals> AsyncioTaskReader::Impl::asyncio_globals(const RemoteMemory& memory,
@@ -193,6 +195,7 @@ std::vector<AsyncioLoopRef> AsyncioTaskReader::loops(const RemoteMemory& memory,
     impl.types.forget(); // heap types may have been freed since the last look
     impl.tasks.forget();
     impl.found_globals.clear();
+    impl.ready_queues.clear();
     std::vector<AsyncioLoopRef> loops;
     std::string why;
     std::uint64_t errors = 0;
@@ -279,6 +282,42 @@ std::optional<std::string> AsyncioTaskReader::task_name(const RemoteMemory& memo
     const python::TaskKind kind = impl_->tasks.kind(memory, task, *found);
     auto fields = impl_->tasks.read(memory, task, kind);
     return fields ? impl_->tasks.name(memory, fields->name) : std::nullopt;
+}
+
+std::optional<std::uint64_t> AsyncioTaskReader::callbacks_started(const RemoteMemory& memory,
+                                                                  const AsyncioLoopRef& loop) {
+    Impl& impl = *impl_;
+    auto known = impl.ready_queues.find(loop.loop);
+    if (known == impl.ready_queues.end()) {
+        std::uint64_t deque = 0;
+        if (auto ready = impl.tasks.attribute(memory, loop.loop, "_ready");
+            ready && impl.types.name(memory, impl.containers.type_of(memory, *ready)) == "collections.deque")
+            deque = *ready;
+        if (impl.ready_queues.size() >= max_loops)
+            impl.ready_queues.clear();
+        known = impl.ready_queues.emplace(loop.loop, deque).first;
+    }
+    if (known->second == 0)
+        return std::nullopt;
+    // Appends and pops each add one to `state`; appends add one to the length and pops take
+    // one away. So state - length grows by two with each pop and by nothing else: the loop
+    // pops its ready queue only to run what it took (BaseEventLoop._run_once).
+    const python::ContainerLayout& c = impl.layout.containers;
+    std::int64_t length = 0;
+    std::uint64_t state = 0;
+    RemoteMemory::Piece pieces[] = {
+        {known->second + static_cast<std::uint64_t>(c.var_size), &length, sizeof length},
+        {known->second + static_cast<std::uint64_t>(c.deque_state), &state, sizeof state},
+    };
+    if (memory.read_scattered(pieces, 2) != 2 || length < 0) {
+        impl.ready_queues.erase(known); // freed, or the loop closed: look again next time
+        return std::nullopt;
+    }
+    return (state - static_cast<std::uint64_t>(length)) / 2;
+}
+
+std::string AsyncioTaskReader::loop_type(const RemoteMemory& memory, const AsyncioLoopRef& loop) {
+    return impl_->types.name(memory, impl_->containers.type_of(memory, loop.loop));
 }
 
 } // namespace sampler

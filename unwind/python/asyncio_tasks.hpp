@@ -101,6 +101,15 @@ class AsyncioTaskReader {
     std::optional<std::string> task_name(const RemoteMemory& memory, const AsyncioLoopRef& loop,
                                          std::uint64_t task);
 
+    // A count that changes exactly when `loop` takes a callback off its ready queue (loop._ready,
+    // a deque) to run it: two reads that give the same count lie inside one run of one callback,
+    // or in one wait between callbacks, however alike the stacks look. One read of two words.
+    // nullopt when the loop has no such deque (uvloop keeps its queue in compiled code), or it
+    // cannot be read.
+    std::optional<std::uint64_t> callbacks_started(const RemoteMemory& memory, const AsyncioLoopRef& loop);
+    // The loop object's type name ("_UnixSelectorEventLoop", "uvloop.Loop"); empty when unreadable.
+    std::string loop_type(const RemoteMemory& memory, const AsyncioLoopRef& loop);
+
     struct Impl;
 
   private:

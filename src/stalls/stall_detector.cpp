@@ -1,0 +1,120 @@
+#include "stall_detector.hpp"
+
+#include <algorithm>
+
+namespace sampler {
+namespace {
+
+std::string stack_key(const std::vector<Frame>& frames) {
+    std::string key;
+    for (const Frame& frame : frames) {
+        key += aggregate_label(frame);
+        key += '\n';
+    }
+    return key;
+}
+
+} // namespace
+
+// A run began somewhere in the gap before its first observation and ended somewhere in the gap
+// after its last: half of each is the estimate, off by at most half a gap at either end. A gap
+// much longer than the period (we were descheduled) says little, so it is capped.
+std::uint64_t StallDetector::bounded_gap(std::uint64_t gap_ns) const {
+    return std::min(gap_ns, 2 * period_ns_);
+}
+
+StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
+    Thread& thread = threads_[{seen.pid, seen.tid}];
+    const std::uint64_t gap = bounded_gap(
+        thread.last_ns && seen.time_ns > thread.last_ns ? seen.time_ns - thread.last_ns : period_ns_);
+    thread.last_ns = std::max(thread.last_ns, seen.time_ns);
+    Outcome outcome;
+    const bool in_callback = seen.phase == LoopPhase::callback && seen.callbacks_started.has_value();
+    if (thread.run && !(in_callback && *seen.callbacks_started == thread.run->callbacks_started)) {
+        outcome.ended_run = true;
+        outcome.ended_stall = end_run(seen.pid, seen.tid, thread, gap, false);
+    }
+    if (!in_callback)
+        return outcome;
+    if (!thread.run) {
+        thread.run.emplace();
+        thread.run->callbacks_started = *seen.callbacks_started;
+        thread.run->first_ns = seen.time_ns;
+        thread.run->gap_before_ns = gap;
+    }
+    Run& run = *thread.run;
+    outcome.in_run = true;
+    run.last_ns = seen.time_ns;
+    ++run.observations;
+    run.thread_name = seen.thread_name;
+    if (!seen.task.empty())
+        run.task = seen.task;
+    std::string key = stack_key(seen.callback_frames);
+    if (auto known = run.stacks.find(key); known != run.stacks.end())
+        ++known->second.first;
+    else if (run.stacks.size() < max_stacks_per_run)
+        run.stacks.emplace(std::move(key), std::pair{std::uint64_t{1}, seen.callback_frames});
+    return outcome;
+}
+
+std::optional<Stall> StallDetector::end_run(int pid, int tid, Thread& thread, std::uint64_t end_gap_ns,
+                                            bool ongoing) {
+    Run run = std::move(*thread.run);
+    thread.run.reset();
+    const std::uint64_t duration = run.last_ns - run.first_ns + run.gap_before_ns / 2 + end_gap_ns / 2;
+    if (duration < threshold_ns_)
+        return std::nullopt;
+    Stall stall;
+    stall.pid = pid;
+    stall.tid = tid;
+    stall.thread_name = run.thread_name;
+    stall.start_ns = run.first_ns - std::min(run.first_ns, run.gap_before_ns / 2);
+    stall.duration_ns = duration;
+    stall.task = run.task;
+    stall.observations = run.observations;
+    stall.ongoing = ongoing;
+    const auto hottest = std::ranges::max_element(
+        run.stacks, [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
+    if (hottest != run.stacks.end()) {
+        stall.hottest_stack = hottest->second.second;
+        // The coroutine (or callback function): the outermost Python frame of the run.
+        for (auto frame = stall.hottest_stack.rbegin(); frame != stall.hottest_stack.rend(); ++frame)
+            if (frame->kind == FrameKind::python) {
+                stall.coroutine = *frame;
+                break;
+            }
+    }
+    return stall;
+}
+
+bool StallDetector::continues_run(int pid, int tid, std::uint64_t callbacks_started) const {
+    auto found = threads_.find({pid, tid});
+    return found != threads_.end() && found->second.run &&
+           found->second.run->callbacks_started == callbacks_started;
+}
+
+std::optional<Stall> StallDetector::forget(int pid, int tid, std::uint64_t now_ns) {
+    auto found = threads_.find({pid, tid});
+    if (found == threads_.end())
+        return std::nullopt;
+    std::optional<Stall> stall;
+    if (found->second.run) {
+        const std::uint64_t since = now_ns > found->second.last_ns ? now_ns - found->second.last_ns : 0;
+        stall = end_run(pid, tid, found->second, bounded_gap(since), true);
+    }
+    threads_.erase(found);
+    return stall;
+}
+
+std::vector<Stall> StallDetector::finish(std::uint64_t now_ns) {
+    std::vector<Stall> stalls;
+    std::vector<std::pair<int, int>> keys;
+    for (const auto& [key, thread] : threads_)
+        keys.push_back(key);
+    for (const auto& [pid, tid] : keys)
+        if (auto stall = forget(pid, tid, now_ns))
+            stalls.push_back(std::move(*stall));
+    return stalls;
+}
+
+} // namespace sampler

@@ -1,0 +1,93 @@
+#pragma once
+// Event-loop stalls from a stream of observations of loop threads. A stall is one run of one
+// callback lasting at least the threshold: observations belong to the same run when the loop's
+// count of callbacks started (AsyncioTaskReader::callbacks_started) is the same and the thread is
+// inside a callback, so two short callbacks in a row never merge, however alike their stacks.
+// Time in the selector's wait ends a run and is never a stall. Pure: fed made-up observations in
+// its tests.
+
+#include "loop_phase.hpp"
+#include "sampler/frame.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sampler {
+
+// One look at a loop thread: a sample the engine took, or a read of our own between samples.
+struct LoopObservation {
+    int pid = 0;
+    int tid = 0;
+    std::string thread_name;
+    std::uint64_t time_ns = 0; // CLOCK_MONOTONIC
+    LoopPhase phase = LoopPhase::not_a_loop;
+    std::optional<std::uint64_t> callbacks_started; // nullopt: unknown (no run can be told)
+    std::string task;                               // the running task's name; empty: none
+    std::vector<Frame> callback_frames;             // see LoopPosition
+};
+
+struct Stall {
+    int pid = 0;
+    int tid = 0;
+    std::string thread_name;
+    std::uint64_t start_ns = 0; // CLOCK_MONOTONIC, estimated
+    std::uint64_t duration_ns = 0;
+    std::string task; // empty: a plain callback, not a task's step
+    Frame coroutine;  // the task's coroutine, or the plain callback's function (kind unknown: none)
+    std::vector<Frame> hottest_stack; // innermost first, the coroutine last: the most observed one
+    std::uint64_t observations = 0;
+    bool ongoing = false; // still running when watching ended
+};
+
+class StallDetector {
+  public:
+    static constexpr std::size_t max_stacks_per_run = 64; // distinct stacks kept per callback run
+
+    // `period_ns`: the sampling interval, the gap assumed before a thread's first observation.
+    StallDetector(std::uint64_t threshold_ns, std::uint64_t period_ns)
+        : threshold_ns_(threshold_ns), period_ns_(period_ns) {}
+
+    struct Outcome {
+        bool ended_run = false;           // the thread's previous callback run ended here
+        std::optional<Stall> ended_stall; // ... and it was a stall
+        bool in_run = false;              // this observation lies inside a callback run
+    };
+    // Observations of one thread come in time order.
+    Outcome observe(const LoopObservation& observation);
+    // Whether an observation with this count would continue the thread's open run (then what
+    // names the run, its task, need not be read again).
+    bool continues_run(int pid, int tid, std::uint64_t callbacks_started) const;
+    // Watching ends: every run still open ends (as ongoing), and those long enough are stalls.
+    std::vector<Stall> finish(std::uint64_t now_ns);
+    // Forgets a thread (it ended), ending its run as finish() does.
+    std::optional<Stall> forget(int pid, int tid, std::uint64_t now_ns);
+
+  private:
+    struct Run {
+        std::uint64_t callbacks_started = 0;
+        std::uint64_t first_ns = 0;
+        std::uint64_t last_ns = 0;
+        std::uint64_t gap_before_ns = 0; // from the observation before it
+        std::uint64_t observations = 0;
+        std::string thread_name;
+        std::string task;
+        std::map<std::string, std::pair<std::uint64_t, std::vector<Frame>>> stacks; // by label
+    };
+    struct Thread {
+        std::uint64_t last_ns = 0;
+        std::optional<Run> run;
+    };
+
+    std::optional<Stall> end_run(int pid, int tid, Thread& thread, std::uint64_t end_gap_ns, bool ongoing);
+    std::uint64_t bounded_gap(std::uint64_t gap_ns) const;
+
+    std::uint64_t threshold_ns_;
+    std::uint64_t period_ns_;
+    std::map<std::pair<int, int>, Thread> threads_;
+};
+
+} // namespace sampler

@@ -1,0 +1,36 @@
+#pragma once
+// How stalls are told: one line on stderr as each ends, a JSON line each for --stalls FILE, and
+// the summary at the end of `record`. Pure functions of the stalls.
+
+#include "stall_detector.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sampler {
+
+// "Task-2 client (app.py:22)", "callback on_timer (app.py:40)", "no Python frames".
+std::string stall_culprit(const Stall& stall);
+// `stall 512 ms  Task-2 client (app.py:22) > ClientResponse.json > JSONDecoder.raw_decode`: the
+// culprit, then the hottest stack from the coroutine inward (long ones elided in the middle).
+std::string stall_line(const Stall& stall);
+// One JSON object (no newline). `start_unix_seconds` is the stall's start on the wall clock.
+std::string stall_json(const Stall& stall, double start_unix_seconds);
+
+struct StallSummary {
+    std::uint64_t count = 0;
+    std::uint64_t p50_ns = 0, p99_ns = 0, max_ns = 0, total_ns = 0;
+    struct Culprit {
+        std::string label; // stall_culprit() plus its innermost frame
+        std::uint64_t count = 0;
+        std::uint64_t total_ns = 0;
+    };
+    std::vector<Culprit> culprits; // by blocked time, most first
+};
+StallSummary summarize_stalls(const std::vector<Stall>& stalls);
+// The lines `record` ends with; `threshold_ms` says what counted.
+std::string stall_summary_text(const StallSummary& summary, double threshold_ms,
+                               std::size_t max_culprits = 5);
+
+} // namespace sampler

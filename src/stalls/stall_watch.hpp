@@ -1,0 +1,76 @@
+#pragma once
+// `--asyncio`: watches the asyncio event loops of the sampled processes for stalls, between the
+// engine and the sink the stacks go to. Each stack the engine takes of a loop thread is also an
+// observation of its loop, read at about the same instant (the loop's count of callbacks started,
+// the running task's name); a loop thread the engine did not sample in the last period (asleep
+// inside a callback, or waiting in select) is looked at with a read of its Python frames, without
+// stopping it. With `stalls_only`, the stacks of loop threads are held back until their callback
+// run ends and passed on only when it was a stall; other stacks are dropped.
+
+#include "loop_threads.hpp"
+#include "sample_sink.hpp"
+#include "stall_detector.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace sampler {
+
+struct StallWatchOptions {
+    double threshold_ms = 100; // asyncio's own slow_callback_duration
+    double rate_hz = 100;
+    bool stalls_only = false;
+    // Told of each stall as it ends, with its start on the wall clock (seconds since the epoch).
+    std::function<void(const Stall&, double start_unix_seconds)> on_stall{};
+};
+
+class StallWatch final : public SampleSink {
+  public:
+    static constexpr std::size_t max_held_stacks = 1 << 17; // per thread, --stalls-only
+
+    StallWatch(SampleSink& inner, StallWatchOptions options);
+
+    void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
+    void add_sampled_stack(ProcessSampler& process, const ThreadInfo& thread,
+                           const std::vector<Frame>& innermost_first) override;
+    bool end_of_round(const SessionReport& report) override { return inner_.end_of_round(report); }
+    void add_modules(const std::vector<ModuleRecord>& modules) override { inner_.add_modules(modules); }
+    bool wants_periods() const override { return true; }
+    void on_period(std::uint64_t now_ns, const ProcessSamplers& processes) override;
+
+    // Sampling ended: runs still open end (as ongoing) and are told. Every stall, in the order seen.
+    const std::vector<Stall>& finish(std::uint64_t now_ns);
+    const std::vector<Stall>& stalls() const { return stalls_; }
+    // Loop threads looked at so far.
+    std::size_t loop_threads_seen() const { return watched_.size(); }
+    // Stacks passed on to the sink with --stalls-only.
+    std::uint64_t kept_stacks() const { return kept_stacks_; }
+
+  private:
+    struct Watched {
+        std::uint64_t last_ns = 0;     // last observation
+        bool last_from_engine = false; // ... a sample the engine took (else a read of ours)
+        std::vector<std::pair<ThreadInfo, std::vector<Frame>>> held; // --stalls-only
+    };
+
+    LoopThreads* loops_for(ProcessSampler& process, std::chrono::steady_clock::time_point now);
+    // Whether the observation lies inside a callback run.
+    bool observe(const LoopObservation& observation, Watched& watched);
+    void told(Stall stall);
+
+    SampleSink& inner_;
+    StallWatchOptions options_;
+    std::uint64_t period_ns_;
+    StallDetector detector_;
+    std::map<int, std::unique_ptr<LoopThreads>> loops_; // by pid
+    std::map<int, const ProcessSampler*> not_watched_;  // pid -> the sampler found unsupported
+    std::map<std::pair<int, int>, Watched> watched_;
+    std::vector<Stall> stalls_;
+    std::uint64_t kept_stacks_ = 0;
+    SessionReport scratch_; // counters of our own reads, which are not samples
+};
+
+} // namespace sampler

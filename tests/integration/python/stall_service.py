@@ -1,0 +1,70 @@
+# An asyncio program that blocks its own event loop for known times, among short callbacks:
+#   stall_service.py stalls   every second: decoder() burns the CPU for 200 ms in one step, then
+#                             sleeper() calls time.sleep(0.15) in one step; meanwhile chatter()
+#                             runs 3 ms steps back to back (each a callback of its own, never a
+#                             stall) and ticker() wakes every 10 ms.
+#   stall_service.py idle     only ticker(): the loop waits in select.
+#   --python-tasks            every task is the pure-Python asyncio.tasks._PyTask.
+# Prints "ready" once the loop runs, then "made NAME SECONDS" for each block it made.
+import asyncio
+import sys
+import time
+
+
+def burn(seconds):
+    end = time.perf_counter() + seconds
+    total = 0
+    while time.perf_counter() < end:
+        total += 1
+    return total
+
+
+async def ticker():
+    while True:
+        await asyncio.sleep(0.01)
+
+
+async def chatter():
+    while True:
+        burn(0.003)
+        await asyncio.sleep(0)
+
+
+def decode_body():
+    return burn(0.2)
+
+
+async def decoder():
+    while True:
+        await asyncio.sleep(0.4)
+        start = time.perf_counter()
+        decode_body()  # MARK: decode
+        print("made decoder %.4f" % (time.perf_counter() - start), flush=True)
+        await asyncio.sleep(0.6)
+
+
+async def sleeper():
+    await asyncio.sleep(0.2)
+    while True:
+        await asyncio.sleep(0.8)
+        start = time.perf_counter()
+        time.sleep(0.15)  # MARK: sleep
+        print("made sleeper %.4f" % (time.perf_counter() - start), flush=True)
+        await asyncio.sleep(0.2)
+
+
+async def main(mode, python_tasks):
+    loop = asyncio.get_event_loop()
+    if python_tasks:
+        loop.set_task_factory(lambda loop, coroutine: asyncio.tasks._PyTask(coroutine, loop=loop))
+    tasks = [loop.create_task(ticker())]
+    if mode == "stalls":
+        for coroutine, name in ((chatter(), "chatter"), (decoder(), "decoder"), (sleeper(), "sleeper")):
+            task = loop.create_task(coroutine)
+            task.set_name(name)
+            tasks.append(task)
+    print("ready", flush=True)
+    await asyncio.gather(*tasks)
+
+
+asyncio.run(main(sys.argv[1], "--python-tasks" in sys.argv[2:]))

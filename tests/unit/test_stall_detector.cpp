@@ -1,0 +1,239 @@
+// asyncio stall detection on made-up observations: where a loop thread is from its frames, how
+// callback runs are told apart and timed, and how stalls are told.
+
+#include "loop_phase.hpp"
+#include "stall_detector.hpp"
+#include "stall_text.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace sampler;
+
+namespace {
+
+Frame py(const std::string& name, const std::string& file, std::uint32_t line = 1) {
+    Frame frame;
+    frame.kind = FrameKind::python;
+    frame.name = name;
+    frame.file = file;
+    frame.line = line;
+    return frame;
+}
+
+Frame native(const std::string& name) {
+    Frame frame;
+    frame.kind = FrameKind::native;
+    frame.name = name;
+    frame.module = "libpython3.12.so";
+    return frame;
+}
+
+// The outer part every loop stack shares, innermost first.
+std::vector<Frame> loop_base() {
+    return {py("BaseEventLoop._run_once", "asyncio/base_events.py", 1922),
+            py("BaseEventLoop.run_forever", "asyncio/base_events.py", 608),
+            py("BaseEventLoop.run_until_complete", "asyncio/base_events.py", 641),
+            py("Runner.run", "asyncio/runners.py", 118),
+            py("run", "asyncio/runners.py", 194),
+            py("<module>", "app.py", 80)};
+}
+
+std::vector<Frame> stack(std::vector<Frame> inner) {
+    for (const Frame& frame : loop_base())
+        inner.push_back(frame);
+    return inner;
+}
+
+std::vector<Frame> in_callback(std::vector<Frame> inner) {
+    inner.push_back(py("Handle._run", "asyncio/events.py", 84));
+    return stack(std::move(inner));
+}
+
+constexpr std::uint64_t ms = 1'000'000;
+
+LoopObservation seen(std::uint64_t time_ms, LoopPhase phase, std::optional<std::uint64_t> callbacks,
+                     std::string task = "", std::vector<Frame> frames = {}) {
+    LoopObservation observation;
+    observation.pid = 10;
+    observation.tid = 11;
+    observation.thread_name = "MainThread";
+    observation.time_ns = time_ms * ms;
+    observation.phase = phase;
+    observation.callbacks_started = callbacks;
+    observation.task = std::move(task);
+    observation.callback_frames = std::move(frames);
+    return observation;
+}
+
+} // namespace
+
+TEST_CASE("loop position: select is waiting, Handle._run a callback, the rest the loop's own code",
+          "[stalls]") {
+    CHECK(loop_position(stack({py("EpollSelector.select", "selectors.py", 468)})).phase ==
+          LoopPhase::waiting);
+    CHECK(loop_position(stack({py("select", "/usr/lib/python3.11/selectors.py", 468)})).phase ==
+          LoopPhase::waiting);
+    CHECK(loop_position(stack({})).phase == LoopPhase::loop_code);
+    CHECK(loop_position(stack({py("_SelectorEventLoop._process_events", "asyncio/selector_events.py")}))
+              .phase == LoopPhase::loop_code);
+    CHECK(loop_position({py("main", "app.py"), py("<module>", "app.py")}).phase == LoopPhase::not_a_loop);
+    CHECK(loop_position({}).phase == LoopPhase::not_a_loop);
+    // A file of the user's that happens to be called base_events.py is not asyncio's.
+    CHECK(loop_position({py("_run_once", "mine/base_events.py")}).phase == LoopPhase::not_a_loop);
+
+    // Before 3.11, co_name alone.
+    LoopPosition old =
+        loop_position({py("loads", "json/__init__.py"), py("handler", "app.py", 22),
+                       py("_run", "asyncio/events.py", 81), py("_run_once", "asyncio/base_events.py")});
+    CHECK(old.phase == LoopPhase::callback);
+    REQUIRE(old.callback_frames.size() == 2);
+    CHECK(old.callback_frames.back().name == "handler");
+}
+
+TEST_CASE("loop position: a callback's frames end at the coroutine, the Task's own step frames left out",
+          "[stalls]") {
+    // The pure-Python Task (3.12: __step, then __step_run_and_handle_result), with --native frames.
+    LoopPosition position = loop_position(in_callback({
+        py("JSONDecoder.raw_decode", "json/decoder.py", 353),
+        native("_PyEval_EvalFrameDefault"),
+        py("client", "app.py", 22),
+        py("Task.__step_run_and_handle_result", "asyncio/tasks.py", 303),
+        py("Task.__step", "asyncio/tasks.py", 259),
+        native("context_run"),
+    }));
+    REQUIRE(position.phase == LoopPhase::callback);
+    REQUIRE(position.callback_frames.size() == 3);
+    CHECK(position.callback_frames[0].name == "JSONDecoder.raw_decode");
+    CHECK(position.callback_frames[1].kind == FrameKind::native);
+    CHECK(position.callback_frames[2].name == "client");
+}
+
+TEST_CASE("stalls: one long callback run is one stall, timed from the gaps around it", "[stalls]") {
+    StallDetector detector(100 * ms, 10 * ms);
+    const std::vector<Frame> work{py("burn", "app.py", 16), py("decoder", "app.py", 40)};
+    CHECK_FALSE(detector.observe(seen(0, LoopPhase::waiting, 5)).in_run);
+    for (std::uint64_t t = 10; t <= 200; t += 10) {
+        auto outcome = detector.observe(seen(t, LoopPhase::callback, 6, t == 10 ? "Task-2" : "", work));
+        CHECK(outcome.in_run);
+        CHECK_FALSE(outcome.ended_run);
+    }
+    auto outcome = detector.observe(seen(210, LoopPhase::waiting, 6));
+    CHECK(outcome.ended_run);
+    REQUIRE(outcome.ended_stall);
+    const Stall& stall = *outcome.ended_stall;
+    // Observed 10..200 ms; it began in (0, 10] and ended in [200, 210): 190 + 5 + 5.
+    CHECK(stall.duration_ns == 200 * ms);
+    CHECK(stall.start_ns == 5 * ms);
+    CHECK(stall.task == "Task-2");
+    CHECK(stall.coroutine.name == "decoder");
+    CHECK(stall.observations == 20);
+    CHECK(stall.hottest_stack.size() == 2);
+    CHECK_FALSE(stall.ongoing);
+}
+
+TEST_CASE("stalls: short callbacks in a row never merge, however alike their stacks", "[stalls]") {
+    StallDetector detector(100 * ms, 10 * ms);
+    const std::vector<Frame> work{py("burn", "app.py", 16), py("chatter", "app.py", 30)};
+    // 50 callbacks of the same task, back to back, each seen once: the count moves every time.
+    for (std::uint64_t i = 0; i < 50; ++i) {
+        auto outcome = detector.observe(seen(10 * i, LoopPhase::callback, 100 + i, "chatter", work));
+        CHECK_FALSE(outcome.ended_stall);
+        CHECK(outcome.ended_run == (i > 0));
+    }
+    CHECK(detector.finish(500 * ms).empty());
+}
+
+TEST_CASE("stalls: waiting in select is never a stall, nor a run under the threshold", "[stalls]") {
+    StallDetector detector(100 * ms, 10 * ms);
+    for (std::uint64_t t = 0; t < 2000; t += 10)
+        CHECK_FALSE(detector.observe(seen(t, LoopPhase::waiting, 7)).ended_stall);
+    for (std::uint64_t t = 2000; t <= 2080; t += 10)
+        detector.observe(seen(t, LoopPhase::callback, 8, "short"));
+    auto outcome = detector.observe(seen(2090, LoopPhase::loop_code, 8));
+    CHECK(outcome.ended_run);
+    CHECK_FALSE(outcome.ended_stall); // 80 + 5 + 5 < 100
+    // Frames without a count (uvloop, an unreadable queue) make no runs at all.
+    for (std::uint64_t t = 3000; t < 4000; t += 10)
+        CHECK_FALSE(detector.observe(seen(t, LoopPhase::callback, std::nullopt, "t")).in_run);
+    CHECK(detector.finish(4000 * ms).empty());
+}
+
+TEST_CASE("stalls: a run still open when watching ends is told as ongoing", "[stalls]") {
+    StallDetector detector(100 * ms, 10 * ms);
+    for (std::uint64_t t = 0; t <= 300; t += 10)
+        detector.observe(seen(t, LoopPhase::callback, 1, t == 0 ? "Task-9" : ""));
+    CHECK(detector.continues_run(10, 11, 1));
+    CHECK_FALSE(detector.continues_run(10, 11, 2));
+    std::vector<Stall> stalls = detector.finish(305 * ms);
+    REQUIRE(stalls.size() == 1);
+    CHECK(stalls[0].ongoing);
+    CHECK(stalls[0].task == "Task-9");
+    CHECK(stalls[0].duration_ns >= 300 * ms);
+    CHECK(detector.finish(400 * ms).empty());
+}
+
+TEST_CASE("stalls: the hottest stack is the one seen most often in the run", "[stalls]") {
+    StallDetector detector(50 * ms, 10 * ms);
+    const std::vector<Frame> parse{py("raw_decode", "json/decoder.py"), py("handler", "app.py", 22)};
+    const std::vector<Frame> log{py("emit", "logging/__init__.py"), py("handler", "app.py", 23)};
+    for (std::uint64_t t = 0; t < 100; t += 10)
+        detector.observe(seen(t, LoopPhase::callback, 3, "Task-1", t < 30 ? log : parse));
+    auto outcome = detector.observe(seen(100, LoopPhase::waiting, 3));
+    REQUIRE(outcome.ended_stall);
+    CHECK(outcome.ended_stall->hottest_stack == parse);
+    CHECK(outcome.ended_stall->coroutine.line == 22);
+}
+
+TEST_CASE("stalls are told on one line, as a JSON line, and summed up", "[stalls]") {
+    Stall stall;
+    stall.pid = 10;
+    stall.tid = 11;
+    stall.thread_name = "MainThread";
+    stall.duration_ns = 512 * ms;
+    stall.task = "Task-2";
+    stall.hottest_stack = {
+        py("JSONDecoder.raw_decode", "json/decoder.py", 353),
+        py("JSONDecoder.decode", "json/decoder.py", 337), py("loads", "json/__init__.py", 346),
+        py("ClientResponse.json", "aiohttp/client_reqrep.py", 1100), py("client", "app.py", 22)};
+    stall.coroutine = stall.hottest_stack.back();
+    stall.observations = 51;
+    CHECK(stall_line(stall) == "stall 512 ms  Task-2 client (app.py:22) > ClientResponse.json > loads > "
+                               "JSONDecoder.decode > JSONDecoder.raw_decode");
+    // Long stacks keep both ends.
+    Stall deep = stall;
+    for (int i = 0; i < 10; ++i)
+        deep.hottest_stack.insert(deep.hottest_stack.begin() + 1, py("f" + std::to_string(i), "deep.py", 1));
+    CHECK(stall_line(deep) == "stall 512 ms  Task-2 client (app.py:22) > ClientResponse.json > loads > ... > "
+                              "f7 > f8 > f9 > JSONDecoder.raw_decode");
+
+    auto json = nlohmann::json::parse(stall_json(stall, 1796200000.25));
+    CHECK(json["duration_ms"] == 512.0);
+    CHECK(json["task"] == "Task-2");
+    CHECK(json["coroutine"]["name"] == "client");
+    CHECK(json["coroutine"]["line"] == 22);
+    CHECK(json["stack"].size() == 5);
+    CHECK(json["start"] == 1796200000.25);
+    CHECK(json["tid"] == 11);
+
+    Stall plain;
+    plain.duration_ns = 150 * ms;
+    plain.coroutine = py("on_timer", "app.py", 40);
+    plain.hottest_stack = {plain.coroutine};
+    CHECK(stall_line(plain) == "stall 150 ms  callback on_timer (app.py:40)");
+    CHECK(nlohmann::json::parse(stall_json(plain, 0))["task"].is_null());
+
+    StallSummary summary = summarize_stalls({stall, plain, plain});
+    CHECK(summary.count == 3);
+    CHECK(summary.max_ns == 512 * ms);
+    CHECK(summary.p50_ns == 150 * ms);
+    CHECK(summary.total_ns == 812 * ms);
+    REQUIRE(summary.culprits.size() == 2);
+    CHECK(summary.culprits[0].total_ns == 512 * ms);
+    CHECK(summary.culprits[1].count == 2);
+    const std::string text = stall_summary_text(summary, 100);
+    CHECK(
+        text.find("3 stalls of 100 ms or more, 812 ms blocked in all; p50 150 ms, p99 512 ms, max 512 ms") !=
+        std::string::npos);
+    CHECK(stall_summary_text(summarize_stalls({}), 100).find("no event-loop stall") != std::string::npos);
+}
