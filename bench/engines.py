@@ -226,6 +226,17 @@ def main():
             ("sampler --capture ptrace -r 1000", "ptrace", 1000, []),
             ("sampler ptrace --idle", "ptrace", 1000, ["--idle"]),
         ], args, tmp)
+        # --asyncio's cost: an event loop of many short callbacks (one round each), 100 Hz.
+        loop = Workload("Python asyncio, 4 tasks of short steps",
+                        [python, args.python_workload, str(max(1, args.python_rounds // 4)), "--tasks", "4"],
+                        python=True)
+        run_table(loop.name + ", 100 Hz", loop, [
+            ("unprofiled", "none", 0, []),
+            ("sampler (perf_event) -r 100", "sampler", 100, []),
+            ("sampler (perf_event) --asyncio", "sampler", 100, ["--asyncio"]),
+            ("sampler ptrace -r 100", "ptrace", 100, []),
+            ("sampler ptrace --asyncio", "ptrace", 100, ["--asyncio"]),
+        ], args, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -297,8 +297,16 @@ class PerfSession final : public PerfRecordHandler {
 
     // Between drains: what is read at most once a second (thread names), and the shares.
     void end_of_drain(std::uint64_t now_ns) {
-        for (auto& [pid, process] : processes_)
-            process->between_samples();
+        for (auto& [pid, process] : processes_) {
+            try {
+                process->between_samples();
+            } catch (const Error& error) {
+                // A child that ended before its exit record was read (a short-lived fork): the
+                // record removes it; anything else is ours to report.
+                if (error.kind() != ErrorKind::no_such_process && process_exists(pid))
+                    throw;
+            }
+        }
         update_process_facts();
         double elapsed = now_ns > start_ns_ ? double(now_ns - start_ns_) : 0;
         report_.ticks = wall_mode_ ? wall_ticks_ : static_cast<std::uint64_t>(elapsed / period_ns_);

@@ -5,6 +5,15 @@
 namespace sampler {
 namespace {
 
+// What a run runs, which stays the same throughout it: the task's coroutine (or the plain
+// callback's function), its outermost Python frame, without the line.
+std::string run_root(const std::vector<Frame>& frames) {
+    for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame)
+        if (frame->kind == FrameKind::python)
+            return frame->name + '\n' + frame->file;
+    return {};
+}
+
 std::string stack_key(const std::vector<Frame>& frames) {
     std::string key;
     for (const Frame& frame : frames) {
@@ -25,8 +34,10 @@ std::uint64_t StallDetector::bounded_gap(std::uint64_t gap_ns) const {
 
 StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
     Thread& thread = threads_[{seen.pid, seen.tid}];
+    const bool first_look = !thread.seen;
+    thread.seen = true;
     const std::uint64_t gap = bounded_gap(
-        thread.last_ns && seen.time_ns > thread.last_ns ? seen.time_ns - thread.last_ns : period_ns_);
+        !first_look && seen.time_ns > thread.last_ns ? seen.time_ns - thread.last_ns : period_ns_);
     thread.last_ns = std::max(thread.last_ns, seen.time_ns);
     Outcome outcome;
     const bool in_callback = seen.phase == LoopPhase::callback && seen.callbacks_started.has_value();
@@ -36,17 +47,35 @@ StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
     }
     if (!in_callback)
         return outcome;
+    std::string root = run_root(seen.callback_frames);
+    if (thread.run && !root.empty() && !thread.run->root.empty() && root != thread.run->root) {
+        // The same count but another coroutine: the count read for the earlier observations came
+        // a moment after their frames, when the next callback had started (we were descheduled
+        // in between). They were of the callback before; this run starts here, with the task
+        // name read for it then.
+        std::string task = std::move(thread.run->task);
+        thread.run.reset();
+        outcome.ended_run = true;
+        thread.run.emplace();
+        thread.run->callbacks_started = *seen.callbacks_started;
+        thread.run->first_ns = seen.time_ns;
+        thread.run->gap_before_ns = gap;
+        thread.run->task = std::move(task);
+    }
     if (!thread.run) {
         thread.run.emplace();
         thread.run->callbacks_started = *seen.callbacks_started;
         thread.run->first_ns = seen.time_ns;
         thread.run->gap_before_ns = gap;
+        thread.run->began_before = first_look; // it may have begun long before
     }
     Run& run = *thread.run;
     outcome.in_run = true;
     run.last_ns = seen.time_ns;
     ++run.observations;
     run.thread_name = seen.thread_name;
+    if (run.root.empty())
+        run.root = std::move(root);
     if (!seen.task.empty())
         run.task = seen.task;
     std::string key = stack_key(seen.callback_frames);
@@ -73,6 +102,7 @@ std::optional<Stall> StallDetector::end_run(int pid, int tid, Thread& thread, st
     stall.task = run.task;
     stall.observations = run.observations;
     stall.ongoing = ongoing;
+    stall.began_before = run.began_before;
     const auto hottest = std::ranges::max_element(
         run.stacks, [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
     if (hottest != run.stacks.end()) {

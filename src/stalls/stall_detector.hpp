@@ -40,7 +40,9 @@ struct Stall {
     Frame coroutine;  // the task's coroutine, or the plain callback's function (kind unknown: none)
     std::vector<Frame> hottest_stack; // innermost first, the coroutine last: the most observed one
     std::uint64_t observations = 0;
-    bool ongoing = false; // still running when watching ended
+    bool ongoing = false;      // still running when watching ended
+    bool began_before = false; // already running when its thread was first looked at
+    // Either way the duration is a lower bound: the part that was watched.
 };
 
 class StallDetector {
@@ -52,7 +54,8 @@ class StallDetector {
         : threshold_ns_(threshold_ns), period_ns_(period_ns) {}
 
     struct Outcome {
-        bool ended_run = false;           // the thread's previous callback run ended here
+        bool ended_run = false;           // the thread's previous callback run ended here (or
+                                          // proved to be observations of another callback)
         std::optional<Stall> ended_stall; // ... and it was a stall
         bool in_run = false;              // this observation lies inside a callback run
     };
@@ -73,11 +76,14 @@ class StallDetector {
         std::uint64_t last_ns = 0;
         std::uint64_t gap_before_ns = 0; // from the observation before it
         std::uint64_t observations = 0;
+        bool began_before = false;
+        std::string root; // what it runs: see run_root()
         std::string thread_name;
         std::string task;
         std::map<std::string, std::pair<std::uint64_t, std::vector<Frame>>> stacks; // by label
     };
     struct Thread {
+        bool seen = false; // observed before
         std::uint64_t last_ns = 0;
         std::optional<Run> run;
     };

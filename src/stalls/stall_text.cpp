@@ -51,6 +51,7 @@ std::string stall_culprit(const Stall& stall) {
 
 std::string stall_line(const Stall& stall) {
     std::string line = "stall " + milliseconds(stall.duration_ns) +
+                       (stall.began_before ? " (or more: began before)" : "") +
                        (stall.ongoing ? " (still running)" : "") + "  " + stall_culprit(stall);
     // From the coroutine inward; the coroutine itself is already named.
     std::vector<std::string> names;
@@ -80,6 +81,7 @@ std::string stall_json(const Stall& stall, double start_unix_seconds) {
          stall.coroutine.kind == FrameKind::unknown ? nlohmann::json(nullptr) : frame_json(stall.coroutine)},
         {"observations", stall.observations},
         {"ongoing", stall.ongoing},
+        {"began_before", stall.began_before},
     };
     nlohmann::json stack = nlohmann::json::array();
     for (const Frame& frame : stall.hottest_stack)

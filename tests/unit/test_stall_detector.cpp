@@ -113,6 +113,7 @@ TEST_CASE("stalls: one long callback run is one stall, timed from the gaps aroun
     StallDetector detector(100 * ms, 10 * ms);
     const std::vector<Frame> work{py("burn", "app.py", 16), py("decoder", "app.py", 40)};
     CHECK_FALSE(detector.observe(seen(0, LoopPhase::waiting, 5)).in_run);
+    // (The thread was seen waiting first: the run began while watched.)
     for (std::uint64_t t = 10; t <= 200; t += 10) {
         auto outcome = detector.observe(seen(t, LoopPhase::callback, 6, t == 10 ? "Task-2" : "", work));
         CHECK(outcome.in_run);
@@ -130,6 +131,7 @@ TEST_CASE("stalls: one long callback run is one stall, timed from the gaps aroun
     CHECK(stall.observations == 20);
     CHECK(stall.hottest_stack.size() == 2);
     CHECK_FALSE(stall.ongoing);
+    CHECK_FALSE(stall.began_before);
 }
 
 TEST_CASE("stalls: short callbacks in a row never merge, however alike their stacks", "[stalls]") {
@@ -142,6 +144,29 @@ TEST_CASE("stalls: short callbacks in a row never merge, however alike their sta
         CHECK(outcome.ended_run == (i > 0));
     }
     CHECK(detector.finish(500 * ms).empty());
+}
+
+TEST_CASE(
+    "stalls: a count read a moment after its frames, as the next callback began, is not that callback's",
+    "[stalls]") {
+    StallDetector detector(100 * ms, 10 * ms);
+    const std::vector<Frame> chatter{py("burn", "app.py", 16), py("chatter", "app.py", 30)};
+    const std::vector<Frame> decoder{py("burn", "app.py", 16), py("decoder", "app.py", 40)};
+    detector.observe(seen(0, LoopPhase::waiting, 1));
+    // chatter's frames, but the count of the decoder's run that began just after them.
+    CHECK(detector.observe(seen(10, LoopPhase::callback, 2, "decoder", chatter)).in_run);
+    auto outcome = detector.observe(seen(20, LoopPhase::callback, 2, "", decoder));
+    CHECK(outcome.ended_run); // the chatter observation is dropped, not kept as the decoder's
+    CHECK_FALSE(outcome.ended_stall);
+    CHECK(outcome.in_run);
+    for (std::uint64_t t = 30; t <= 220; t += 10)
+        detector.observe(seen(t, LoopPhase::callback, 2, "", decoder));
+    auto end = detector.observe(seen(230, LoopPhase::waiting, 2));
+    REQUIRE(end.ended_stall);
+    CHECK(end.ended_stall->task == "decoder");
+    CHECK(end.ended_stall->observations == 21);
+    CHECK(end.ended_stall->duration_ns == 210 * ms);
+    CHECK(end.ended_stall->coroutine.name == "decoder");
 }
 
 TEST_CASE("stalls: waiting in select is never a stall, nor a run under the threshold", "[stalls]") {
@@ -168,6 +193,9 @@ TEST_CASE("stalls: a run still open when watching ends is told as ongoing", "[st
     std::vector<Stall> stalls = detector.finish(305 * ms);
     REQUIRE(stalls.size() == 1);
     CHECK(stalls[0].ongoing);
+    CHECK(stalls[0].began_before); // the thread's first look found it running already
+    INFO(stall_line(stalls[0]));
+    CHECK(stall_line(stalls[0]).starts_with("stall 308 ms (or more: began before) (still running)  Task-9"));
     CHECK(stalls[0].task == "Task-9");
     CHECK(stalls[0].duration_ns >= 300 * ms);
     CHECK(detector.finish(400 * ms).empty());
@@ -215,6 +243,7 @@ TEST_CASE("stalls are told on one line, as a JSON line, and summed up", "[stalls
     CHECK(json["stack"].size() == 5);
     CHECK(json["start"] == 1796200000.25);
     CHECK(json["tid"] == 11);
+    CHECK(json["began_before"] == false);
 
     Stall plain;
     plain.duration_ns = 150 * ms;

@@ -5,7 +5,8 @@
 #                             stall) and ticker() wakes every 10 ms.
 #   stall_service.py idle     only ticker(): the loop waits in select.
 #   --python-tasks            every task is the pure-Python asyncio.tasks._PyTask.
-# Prints "ready" once the loop runs, then "made NAME SECONDS" for each block it made.
+# Prints "ready" once the loop runs, then "made NAME SECONDS" for each block it made, measured from
+# inside the callback run (and for a chatter step that a busy machine stretched past 50 ms).
 import asyncio
 import sys
 import time
@@ -25,8 +26,16 @@ async def ticker():
 
 
 async def chatter():
+    late = None
     while True:
+        if late is not None:  # a step the machine stretched into a block (it was descheduled)
+            print("made chatter %.4f" % late, flush=True)
+            late = None
+        start = time.perf_counter()
         burn(0.003)
+        elapsed = time.perf_counter() - start
+        if elapsed > 0.05:
+            late = elapsed
         await asyncio.sleep(0)
 
 
@@ -39,7 +48,9 @@ async def decoder():
         await asyncio.sleep(0.4)
         start = time.perf_counter()
         decode_body()  # MARK: decode
-        print("made decoder %.4f" % (time.perf_counter() - start), flush=True)
+        elapsed = time.perf_counter() - start
+        await asyncio.sleep(0)  # the block's callback run ends here, before the print
+        print("made decoder %.4f" % elapsed, flush=True)
         await asyncio.sleep(0.6)
 
 
@@ -49,7 +60,9 @@ async def sleeper():
         await asyncio.sleep(0.8)
         start = time.perf_counter()
         time.sleep(0.15)  # MARK: sleep
-        print("made sleeper %.4f" % (time.perf_counter() - start), flush=True)
+        elapsed = time.perf_counter() - start
+        await asyncio.sleep(0)
+        print("made sleeper %.4f" % elapsed, flush=True)
         await asyncio.sleep(0.2)
 
 
