@@ -5,7 +5,8 @@
 #                             stall) and ticker() wakes every 10 ms.
 #   stall_service.py idle     only ticker(): the loop waits in select.
 #   --python-tasks            every task is the pure-Python asyncio.tasks._PyTask.
-# Prints "ready" once the loop runs, then "made NAME SECONDS" for each block it made.
+# Prints "ready" once the loop runs, then "made NAME SECONDS" for each block it made, and for each
+# step of chatter that a loaded machine stretched to 50 ms or more (a real block too).
 import asyncio
 import sys
 import time
@@ -26,7 +27,11 @@ async def ticker():
 
 async def chatter():
     while True:
+        start = time.perf_counter()
         burn(0.003)
+        took = time.perf_counter() - start
+        if took >= 0.05:  # the machine took the CPU from it: the loop really was held
+            print("made chatter %.4f" % took, flush=True)
         await asyncio.sleep(0)
 
 
