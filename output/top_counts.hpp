@@ -4,6 +4,8 @@
 // the current refresh window and since the start (or the last reset). Both aggregation modes
 // (by function and by line) are counted at once, so switching between them shows full history.
 
+#include "top_stalls.hpp"
+
 #include <array>
 #include <cstdint>
 #include <map>
@@ -71,6 +73,9 @@ struct TopSnapshot {
     // PID -> command line: the processes sampled at the window's end, and earlier ones with
     // counts (filled in by whoever knows the processes; the counter does not).
     std::map<int, std::string> processes{};
+    // --asyncio: the stall culprits up to the window's end, by blocked time (filled in by whoever
+    // watches the stalls).
+    std::vector<TopStallRow> stall_culprits{};
 
     const std::string& label(TopLabelId id) const { return (*labels)[id]; }
 };

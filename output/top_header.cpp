@@ -34,7 +34,9 @@ std::string statistics(const TopStatus& status) {
 
 std::string view(const TopStatus& status) {
     std::string text;
-    if (status.view.by_process) {
+    if (status.view.stalls) {
+        text = "stall culprits since the start or R, sorted by Blocked";
+    } else if (status.view.by_process) {
         text = std::string("by process, sorted by ") + top_process_sort_name(status.view.process_sort);
     } else {
         text = status.view.mode == TopMode::function ? "by function" : "by line";
@@ -85,6 +87,8 @@ std::vector<TopLine> format_top_header(const TopStatus& status, std::size_t widt
         title += "   Python " + printable(status.python_version);
     lines.push_back({fit_to_width(title, width), TopLineStyle::title});
     lines.push_back({fit_to_width(statistics(status), width), TopLineStyle::normal});
+    if (status.stalls.watching)
+        lines.push_back({fit_to_width(format_top_stall_line(status.stalls), width), TopLineStyle::normal});
     lines.push_back({fit_to_width(view(status), width), TopLineStyle::normal});
     std::string warning = warnings(status);
     if (!warning.empty() || status.interactive)

@@ -3,6 +3,7 @@
 // shows. Pure: the screen and the plain-text output print the same lines.
 
 #include "top_processes.hpp"
+#include "top_stalls.hpp"
 #include "top_table.hpp"
 
 #include <cstddef>
@@ -30,6 +31,7 @@ struct TopStatus {
     std::string python_version{};    // the target's CPython version; empty when not Python
     double gil_percent = 0;          // Python: rounds in which some thread held the GIL
     double active_percent = 0;       // Python: rounds in which some sampled thread was running
+    TopStallStatus stalls{};         // --asyncio: the event loops' stalls in the last window
     TopView view{};
     std::string thread_label{};  // "all threads" or "thread TID (name), i of n"
     std::string process_label{}; // "process PID (command), i of n"; empty for all processes
@@ -52,8 +54,8 @@ bool top_behind_rate(double achieved_hz, double requested_hz);
 // Errors as a share of attempted thread samples (errors + stacks), in percent.
 double top_error_percent(std::uint64_t errors, std::uint64_t thread_samples);
 
-// Title, statistics, view, and a warning line (empty unless behind or paused; left out of
-// non-interactive output when empty). Each line fits `width` (0: no limit).
+// Title, statistics, the stalls (--asyncio), view, and a warning line (empty unless behind or
+// paused; left out of non-interactive output when empty). Each line fits `width` (0: no limit).
 std::vector<TopLine> format_top_header(const TopStatus& status, std::size_t width);
 
 } // namespace sampler

@@ -24,6 +24,8 @@ struct TopView {
     bool by_process = false;
     TopSort process_sort = TopSort::own;
     int selected = 0;
+    // The stall culprits (key S, with --asyncio) instead of either table.
+    bool stalls = false;
 };
 
 struct TopRow {

@@ -104,6 +104,23 @@ void add_render_options(CLI::App& command, RenderOptions& render) {
         ->check(min_width());
 }
 
+// --asyncio and --stall-threshold; returns the flag, which the command's other stall options need.
+// `what` says where the stalls go.
+CLI::Option* add_stall_options(CLI::App& command, StallOptions& stalls, const std::string& what) {
+    auto* asyncio_flag =
+        command.add_flag("--asyncio", stalls.asyncio,
+                         "Python 3.8-3.13: watch asyncio event loops for stalls (one callback "
+                         "running for --stall-threshold or more): " +
+                             what);
+    command
+        .add_option("--stall-threshold", stalls.stall_threshold_ms,
+                    "With --asyncio: the shortest callback run that is a stall, in milliseconds "
+                    "(default 100, asyncio's slow_callback_duration)")
+        ->check(decimal_number("a number of milliseconds greater than 0", 0, 1e9, true))
+        ->needs(asyncio_flag);
+    return asyncio_flag;
+}
+
 void require_target(const TargetOptions& target, bool accepts_command) {
     if (target.pids.empty() && target.command.empty())
         throw Error(ErrorKind::usage,
@@ -154,16 +171,8 @@ int run_cli(int argc, char** argv) {
         ->add_option("--minwidth", record.min_width_pixels,
                      "Flame graph: leave out frames narrower than this many pixels (default 0.1)")
         ->check(min_width());
-    auto* asyncio_flag = record_command->add_flag(
-        "--asyncio", record.asyncio,
-        "Python 3.8-3.13: watch asyncio event loops for stalls (one callback running for "
-        "--stall-threshold or more): each is told on stderr as it ends, and summed up at the end");
-    record_command
-        ->add_option("--stall-threshold", record.stall_threshold_ms,
-                     "With --asyncio: the shortest callback run that is a stall, in milliseconds "
-                     "(default 100, asyncio's slow_callback_duration)")
-        ->check(decimal_number("a number of milliseconds greater than 0", 0, 1e9, true))
-        ->needs(asyncio_flag);
+    auto* asyncio_flag = add_stall_options(*record_command, record.stalls,
+                                           "each is told on stderr as it ends, and summed up at the end");
     record_command
         ->add_option("--stalls", record.stalls_file,
                      "With --asyncio: also write each stall to this file as a JSON line; '-' for stdout")
@@ -198,6 +207,9 @@ int run_cli(int argc, char** argv) {
     top_command->add_flag("--by-process", top.by_process,
                           "Start in the process table (key W): one row per process, with its CPU share, "
                           "threads, GIL share and hottest function");
+    add_stall_options(*top_command, top.stalls,
+                      "the header tells the last window's; key S shows their culprits (plain text: "
+                      "under the functions)");
 
     FlamegraphCommandOptions flamegraph;
     auto* flamegraph_command = app.add_subcommand(

@@ -18,6 +18,12 @@ struct TargetOptions {
     CaptureChoice capture = CaptureChoice::automatic; // --capture
 };
 
+// --asyncio and what it shares between `record` and `top`.
+struct StallOptions {
+    bool asyncio = false; // watch asyncio event loops for stalls
+    double stall_threshold_ms = 100;
+};
+
 struct RecordOptions {
     TargetOptions target;
     std::string output; // empty: sampler-PID-TIMESTAMP.svg/.txt; "-": stdout
@@ -28,8 +34,7 @@ struct RecordOptions {
     std::string title;
     bool inverted = false;         // flamegraph: icicle graph, root at the top
     double min_width_pixels = 0.1; // flamegraph: frames narrower than this are left out
-    bool asyncio = false;          // watch asyncio event loops for stalls
-    double stall_threshold_ms = 100;
+    StallOptions stalls;
     std::string stalls_file; // --stalls: JSON lines, one per stall; "-": stdout
     bool stalls_only = false;
 };
@@ -66,6 +71,7 @@ struct TopOptions {
     std::size_t rows = 20;    // rows per snapshot when stdout is not a terminal
     bool once = false;        // print one snapshot after --delay seconds and exit
     bool by_process = false;  // start in the process table (key W)
+    StallOptions stalls;
 };
 
 int run_record(const RecordOptions& options);

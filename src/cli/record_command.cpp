@@ -197,12 +197,6 @@ class StallsFile {
     bool owned_ = false;
 };
 
-std::uint64_t monotonic_ns() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
-}
-
 } // namespace
 
 int run_record(const RecordOptions& options) {
@@ -253,19 +247,16 @@ int run_record(const RecordOptions& options) {
                                                        .process_roots = per_process,
                                                        .record_timeline = needs_timeline(options.format)});
     std::unique_ptr<StallWatch> stall_watch;
-    if (options.asyncio)
+    if (options.stalls.asyncio)
         stall_watch = std::make_unique<StallWatch>(
-            builder, StallWatchOptions{.threshold_ms = options.stall_threshold_ms,
+            builder, StallWatchOptions{.threshold_ms = options.stalls.stall_threshold_ms,
                                        .rate_hz = options.rate_hz,
                                        .stalls_only = options.stalls_only,
                                        .on_stall = [&](const Stall& stall, double start_unix_seconds) {
                                            std::fprintf(stderr, "sampler: %s\n", stall_line(stall).c_str());
                                            stalls_file.write(stall_json(stall, start_unix_seconds));
                                        }});
-    SessionReport report =
-        run_sampling_session(session, stall_watch ? static_cast<SampleSink&>(*stall_watch) : builder);
-    if (stall_watch)
-        stall_watch->finish(monotonic_ns());
+    SessionReport report = run_watched_session(session, builder, stall_watch.get());
 
     profile.info.duration_seconds = report.elapsed_seconds;
     profile.info.samples = report.ticks;
@@ -285,7 +276,8 @@ int run_record(const RecordOptions& options) {
         print_process_summary(profile, report, options.rate_hz);
     if (stall_watch) {
         std::fputs(
-            stall_summary_text(summarize_stalls(stall_watch->stalls()), options.stall_threshold_ms).c_str(),
+            stall_summary_text(summarize_stalls(stall_watch->stalls()), options.stalls.stall_threshold_ms)
+                .c_str(),
             stderr);
         if (stall_watch->loop_threads_seen() == 0)
             std::fprintf(stderr, "sampler: --asyncio: no running asyncio event loop with tasks was found "

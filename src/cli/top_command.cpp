@@ -5,6 +5,7 @@
 #include "output_file.hpp"
 #include "proc_threads.hpp"
 #include "sampling_session.hpp"
+#include "stall_watch.hpp"
 #include "stop_signal.hpp"
 #include "target.hpp"
 #include "top_plain.hpp"
@@ -92,7 +93,13 @@ int run_top(const TopOptions& options) {
         // The display's destructor restores the terminal on every way out of this block.
         std::unique_ptr<TopDisplay> display = make_display(options, interactive);
         TopSink sink(settings, *display);
-        report = run_sampling_session(session, sink);
+        std::unique_ptr<StallWatch> stall_watch;
+        if (options.stalls.asyncio)
+            stall_watch = std::make_unique<StallWatch>(
+                sink, StallWatchOptions{.threshold_ms = options.stalls.stall_threshold_ms,
+                                        .rate_hz = options.rate_hz});
+        sink.watch_stalls(stall_watch.get(), options.stalls.stall_threshold_ms);
+        report = run_watched_session(session, sink, stall_watch.get());
         sink.finish(report);
         output_error = display->output_error();
     }

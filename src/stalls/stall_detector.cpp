@@ -90,6 +90,11 @@ std::optional<Stall> StallDetector::end_run(int pid, int tid, Thread& thread, st
                                             bool ongoing) {
     Run run = std::move(*thread.run);
     thread.run.reset();
+    return stall_of(pid, tid, run, end_gap_ns, ongoing);
+}
+
+std::optional<Stall> StallDetector::stall_of(int pid, int tid, const Run& run, std::uint64_t end_gap_ns,
+                                             bool ongoing) const {
     const std::uint64_t duration = run.last_ns - run.first_ns + run.gap_before_ns / 2 + end_gap_ns / 2;
     if (duration < threshold_ns_)
         return std::nullopt;
@@ -115,6 +120,15 @@ std::optional<Stall> StallDetector::end_run(int pid, int tid, Thread& thread, st
             }
     }
     return stall;
+}
+
+std::vector<Stall> StallDetector::open_stalls() const {
+    std::vector<Stall> stalls;
+    for (const auto& [key, thread] : threads_)
+        if (thread.run)
+            if (auto stall = stall_of(key.first, key.second, *thread.run, 0, true))
+                stalls.push_back(std::move(*stall));
+    return stalls;
 }
 
 bool StallDetector::continues_run(int pid, int tid, std::uint64_t callbacks_started) const {

@@ -64,6 +64,9 @@ class StallDetector {
     // Whether an observation with this count would continue the thread's open run (then what
     // names the run, its task, need not be read again).
     bool continues_run(int pid, int tid, std::uint64_t callbacks_started) const;
+    // The runs still open that are stalls already (timed to their last observation), as ongoing,
+    // left open: a live view counts a stall while it lasts, not only once it has ended.
+    std::vector<Stall> open_stalls() const;
     // Watching ends: every run still open ends (as ongoing), and those long enough are stalls.
     std::vector<Stall> finish(std::uint64_t now_ns);
     // Forgets a thread (it ended), ending its run as finish() does.
@@ -89,6 +92,8 @@ class StallDetector {
     };
 
     std::optional<Stall> end_run(int pid, int tid, Thread& thread, std::uint64_t end_gap_ns, bool ongoing);
+    std::optional<Stall> stall_of(int pid, int tid, const Run& run, std::uint64_t end_gap_ns,
+                                  bool ongoing) const;
     std::uint64_t bounded_gap(std::uint64_t gap_ns) const;
 
     std::uint64_t threshold_ns_;

@@ -1,8 +1,8 @@
 #include "stall_text.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <map>
 #include <nlohmann/json.hpp>
 
 namespace sampler {
@@ -90,31 +90,44 @@ std::string stall_json(const Stall& stall, double start_unix_seconds) {
     return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void CulpritTally::add(const Stall& stall) {
+    std::string label = stall_culprit(stall);
+    if (stall.hottest_stack.size() > 1)
+        label += " > " + aggregate_label(stall.hottest_stack.front());
+    if (!by_label_.contains(label) && by_label_.size() >= max_labels_)
+        label = others_label;
+    StallSummary::Culprit& culprit = by_label_[label];
+    culprit.label = label;
+    ++culprit.count;
+    culprit.total_ns += stall.duration_ns;
+    culprit.max_ns = std::max(culprit.max_ns, stall.duration_ns);
+}
+
+std::vector<StallSummary::Culprit> CulpritTally::ranked() const {
+    std::vector<StallSummary::Culprit> culprits;
+    for (const auto& [label, culprit] : by_label_)
+        culprits.push_back(culprit);
+    std::ranges::sort(culprits, [](const auto& a, const auto& b) {
+        return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.label < b.label;
+    });
+    return culprits;
+}
+
 StallSummary summarize_stalls(const std::vector<Stall>& stalls) {
     StallSummary summary;
     std::vector<std::uint64_t> durations;
-    std::map<std::string, StallSummary::Culprit> by_label;
+    CulpritTally culprits(SIZE_MAX);
     for (const Stall& stall : stalls) {
         durations.push_back(stall.duration_ns);
         summary.total_ns += stall.duration_ns;
-        std::string label = stall_culprit(stall);
-        if (!stall.hottest_stack.empty() && stall.hottest_stack.size() > 1)
-            label += " > " + aggregate_label(stall.hottest_stack.front());
-        StallSummary::Culprit& culprit = by_label[label];
-        culprit.label = label;
-        ++culprit.count;
-        culprit.total_ns += stall.duration_ns;
+        culprits.add(stall);
     }
     std::ranges::sort(durations);
     summary.count = stalls.size();
     summary.p50_ns = percentile(durations, 0.5);
     summary.p99_ns = percentile(durations, 0.99);
     summary.max_ns = durations.empty() ? 0 : durations.back();
-    for (auto& [label, culprit] : by_label)
-        summary.culprits.push_back(std::move(culprit));
-    std::ranges::sort(summary.culprits, [](const auto& a, const auto& b) {
-        return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.label < b.label;
-    });
+    summary.culprits = culprits.ranked();
     return summary;
 }
 

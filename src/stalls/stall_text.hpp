@@ -5,6 +5,7 @@
 #include "stall_detector.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,28 @@ struct StallSummary {
         std::string label; // stall_culprit() plus its innermost frame
         std::uint64_t count = 0;
         std::uint64_t total_ns = 0;
+        std::uint64_t max_ns = 0;
     };
     std::vector<Culprit> culprits; // by blocked time, most first
 };
 StallSummary summarize_stalls(const std::vector<Stall>& stalls);
+
+// Culprits summed over stalls as they come, as summarize_stalls sums them. Past `max_labels`
+// distinct culprits (task names given per request), the rest are summed in one row, so that a
+// long watch keeps a bounded table.
+class CulpritTally {
+  public:
+    static constexpr const char* others_label = "(other culprits)";
+    explicit CulpritTally(std::size_t max_labels = 4096) : max_labels_(max_labels) {}
+    void add(const Stall& stall);
+    // By blocked time, most first (ties by label).
+    std::vector<StallSummary::Culprit> ranked() const;
+    void clear() { by_label_.clear(); }
+
+  private:
+    std::size_t max_labels_;
+    std::map<std::string, StallSummary::Culprit> by_label_;
+};
 // The lines `record` ends with; `threshold_ms` says what counted.
 std::string stall_summary_text(const StallSummary& summary, double threshold_ms,
                                std::size_t max_culprits = 5);

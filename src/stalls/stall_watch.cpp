@@ -171,4 +171,12 @@ const std::vector<Stall>& StallWatch::finish(std::uint64_t now_ns) {
     return stalls_;
 }
 
+SessionReport run_watched_session(const SessionOptions& session, SampleSink& sink, StallWatch* watch) {
+    if (!watch)
+        return run_sampling_session(session, sink);
+    SessionReport report = run_sampling_session(session, *watch);
+    watch->finish(clock_ns(CLOCK_MONOTONIC));
+    return report;
+}
+
 } // namespace sampler

@@ -9,6 +9,7 @@
 
 #include "loop_threads.hpp"
 #include "sample_sink.hpp"
+#include "sampling_session.hpp"
 #include "stall_detector.hpp"
 
 #include <functional>
@@ -43,7 +44,13 @@ class StallWatch final : public SampleSink {
 
     // Sampling ended: runs still open end (as ongoing) and are told. Every stall, in the order seen.
     const std::vector<Stall>& finish(std::uint64_t now_ns);
+    // The stalls told so far (since the last take_stalls), in the order seen.
     const std::vector<Stall>& stalls() const { return stalls_; }
+    // Hands over the stalls told since the last call and forgets them: a live view that runs for
+    // days keeps only what it sums up.
+    std::vector<Stall> take_stalls() { return std::exchange(stalls_, {}); }
+    // The callback runs still going that are stalls already, as ongoing.
+    std::vector<Stall> open_stalls() const { return detector_.open_stalls(); }
     // Loop threads looked at so far.
     std::size_t loop_threads_seen() const { return watched_.size(); }
     // Stacks passed on to the sink with --stalls-only.
@@ -72,5 +79,9 @@ class StallWatch final : public SampleSink {
     std::uint64_t kept_stacks_ = 0;
     SessionReport scratch_; // counters of our own reads, which are not samples
 };
+
+// Runs the session into `sink`, through `watch` when there is one (--asyncio); the runs still
+// open when sampling ends end with it.
+SessionReport run_watched_session(const SessionOptions& session, SampleSink& sink, StallWatch* watch);
 
 } // namespace sampler

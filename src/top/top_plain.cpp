@@ -31,6 +31,14 @@ bool TopPlainText::show(const TopStatus& status, const TopSnapshot& snapshot, bo
     for (const std::string& line : format_top_table(build_top_rows(snapshot, status.view), format))
         std::fprintf(out_, "%s\n", line.c_str());
     std::fprintf(out_, "\n");
+    if (status.stalls.watching) {
+        // --asyncio: what blocked the loops since the start, under what used the CPU.
+        for (const std::string& line : format_top_stall_table(snapshot.stall_culprits, 0, max_rows_))
+            std::fprintf(out_, "%s\n", line.c_str());
+        if (snapshot.stall_culprits.empty())
+            std::fprintf(out_, "%s\n", top_stall_empty_message(status.stalls).c_str());
+        std::fprintf(out_, "\n");
+    }
     // A reader that went away (`| head`) ends the session rather than sampling for nobody.
     if (std::fflush(out_) == 0 && !std::ferror(out_))
         return true;

@@ -26,6 +26,7 @@ const std::vector<std::string> help_text{
     "W         the process table / the functions",
     "Up Down   choose a process; Enter shows its functions",
     "N         all processes / one process at a time",
+    "S         the stall culprits / back (--asyncio)",
     "P         pause the display (sampling goes on)",
     "R         reset the counters",
     "?         this help (any key closes it)",
@@ -105,6 +106,10 @@ Table process_table(const TopStatus& status, const TopSnapshot& snapshot, std::s
             all.empty() ? 0 : selected - first + 1};
 }
 
+Table stall_table(const TopSnapshot& snapshot, std::size_t width, std::size_t rows) {
+    return {format_top_stall_table(snapshot.stall_culprits, width, rows), top_stall_column_span()};
+}
+
 } // namespace
 
 TopScreen::TopScreen() {
@@ -166,8 +171,9 @@ bool TopScreen::show(const TopStatus& status, const TopSnapshot& snapshot, bool 
     ++row; // a blank line between the header and the table
     if (row < LINES) {
         const std::size_t rows_left = static_cast<std::size_t>(std::max(LINES - row - 1, 0));
-        Table table = status.view.by_process ? process_table(status, snapshot, width, rows_left)
-                                             : function_table(status, snapshot, width, rows_left);
+        Table table = status.view.stalls       ? stall_table(snapshot, width, rows_left)
+                      : status.view.by_process ? process_table(status, snapshot, width, rows_left)
+                                               : function_table(status, snapshot, width, rows_left);
         // The column titles as a reversed bar across the screen, the sorted column underlined.
         mvaddstr(row, 0, table.lines[0].c_str());
         mvchgat(row, 0, -1, A_REVERSE, 0, nullptr);
@@ -183,7 +189,11 @@ bool TopScreen::show(const TopStatus& status, const TopSnapshot& snapshot, bool 
             ++row;
         }
         if (table.lines.size() == 1 && row < LINES)
-            mvaddnstr(row, 0, top_empty_message(snapshot).c_str(), static_cast<int>(width));
+            mvaddnstr(
+                row, 0,
+                (status.view.stalls ? top_stall_empty_message(status.stalls) : top_empty_message(snapshot))
+                    .c_str(),
+                static_cast<int>(width));
     }
     wnoutrefresh(stdscr);
     if (help)

@@ -62,6 +62,12 @@ std::string process_label(const TopSnapshot& snapshot, int pid) {
     return text + ", " + std::to_string(at - pids.begin() + 1) + " of " + std::to_string(pids.size());
 }
 
+std::uint64_t monotonic_ns(std::chrono::steady_clock::time_point at) {
+    // steady_clock is CLOCK_MONOTONIC, the clock stalls are timed on.
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
+}
+
 bool has_python_frames(const std::vector<Frame>& frames) {
     return std::any_of(frames.begin(), frames.end(),
                        [](const Frame& frame) { return frame.kind == FrameKind::python; });
@@ -76,6 +82,13 @@ TopSink::TopSink(const TopSettings& settings, TopDisplay& display) : settings_(s
     latest_status_.idle = settings.idle;
     shown_status_ = latest_status_;
     view_.by_process = settings.by_process;
+}
+
+void TopSink::watch_stalls(StallWatch* watch, double threshold_ms) {
+    stall_watch_ = watch;
+    latest_status_.stalls.watching = watch != nullptr;
+    latest_status_.stalls.threshold_ms = threshold_ms;
+    shown_status_.stalls = latest_status_.stalls;
 }
 
 void TopSink::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
@@ -163,9 +176,30 @@ void TopSink::note_processes(const SessionReport& report, TopSnapshot& snapshot)
     snapshot.processes = std::move(known);
 }
 
+// The stalls told since the last window, and those still running, counted for the header; the
+// culprits since the start (or R) for the table.
+void TopSink::note_stalls(Clock::time_point now, TopSnapshot& snapshot, TopStallStatus& status) {
+    for (const Stall& stall : stall_watch_->take_stalls())
+        live_stalls_.add(stall);
+    const std::vector<Stall> open = stall_watch_->open_stalls();
+    const StallWindowCounts counts =
+        live_stalls_.end_window(monotonic_ns(window_start_), monotonic_ns(now), open);
+    status.loops = stall_watch_->loop_threads_seen();
+    status.count = counts.count;
+    status.longest_ms = double(counts.longest_ns) / 1e6;
+    status.blocked_percent = 100 * counts.blocked_share;
+    for (const StallSummary::Culprit& culprit : live_stalls_.culprits(open))
+        snapshot.stall_culprits.push_back({.label = culprit.label,
+                                           .count = culprit.count,
+                                           .blocked_seconds = double(culprit.total_ns) / 1e9,
+                                           .max_ms = double(culprit.max_ns) / 1e6});
+}
+
 void TopSink::end_window(const SessionReport& report, Clock::time_point now) {
     auto snapshot = std::make_shared<TopSnapshot>(counter_.end_window());
     note_processes(report, *snapshot);
+    if (stall_watch_)
+        note_stalls(now, *snapshot, latest_status_.stalls);
     double window_seconds = seconds_between(window_start_, now);
     TopStatus& status = latest_status_;
     status.elapsed_seconds = seconds_between(start_, now);
@@ -211,8 +245,13 @@ void TopSink::handle_key(int key, Clock::time_point now) {
     case 'T':
         next_thread();
         break;
+    case 's':
+    case 'S':
+        view_.stalls = stall_watch_ != nullptr && !view_.stalls;
+        break;
     case 'w':
     case 'W':
+        view_.stalls = false;
         // From one process's functions back to the table at its row; from the table to all
         // processes' functions.
         view_.by_process = !view_.by_process;
@@ -223,6 +262,7 @@ void TopSink::handle_key(int key, Clock::time_point now) {
         break;
     case 'n':
     case 'N':
+        view_.stalls = false;
         next_process();
         break;
     case top_up_key:
@@ -268,6 +308,7 @@ void TopSink::handle_key(int key, Clock::time_point now) {
 
 void TopSink::reset(Clock::time_point now) {
     counter_.reset();
+    live_stalls_.reset();
     was_reset_ = true;
     reset_at_ = now;
     // Counts restart now; what is on screen restarts too, even while paused.
@@ -297,7 +338,7 @@ void TopSink::next_process() {
 }
 
 void TopSink::move_selection(int step) {
-    if (!view_.by_process)
+    if (!view_.by_process || view_.stalls)
         return;
     std::vector<TopProcessRow> rows = build_top_process_rows(*shown_, view_.process_sort);
     if (rows.empty())
@@ -308,7 +349,7 @@ void TopSink::move_selection(int step) {
 }
 
 void TopSink::open_selected() {
-    if (!view_.by_process)
+    if (!view_.by_process || view_.stalls)
         return;
     std::vector<TopProcessRow> rows = build_top_process_rows(*shown_, view_.process_sort);
     if (rows.empty())

@@ -2,7 +2,9 @@
 // The sampling side of `sampler top`: counts the session's stacks, ends a window every
 // --delay seconds, and acts on keys between rounds (polling, so sampling never waits for them).
 
+#include "live_stalls.hpp"
 #include "sample_sink.hpp"
+#include "stall_watch.hpp"
 #include "top_counts.hpp"
 #include "top_display.hpp"
 #include "top_header.hpp"
@@ -29,6 +31,10 @@ class TopSink : public SampleSink {
   public:
     TopSink(const TopSettings& settings, TopDisplay& display);
 
+    // --asyncio: `watch` stands between the session and this sink; each window then tells its
+    // stalls in the header, and key S shows their culprits. Null: not watched.
+    void watch_stalls(StallWatch* watch, double threshold_ms);
+
     void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
     bool end_of_round(const SessionReport& report) override;
     // After the session: with --once, shows what was counted if the target ended the session
@@ -45,6 +51,7 @@ class TopSink : public SampleSink {
     void move_selection(int step);
     void open_selected();
     void note_processes(const SessionReport& report, TopSnapshot& snapshot);
+    void note_stalls(Clock::time_point now, TopSnapshot& snapshot, TopStallStatus& status);
     void reset(Clock::time_point now);
     bool redraw();
     TopStatus status() const;
@@ -52,6 +59,8 @@ class TopSink : public SampleSink {
     TopSettings settings_;
     TopDisplay& display_;
     TopCounter counter_;
+    StallWatch* stall_watch_ = nullptr;
+    LiveStalls live_stalls_;
     std::vector<TopFrameLabels> labels_;  // reused for every stack
     std::map<int, std::string> commands_; // PID -> command line, read again at each window
     // What the display shows: the latest window, or the one frozen by P.

@@ -8,10 +8,9 @@
 #include "asyncio_interpreters.hpp"
 #include "process_helpers.hpp"
 #include "skips.hpp"
+#include "stall_service.hpp"
 
 #include <catch2/catch.hpp>
-#include <cmath>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -21,51 +20,23 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string service = source_path("tests/integration/python/stall_service.py");
+const std::string& service = stall_service_path();
 constexpr double rate_hz = 100;
 constexpr double interval_ms = 1000 / rate_hz;
-
-struct Service {
-    Service(const Interpreter& interpreter, const std::string& mode, bool python_tasks)
-        : process(argv(interpreter, mode, python_tasks)) {
-        INFO("service stderr: " << process.errors());
-        REQUIRE(wait_for_output(process, "ready\n", 30s));
-    }
-    static std::vector<std::string> argv(const Interpreter& interpreter, const std::string& mode,
-                                         bool python_tasks) {
-        std::vector<std::string> args{interpreter.executable, service, mode};
-        if (python_tasks)
-            args.push_back("--python-tasks");
-        return args;
-    }
-    // What the service measured of each block it made: "decoder" -> seconds, in order.
-    std::multimap<std::string, double> made() const {
-        std::multimap<std::string, double> blocks;
-        std::istringstream lines(process.output());
-        std::string word, name;
-        double seconds = 0;
-        while (lines >> word)
-            if (word == "made" && lines >> name >> seconds)
-                blocks.emplace(name, seconds);
-        return blocks;
-    }
-    ChildProcess process;
-};
-
 struct Recorded {
     CommandResult result;
     std::vector<nlohmann::json> stalls; // the --stalls file's lines
     std::string folded;
 };
 
-Recorded record_stalls(const Service& target, const std::string& engine,
+Recorded record_stalls(const StallService& target, const std::string& engine,
                        std::vector<std::string> extra = {}) {
     const std::string stalls_path = temp_path("stalls.jsonl");
     const std::string folded_path = temp_path("stalls.folded");
     // 5 s: a decode and a sleep every 1.2 s or so, so at least 3 of each whole.
     std::vector<std::string> args{"record", "--asyncio", "--capture",
                                   engine,   "--pid",     std::to_string(target.process.pid())};
-    for (const std::string& arg : {"-r", "100", "-d", "5", "-f", "folded"})
+    for (const char* arg : {"-r", "100", "-d", "5", "-f", "folded"})
         args.push_back(arg);
     for (const std::string& arg : {std::string("-o"), folded_path, std::string("--stalls"), stalls_path})
         args.push_back(arg);
@@ -90,22 +61,22 @@ std::vector<std::string> stall_lines(const std::string& err) {
     return lines;
 }
 
-void check_stalls(const Service& target, const Recorded& recorded) {
+void check_stalls(const StallService& target, const Recorded& recorded) {
     INFO("sampler stderr:\n" << recorded.result.err);
     REQUIRE(recorded.result.exit_code == 0);
-    const auto made = target.made();
     const int decode_line = line_of_marker(service, "MARK: decode");
     const int sleep_line = line_of_marker(service, "MARK: sleep");
     int decoders = 0, sleepers = 0;
     for (const nlohmann::json& stall : recorded.stalls) {
         INFO("stall: " << stall.dump());
         const std::string task = stall["task"].is_string() ? stall["task"].get<std::string>() : "";
-        // The two that block; never the 3 ms steps of chatter run back to back, nor ticker,
-        // unless the machine itself stretched a step that long (the service then says so, and
-        // the duration check below matches it).
-        REQUIRE((task == "decoder" || task == "sleeper" || (task == "chatter" && made.count("chatter") > 0)));
-        if (task == "chatter")
-            continue;
+        const bool cut = stall["ongoing"].get<bool>() || stall["began_before"].get<bool>();
+        if (task == "chatter" &&
+            (cut ? target.made().count("chatter") > 0
+                 : target.matches_made("chatter", stall["duration_ms"].get<double>(), interval_ms)))
+            continue; // a 3 ms step the machine stretched, as the service measured itself
+        // Only the two that block: never the 3 ms steps of chatter run back to back, nor ticker.
+        REQUIRE((task == "decoder" || task == "sleeper"));
         CHECK(stall["coroutine"]["name"] == task);
         CHECK(stall["coroutine"]["file"].get<std::string>().ends_with("stall_service.py"));
         CHECK(stall["coroutine"]["line"] == (task == "decoder" ? decode_line : sleep_line));
@@ -117,16 +88,10 @@ void check_stalls(const Service& target, const Recorded& recorded) {
         } else {
             ++sleepers; // time.sleep is C: the coroutine's frame is the innermost Python one
         }
-        if (stall["ongoing"].get<bool>() || stall["began_before"].get<bool>())
+        if (cut)
             continue; // cut by the end of the recording, or running at its start
         // Within one sample interval + 10% of a block the service measured itself.
-        const double duration = stall["duration_ms"].get<double>();
-        bool matched = false;
-        auto [first, last] = made.equal_range(task);
-        for (auto block = first; block != last; ++block)
-            matched =
-                matched || std::abs(duration - 1000 * block->second) <= interval_ms + 100 * block->second;
-        CHECK(matched);
+        CHECK(target.matches_made(task, stall["duration_ms"].get<double>(), interval_ms));
     }
     // One of each per 1.2 s or so, over 5 s.
     CHECK(decoders >= 3);
@@ -154,27 +119,23 @@ TEST_CASE("Python: record --asyncio tells each stall of the event loop, its task
     for (const Interpreter& interpreter : asyncio_interpreters())
         for (const bool python_tasks : {false, true})
             DYNAMIC_SECTION(interpreter.label << (python_tasks ? " pure-Python Task" : " C Task")) {
-                Service target(interpreter, "stalls", python_tasks);
+                StallService target(interpreter, "stalls", python_tasks);
                 check_stalls(target, record_stalls(target, "perf"));
             }
 }
 
 TEST_CASE("Python: record --asyncio on the ptrace engine tells the same stalls", "[python][asyncio][perf]") {
-    auto interpreter = find_pyenv_interpreter("3.12");
-    if (!interpreter)
-        skip_test("no pyenv CPython 3.12 on this machine");
-    Service target(*interpreter, "stalls", false);
+    const Interpreter interpreter = stall_service_python();
+    StallService target(interpreter, "stalls", false);
     check_stalls(target, record_stalls(target, "ptrace"));
 }
 
 TEST_CASE("Python: record --asyncio finds no stall in a loop that only waits in select",
           "[python][asyncio][perf]") {
-    auto interpreter = find_pyenv_interpreter("3.12");
-    if (!interpreter)
-        skip_test("no pyenv CPython 3.12 on this machine");
+    const Interpreter interpreter = stall_service_python();
     for (const char* engine : {"perf", "ptrace"})
         DYNAMIC_SECTION(engine) {
-            Service target(*interpreter, "idle", false);
+            StallService target(interpreter, "idle", false);
             Recorded recorded = record_stalls(target, engine);
             INFO(recorded.result.err);
             REQUIRE(recorded.result.exit_code == 0);
@@ -188,10 +149,8 @@ TEST_CASE("Python: record --asyncio finds no stall in a loop that only waits in 
 
 TEST_CASE("Python: record --asyncio --stalls-only keeps only the samples taken inside stalls",
           "[python][asyncio][perf]") {
-    auto interpreter = find_pyenv_interpreter("3.12");
-    if (!interpreter)
-        skip_test("no pyenv CPython 3.12 on this machine");
-    Service target(*interpreter, "stalls", false);
+    const Interpreter interpreter = stall_service_python();
+    StallService target(interpreter, "stalls", false);
     Recorded recorded = record_stalls(target, "perf", {"--stalls-only"});
     INFO(recorded.result.err);
     REQUIRE(recorded.result.exit_code == 0);
@@ -208,10 +167,8 @@ TEST_CASE("Python: record --asyncio --stalls-only keeps only the samples taken i
 
 TEST_CASE("Python: --stall-threshold sets what counts, and the stall flags need --asyncio",
           "[python][asyncio][perf]") {
-    auto interpreter = find_pyenv_interpreter("3.12");
-    if (!interpreter)
-        skip_test("no pyenv CPython 3.12 on this machine");
-    Service target(*interpreter, "stalls", false);
+    const Interpreter interpreter = stall_service_python();
+    StallService target(interpreter, "stalls", false);
     // 175 ms: the 200 ms decodes count, the 150 ms sleeps do not.
     Recorded recorded = record_stalls(target, "perf", {"--stall-threshold", "175"});
     INFO(recorded.result.err);

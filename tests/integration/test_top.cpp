@@ -2,6 +2,7 @@
 // full-screen view driven through tmux (keys, pause, resize, quit) with the target left running.
 #include "process_helpers.hpp"
 #include "skips.hpp"
+#include "tmux_server.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -73,72 +74,6 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
         ++count;
     return count;
 }
-
-std::string find_program(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    std::istringstream dirs(std::string(path ? path : "") + ":/usr/local/bin:/usr/bin:/bin");
-    for (std::string dir; std::getline(dirs, dir, ':');)
-        if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0)
-            return dir + "/" + name;
-    return "";
-}
-
-// A private tmux server (its own socket), killed when the test ends, pass or fail.
-class TmuxServer {
-  public:
-    explicit TmuxServer(std::string tmux)
-        : tmux_(std::move(tmux)), socket_("sampler-test-" + std::to_string(::getpid())) {}
-    ~TmuxServer() {
-        // tmux 3.3 leaves its socket file behind when the server is killed: remove it too.
-        std::string socket_path = run({"display-message", "-p", "#{socket_path}"}).out;
-        run({"kill-server"});
-        if (!socket_path.empty() && socket_path.back() == '\n')
-            socket_path.pop_back();
-        if (!socket_path.empty())
-            ::unlink(socket_path.c_str());
-    }
-    TmuxServer(const TmuxServer&) = delete;
-    TmuxServer& operator=(const TmuxServer&) = delete;
-
-    CommandResult run(const std::vector<std::string>& arguments) const {
-        std::vector<std::string> argv{tmux_, "-L", socket_};
-        argv.insert(argv.end(), arguments.begin(), arguments.end());
-        ChildProcess child(argv);
-        CommandResult result;
-        result.exit_code = child.wait(10s);
-        result.out = child.output();
-        result.err = child.errors();
-        return result;
-    }
-    std::string capture(const std::string& session) const {
-        return run({"capture-pane", "-p", "-t", session}).out;
-    }
-    void send_keys(const std::string& session, const std::string& keys) const {
-        run({"send-keys", "-t", session, keys});
-    }
-    // Captures the pane until `done(screen)`, for at most `timeout`; returns the last capture.
-    template <class Predicate>
-    std::string wait_for(const std::string& session, Predicate done,
-                         std::chrono::seconds timeout = 20s) const {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        std::string screen = capture(session);
-        while (!done(screen) && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(50ms);
-            screen = capture(session);
-        }
-        return screen;
-    }
-
-  private:
-    std::string tmux_;
-    std::string socket_;
-};
-
-// Removes a file when the test ends, pass or fail.
-struct RemovedAtEnd {
-    std::string path;
-    ~RemovedAtEnd() { ::unlink(path.c_str()); }
-};
 
 } // namespace
 

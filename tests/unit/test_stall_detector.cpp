@@ -1,6 +1,7 @@
 // asyncio stall detection on made-up observations: where a loop thread is from its frames, how
-// callback runs are told apart and timed, and how stalls are told.
+// callback runs are told apart and timed, how stalls are told, and how a live view counts them.
 
+#include "live_stalls.hpp"
 #include "loop_phase.hpp"
 #include "stall_detector.hpp"
 #include "stall_text.hpp"
@@ -265,4 +266,131 @@ TEST_CASE("stalls are told on one line, as a JSON line, and summed up", "[stalls
         text.find("3 stalls of 100 ms or more, 812 ms blocked in all; p50 150 ms, p99 512 ms, max 512 ms") !=
         std::string::npos);
     CHECK(stall_summary_text(summarize_stalls({}), 100).find("no event-loop stall") != std::string::npos);
+}
+
+TEST_CASE("stalls: a run that is a stall already is seen while it lasts, and left open", "[stalls]") {
+    StallDetector detector(100 * ms, 10 * ms);
+    const std::vector<Frame> work{py("burn", "app.py", 16), py("decoder", "app.py", 40)};
+    detector.observe(seen(0, LoopPhase::waiting, 5));
+    for (std::uint64_t t = 10; t <= 90; t += 10)
+        detector.observe(seen(t, LoopPhase::callback, 6, "decoder", work));
+    CHECK(detector.open_stalls().empty()); // 80 ms + 5: not yet a stall
+    for (std::uint64_t t = 100; t <= 150; t += 10)
+        detector.observe(seen(t, LoopPhase::callback, 6, "", work));
+    std::vector<Stall> open = detector.open_stalls();
+    REQUIRE(open.size() == 1);
+    // Timed to its last observation: 10..150 ms, and half the gap before it.
+    CHECK(open[0].duration_ns == 145 * ms);
+    CHECK(open[0].start_ns == 5 * ms);
+    CHECK(open[0].ongoing);
+    CHECK(open[0].task == "decoder");
+    CHECK(open[0].coroutine.name == "decoder");
+    CHECK(detector.open_stalls().size() == 1); // looking leaves it open
+    // It goes on, and ends as one stall, told once.
+    for (std::uint64_t t = 160; t <= 200; t += 10)
+        CHECK_FALSE(detector.observe(seen(t, LoopPhase::callback, 6, "", work)).ended_run);
+    auto outcome = detector.observe(seen(210, LoopPhase::waiting, 6));
+    REQUIRE(outcome.ended_stall);
+    CHECK(outcome.ended_stall->duration_ns == 200 * ms);
+    CHECK_FALSE(outcome.ended_stall->ongoing);
+    CHECK(detector.open_stalls().empty());
+}
+
+namespace {
+
+Stall stall_at(int tid, std::uint64_t start_ms, std::uint64_t duration_ms, std::string task = "decoder") {
+    Stall stall;
+    stall.pid = 10;
+    stall.tid = tid;
+    stall.start_ns = start_ms * ms;
+    stall.duration_ns = duration_ms * ms;
+    stall.task = std::move(task);
+    stall.coroutine = py(stall.task, "app.py", 40);
+    stall.hottest_stack = {py("burn", "app.py", 16), stall.coroutine};
+    return stall;
+}
+
+} // namespace
+
+TEST_CASE("live stalls: a window counts the stalls that ended in it and the one still running", "[stalls]") {
+    LiveStalls live;
+    // Window [1000, 2000) ms: one stall ended inside it, one began before it.
+    live.add(stall_at(11, 1200, 200));
+    live.add(stall_at(11, 900, 150, "sleeper"));
+    StallWindowCounts counts = live.end_window(1000 * ms, 2000 * ms, {});
+    CHECK(counts.count == 2);
+    CHECK(counts.longest_ns == 200 * ms);
+    // 200 ms, and the 50 ms of the other inside the window, of 1000 ms.
+    CHECK(counts.blocked_share == Approx(0.25));
+
+    // Window [2000, 3000): nothing ended; one runs since 2700 ms, 250 ms so far.
+    counts = live.end_window(2000 * ms, 3000 * ms, {stall_at(11, 2700, 250)});
+    CHECK(counts.count == 1);
+    CHECK(counts.longest_ns == 250 * ms);
+    CHECK(counts.blocked_share == Approx(0.25));
+    // Window [3000, 4000): it ended at 3400 ms; only its part in this window counts here.
+    live.add(stall_at(11, 2700, 700));
+    counts = live.end_window(3000 * ms, 4000 * ms, {});
+    CHECK(counts.count == 1);
+    CHECK(counts.longest_ns == 700 * ms);
+    CHECK(counts.blocked_share == Approx(0.4));
+
+    // A window with none.
+    counts = live.end_window(4000 * ms, 5000 * ms, {});
+    CHECK(counts.count == 0);
+    CHECK(counts.longest_ns == 0);
+    CHECK(counts.blocked_share == 0);
+
+    // Two loop threads: the share is the most blocked one's, never their sum.
+    live.add(stall_at(11, 5100, 300));
+    live.add(stall_at(12, 5000, 600));
+    live.add(stall_at(12, 5700, 200));
+    counts = live.end_window(5000 * ms, 6000 * ms, {});
+    CHECK(counts.count == 3);
+    CHECK(counts.blocked_share == Approx(0.8));
+    // A stall told late, whose estimated span lies before the window, adds no blocked time.
+    live.add(stall_at(11, 5500, 300));
+    counts = live.end_window(6000 * ms, 7000 * ms, {});
+    CHECK(counts.count == 1);
+    CHECK(counts.blocked_share == 0);
+}
+
+TEST_CASE("live stalls: culprits are summed since the start, the running stall included, until reset",
+          "[stalls]") {
+    LiveStalls live;
+    live.add(stall_at(11, 0, 200));
+    live.add(stall_at(11, 1000, 210));
+    live.add(stall_at(11, 2000, 150, "sleeper"));
+    live.end_window(0, 3000 * ms, {});
+    std::vector<StallSummary::Culprit> culprits = live.culprits({stall_at(11, 3000, 500, "sleeper")});
+    REQUIRE(culprits.size() == 2);
+    CHECK(culprits[0].label == "sleeper sleeper (app.py:40) > burn (app.py:16)");
+    CHECK(culprits[0].count == 2);
+    CHECK(culprits[0].total_ns == 650 * ms);
+    CHECK(culprits[0].max_ns == 500 * ms);
+    CHECK(culprits[1].label == "decoder decoder (app.py:40) > burn (app.py:16)");
+    CHECK(culprits[1].count == 2);
+    CHECK(culprits[1].total_ns == 410 * ms);
+    CHECK(culprits[1].max_ns == 210 * ms);
+    // The running stall was not kept: it is added when it ends.
+    CHECK(live.culprits({}).front().label == culprits[1].label);
+    live.reset();
+    CHECK(live.culprits({}).empty());
+}
+
+TEST_CASE("stalls: a culprit tally keeps a bounded number of rows", "[stalls]") {
+    CulpritTally tally(2);
+    tally.add(stall_at(11, 0, 100, "Task-1"));
+    tally.add(stall_at(11, 0, 100, "Task-2"));
+    tally.add(stall_at(11, 0, 300, "Task-3"));
+    tally.add(stall_at(11, 0, 100, "Task-4"));
+    tally.add(stall_at(11, 0, 100, "Task-1"));
+    std::vector<StallSummary::Culprit> culprits = tally.ranked();
+    REQUIRE(culprits.size() == 3);
+    CHECK(culprits[0].label == CulpritTally::others_label);
+    CHECK(culprits[0].count == 2);
+    CHECK(culprits[0].total_ns == 400 * ms);
+    CHECK(culprits[0].max_ns == 300 * ms);
+    CHECK(culprits[1].label.starts_with("Task-1 "));
+    CHECK(culprits[1].count == 2);
 }

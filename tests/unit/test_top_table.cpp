@@ -2,6 +2,7 @@
 // sorting, and the text it formats.
 #include "top_counts.hpp"
 #include "top_header.hpp"
+#include "top_stalls.hpp"
 #include "top_table.hpp"
 #include "top_text.hpp"
 
@@ -249,4 +250,61 @@ TEST_CASE("top: the header warns when behind the rate and when paused", "[top]")
 
     CHECK(top_behind_rate(89.9, 100));
     CHECK_FALSE(top_behind_rate(90, 100));
+}
+
+TEST_CASE("top --asyncio: the header tells the last window's stalls", "[top][stalls]") {
+    TopStallStatus stalls{.watching = true, .threshold_ms = 100, .loops = 1};
+    stalls.count = 2;
+    stalls.longest_ms = 212.4;
+    stalls.blocked_percent = 28.44;
+    CHECK(format_top_stall_line(stalls) ==
+          "asyncio   stalls 2   longest 212 ms   blocked 28.4%   (last window; stalls of 100 ms or more)");
+    TopStallStatus none{.watching = true, .threshold_ms = 50, .loops = 1};
+    CHECK(format_top_stall_line(none) ==
+          "asyncio   stalls 0   longest -   blocked 0.0%   (last window; stalls of 50 ms or more)");
+    stalls.loops = 3;
+    CHECK(format_top_stall_line(stalls).find("blocked 28.4% (the most blocked of 3 loops)") !=
+          std::string::npos);
+    none.loops = 0;
+    CHECK(format_top_stall_line(none).find("no event loop with tasks found yet") != std::string::npos);
+    CHECK(format_top_stall_line(TopStallStatus{}).empty());
+
+    // The line sits under the statistics, only with --asyncio.
+    TopStatus status{.pids = {42}, .elapsed_seconds = 3, .samples = 300};
+    status.thread_label = "all threads";
+    CHECK(format_top_header(status, 0).size() == 3);
+    status.stalls = stalls;
+    auto lines = format_top_header(status, 0);
+    REQUIRE(lines.size() == 4);
+    CHECK(lines[2].text.starts_with("asyncio   stalls 2"));
+    CHECK(lines[3].text.starts_with("by function"));
+    status.view.stalls = true;
+    CHECK(format_top_header(status, 0)[3].text.starts_with(
+        "stall culprits since the start or R, sorted by Blocked"));
+    for (const TopLine& line : format_top_header(status, 30))
+        CHECK(display_width(line.text) <= 30);
+}
+
+TEST_CASE("top --asyncio: the culprit table, one row per culprit, within the width", "[top][stalls]") {
+    std::vector<TopStallRow> rows{{.label = "decoder decoder (service.py:41) > burn (service.py:16)",
+                                   .count = 3,
+                                   .blocked_seconds = 0.6124,
+                                   .max_ms = 210.2},
+                                  {.label = "sleeper sleeper (service.py:50)\x1b[2J",
+                                   .count = 12,
+                                   .blocked_seconds = 1.8,
+                                   .max_ms = 151}};
+    auto lines = format_top_stall_table(rows, 0, 0);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0] == "Stalls   Blocked       Max  Culprit (task coroutine > innermost frame)");
+    CHECK(lines[1] == "     3     0.61s    210 ms  decoder decoder (service.py:41) > burn (service.py:16)");
+    CHECK(lines[2] == "    12     1.80s    151 ms  sleeper sleeper (service.py:50)?[2J");
+    auto [start, width] = top_stall_column_span();
+    CHECK(lines[0].substr(start, width) == " Blocked");
+    CHECK(format_top_stall_table(rows, 0, 1).size() == 2);
+    for (std::size_t columns : {50, 20, 3})
+        for (const std::string& line : format_top_stall_table(rows, columns, 0))
+            CHECK(display_width(line) <= columns);
+    CHECK(top_stall_empty_message({.watching = true, .threshold_ms = 100, .loops = 1}) ==
+          "(no stall of 100 ms or more yet)");
 }
