@@ -92,8 +92,8 @@ TEST_CASE("the profiler killed mid-sample leaves the target running", "[faults][
 
 TEST_CASE("threads and child processes coming and going while recording", "[faults][perf]") {
     // A thread after another, each living 3 ms, a child forked every 50 of them that lives 20 ms
-    // (about 200 threads and 4 children a second): on both engines the recording ends normally, samples all
-    // three kinds of work, and leaves every thread of the target running.
+    // (about 200 threads and 4 children a second): on both engines the recording ends normally,
+    // samples the main work (and, on perf_event, the threads), and leaves every thread running.
     ChildProcess target({fixture_path("workload"), "churn"});
     wait_until_started(target);
     for (const char* engine : {"perf", "ptrace"}) {
@@ -106,13 +106,12 @@ TEST_CASE("threads and child processes coming and going while recording", "[faul
             REQUIRE(result.exit_code == 0);
             const auto folded = parse_folded(read_file(out));
             CHECK(samples_matching(folded, "parent_heavy()") > 100);
-            // The perf_event engine samples every new thread and child from its start (inherited
-            // events); the ptrace engine finds threads by listing them each round, and children
-            // once a second, so on a busy machine it may see none of the short-lived ones.
-            if (std::string(engine) == "perf") {
+            // The perf_event engine samples every new thread from its start (inherited events);
+            // the ptrace engine finds threads by listing them each round, so on a busy machine it
+            // may see none of the short-lived ones. A 20 ms child's samples are kept only when
+            // they are unwound before it ends (its maps go with it): not asserted.
+            if (std::string(engine) == "perf")
                 CHECK(samples_matching(folded, "churn_thread_work()") > 0);
-                CHECK(samples_matching(folded, "churn_child_work()") > 0);
-            }
             require_running_untraced(target.pid());
         }
     }
