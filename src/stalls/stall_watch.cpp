@@ -77,18 +77,8 @@ void StallWatch::add_sampled_stack(ProcessSampler& process, const ThreadInfo& th
             inner_.add_sampled_stack(process, thread, innermost_first);
         return;
     }
-    LoopObservation seen;
-    seen.pid = thread.pid;
-    seen.tid = thread.tid;
-    seen.thread_name = thread.name;
-    seen.time_ns = sampled_ns;
-    LoopPosition position = loop_position(innermost_first);
-    seen.phase = position.phase;
-    seen.callback_frames = std::move(position.callback_frames);
-    seen.callbacks_started = loops->callbacks_started(*loop);
-    if (seen.phase == LoopPhase::callback && seen.callbacks_started &&
-        !detector_.continues_run(seen.pid, seen.tid, *seen.callbacks_started))
-        seen.task = loops->running_task_name(*loop);
+    const LoopObservation seen = observation(*loops, *loop, thread.pid, thread.tid, thread.name, sampled_ns,
+                                             innermost_first, loops->callbacks_started(*loop));
     Watched& watched = watched_[{thread.pid, thread.tid}];
     watched.last_from_engine = true;
     const bool in_run = observe(seen, watched);
@@ -118,21 +108,41 @@ void StallWatch::on_period(std::uint64_t now_ns, const ProcessSamplers& processe
             const auto after = loops->callbacks_started(loop);
             if (!frames || before != after)
                 continue;
-            LoopObservation seen;
-            seen.pid = pid;
-            seen.tid = loop.tid;
-            seen.thread_name = process->thread_name(loop.tid);
-            seen.time_ns = now_ns;
-            LoopPosition position = loop_position(*frames);
-            seen.phase = position.phase;
-            seen.callback_frames = std::move(position.callback_frames);
-            seen.callbacks_started = after;
-            if (seen.phase == LoopPhase::callback && after && !detector_.continues_run(pid, loop.tid, *after))
-                seen.task = loops->running_task_name(loop);
+            const LoopObservation seen = observation(*loops, loop, pid, loop.tid,
+                                                     process->thread_name(loop.tid), now_ns, *frames, after);
             watched.last_from_engine = false;
             observe(seen, watched);
         }
     }
+}
+
+LoopObservation StallWatch::observation(LoopThreads& loops, const AsyncioLoopRef& loop, int pid, int tid,
+                                        std::string thread_name, std::uint64_t time_ns,
+                                        const std::vector<Frame>& innermost_first,
+                                        std::optional<std::uint64_t> callbacks_started) {
+    LoopObservation seen;
+    seen.pid = pid;
+    seen.tid = tid;
+    seen.thread_name = std::move(thread_name);
+    seen.time_ns = time_ns;
+    LoopPosition position = loop_position(innermost_first);
+    seen.phase = position.phase;
+    seen.callback_frames = std::move(position.callback_frames);
+    seen.callbacks_started = callbacks_started;
+    // The task is named once per run: a run's later observations need not read it again.
+    if (seen.phase == LoopPhase::callback && callbacks_started &&
+        !detector_.continues_run(pid, tid, *callbacks_started))
+        seen.task = loops.running_task_name(loop);
+    return seen;
+}
+
+void StallWatch::release_held(Watched& watched, bool keep) {
+    if (keep) {
+        for (auto& [thread, frames] : watched.held)
+            inner_.add_stack(thread, frames);
+        kept_stacks_ += watched.held.size();
+    }
+    watched.held.clear();
 }
 
 bool StallWatch::observe(const LoopObservation& seen, Watched& watched) {
@@ -140,13 +150,9 @@ bool StallWatch::observe(const LoopObservation& seen, Watched& watched) {
     StallDetector::Outcome outcome = detector_.observe(seen);
     if (!outcome.ended_run)
         return outcome.in_run;
-    if (outcome.ended_stall) {
-        for (auto& [thread, frames] : watched.held)
-            inner_.add_stack(thread, frames);
-        kept_stacks_ += watched.held.size();
+    release_held(watched, outcome.ended_stall.has_value());
+    if (outcome.ended_stall)
         told(std::move(*outcome.ended_stall));
-    }
-    watched.held.clear();
     return outcome.in_run;
 }
 
@@ -161,11 +167,7 @@ void StallWatch::told(Stall stall) {
 
 const std::vector<Stall>& StallWatch::finish(std::uint64_t now_ns) {
     for (Stall& stall : detector_.finish(now_ns)) {
-        Watched& watched = watched_[{stall.pid, stall.tid}];
-        for (auto& [thread, frames] : watched.held)
-            inner_.add_stack(thread, frames);
-        kept_stacks_ += watched.held.size();
-        watched.held.clear();
+        release_held(watched_[{stall.pid, stall.tid}], true);
         told(std::move(stall));
     }
     return stalls_;

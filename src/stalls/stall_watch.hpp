@@ -64,8 +64,16 @@ class StallWatch final : public SampleSink {
     };
 
     LoopThreads* loops_for(ProcessSampler& process, std::chrono::steady_clock::time_point now);
+    // A look at `tid`, the thread running `loop`: where it is, from its frames, and the task
+    // named when a new run begins.
+    LoopObservation observation(LoopThreads& loops, const AsyncioLoopRef& loop, int pid, int tid,
+                                std::string thread_name, std::uint64_t time_ns,
+                                const std::vector<Frame>& innermost_first,
+                                std::optional<std::uint64_t> callbacks_started);
     // Whether the observation lies inside a callback run.
     bool observe(const LoopObservation& observation, Watched& watched);
+    // The stacks held back for a run that ended: passed on when it was a stall (`keep`), else dropped.
+    void release_held(Watched& watched, bool keep);
     void told(Stall stall);
 
     SampleSink& inner_;
