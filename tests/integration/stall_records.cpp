@@ -1,9 +1,12 @@
 #include "stall_records.hpp"
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
+#include <unistd.h>
 
 namespace sampler::testing {
 
@@ -68,16 +71,49 @@ double unix_now() {
 
 } // namespace
 
-RunDelayMonitor::RunDelayMonitor(int pid, int tid)
-    : path_("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/schedstat") {
-    reader_ = std::thread([this] {
+RunDelayMonitor::RunDelayMonitor(int pid, int tid) {
+    path_ = [pid](int thread) {
+        return "/proc/" + std::to_string(pid) + "/task/" + std::to_string(thread) + "/schedstat";
+    };
+    start([tid] { return tid; });
+}
+
+RunDelayMonitor::RunDelayMonitor(const std::string& child_comm) {
+    path_ = [](int process) { return "/proc/" + std::to_string(process) + "/schedstat"; };
+    start([child_comm, parent = ::getpid()] {
+        std::error_code error;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+            const std::string name = entry.path().filename();
+            if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0])))
+                continue;
+            // "PID (COMM) STATE PPID ...": the parent is the second field after the comm.
+            const std::string stat = read_file("/proc/" + name + "/stat");
+            const std::size_t close = stat.rfind(')');
+            std::istringstream after(close == std::string::npos ? "" : stat.substr(close + 1));
+            std::string state;
+            int ppid = 0;
+            if (after >> state >> ppid && ppid == parent &&
+                stat.find("(" + child_comm + ")") != std::string::npos)
+                return std::stoi(name);
+        }
+        return 0;
+    });
+}
+
+void RunDelayMonitor::start(std::function<int()> find) {
+    reader_ = std::thread([this, find = std::move(find)] {
+        int thread = 0;
         // Bounded: an hour of readings at most, however long the test.
         for (int i = 0; i < 720000 && !stop_; ++i) {
-            std::istringstream fields(read_file(path_));
+            if (thread == 0)
+                thread = find();
+            std::istringstream fields(thread ? read_file(path_(thread)) : "");
             double on_cpu_ns = 0, run_delay_ns = 0;
             if (fields >> on_cpu_ns >> run_delay_ns) {
                 const std::lock_guard lock(mutex_);
-                readings_.push_back({unix_now(), run_delay_ns / 1e9});
+                readings_.push_back({unix_now(), run_delay_ns / 1e9, thread});
+            } else {
+                thread = 0; // gone: look for the next one
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
@@ -99,7 +135,7 @@ double RunDelayMonitor::waited(double from, double to) const {
         if (reading.time >= to && !after)
             after = &reading;
     }
-    if (!before || !after)
+    if (!before || !after || before->thread != after->thread)
         return 0; // not watched over all of it: nothing known
     return after->run_delay - before->run_delay;
 }

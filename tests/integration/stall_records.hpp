@@ -6,6 +6,7 @@
 #include "process_helpers.hpp"
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -47,25 +48,33 @@ bool stall_matches(double duration_ms, const MadeBlock& block);
 
 // How long a thread waited for a CPU (runnable, not running: the run delay of
 // /proc/PID/task/TID/schedstat), read every 5 ms on a thread of the test's own while it lives. On a
-// loaded machine any callback of a loop can last 100 ms and more: a stall sampler rightly tells,
-// but no fault of the code that ran.
+// loaded machine any callback of a loop can last 100 ms and more (a stall sampler rightly tells,
+// but no fault of the code that ran), and sampler itself, waiting to run, looks less often.
 class RunDelayMonitor {
   public:
+    // The thread `tid` of process `pid`.
     RunDelayMonitor(int pid, int tid);
+    // The main thread of this process's child whose /proc/PID/comm is `child_comm` (the sampler a
+    // test runs), looked for again whenever there is none.
+    explicit RunDelayMonitor(const std::string& child_comm);
     ~RunDelayMonitor();
     RunDelayMonitor(const RunDelayMonitor&) = delete;
     RunDelayMonitor& operator=(const RunDelayMonitor&) = delete;
 
     // Seconds the thread waited for a CPU between `from` and `to` (wall clock, Unix seconds), at
-    // most: from the last reading at or before `from` to the first at or after `to`.
+    // most: from the last reading at or before `from` to the first at or after `to`; 0 when it was
+    // not watched over all of that.
     double waited(double from, double to) const;
 
   private:
     struct Reading {
         double time = 0;      // Unix seconds
         double run_delay = 0; // seconds, since the thread began
+        int thread = 0;       // which one: the counts of two are not comparable
     };
-    std::string path_;
+    void start(std::function<int()> find); // `find`: the tid to read, 0 for none now
+
+    std::function<std::string(int)> path_;
     mutable std::mutex mutex_;
     std::vector<Reading> readings_;
     std::atomic<bool> stop_{false};

