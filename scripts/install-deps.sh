@@ -13,6 +13,8 @@ packages=(
     libncurses-dev tmux
     clang libclang-rt-14-dev # the fuzz harnesses: libFuzzer and the sanitizers' runtimes
     gunicorn   # a real worker pool for `top --by-process` (tests/integration/test_worker_pools.cpp)
+    # real asyncio servers and uvloop for `record --asyncio` (tests/integration/test_asyncio_servers.cpp)
+    python3-aiohttp python3-fastapi python3-uvicorn python3-uvloop
 )
 
 # Tools the tests run, by the command they need: a machine may have them from elsewhere (Node's

@@ -279,7 +279,7 @@ int run_record(const RecordOptions& options) {
             stall_summary_text(summarize_stalls(stall_watch->stalls()), options.stalls.stall_threshold_ms)
                 .c_str(),
             stderr);
-        if (stall_watch->loop_threads_seen() == 0)
+        if (stall_watch->loop_threads_seen() == 0 && !stall_watch->uvloop_seen())
             std::fprintf(stderr, "sampler: --asyncio: no running asyncio event loop with tasks was found "
                                  "(CPython 3.8-3.13)\n");
         if (options.stalls_only)

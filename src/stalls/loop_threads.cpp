@@ -2,6 +2,8 @@
 
 #include "sampler/error.hpp"
 
+#include <algorithm>
+
 namespace sampler {
 namespace {
 
@@ -25,7 +27,10 @@ void LoopThreads::refresh_if_stale(std::chrono::steady_clock::time_point now) {
     for (std::size_t i = 0; i < loops_.size(); ++i) {
         if (loops_[i].tid != 0)
             by_tid_.emplace(loops_[i].tid, i);
-        if (reader_.loop_type(memory, loops_[i]).starts_with("uvloop."))
+        // uvloop.Loop, the type uvloop's policy makes, is a Python subclass named "Loop" of the
+        // compiled "uvloop.loop.Loop": its bases tell.
+        if (std::ranges::any_of(reader_.loop_types(memory, loops_[i]),
+                                [](const std::string& type) { return type.starts_with("uvloop."); }))
             uvloop_seen_ = true;
     }
 }

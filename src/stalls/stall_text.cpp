@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace sampler {
 namespace {
@@ -40,13 +41,26 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double share)
     return sorted[std::min(index, sorted.size() - 1)];
 }
 
+// asyncio names a task it was given no name for "Task-" and a number from a counter. A server
+// makes one such task per request (aiohttp, uvicorn), so the number tells requests apart, not
+// culprits.
+bool default_task_name(const std::string& name) {
+    constexpr std::string_view prefix = "Task-";
+    return name.size() > prefix.size() && name.starts_with(prefix) &&
+           std::all_of(name.begin() + prefix.size(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string culprit(const std::string& task, const Frame& coroutine) {
+    const bool known = coroutine.kind != FrameKind::unknown;
+    if (!task.empty())
+        return known ? task + " " + frame_place(coroutine) : task;
+    return known ? "callback " + frame_place(coroutine) : "callback (no Python frames)";
+}
+
 } // namespace
 
 std::string stall_culprit(const Stall& stall) {
-    const bool known = stall.coroutine.kind != FrameKind::unknown;
-    if (!stall.task.empty())
-        return known ? stall.task + " " + frame_place(stall.coroutine) : stall.task;
-    return known ? "callback " + frame_place(stall.coroutine) : "callback (no Python frames)";
+    return culprit(stall.task, stall.coroutine);
 }
 
 std::string stall_line(const Stall& stall) {
@@ -91,7 +105,7 @@ std::string stall_json(const Stall& stall, double start_unix_seconds) {
 }
 
 void CulpritTally::add(const Stall& stall) {
-    std::string label = stall_culprit(stall);
+    std::string label = culprit(default_task_name(stall.task) ? "Task-*" : stall.task, stall.coroutine);
     if (stall.hottest_stack.size() > 1)
         label += " > " + aggregate_label(stall.hottest_stack.front());
     if (!by_label_.contains(label) && by_label_.size() >= max_labels_)

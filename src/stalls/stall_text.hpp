@@ -23,7 +23,9 @@ struct StallSummary {
     std::uint64_t count = 0;
     std::uint64_t p50_ns = 0, p99_ns = 0, max_ns = 0, total_ns = 0;
     struct Culprit {
-        std::string label; // stall_culprit() plus its innermost frame
+        // stall_culprit() plus its innermost frame; tasks named by asyncio's counter ("Task-7", a
+        // request's task in a server) are one culprit, "Task-*", per coroutine and frame.
+        std::string label;
         std::uint64_t count = 0;
         std::uint64_t total_ns = 0;
         std::uint64_t max_ns = 0;
@@ -33,8 +35,8 @@ struct StallSummary {
 StallSummary summarize_stalls(const std::vector<Stall>& stalls);
 
 // Culprits summed over stalls as they come, as summarize_stalls sums them. Past `max_labels`
-// distinct culprits (task names given per request), the rest are summed in one row, so that a
-// long watch keeps a bounded table.
+// distinct culprits (task names an application gives per request), the rest are summed in one
+// row, so that a long watch keeps a bounded table.
 class CulpritTally {
   public:
     static constexpr const char* others_label = "(other culprits)";

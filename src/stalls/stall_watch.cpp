@@ -2,6 +2,7 @@
 
 #include "sampler/error.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -59,6 +60,10 @@ LoopThreads* StallWatch::loops_for(ProcessSampler& process, std::chrono::steady_
                      "in the profile and in dump --tasks)\n",
                      pid);
     return &loops;
+}
+
+bool StallWatch::uvloop_seen() const {
+    return std::ranges::any_of(loops_, [](const auto& entry) { return entry.second->uvloop_seen(); });
 }
 
 void StallWatch::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {

@@ -53,6 +53,8 @@ class StallWatch final : public SampleSink {
     std::vector<Stall> open_stalls() const { return detector_.open_stalls(); }
     // Loop threads looked at so far.
     std::size_t loop_threads_seen() const { return watched_.size(); }
+    // Whether a process watched runs uvloop (its loop threads are not looked at: see the notice).
+    bool uvloop_seen() const;
     // Stacks passed on to the sink with --stalls-only.
     std::uint64_t kept_stacks() const { return kept_stacks_; }
 

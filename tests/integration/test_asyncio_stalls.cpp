@@ -8,6 +8,7 @@
 #include "asyncio_interpreters.hpp"
 #include "process_helpers.hpp"
 #include "skips.hpp"
+#include "stall_records.hpp"
 #include "stall_service.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,45 +24,12 @@ namespace {
 const std::string& service = stall_service_path();
 constexpr double rate_hz = 100;
 constexpr double interval_ms = 1000 / rate_hz;
-struct Recorded {
-    CommandResult result;
-    std::vector<nlohmann::json> stalls; // the --stalls file's lines
-    std::string folded;
-};
-
-Recorded record_stalls(const StallService& target, const std::string& engine,
-                       std::vector<std::string> extra = {}) {
-    const std::string stalls_path = temp_path("stalls.jsonl");
-    const std::string folded_path = temp_path("stalls.folded");
-    // 5 s: a decode and a sleep every 1.2 s or so, so at least 3 of each whole.
-    std::vector<std::string> args{"record", "--asyncio", "--capture",
-                                  engine,   "--pid",     std::to_string(target.process.pid())};
-    for (const char* arg : {"-r", "100", "-d", "5", "-f", "folded"})
-        args.push_back(arg);
-    for (const std::string& arg : {std::string("-o"), folded_path, std::string("--stalls"), stalls_path})
-        args.push_back(arg);
-    args.insert(args.end(), extra.begin(), extra.end());
-    Recorded recorded;
-    recorded.result = run_sampler(args);
-    std::istringstream lines(read_file(stalls_path));
-    for (std::string line; std::getline(lines, line);)
-        if (!line.empty())
-            recorded.stalls.push_back(nlohmann::json::parse(line));
-    recorded.folded = read_file(folded_path);
-    return recorded;
+RecordedStalls record_stalls(const StallService& target, const std::string& engine,
+                             const std::vector<std::string>& extra = {}) {
+    return sampler::testing::record_stalls(target.process.pid(), engine, extra);
 }
 
-// The stderr lines, "sampler: stall N ms  ...", in order.
-std::vector<std::string> stall_lines(const std::string& err) {
-    std::vector<std::string> lines;
-    std::istringstream in(err);
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("sampler: stall ", 0) == 0)
-            lines.push_back(line);
-    return lines;
-}
-
-void check_stalls(const StallService& target, const Recorded& recorded) {
+void check_stalls(const StallService& target, const RecordedStalls& recorded) {
     INFO("sampler stderr:\n" << recorded.result.err);
     REQUIRE(recorded.result.exit_code == 0);
     const int decode_line = line_of_marker(service, "MARK: decode");
@@ -136,7 +104,7 @@ TEST_CASE("Python: record --asyncio finds no stall in a loop that only waits in 
     for (const char* engine : {"perf", "ptrace"})
         DYNAMIC_SECTION(engine) {
             StallService target(interpreter, "idle", false);
-            Recorded recorded = record_stalls(target, engine);
+            RecordedStalls recorded = record_stalls(target, engine);
             INFO(recorded.result.err);
             REQUIRE(recorded.result.exit_code == 0);
             CHECK(recorded.stalls.empty());
@@ -151,7 +119,7 @@ TEST_CASE("Python: record --asyncio --stalls-only keeps only the samples taken i
           "[python][asyncio][perf]") {
     const Interpreter interpreter = stall_service_python();
     StallService target(interpreter, "stalls", false);
-    Recorded recorded = record_stalls(target, "perf", {"--stalls-only"});
+    RecordedStalls recorded = record_stalls(target, "perf", {"--stalls-only"});
     INFO(recorded.result.err);
     REQUIRE(recorded.result.exit_code == 0);
     const auto folded = parse_folded(recorded.folded);
@@ -170,7 +138,7 @@ TEST_CASE("Python: --stall-threshold sets what counts, and the stall flags need 
     const Interpreter interpreter = stall_service_python();
     StallService target(interpreter, "stalls", false);
     // 175 ms: the 200 ms decodes count, the 150 ms sleeps do not.
-    Recorded recorded = record_stalls(target, "perf", {"--stall-threshold", "175"});
+    RecordedStalls recorded = record_stalls(target, "perf", {"--stall-threshold", "175"});
     INFO(recorded.result.err);
     REQUIRE(recorded.result.exit_code == 0);
     CHECK(recorded.stalls.size() >= 3);

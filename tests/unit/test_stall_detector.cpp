@@ -6,6 +6,7 @@
 #include "stall_detector.hpp"
 #include "stall_text.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -379,18 +380,61 @@ TEST_CASE("live stalls: culprits are summed since the start, the running stall i
 }
 
 TEST_CASE("stalls: a culprit tally keeps a bounded number of rows", "[stalls]") {
+    // Names an application gives per request.
     CulpritTally tally(2);
-    tally.add(stall_at(11, 0, 100, "Task-1"));
-    tally.add(stall_at(11, 0, 100, "Task-2"));
-    tally.add(stall_at(11, 0, 300, "Task-3"));
-    tally.add(stall_at(11, 0, 100, "Task-4"));
-    tally.add(stall_at(11, 0, 100, "Task-1"));
+    tally.add(stall_at(11, 0, 100, "request-1"));
+    tally.add(stall_at(11, 0, 100, "request-2"));
+    tally.add(stall_at(11, 0, 300, "request-3"));
+    tally.add(stall_at(11, 0, 100, "request-4"));
+    tally.add(stall_at(11, 0, 100, "request-1"));
     std::vector<StallSummary::Culprit> culprits = tally.ranked();
     REQUIRE(culprits.size() == 3);
     CHECK(culprits[0].label == CulpritTally::others_label);
     CHECK(culprits[0].count == 2);
     CHECK(culprits[0].total_ns == 400 * ms);
     CHECK(culprits[0].max_ns == 300 * ms);
-    CHECK(culprits[1].label.starts_with("Task-1 "));
+    CHECK(culprits[1].label.starts_with("request-1 "));
     CHECK(culprits[1].count == 2);
+}
+
+TEST_CASE("stalls summed up: the tasks asyncio numbers, one per request of a server, are one culprit",
+          "[stalls]") {
+    // aiohttp runs each request in a task of its own, "Task-N", whose coroutine is its own.
+    auto request = [](const std::string& task, std::vector<Frame> inner) {
+        Stall stall;
+        stall.duration_ns = 200 * ms;
+        stall.task = task;
+        stall.coroutine = py("RequestHandler._handle_request", "aiohttp/web_protocol.py", 440);
+        stall.hottest_stack = std::move(inner);
+        stall.hottest_stack.push_back(py("Application._handle", "aiohttp/web_app.py", 504));
+        stall.hottest_stack.push_back(stall.coroutine);
+        return stall;
+    };
+    const std::vector<Frame> decode{py("JSONDecoder.raw_decode", "json/decoder.py", 353),
+                                    py("decode", "app.py", 18)};
+    const std::vector<Frame> sleep{py("sleep", "app.py", 25)};
+    const StallSummary summary = summarize_stalls({request("Task-202", decode), request("Task-314", decode),
+                                                   request("Task-535", sleep), request("Task-9", decode),
+                                                   request("decoder", decode), request("Task-x", decode)});
+    REQUIRE(summary.culprits.size() == 4);
+    CHECK(summary.culprits[0].label ==
+          "Task-* RequestHandler._handle_request (aiohttp/web_protocol.py:440) > "
+          "JSONDecoder.raw_decode (json/decoder.py:353)");
+    CHECK(summary.culprits[0].count == 3);
+    CHECK(summary.culprits[0].total_ns == 600 * ms);
+    // A name given, or one only like asyncio's, stays as it is; another frame is another culprit.
+    std::vector<std::string> others;
+    for (std::size_t i = 1; i < summary.culprits.size(); ++i)
+        others.push_back(summary.culprits[i].label);
+    std::ranges::sort(others);
+    CHECK(others ==
+          std::vector<std::string>{
+              "Task-* RequestHandler._handle_request (aiohttp/web_protocol.py:440) > sleep (app.py:25)",
+              "Task-x RequestHandler._handle_request (aiohttp/web_protocol.py:440) > "
+              "JSONDecoder.raw_decode (json/decoder.py:353)",
+              "decoder RequestHandler._handle_request (aiohttp/web_protocol.py:440) > "
+              "JSONDecoder.raw_decode (json/decoder.py:353)"});
+    // Each stall's own line still names its task.
+    CHECK(stall_line(request("Task-202", sleep)).find("  Task-202 RequestHandler._handle_request (") !=
+          std::string::npos);
 }

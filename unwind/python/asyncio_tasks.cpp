@@ -316,8 +316,17 @@ std::optional<std::uint64_t> AsyncioTaskReader::callbacks_started(const RemoteMe
     return (state - static_cast<std::uint64_t>(length)) / 2;
 }
 
-std::string AsyncioTaskReader::loop_type(const RemoteMemory& memory, const AsyncioLoopRef& loop) {
-    return impl_->types.name(memory, impl_->containers.type_of(memory, loop.loop));
+std::vector<std::string> AsyncioTaskReader::loop_types(const RemoteMemory& memory,
+                                                       const AsyncioLoopRef& loop) {
+    std::vector<std::string> names;
+    for (std::uint64_t type = impl_->containers.type_of(memory, loop.loop);
+         type != 0 && names.size() < max_type_depth; type = impl_->containers.base_of(memory, type)) {
+        const std::string& name = impl_->types.name(memory, type);
+        if (name.empty())
+            break;
+        names.push_back(name);
+    }
+    return names;
 }
 
 } // namespace sampler

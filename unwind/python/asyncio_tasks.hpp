@@ -107,8 +107,12 @@ class AsyncioTaskReader {
     // nullopt when the loop has no such deque (uvloop keeps its queue in compiled code), or it
     // cannot be read.
     std::optional<std::uint64_t> callbacks_started(const RemoteMemory& memory, const AsyncioLoopRef& loop);
-    // The loop object's type name ("_UnixSelectorEventLoop", "uvloop.Loop"); empty when unreadable.
-    std::string loop_type(const RemoteMemory& memory, const AsyncioLoopRef& loop);
+    // The names of the loop object's type and of its bases (tp_base), most derived first:
+    // {"_UnixSelectorEventLoop", "BaseSelectorEventLoop", ...}; uvloop's is {"Loop",
+    // "uvloop.loop.Loop", "object"}: uvloop.Loop is a Python subclass of its compiled loop. Empty
+    // when unreadable; at most max_type_depth names.
+    static constexpr std::size_t max_type_depth = 16;
+    std::vector<std::string> loop_types(const RemoteMemory& memory, const AsyncioLoopRef& loop);
 
     struct Impl;
 

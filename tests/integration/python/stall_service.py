@@ -5,6 +5,7 @@
 #                             stall) and ticker() wakes every 10 ms.
 #   stall_service.py idle     only ticker(): the loop waits in select.
 #   --python-tasks            every task is the pure-Python asyncio.tasks._PyTask.
+#   --uvloop                  the loop is uvloop's (Debian's python3-uvloop), not asyncio's.
 # Prints "ready" once the loop runs, then "made NAME SECONDS" for each block it made, measured from
 # inside the callback run (and for a chatter step that a busy machine stretched past 50 ms).
 import asyncio
@@ -80,4 +81,8 @@ async def main(mode, python_tasks):
     await asyncio.gather(*tasks)
 
 
+if "--uvloop" in sys.argv[2:]:
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 asyncio.run(main(sys.argv[1], "--python-tasks" in sys.argv[2:]))
