@@ -7,7 +7,7 @@
 // stopping it. With `stalls_only`, the stacks of loop threads are held back until their callback
 // run ends and passed on only when it was a stall; other stacks are dropped.
 
-#include "loop_threads.hpp"
+#include "asyncio_processes.hpp"
 #include "sample_sink.hpp"
 #include "stall_detector.hpp"
 
@@ -31,7 +31,9 @@ class StallWatch final : public SampleSink {
   public:
     static constexpr std::size_t max_held_stacks = 1 << 17; // per thread, --stalls-only
 
+    // Reads the loops itself, or through `shared` (with another sink that reads them: --tasks).
     StallWatch(SampleSink& inner, StallWatchOptions options);
+    StallWatch(SampleSink& inner, AsyncioProcesses& shared, StallWatchOptions options);
 
     void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
     void add_sampled_stack(ProcessSampler& process, const ThreadInfo& thread,
@@ -56,7 +58,7 @@ class StallWatch final : public SampleSink {
         std::vector<std::pair<ThreadInfo, std::vector<Frame>>> held; // --stalls-only
     };
 
-    LoopThreads* loops_for(ProcessSampler& process, std::chrono::steady_clock::time_point now);
+    StallWatch(SampleSink& inner, AsyncioProcesses* shared, StallWatchOptions options);
     // Whether the observation lies inside a callback run.
     bool observe(const LoopObservation& observation, Watched& watched);
     void told(Stall stall);
@@ -65,8 +67,8 @@ class StallWatch final : public SampleSink {
     StallWatchOptions options_;
     std::uint64_t period_ns_;
     StallDetector detector_;
-    std::map<int, std::unique_ptr<LoopThreads>> loops_; // by pid
-    std::map<int, const ProcessSampler*> not_watched_;  // pid -> the sampler found unsupported
+    std::unique_ptr<AsyncioProcesses> own_processes_; // when not shared
+    AsyncioProcesses& processes_;
     std::map<std::pair<int, int>, Watched> watched_;
     std::vector<Stall> stalls_;
     std::uint64_t kept_stacks_ = 0;
