@@ -101,6 +101,8 @@ CaptureStatus ProcessSampler::capture(Captured& slot, SessionReport& report) {
     auto read_python_frames = [&] {
         python_pages_.forget(); // the target ran since the last read
         slot.python = python_->read_thread(python_pages_, tid, &report.errors, options_.max_depth);
+        if (after_python_read_)
+            after_python_read_(tid);
     };
     if (python_ && options_.nonblocking) {
         read_python_frames();

@@ -12,6 +12,7 @@
 #include "sample_sink.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -95,6 +96,12 @@ class ProcessSampler {
         return options_.full_filenames ? path : filenames_.shorten(path);
     }
     void refresh_thread_names();
+    // Called with a thread's id right after its Python frames were read in a round of sample(),
+    // while the thread is still stopped (with --nonblocking, right after the read): a reader of
+    // more of the interpreter's state (--tasks: the asyncio task running) reads it at the same
+    // instant as the frames. It must be quick: the thread waits for it.
+    void set_after_python_read(std::function<void(int tid)> hook) { after_python_read_ = std::move(hook); }
+    bool has_after_python_read() const { return static_cast<bool>(after_python_read_); }
 
   private:
     struct Captured {
@@ -138,6 +145,7 @@ class ProcessSampler {
     bool maps_changed_ = false;
     Captured perf_slot_;
     std::uint64_t gil_holder_ = 0; // PyThreadState*
+    std::function<void(int tid)> after_python_read_;
     std::chrono::steady_clock::time_point gil_read_at_{};
 };
 
