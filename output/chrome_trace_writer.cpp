@@ -28,6 +28,7 @@ const char* category_of(FrameKind kind) {
         return "unknown";
     case FrameKind::thread:
     case FrameKind::process:
+    case FrameKind::task:
         return "pseudo";
     }
     return "unknown";

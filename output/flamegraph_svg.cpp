@@ -203,6 +203,7 @@ Palette palette_of(FrameKind kind) {
         return Palette::unknown;
     case FrameKind::thread:
     case FrameKind::process:
+    case FrameKind::task:
         return Palette::pseudo;
     }
     return Palette::unknown;
@@ -467,7 +468,7 @@ void append_legend(std::string& out) {
                                             {Palette::python, "python"},
                                             {Palette::kernel, "kernel"},
                                             {Palette::unknown, "unknown"},
-                                            {Palette::pseudo, "thread/process"}}};
+                                            {Palette::pseudo, "process/task/thread"}}};
     constexpr double swatch_y = 58;
     constexpr double spacing = 90;
     out += "<g id=\"legend\" class=\"legend\">";

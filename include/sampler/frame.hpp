@@ -14,7 +14,13 @@ enum class FrameKind : std::uint8_t {
     unknown, // an address no module or symbol explains
     thread,  // pseudo-frame: `thread TID (name)` root added by --threads
     process, // pseudo-frame: `process PID (cmdline)` root
+    task,    // pseudo-frame: `task NAME (coroutine)` or `loop (no task)` root added by --tasks
 };
+
+// A root frame that names who ran the stack (a process, a task, a thread), not code.
+constexpr bool is_root_label(FrameKind kind) {
+    return kind == FrameKind::thread || kind == FrameKind::process || kind == FrameKind::task;
+}
 
 struct Frame {
     FrameKind kind = FrameKind::unknown;

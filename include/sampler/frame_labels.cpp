@@ -22,7 +22,7 @@ std::string file_and_line(const Frame& frame) {
 
 std::string aggregate_label(const Frame& frame) {
     if (!frame.name.empty()) {
-        if (frame.file.empty() || frame.kind == FrameKind::thread || frame.kind == FrameKind::process)
+        if (frame.file.empty() || is_root_label(frame.kind))
             return frame.name;
         return frame.name + " (" + file_and_line(frame) + ")";
     }

@@ -163,6 +163,10 @@ int run_cli(int argc, char** argv) {
                                true));
     record_command->add_flag("--threads", record.thread_roots,
                              "Add a root frame per thread: thread TID (name)");
+    record_command->add_flag(
+        "--tasks", record.task_roots,
+        "Python 3.8-3.13: on an asyncio event loop's thread, add a root frame naming the "
+        "task that ran: task NAME (COROUTINE), or loop (no task); before --threads' root");
     record_command->add_option("--title", record.title,
                                "Title of the flame graph (default: the command line)");
     record_command->add_flag("--inverted", record.inverted,

@@ -31,6 +31,7 @@ struct RecordOptions {
     double rate_hz = 100;
     double duration_seconds = 0;
     bool thread_roots = false;
+    bool task_roots = false; // --tasks: a root per asyncio task on event-loop threads
     std::string title;
     bool inverted = false;         // flamegraph: icicle graph, root at the top
     double min_width_pixels = 0.1; // flamegraph: frames narrower than this are left out

@@ -46,6 +46,8 @@ const char* kind_text(FrameKind kind) {
         return "thread";
     case FrameKind::process:
         return "process";
+    case FrameKind::task:
+        return "task";
     }
     return "unknown";
 }

@@ -16,6 +16,7 @@
 #include "stall_watch.hpp"
 #include "stop_signal.hpp"
 #include "target.hpp"
+#include "task_roots.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -197,6 +198,19 @@ class StallsFile {
     bool owned_ = false;
 };
 
+// --tasks: how many stacks got a task root; or why none did.
+void print_task_roots_summary(const TaskRoots& roots, const AsyncioProcesses& loops) {
+    if (!loops.loop_threads_seen())
+        std::fprintf(stderr, "sampler: --tasks: no running asyncio event loop with tasks was found (CPython "
+                             "3.8-3.13): no stack has a task root\n");
+    else
+        std::fprintf(stderr,
+                     "sampler: --tasks: %llu stacks of event-loop threads have a task root, %llu of them "
+                     "loop (no task)\n",
+                     (unsigned long long)(roots.task_stacks() + roots.no_task_stacks()),
+                     (unsigned long long)roots.no_task_stacks());
+}
+
 } // namespace
 
 int run_record(const RecordOptions& options) {
@@ -246,17 +260,27 @@ int run_record(const RecordOptions& options) {
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
                                                        .process_roots = per_process,
                                                        .record_timeline = needs_timeline(options.format)});
+    // engine -> task roots -> stall watch -> builder: the task is read as each stack is handed
+    // over, and the stall watch may hand stacks on later (--stalls-only). Both read the loops
+    // through one AsyncioProcesses.
+    AsyncioProcesses loop_processes;
     std::unique_ptr<StallWatch> stall_watch;
     if (options.stalls.asyncio)
         stall_watch = std::make_unique<StallWatch>(
-            builder, StallWatchOptions{.threshold_ms = options.stalls.stall_threshold_ms,
-                                       .rate_hz = options.rate_hz,
-                                       .stalls_only = options.stalls_only,
-                                       .on_stall = [&](const Stall& stall, double start_unix_seconds) {
-                                           std::fprintf(stderr, "sampler: %s\n", stall_line(stall).c_str());
-                                           stalls_file.write(stall_json(stall, start_unix_seconds));
-                                       }});
-    SessionReport report = run_watched_session(session, builder, stall_watch.get());
+            builder, loop_processes,
+            StallWatchOptions{.threshold_ms = options.stalls.stall_threshold_ms,
+                              .rate_hz = options.rate_hz,
+                              .stalls_only = options.stalls_only,
+                              .on_stall = [&](const Stall& stall, double start_unix_seconds) {
+                                  std::fprintf(stderr, "sampler: %s\n", stall_line(stall).c_str());
+                                  stalls_file.write(stall_json(stall, start_unix_seconds));
+                              }});
+    SampleSink& after_tasks = stall_watch ? static_cast<SampleSink&>(*stall_watch) : builder;
+    std::unique_ptr<TaskRoots> task_roots;
+    if (options.task_roots)
+        task_roots = std::make_unique<TaskRoots>(after_tasks, loop_processes);
+    SessionReport report = run_watched_session(
+        session, task_roots ? static_cast<SampleSink&>(*task_roots) : after_tasks, stall_watch.get());
 
     profile.info.duration_seconds = report.elapsed_seconds;
     profile.info.samples = report.ticks;
@@ -287,6 +311,8 @@ int run_record(const RecordOptions& options) {
                          "sampler: --stalls-only: the profile holds the %llu stacks taken inside stalls\n",
                          (unsigned long long)stall_watch->kept_stacks());
     }
+    if (task_roots)
+        print_task_roots_summary(*task_roots, loop_processes);
     write_output_file(output, render(profile, options));
     if (output != "-")
         std::fprintf(stderr, "sampler: wrote %s to %s\n", format_info(options.format)->what, output.c_str());

@@ -99,7 +99,8 @@ int run_top(const TopOptions& options) {
                 sink, StallWatchOptions{.threshold_ms = options.stalls.stall_threshold_ms,
                                         .rate_hz = options.rate_hz});
         sink.watch_stalls(stall_watch.get(), options.stalls.stall_threshold_ms);
-        report = run_watched_session(session, sink, stall_watch.get());
+        report = run_watched_session(session, stall_watch ? static_cast<SampleSink&>(*stall_watch) : sink,
+                                     stall_watch.get());
         sink.finish(report);
         output_error = display->output_error();
     }

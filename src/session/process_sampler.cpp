@@ -103,14 +103,22 @@ CaptureStatus ProcessSampler::capture(Captured& slot, SessionReport& report) {
         slot.python = python_->read_thread(python_pages_, tid, &report.errors, options_.max_depth);
     };
     if (python_ && options_.nonblocking) {
+        if (python_read_hook_)
+            python_read_hook_(tid, PythonRead::before);
         read_python_frames();
+        if (python_read_hook_)
+            python_read_hook_(tid, PythonRead::after);
         return CaptureStatus::ok;
     }
     slot.have_native = !python_ || options_.native;
     CaptureLimits limits = native_.limits_for_capture(slot.have_native ? options_.max_stack_bytes : 0);
     std::function<void()> read_python;
     if (python_)
-        read_python = read_python_frames;
+        read_python = [&] {
+            read_python_frames();
+            if (python_read_hook_)
+                python_read_hook_(tid, PythonRead::stopped);
+        };
     CaptureStatus status = capture_thread(tid, limits, slot.snapshot, read_python);
     if (status == CaptureStatus::ok)
         report.pauses.add(slot.snapshot.pause_nanoseconds);
@@ -198,11 +206,15 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     if (python_) {
         bool consistent = false;
         std::optional<bool> holds_gil;
+        if (python_read_hook_)
+            python_read_hook_(sample.tid, PythonRead::before);
         slot.python = read_python_checked(sample.tid, report, consistent, holds_gil);
         if (slot.python && !consistent) {
             ++report.torn_python_samples;
             return std::nullopt;
         }
+        if (slot.python && python_read_hook_)
+            python_read_hook_(sample.tid, PythonRead::after);
         if (slot.python && holds_gil) {
             slot.info.holds_gil = *holds_gil;
         } else if (slot.python) {

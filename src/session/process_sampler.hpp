@@ -12,6 +12,7 @@
 #include "sample_sink.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -95,6 +96,18 @@ class ProcessSampler {
         return options_.full_filenames ? path : filenames_.shorten(path);
     }
     void refresh_thread_names();
+    // Called with a thread's id around the read of its Python frames, so that a reader of more
+    // of the interpreter's state (--tasks: the asyncio task running) reads it at the frames'
+    // instant. In a round of sample() the thread is stopped: `stopped`, right after, while it
+    // still is. A running thread's read (--nonblocking, and sample_from() on perf_event) is
+    // bracketed: `before` and `after` (after a consistent read only), and a change between the
+    // two tells the frames may belong to either side of it. It must be quick: a stopped thread
+    // waits for it.
+    enum class PythonRead { stopped, before, after };
+    void set_python_read_hook(std::function<void(int tid, PythonRead moment)> hook) {
+        python_read_hook_ = std::move(hook);
+    }
+    bool has_python_read_hook() const { return static_cast<bool>(python_read_hook_); }
 
   private:
     struct Captured {
@@ -138,6 +151,7 @@ class ProcessSampler {
     bool maps_changed_ = false;
     Captured perf_slot_;
     std::uint64_t gil_holder_ = 0; // PyThreadState*
+    std::function<void(int tid, PythonRead moment)> python_read_hook_;
     std::chrono::steady_clock::time_point gil_read_at_{};
 };
 

@@ -44,6 +44,20 @@ Frame process_root_frame(int pid, const std::string& command_line) {
     return root;
 }
 
+Frame task_root_frame(const std::string& task, const std::string& coroutine) {
+    Frame root;
+    root.kind = FrameKind::task;
+    root.name = "task " + task + (coroutine.empty() ? "" : " (" + coroutine + ")");
+    return root;
+}
+
+Frame no_task_root_frame() {
+    Frame root;
+    root.kind = FrameKind::task;
+    root.name = "loop (no task)";
+    return root;
+}
+
 std::uint32_t ProfileBuilder::thread_index(const ThreadInfo& thread) {
     auto [it, inserted] = thread_index_.try_emplace({thread.pid, thread.tid},
                                                     static_cast<std::uint32_t>(profile_.threads.size()));
@@ -86,9 +100,12 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
             it->second = profile_.intern(process_root_frame(thread.pid, process.command_line));
         scratch_.push_back(it->second);
     }
+    auto frame = innermost_first.rbegin();
+    if (frame != innermost_first.rend() && frame->kind == FrameKind::task)
+        scratch_.push_back(profile_.intern(aggregation_key(*frame++)));
     if (options_.thread_roots)
         scratch_.push_back(profile_.intern(thread_root_frame(thread)));
-    for (auto frame = innermost_first.rbegin(); frame != innermost_first.rend(); ++frame)
+    for (; frame != innermost_first.rend(); ++frame)
         scratch_.push_back(profile_.intern(aggregation_key(*frame)));
     const CallTree::NodeId leaf = profile_.tree.add(scratch_);
 

@@ -1,6 +1,9 @@
 #pragma once
 // Adds resolved stacks to a Profile. Native frames are aggregated by function (the source line
 // stays in `dump`), so one hot function is one box in a flame graph, as perf users expect.
+// Roots, outermost first: the process (several targets), the task (a FrameKind::task frame a sink
+// before this one put outermost in the stack: --tasks), the thread (--threads). Tasks come
+// before threads: a task may run on any thread, and its time is what is asked about.
 
 #include "proc_threads.hpp"
 #include "sample_sink.hpp"
@@ -24,6 +27,10 @@ Frame aggregation_key(const Frame& frame);
 
 Frame thread_root_frame(const ThreadInfo& thread);
 Frame process_root_frame(int pid, const std::string& command_line);
+// --tasks: `task NAME (COROUTINE)` (`task NAME` when the coroutine is unknown), and the root of a
+// loop thread's stacks while its loop runs no task.
+Frame task_root_frame(const std::string& task, const std::string& coroutine);
+Frame no_task_root_frame();
 
 class ProfileBuilder : public SampleSink {
   public:

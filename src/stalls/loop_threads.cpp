@@ -17,9 +17,9 @@ PythonReader& python_of(ProcessSampler& process) {
 
 LoopThreads::LoopThreads(ProcessSampler& process) : process_(&process), reader_(python_of(process)) {}
 
-void LoopThreads::refresh_if_stale(std::chrono::steady_clock::time_point now) {
+bool LoopThreads::refresh_if_stale(std::chrono::steady_clock::time_point now) {
     if (listed_at_ != std::chrono::steady_clock::time_point() && now - listed_at_ < std::chrono::seconds(1))
-        return;
+        return false;
     listed_at_ = now;
     const RemoteMemory& memory = process_->memory();
     loops_ = reader_.loops(memory);
@@ -33,6 +33,7 @@ void LoopThreads::refresh_if_stale(std::chrono::steady_clock::time_point now) {
                                 [](const std::string& type) { return type.starts_with("uvloop."); }))
             uvloop_seen_ = true;
     }
+    return true;
 }
 
 const AsyncioLoopRef* LoopThreads::loop_of(int tid) const {
@@ -50,6 +51,18 @@ std::string LoopThreads::running_task_name(const AsyncioLoopRef& loop) {
     if (task == 0)
         return {};
     return reader_.task_name(memory, loop, task).value_or("");
+}
+
+std::optional<RunningTask> LoopThreads::running_task(const AsyncioLoopRef& loop) {
+    return reader_.running_task_named(process_->memory(), loop);
+}
+
+std::uint64_t LoopThreads::running_task_address(const AsyncioLoopRef& loop) {
+    return reader_.running_task(process_->memory(), loop);
+}
+
+RunningTask LoopThreads::task_named(const AsyncioLoopRef& loop, std::uint64_t address) {
+    return reader_.task_named(process_->memory(), loop, address);
 }
 
 } // namespace sampler

@@ -22,48 +22,31 @@ std::chrono::steady_clock::time_point steady_at(std::uint64_t monotonic_ns) {
 } // namespace
 
 StallWatch::StallWatch(SampleSink& inner, StallWatchOptions options)
+    : StallWatch(inner, nullptr, std::move(options)) {}
+
+StallWatch::StallWatch(SampleSink& inner, AsyncioProcesses& shared, StallWatchOptions options)
+    : StallWatch(inner, &shared, std::move(options)) {}
+
+StallWatch::StallWatch(SampleSink& inner, AsyncioProcesses* shared, StallWatchOptions options)
     : inner_(inner), options_(std::move(options)),
       period_ns_(static_cast<std::uint64_t>(1e9 / std::max(0.001, options_.rate_hz))),
-      detector_(static_cast<std::uint64_t>(options_.threshold_ms * 1e6), period_ns_) {}
-
-LoopThreads* StallWatch::loops_for(ProcessSampler& process, std::chrono::steady_clock::time_point now) {
-    const int pid = process.pid();
-    if (auto skipped = not_watched_.find(pid); skipped != not_watched_.end()) {
-        if (skipped->second == &process)
-            return nullptr;
-        not_watched_.erase(skipped); // it exec'd: a new program, perhaps a Python one
-    }
-    auto found = loops_.find(pid);
-    if (found != loops_.end() && found->second->process() != &process)
-        loops_.erase(found), found = loops_.end(); // it exec'd: its loops are gone
-    if (found == loops_.end()) {
-        if (!process.is_python()) {
-            not_watched_[pid] = &process;
-            return nullptr;
-        }
-        try {
-            found = loops_.emplace(pid, std::make_unique<LoopThreads>(process)).first;
-        } catch (const Error& error) {
-            std::fprintf(stderr, "sampler: --asyncio: process %d is not watched for stalls: %s\n", pid,
-                         error.what());
-            not_watched_[pid] = &process;
-            return nullptr;
-        }
-    }
-    LoopThreads& loops = *found->second;
-    const bool had_uvloop = loops.uvloop_seen();
-    loops.refresh_if_stale(now);
-    if (!had_uvloop && loops.uvloop_seen())
-        std::fprintf(stderr,
-                     "sampler: --asyncio: process %d runs uvloop, whose loop runs callbacks in compiled "
-                     "code: its stalls cannot be told apart (its tasks and their Python stacks still show "
-                     "in the profile and in dump --tasks)\n",
-                     pid);
-    return &loops;
-}
-
-bool StallWatch::uvloop_seen() const {
-    return std::ranges::any_of(loops_, [](const auto& entry) { return entry.second->uvloop_seen(); });
+      detector_(static_cast<std::uint64_t>(options_.threshold_ms * 1e6), period_ns_),
+      own_processes_(shared ? nullptr : std::make_unique<AsyncioProcesses>()),
+      processes_(shared ? *shared : *own_processes_) {
+    processes_.add_notes(
+        {.unsupported =
+             [](int pid, const std::string& why) {
+                 std::fprintf(stderr, "sampler: --asyncio: process %d is not watched for stalls: %s\n", pid,
+                              why.c_str());
+             },
+         .uvloop =
+             [](int pid) {
+                 std::fprintf(stderr,
+                              "sampler: --asyncio: process %d runs uvloop, whose loop runs callbacks in "
+                              "compiled code: its stalls cannot be told apart (its tasks and their Python "
+                              "stacks still show in the profile and in dump --tasks)\n",
+                              pid);
+             }});
 }
 
 void StallWatch::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
@@ -75,7 +58,7 @@ void StallWatch::add_sampled_stack(ProcessSampler& process, const ThreadInfo& th
                                    const std::vector<Frame>& innermost_first) {
     const std::uint64_t now_ns = clock_ns(CLOCK_MONOTONIC);
     const std::uint64_t sampled_ns = thread.sampled_ns ? thread.sampled_ns : now_ns;
-    LoopThreads* loops = loops_for(process, steady_at(now_ns));
+    LoopThreads* loops = processes_.loops_for(process, steady_at(now_ns));
     const AsyncioLoopRef* loop = loops ? loops->loop_of(thread.tid) : nullptr;
     if (!loop) {
         if (!options_.stalls_only)
@@ -95,7 +78,7 @@ void StallWatch::add_sampled_stack(ProcessSampler& process, const ThreadInfo& th
 
 void StallWatch::on_period(std::uint64_t now_ns, const ProcessSamplers& processes) {
     for (const auto& [pid, process] : processes) {
-        LoopThreads* loops = loops_for(*process, steady_at(now_ns));
+        LoopThreads* loops = processes_.loops_for(*process, steady_at(now_ns));
         if (!loops)
             continue;
         for (const AsyncioLoopRef& loop : loops->loops()) {
@@ -178,11 +161,10 @@ const std::vector<Stall>& StallWatch::finish(std::uint64_t now_ns) {
     return stalls_;
 }
 
-SessionReport run_watched_session(const SessionOptions& session, SampleSink& sink, StallWatch* watch) {
-    if (!watch)
-        return run_sampling_session(session, sink);
-    SessionReport report = run_sampling_session(session, *watch);
-    watch->finish(clock_ns(CLOCK_MONOTONIC));
+SessionReport run_watched_session(const SessionOptions& session, SampleSink& first, StallWatch* watch) {
+    SessionReport report = run_sampling_session(session, first);
+    if (watch)
+        watch->finish(clock_ns(CLOCK_MONOTONIC));
     return report;
 }
 

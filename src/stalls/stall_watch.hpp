@@ -7,7 +7,7 @@
 // stopping it. With `stalls_only`, the stacks of loop threads are held back until their callback
 // run ends and passed on only when it was a stall; other stacks are dropped.
 
-#include "loop_threads.hpp"
+#include "asyncio_processes.hpp"
 #include "sample_sink.hpp"
 #include "sampling_session.hpp"
 #include "stall_detector.hpp"
@@ -32,7 +32,9 @@ class StallWatch final : public SampleSink {
   public:
     static constexpr std::size_t max_held_stacks = 1 << 17; // per thread, --stalls-only
 
+    // Reads the loops itself, or through `shared` (with another sink that reads them: --tasks).
     StallWatch(SampleSink& inner, StallWatchOptions options);
+    StallWatch(SampleSink& inner, AsyncioProcesses& shared, StallWatchOptions options);
 
     void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
     void add_sampled_stack(ProcessSampler& process, const ThreadInfo& thread,
@@ -54,7 +56,7 @@ class StallWatch final : public SampleSink {
     // Loop threads looked at so far.
     std::size_t loop_threads_seen() const { return watched_.size(); }
     // Whether a process watched runs uvloop (its loop threads are not looked at: see the notice).
-    bool uvloop_seen() const;
+    bool uvloop_seen() const { return processes_.uvloop_seen(); }
     // Stacks passed on to the sink with --stalls-only.
     std::uint64_t kept_stacks() const { return kept_stacks_; }
 
@@ -65,7 +67,7 @@ class StallWatch final : public SampleSink {
         std::vector<std::pair<ThreadInfo, std::vector<Frame>>> held; // --stalls-only
     };
 
-    LoopThreads* loops_for(ProcessSampler& process, std::chrono::steady_clock::time_point now);
+    StallWatch(SampleSink& inner, AsyncioProcesses* shared, StallWatchOptions options);
     // A look at `tid`, the thread running `loop`: where it is, from its frames, and the task
     // named when a new run begins.
     LoopObservation observation(LoopThreads& loops, const AsyncioLoopRef& loop, int pid, int tid,
@@ -82,16 +84,16 @@ class StallWatch final : public SampleSink {
     StallWatchOptions options_;
     std::uint64_t period_ns_;
     StallDetector detector_;
-    std::map<int, std::unique_ptr<LoopThreads>> loops_; // by pid
-    std::map<int, const ProcessSampler*> not_watched_;  // pid -> the sampler found unsupported
+    std::unique_ptr<AsyncioProcesses> own_processes_; // when not shared
+    AsyncioProcesses& processes_;
     std::map<std::pair<int, int>, Watched> watched_;
     std::vector<Stall> stalls_;
     std::uint64_t kept_stacks_ = 0;
     SessionReport scratch_; // counters of our own reads, which are not samples
 };
 
-// Runs the session into `sink`, through `watch` when there is one (--asyncio); the runs still
-// open when sampling ends end with it.
-SessionReport run_watched_session(const SessionOptions& session, SampleSink& sink, StallWatch* watch);
+// Runs the session into `first`, the head of the sinks' chain, which passes through `watch` when
+// there is one (--asyncio): the runs still open when sampling ends end with it.
+SessionReport run_watched_session(const SessionOptions& session, SampleSink& first, StallWatch* watch);
 
 } // namespace sampler

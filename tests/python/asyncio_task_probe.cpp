@@ -1,10 +1,12 @@
 // Test tool: the task each asyncio event loop of a process runs now, read the way a sampler
-// would, while the process runs: AsyncioTaskReader's running_task, task_name and read_task.
+// would, while the process runs: AsyncioTaskReader's running_task, task_name, read_task and
+// running_task_named.
 //
 //   asyncio_task_probe PID
 //
 // Output (UTF-8, tab-separated), per loop:
 //   loop <tid>	<running task's name, or "-" for none>	<task_name of it, or "-">
+//   named	<running_task_named's name>	<its coroutine>      (when it names one)
 //   state <running|pending|done>                  (read_task of the running task)
 //   frame	<name>	<file>	<line>                  (its coroutines, innermost first)
 // Exit status: 0 ok, 1 not a Python process, 2 usage, 3 unsupported or failed.
@@ -42,6 +44,8 @@ int main(int argc, char** argv) {
             auto name = running ? reader.task_name(memory, loop, running) : std::nullopt;
             std::printf("loop %d\t%s\t%s\n", loop.tid, task ? task->name.c_str() : "-",
                         name ? name->c_str() : "-");
+            if (auto named = reader.running_task_named(memory, loop))
+                std::printf("named\t%s\t%s\n", named->name.c_str(), named->coroutine.c_str());
             if (!task)
                 continue;
             const char* states[] = {"pending", "running", "done"};

@@ -40,11 +40,13 @@ std::vector<DwarfField> interpreter_fields(const AsyncioLayout& l) {
         add_offset(f, type, prefix + "_frame", g.frame);
         add_offset(f, type, prefix + "_iframe", g.iframe);
         add_offset(f, type, prefix + "_frame_state", g.frame_state);
+        add_offset(f, type, prefix + "_qualname", g.qualname);
         if (g.frame_state != absent)
             f.push_back({"sizeof(((" + type + "*)0)->" + prefix + "_frame_state)", 1});
     }
     add_offset(f, "PyAsyncGenObject", "ag_frame", g.frame);
     add_offset(f, "PyAsyncGenObject", "ag_iframe", g.iframe);
+    add_offset(f, "PyAsyncGenObject", "ag_qualname", g.qualname);
     const GeneratorFrameLayout& fr = l.frame;
     add_offset(f, "PyFrameObject", "f_gen", fr.gen);
     add_offset(f, "PyFrameObject", "f_stacktop", fr.stacktop);

@@ -1,4 +1,5 @@
-// The asyncio reader's calls for samplers (running_task, task_name, read_task) on live
+// The asyncio reader's calls for samplers (running_task, task_name, read_task,
+// running_task_named) on live
 // interpreters, read while the target runs, through asyncio_task_probe: the fixture's main loop
 // runs its spinner task, whose coroutines are known; its second loop runs none.
 
@@ -33,6 +34,7 @@ int marked_line(const std::string& marker) {
 
 struct ProbedLoop {
     std::string running, name, state;
+    std::string named = "-";         // running_task_named: "name coroutine"
     std::vector<std::string> frames; // "name file:line"
 };
 
@@ -52,6 +54,8 @@ std::map<int, ProbedLoop> probe(int pid) {
             current = &loops[std::stoi(fields[0].substr(5))];
             current->running = fields[1];
             current->name = fields[2];
+        } else if (current && fields.size() == 3 && fields[0] == "named") {
+            current->named = fields[1] + " " + fields[2];
         } else if (current && line.rfind("state ", 0) == 0) {
             current->state = line.substr(6);
         } else if (current && fields.size() == 4 && fields[0] == "frame") {
@@ -90,12 +94,15 @@ void check_interpreter(const std::optional<Interpreter>& interpreter, const std:
     CHECK(main.running == "spinner");
     CHECK(main.name == "spinner");
     CHECK(main.state == "running");
+    CHECK(main.named == "spinner spinner"); // the task, and the coroutine it was made to run
     CHECK(spinning(main));
     REQUIRE(main.frames.size() == 2);
     CHECK(main.frames[1] == "spinner " + fixture + ":" + std::to_string(marked_line("spinner")));
     for (const auto& [tid, loop] : loops)
-        if (tid != child.pid())
+        if (tid != child.pid()) {
             CHECK(loop.running == "-"); // the background loop waits
+            CHECK(loop.named == "-");
+        }
 }
 
 } // namespace

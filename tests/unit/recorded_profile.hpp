@@ -39,8 +39,9 @@ inline ThreadInfo thread_info(int pid, int tid, std::string name) {
 class RecordedProfile : public ProfileBuilder {
   public:
     explicit RecordedProfile(Profile& profile, bool timeline = true)
-        : ProfileBuilder(profile, AggregationOptions{.record_timeline = timeline}),
-          base_(std::chrono::steady_clock::now()) {}
+        : RecordedProfile(profile, AggregationOptions{.record_timeline = timeline}) {}
+    RecordedProfile(Profile& profile, AggregationOptions options)
+        : ProfileBuilder(profile, options), base_(std::chrono::steady_clock::now()) {}
 
     // A stack (innermost first) of `thread` sampled `millis` after the start.
     void sample(const ThreadInfo& thread, const std::vector<Frame>& innermost_first, int millis) {

@@ -352,8 +352,19 @@ TEST_CASE("flame graph colours depend on the name and kind only", "[flamegraph]"
               1);
     const std::string svg = render_flamegraph_svg(kinds);
     CHECK(frame_named(svg, "same_name").fill != frame_named(svg, "same_name_py").fill);
-    CHECK(svg.find(">thread/process</text>") != std::string::npos);
+    CHECK(svg.find(">process/task/thread</text>") != std::string::npos);
     CHECK(svg.find(">python</text>") != std::string::npos);
+
+    // Task roots (--tasks) are drawn like the thread and process roots: a colour depends on the
+    // name and the family only, so one name gets one colour in the family and another outside.
+    auto fill_of = [](FrameKind kind) {
+        Profile one;
+        add_stack(one, {of_kind(kind, "task Task-3 (client)")}, 1);
+        return frame_named(render_flamegraph_svg(one), "task Task-3 (client)").fill;
+    };
+    CHECK(fill_of(FrameKind::task) == fill_of(FrameKind::thread));
+    CHECK(fill_of(FrameKind::task) == fill_of(FrameKind::process));
+    CHECK(fill_of(FrameKind::task) != fill_of(FrameKind::native));
 }
 
 TEST_CASE("flame graph of an empty profile is still a drawable document", "[flamegraph]") {

@@ -36,6 +36,7 @@ struct GeneratorLayout {      // PyGenObject; coroutines and async generators sh
     int frame = absent;       // gi_frame: PyFrameObject*, NULL once finished (<= 3.10)
     int iframe = absent;      // gi_iframe: the _PyInterpreterFrame inside the object (3.11+)
     int frame_state = absent; // gi_frame_state: int8 (3.11+)
+    int qualname = absent;    // gi_qualname: a str, "Class.method" (every version)
 };
 
 // How a suspended generator's frame tells that it is inside `await`/`yield from` (CPython's

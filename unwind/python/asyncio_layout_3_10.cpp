@@ -9,7 +9,7 @@ const AsyncioLayout& asyncio_layout_3_10() {
         AsyncioLayout l;
         l.minor = 10;
         l.future = {.state = 88, .fut_waiter = 152, .coro = 160, .name = 168};
-        l.generator = {.frame = 16};
+        l.generator = {.frame = 16, .qualname = 48};
         l.frame = {.yield_from = YieldFromModel::next_opcode,
                    .gen = 88,
                    .valuestack = 64,

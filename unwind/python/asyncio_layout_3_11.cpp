@@ -9,7 +9,7 @@ const AsyncioLayout& asyncio_layout_3_11() {
         AsyncioLayout l;
         l.minor = 11;
         l.future = {.state = 88, .fut_waiter = 128, .coro = 136, .name = 144};
-        l.generator = {.iframe = 80, .frame_state = 75};
+        l.generator = {.iframe = 80, .frame_state = 75, .qualname = 40};
         l.frame = {.yield_from = YieldFromModel::next_resume,
                    .stack_count = 64,
                    .localsplus = 72,

@@ -9,7 +9,7 @@ const AsyncioLayout& asyncio_layout_3_13() {
         AsyncioLayout l;
         l.minor = 13;
         l.future = {.state = 96, .fut_waiter = 112, .coro = 120, .name = 128};
-        l.generator = {.iframe = 72, .frame_state = 67};
+        l.generator = {.iframe = 72, .frame_state = 67, .qualname = 32};
         l.frame = {.yield_from = YieldFromModel::frame_state,
                    .stack_count = 64,
                    .localsplus = 72,

@@ -9,7 +9,7 @@ const AsyncioLayout& asyncio_layout_3_8() {
         AsyncioLayout l;
         l.minor = 8;
         l.future = {.state = 72, .fut_waiter = 104, .coro = 112, .name = 120};
-        l.generator = {.frame = 16};
+        l.generator = {.frame = 16, .qualname = 56};
         l.frame = {.yield_from = YieldFromModel::next_opcode,
                    .gen = 96,
                    .stacktop = 72,

@@ -40,6 +40,8 @@ struct AsyncioTaskReader::Impl {
                                                                        const python::AsyncioGlobals& found,
                                                                        std::uint64_t loop, bool& truncated);
     std::uint64_t innermost_frame(const RemoteMemory& memory, const AsyncioLoopRef& loop);
+    std::uint64_t current_task(const RemoteMemory& memory, const python::AsyncioGlobals& found,
+                               std::uint64_t loop);
     void find_threads(const RemoteMemory& memory, std::uint64_t interp, std::vector<AsyncioLoopRef>& loops);
     void add_awaiters(const RemoteMemory& memory, const python::AsyncioGlobals& found,
                       const std::vector<python::TaskFields>& fields, AsyncioLoop& result);
@@ -109,6 +111,14 @@ void AsyncioTaskReader::Impl::find_threads(const RemoteMemory& memory, std::uint
         if (auto tid = tid_by_ident.find(*value); tid != tid_by_ident.end())
             loop.tid = tid->second;
     }
+}
+
+std::uint64_t AsyncioTaskReader::Impl::current_task(const RemoteMemory& memory,
+                                                    const python::AsyncioGlobals& found, std::uint64_t loop) {
+    for (const python::DictEntry& entry : module.current_tasks(memory, found))
+        if (entry.key == loop)
+            return entry.value;
+    return 0;
 }
 
 std::uint64_t AsyncioTaskReader::Impl::innermost_frame(const RemoteMemory& memory,
@@ -251,12 +261,35 @@ AsyncioLoop AsyncioTaskReader::read_loop(const RemoteMemory& memory, const Async
 std::uint64_t AsyncioTaskReader::running_task(const RemoteMemory& memory, const AsyncioLoopRef& loop) {
     std::string why;
     auto found = impl_->asyncio_globals(memory, loop.interp, why);
-    if (!found)
-        return 0;
-    for (const python::DictEntry& entry : impl_->module.current_tasks(memory, *found))
-        if (entry.key == loop.loop)
-            return entry.value;
-    return 0;
+    return found ? impl_->current_task(memory, *found, loop.loop) : 0;
+}
+
+std::optional<RunningTask> AsyncioTaskReader::running_task_named(const RemoteMemory& memory,
+                                                                 const AsyncioLoopRef& loop) {
+    Impl& impl = *impl_;
+    std::string why;
+    auto found = impl.asyncio_globals(memory, loop.interp, why);
+    const std::uint64_t task = found ? impl.current_task(memory, *found, loop.loop) : 0;
+    if (task == 0)
+        return std::nullopt;
+    return task_named(memory, loop, task);
+}
+
+RunningTask AsyncioTaskReader::task_named(const RemoteMemory& memory, const AsyncioLoopRef& loop,
+                                          std::uint64_t task) {
+    Impl& impl = *impl_;
+    std::string why;
+    RunningTask running;
+    running.address = task;
+    auto found = impl.asyncio_globals(memory, loop.interp, why);
+    if (!found || task == 0)
+        return running;
+    auto fields = impl.tasks.read_head(memory, task, impl.tasks.kind(memory, task, *found));
+    if (!fields || fields->loop != loop.loop)
+        return running;
+    running.name = impl.tasks.name(memory, fields->name).value_or(running.name);
+    running.coroutine = impl.chains.name(memory, fields->coro).value_or("");
+    return running;
 }
 
 std::optional<AsyncioTask> AsyncioTaskReader::read_task(const RemoteMemory& memory,
@@ -280,7 +313,7 @@ std::optional<std::string> AsyncioTaskReader::task_name(const RemoteMemory& memo
     if (!found)
         return std::nullopt;
     const python::TaskKind kind = impl_->tasks.kind(memory, task, *found);
-    auto fields = impl_->tasks.read(memory, task, kind);
+    auto fields = impl_->tasks.read_head(memory, task, kind);
     return fields ? impl_->tasks.name(memory, fields->name) : std::nullopt;
 }
 

@@ -10,8 +10,9 @@
 //   for (const AsyncioLoopRef& loop : reader.loops(memory))
 //       AsyncioLoop tasks = reader.read_loop(memory, loop); // ideally while loop.tid is stopped
 //
-// For samplers: running_task() is one dict read per call, task_name() a few reads, read_task()
-// those plus the task's coroutine chain.
+// For samplers: running_task() is one dict read per call, task_name() a few reads,
+// running_task_named() both plus the coroutine's name, read_task() those plus the task's
+// coroutine chain.
 
 #include "python_reader.hpp"
 #include "remote_memory.hpp"
@@ -52,6 +53,15 @@ struct AsyncioTask {
     std::vector<PythonFrame> coroutines; // innermost first; empty once done
     bool chain_truncated = false;        // the chain was cut: too long, a cycle, unreadable
     std::vector<TaskAwaiter> awaited_by;
+};
+
+// The task a loop runs, as a sampler names it.
+struct RunningTask {
+    std::uint64_t address = 0;
+    std::string name = "<unreadable>"; // "Task-3", or the name it was given
+    // Its outermost coroutine's qualified name ("client", "Server.handle"): what the task was made
+    // to run. Empty when unreadable.
+    std::string coroutine;
 };
 
 // An event loop that has tasks, and the thread running it.
@@ -96,6 +106,13 @@ class AsyncioTaskReader {
     // task): its name, state and coroutines. nullopt when `task` is not a task of that loop.
     std::optional<AsyncioTask> read_task(const RemoteMemory& memory, const AsyncioLoopRef& loop,
                                          std::uint64_t task);
+    // The task `loop` runs now, with its name and coroutine; nullopt when it runs none. The dict
+    // read of running_task() and a few small ones (the task's fields, two strings). Nothing is
+    // kept by the task's address: a freed task's memory is reused by the next one.
+    std::optional<RunningTask> running_task_named(const RemoteMemory& memory, const AsyncioLoopRef& loop);
+    // `task` (an address running_task() gave) with its name and coroutine; with the defaults
+    // when its fields cannot be read as a task of `loop`.
+    RunningTask task_named(const RemoteMemory& memory, const AsyncioLoopRef& loop, std::uint64_t task);
     // A task's name ("Task-3", or the name given); nullopt when `task` cannot be read as a task of
     // that interpreter.
     std::optional<std::string> task_name(const RemoteMemory& memory, const AsyncioLoopRef& loop,

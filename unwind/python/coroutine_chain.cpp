@@ -43,6 +43,16 @@ GeneratorKind CoroutineChains::kind(const RemoteMemory& memory, std::uint64_t ob
     return GeneratorKind::none;
 }
 
+std::optional<std::string> CoroutineChains::name(const RemoteMemory& memory, std::uint64_t object) {
+    if (!plausible_object(object))
+        return std::nullopt;
+    if (kind(memory, object) == GeneratorKind::none) {
+        const std::string& type = types_.name(memory, containers_.type_of(memory, object));
+        return type.empty() ? std::nullopt : std::optional<std::string>(type);
+    }
+    return objects_.read_string(memory, read_pointer(memory, at(object, layout_.generator.qualname)));
+}
+
 CoroutineChains::Status CoroutineChains::frame_state_status(int state) const {
     const GeneratorFrameLayout& f = layout_.frame;
     if (state == f.state_created)

@@ -11,6 +11,8 @@
 #include "frame_walker.hpp"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace sampler::python {
@@ -32,6 +34,9 @@ class CoroutineChains {
         : layout_(layout), objects_(objects), walker_(walker), containers_(containers), types_(types) {}
 
     GeneratorKind kind(const RemoteMemory& memory, std::uint64_t object);
+    // The qualified name of a coroutine (or generator), "Worker.run", as its repr shows it; of
+    // any other awaitable, its type's name. A few reads; nullopt when unreadable.
+    std::optional<std::string> name(const RemoteMemory& memory, std::uint64_t object);
     // The coroutine (or generator) is running now: its chain is on a thread's stack.
     bool executing(const RemoteMemory& memory, std::uint64_t coroutine);
     // The chain of a coroutine that is not running: followed through each `await`. Empty for a

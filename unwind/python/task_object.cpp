@@ -58,10 +58,20 @@ std::uint64_t TaskObjects::loop_of(const RemoteMemory& memory, std::uint64_t tas
 }
 
 std::optional<TaskFields> TaskObjects::read(const RemoteMemory& memory, std::uint64_t task, TaskKind kind) {
+    return read_fields(memory, task, kind, true);
+}
+
+std::optional<TaskFields> TaskObjects::read_head(const RemoteMemory& memory, std::uint64_t task,
+                                                 TaskKind kind) {
+    return read_fields(memory, task, kind, false);
+}
+
+std::optional<TaskFields> TaskObjects::read_fields(const RemoteMemory& memory, std::uint64_t task,
+                                                   TaskKind kind, bool callbacks) {
     if (kind == TaskKind::c_task)
-        return read_c_task(memory, task);
+        return read_c_task(memory, task, callbacks);
     if (kind == TaskKind::python_task)
-        return read_python_task(memory, task);
+        return read_python_task(memory, task, callbacks);
     return std::nullopt;
 }
 
@@ -79,7 +89,8 @@ void TaskObjects::add_callbacks(const RemoteMemory& memory, std::uint64_t list, 
     }
 }
 
-std::optional<TaskFields> TaskObjects::read_c_task(const RemoteMemory& memory, std::uint64_t task) {
+std::optional<TaskFields> TaskObjects::read_c_task(const RemoteMemory& memory, std::uint64_t task,
+                                                   bool callbacks) {
     const FutureLayout& f = layout_.future;
     StructBytes bytes;
     if (!bytes.read(memory, task,
@@ -101,13 +112,16 @@ std::optional<TaskFields> TaskObjects::read_c_task(const RemoteMemory& memory, s
     fields.state = bytes.i32(f.state);
     if (fields.state < future_pending || fields.state > future_finished)
         return std::nullopt;
+    if (!callbacks)
+        return fields;
     if (const std::uint64_t first = bytes.u64(f.callback0); plausible_object(first))
         fields.callbacks.push_back(first);
     add_callbacks(memory, bytes.u64(f.callbacks), fields);
     return fields;
 }
 
-std::optional<TaskFields> TaskObjects::read_python_task(const RemoteMemory& memory, std::uint64_t task) {
+std::optional<TaskFields> TaskObjects::read_python_task(const RemoteMemory& memory, std::uint64_t task,
+                                                        bool callbacks) {
     auto attributes = instance_attributes(memory, globals_.dicts(), globals_.objects().layout(), task);
     if (!attributes)
         return std::nullopt;
@@ -130,7 +144,8 @@ std::optional<TaskFields> TaskObjects::read_python_task(const RemoteMemory& memo
         else if (text != "PENDING")
             return std::nullopt;
     }
-    add_callbacks(memory, get("_callbacks"), fields);
+    if (callbacks)
+        add_callbacks(memory, get("_callbacks"), fields);
     return fields;
 }
 

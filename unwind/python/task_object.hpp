@@ -40,6 +40,8 @@ class TaskObjects {
     // The loop the task belongs to (one read for the C Task); 0 when unreadable.
     std::uint64_t loop_of(const RemoteMemory& memory, std::uint64_t task, TaskKind kind);
     std::optional<TaskFields> read(const RemoteMemory& memory, std::uint64_t task, TaskKind kind);
+    // The same without the done callbacks (left empty): fewer reads, for a look per sample.
+    std::optional<TaskFields> read_head(const RemoteMemory& memory, std::uint64_t task, TaskKind kind);
     // The task's name; nullopt when unreadable.
     std::optional<std::string> name(const RemoteMemory& memory, std::uint64_t name_object);
 
@@ -58,8 +60,11 @@ class TaskObjects {
     void forget() { kinds_.clear(); }
 
   private:
-    std::optional<TaskFields> read_c_task(const RemoteMemory& memory, std::uint64_t task);
-    std::optional<TaskFields> read_python_task(const RemoteMemory& memory, std::uint64_t task);
+    std::optional<TaskFields> read_fields(const RemoteMemory& memory, std::uint64_t task, TaskKind kind,
+                                          bool callbacks);
+    std::optional<TaskFields> read_c_task(const RemoteMemory& memory, std::uint64_t task, bool callbacks);
+    std::optional<TaskFields> read_python_task(const RemoteMemory& memory, std::uint64_t task,
+                                               bool callbacks);
     void add_callbacks(const RemoteMemory& memory, std::uint64_t list, TaskFields& fields);
 
     const AsyncioLayout& layout_;
