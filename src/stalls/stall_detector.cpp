@@ -53,7 +53,7 @@ StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
         // a moment after their frames, when the next callback had started (we were descheduled
         // in between). They were of the callback before; this run starts here, with the task
         // name read for it then.
-        std::string task = std::move(thread.run->task);
+        std::optional<std::string> task = std::move(thread.run->task);
         thread.run.reset();
         outcome.ended_run = true;
         thread.run.emplace();
@@ -76,7 +76,7 @@ StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
     run.thread_name = seen.thread_name;
     if (run.root.empty())
         run.root = std::move(root);
-    if (!seen.task.empty())
+    if (seen.task && !run.task)
         run.task = seen.task;
     std::string key = stack_key(seen.callback_frames);
     if (auto known = run.stacks.find(key); known != run.stacks.end())
@@ -104,7 +104,7 @@ std::optional<Stall> StallDetector::stall_of(int pid, int tid, const Run& run, s
     stall.thread_name = run.thread_name;
     stall.start_ns = run.first_ns - std::min(run.first_ns, run.gap_before_ns / 2);
     stall.duration_ns = duration;
-    stall.task = run.task;
+    stall.task = run.task.value_or("");
     stall.observations = run.observations;
     stall.ongoing = ongoing;
     stall.began_before = run.began_before;
@@ -131,10 +131,13 @@ std::vector<Stall> StallDetector::open_stalls() const {
     return stalls;
 }
 
-bool StallDetector::continues_run(int pid, int tid, std::uint64_t callbacks_started) const {
+bool StallDetector::wants_task(int pid, int tid, std::uint64_t callbacks_started) const {
     auto found = threads_.find({pid, tid});
-    return found != threads_.end() && found->second.run &&
-           found->second.run->callbacks_started == callbacks_started;
+    const bool continues = found != threads_.end() && found->second.run &&
+                           found->second.run->callbacks_started == callbacks_started;
+    if (continues)
+        return !found->second.run->task.has_value();
+    return threshold_ns_ <= 2 * period_ns_;
 }
 
 std::optional<Stall> StallDetector::forget(int pid, int tid, std::uint64_t now_ns) {

@@ -26,8 +26,10 @@ struct LoopObservation {
     std::uint64_t time_ns = 0; // CLOCK_MONOTONIC
     LoopPhase phase = LoopPhase::not_a_loop;
     std::optional<std::uint64_t> callbacks_started; // nullopt: unknown (no run can be told)
-    std::string task;                               // the running task's name; empty: none
-    std::vector<Frame> callback_frames;             // see LoopPosition
+    // The running task's name (empty: none ran); nullopt when not read for this look: a run's
+    // task is read once, on its second look (see wants_task).
+    std::optional<std::string> task;
+    std::vector<Frame> callback_frames; // see LoopPosition
 };
 
 struct Stall {
@@ -61,9 +63,11 @@ class StallDetector {
     };
     // Observations of one thread come in time order.
     Outcome observe(const LoopObservation& observation);
-    // Whether an observation with this count would continue the thread's open run (then what
-    // names the run, its task, need not be read again).
-    bool continues_run(int pid, int tid, std::uint64_t callbacks_started) const;
+    // Whether a look inside a callback with this count should read the running task: once per
+    // run, on its second look, since most runs are seen once and too short to be stalls (a run
+    // seen once lasts at most two periods: see bounded_gap). On the first look when a run that
+    // short can be a stall (a threshold of two periods or less).
+    bool wants_task(int pid, int tid, std::uint64_t callbacks_started) const;
     // The runs still open that are stalls already (timed to their last observation), as ongoing,
     // left open: a live view counts a stall while it lasts, not only once it has ended.
     std::vector<Stall> open_stalls() const;
@@ -82,7 +86,7 @@ class StallDetector {
         bool began_before = false;
         std::string root; // what it runs: see run_root()
         std::string thread_name;
-        std::string task;
+        std::optional<std::string> task;                                            // nullopt: not read yet
         std::map<std::string, std::pair<std::uint64_t, std::vector<Frame>>> stacks; // by label
     };
     struct Thread {

@@ -117,9 +117,10 @@ LoopObservation StallWatch::observation(LoopThreads& loops, const AsyncioLoopRef
     seen.phase = position.phase;
     seen.callback_frames = std::move(position.callback_frames);
     seen.callbacks_started = callbacks_started;
-    // The task is named once per run: a run's later observations need not read it again.
+    // The task is named once per run, and only for a run seen twice: the reads it takes would
+    // otherwise be most of what --asyncio costs per sample, on a loop of short callbacks.
     if (seen.phase == LoopPhase::callback && callbacks_started &&
-        !detector_.continues_run(pid, tid, *callbacks_started))
+        detector_.wants_task(pid, tid, *callbacks_started))
         seen.task = loops.running_task_name(loop);
     return seen;
 }

@@ -55,7 +55,7 @@ std::vector<Frame> in_callback(std::vector<Frame> inner) {
 constexpr std::uint64_t ms = 1'000'000;
 
 LoopObservation seen(std::uint64_t time_ms, LoopPhase phase, std::optional<std::uint64_t> callbacks,
-                     std::string task = "", std::vector<Frame> frames = {}) {
+                     std::optional<std::string> task = std::nullopt, std::vector<Frame> frames = {}) {
     LoopObservation observation;
     observation.pid = 10;
     observation.tid = 11;
@@ -117,7 +117,8 @@ TEST_CASE("stalls: one long callback run is one stall, timed from the gaps aroun
     CHECK_FALSE(detector.observe(seen(0, LoopPhase::waiting, 5)).in_run);
     // (The thread was seen waiting first: the run began while watched.)
     for (std::uint64_t t = 10; t <= 200; t += 10) {
-        auto outcome = detector.observe(seen(t, LoopPhase::callback, 6, t == 10 ? "Task-2" : "", work));
+        auto outcome = detector.observe(seen(
+            t, LoopPhase::callback, 6, t == 10 ? std::optional<std::string>("Task-2") : std::nullopt, work));
         CHECK(outcome.in_run);
         CHECK_FALSE(outcome.ended_run);
     }
@@ -157,12 +158,12 @@ TEST_CASE(
     detector.observe(seen(0, LoopPhase::waiting, 1));
     // chatter's frames, but the count of the decoder's run that began just after them.
     CHECK(detector.observe(seen(10, LoopPhase::callback, 2, "decoder", chatter)).in_run);
-    auto outcome = detector.observe(seen(20, LoopPhase::callback, 2, "", decoder));
+    auto outcome = detector.observe(seen(20, LoopPhase::callback, 2, std::nullopt, decoder));
     CHECK(outcome.ended_run); // the chatter observation is dropped, not kept as the decoder's
     CHECK_FALSE(outcome.ended_stall);
     CHECK(outcome.in_run);
     for (std::uint64_t t = 30; t <= 220; t += 10)
-        detector.observe(seen(t, LoopPhase::callback, 2, "", decoder));
+        detector.observe(seen(t, LoopPhase::callback, 2, std::nullopt, decoder));
     auto end = detector.observe(seen(230, LoopPhase::waiting, 2));
     REQUIRE(end.ended_stall);
     CHECK(end.ended_stall->task == "decoder");
@@ -189,9 +190,8 @@ TEST_CASE("stalls: waiting in select is never a stall, nor a run under the thres
 TEST_CASE("stalls: a run still open when watching ends is told as ongoing", "[stalls]") {
     StallDetector detector(100 * ms, 10 * ms);
     for (std::uint64_t t = 0; t <= 300; t += 10)
-        detector.observe(seen(t, LoopPhase::callback, 1, t == 0 ? "Task-9" : ""));
-    CHECK(detector.continues_run(10, 11, 1));
-    CHECK_FALSE(detector.continues_run(10, 11, 2));
+        detector.observe(
+            seen(t, LoopPhase::callback, 1, t == 10 ? std::optional<std::string>("Task-9") : std::nullopt));
     std::vector<Stall> stalls = detector.finish(305 * ms);
     REQUIRE(stalls.size() == 1);
     CHECK(stalls[0].ongoing);
@@ -277,7 +277,7 @@ TEST_CASE("stalls: a run that is a stall already is seen while it lasts, and lef
         detector.observe(seen(t, LoopPhase::callback, 6, "decoder", work));
     CHECK(detector.open_stalls().empty()); // 80 ms + 5: not yet a stall
     for (std::uint64_t t = 100; t <= 150; t += 10)
-        detector.observe(seen(t, LoopPhase::callback, 6, "", work));
+        detector.observe(seen(t, LoopPhase::callback, 6, std::nullopt, work));
     std::vector<Stall> open = detector.open_stalls();
     REQUIRE(open.size() == 1);
     // Timed to its last observation: 10..150 ms, and half the gap before it.
@@ -289,7 +289,7 @@ TEST_CASE("stalls: a run that is a stall already is seen while it lasts, and lef
     CHECK(detector.open_stalls().size() == 1); // looking leaves it open
     // It goes on, and ends as one stall, told once.
     for (std::uint64_t t = 160; t <= 200; t += 10)
-        CHECK_FALSE(detector.observe(seen(t, LoopPhase::callback, 6, "", work)).ended_run);
+        CHECK_FALSE(detector.observe(seen(t, LoopPhase::callback, 6, std::nullopt, work)).ended_run);
     auto outcome = detector.observe(seen(210, LoopPhase::waiting, 6));
     REQUIRE(outcome.ended_stall);
     CHECK(outcome.ended_stall->duration_ns == 200 * ms);
@@ -437,4 +437,22 @@ TEST_CASE("stalls summed up: the tasks asyncio numbers, one per request of a ser
     // Each stall's own line still names its task.
     CHECK(stall_line(request("Task-202", sleep)).find("  Task-202 RequestHandler._handle_request (") !=
           std::string::npos);
+}
+
+TEST_CASE("stalls: a run's task is read once, on its second look, or on its first when that can be a stall",
+          "[stalls]") {
+    StallDetector detector(100 * ms, 10 * ms);
+    CHECK_FALSE(detector.wants_task(10, 11, 1)); // a first look: most runs end before a second
+    detector.observe(seen(0, LoopPhase::callback, 1));
+    CHECK(detector.wants_task(10, 11, 1));       // the same run, seen again
+    CHECK_FALSE(detector.wants_task(10, 11, 2)); // another run's first look
+    detector.observe(seen(10, LoopPhase::callback, 1, "Task-4"));
+    CHECK_FALSE(detector.wants_task(10, 11, 1)); // read already
+    // A plain callback: read, and none ran; not read again either.
+    detector.observe(seen(20, LoopPhase::callback, 2));
+    detector.observe(seen(30, LoopPhase::callback, 2, ""));
+    CHECK_FALSE(detector.wants_task(10, 11, 2));
+    // A threshold of two periods: a run seen once can be a stall, so its first look reads it.
+    StallDetector short_threshold(20 * ms, 10 * ms);
+    CHECK(short_threshold.wants_task(10, 11, 1));
 }
