@@ -21,6 +21,7 @@ const std::uint8_t* PageCachedMemory::page(std::uint64_t page_address) const {
     if (storage_.size() < (addresses_.size() + 1) * page_size)
         storage_.resize(max_pages_ * page_size); // once: later pauses reuse it
     std::uint8_t* slot = storage_.data() + addresses_.size() * page_size;
+    ++fetches_;
     if (!memory_.read(page_address, slot, page_size))
         return nullptr;
     addresses_.push_back(page_address);
@@ -44,6 +45,7 @@ void PageCachedMemory::prefetch(const std::vector<std::uint64_t>& pages) const {
     std::size_t first = addresses_.size();
     std::size_t done = 0;
     while (done < wanted.size()) {
+        ++fetches_;
         std::size_t read = memory_.read_blocks(wanted.data() + done, wanted.size() - done,
                                                storage_.data() + (first + done) * page_size, page_size);
         for (std::size_t i = 0; i < read; ++i) {
@@ -70,15 +72,19 @@ bool PageCachedMemory::read(std::uint64_t address, void* out, std::size_t size) 
     if (size == 0)
         return true;
     const std::uint64_t last = address + (size - 1);
-    if (size > 2 * page_size || last < address)
+    if (size > 2 * page_size || last < address) {
+        ++fetches_;
         return memory_.read(address, out, size);
+    }
     auto* into = static_cast<std::uint8_t*>(out);
     for (std::uint64_t at = address; at <= last;) {
         const std::uint64_t page_address = at & ~std::uint64_t(page_size - 1);
         const std::uint8_t* bytes = page(page_address);
         // A page that cannot be read whole (or no room left): let the target's memory decide.
-        if (!bytes)
+        if (!bytes) {
+            ++fetches_;
             return memory_.read(address, out, size);
+        }
         const std::size_t count = std::min<std::uint64_t>(last - at + 1, page_address + page_size - at);
         std::memcpy(into + (at - address), bytes + (at - page_address), count);
         if (page_address + page_size - 1 >= last)

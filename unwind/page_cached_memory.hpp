@@ -38,6 +38,8 @@ class PageCachedMemory final : public RemoteMemory {
     std::vector<std::uint64_t> used_pages() const;
 
     std::size_t pages_cached() const { return addresses_.size(); }
+    // Reads of the target made so far (prefetches, pages fetched, reads passed through).
+    std::optional<std::uint64_t> fetches() const override { return fetches_; }
 
   private:
     const std::uint8_t* page(std::uint64_t page_address) const; // nullptr: cannot be read or cached
@@ -48,6 +50,7 @@ class PageCachedMemory final : public RemoteMemory {
     mutable std::vector<std::uint64_t> addresses_; // addresses_[i] is the page held at storage_[i]
     mutable std::vector<bool> used_;               // used_[i]: a read has used addresses_[i]
     mutable std::vector<std::uint8_t> storage_;
+    mutable std::uint64_t fetches_ = 0;
 };
 
 } // namespace sampler

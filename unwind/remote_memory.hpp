@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace sampler {
 
@@ -34,6 +35,10 @@ class RemoteMemory {
         return done;
     }
 
+    // For a snapshot of the target (a cache of pages): how many times it has read the target so
+    // far, so a reader can tell whether a walk was served by what it held. nullopt for memory
+    // that reads the target on every call, or does not count.
+    virtual std::optional<std::uint64_t> fetches() const { return std::nullopt; }
     // read_scattered for `count` blocks of `size` bytes, block i from `addresses[i]` into
     // out + i * size.
     std::size_t read_blocks(const std::uint64_t* addresses, std::size_t count, std::uint8_t* out,

@@ -3,7 +3,10 @@
 
 #include "synthetic_python.hpp"
 
+#include "page_cached_memory.hpp"
+
 #include <catch2/catch.hpp>
+#include <functional>
 
 using namespace sampler;
 using namespace sampler::python;
@@ -289,6 +292,79 @@ TEST_CASE("a running thread's read checks its cached code objects and the GIL in
         CHECK(fresh.consistent);
         REQUIRE(fresh.thread);
         CHECK(fresh.thread->frames.back().name == "other");
+    }
+}
+
+namespace {
+
+// The target as the checks read it: after its first scattered read (the first check) it runs
+// on and calls another function in the innermost frame's place.
+class RunsOnAfterFirstCheck final : public RemoteMemory {
+  public:
+    RunsOnAfterFirstCheck(FakeMemory& memory, std::function<void()> run_on)
+        : memory_(memory), run_on_(std::move(run_on)) {}
+    bool read(std::uint64_t address, void* out, std::size_t size) const override {
+        return memory_.read(address, out, size);
+    }
+    std::size_t read_scattered(const Piece* pieces, std::size_t count) const override {
+        const std::size_t read = memory_.read_scattered(pieces, count);
+        if (scattered_++ == 0)
+            run_on_();
+        return read;
+    }
+
+  private:
+    FakeMemory& memory_;
+    std::function<void()> run_on_;
+    mutable int scattered_ = 0;
+};
+
+} // namespace
+
+TEST_CASE("a running thread's read holds when its top is unchanged right after the snapshot, whatever "
+          "it runs during the walk",
+          "[python][walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t outer = py.code("outer", "f.py", 1, table);
+        std::uint64_t inner = py.code("inner", "f.py", 10, table);
+        std::uint64_t frame = push_frame(py, outer, 0, 0, true);
+        for (int i = 0; i < 5; ++i)
+            frame = push_frame(py, inner, frame, 4, true);
+        py.thread_state(frame, 7);
+        PythonReader reader = py.reader();
+        const int code_at = layout->frames == FrameModel::frame_object ? layout->frame_object.code
+                                                                       : layout->interp_frame.code;
+        auto call_another = [&] { py.memory().put(frame + static_cast<std::uint64_t>(code_at), outer); };
+
+        // A first read fills the snapshot with the pages the thread's walk uses.
+        PageCachedMemory snapshot(py.memory());
+        REQUIRE(reader.read_running_thread(snapshot, py.memory(), 7, 100).consistent);
+        const std::vector<std::uint64_t> pages = snapshot.used_pages();
+
+        // Served by the snapshot, the walk's frames are the stack at the first check's instant,
+        // though the thread has moved on by the end of the walk.
+        snapshot.forget();
+        snapshot.prefetch(pages);
+        RunsOnAfterFirstCheck moves_on(py.memory(), call_another);
+        auto read = reader.read_running_thread(snapshot, moves_on, 7, 100);
+        CHECK(read.consistent);
+        REQUIRE(read.thread);
+        CHECK(read.thread->frames.front().name == "inner");
+
+        // The snapshot taken before the call, checked after it: torn.
+        py.memory().put(frame + static_cast<std::uint64_t>(code_at), inner);
+        snapshot.forget();
+        snapshot.prefetch(pages);
+        call_another();
+        CHECK_FALSE(reader.read_running_thread(snapshot, py.memory(), 7, 100).consistent);
+
+        // Memory that does not tell its fetches gets the check after the walk: the top moved on.
+        py.memory().put(frame + static_cast<std::uint64_t>(code_at), inner);
+        RunsOnAfterFirstCheck moves_on_again(py.memory(), call_another);
+        CHECK_FALSE(reader.read_running_thread(py.memory(), moves_on_again, 7, 100).consistent);
     }
 }
 

@@ -153,50 +153,55 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     thread.tid = tid;
     const std::uint64_t innermost = python::innermost_frame(target, snapshot, state);
     const std::uint64_t innermost_code = impl_->walker.code_of(snapshot, innermost);
-    std::vector<std::uint64_t>& unchecked = impl_->unchecked_codes;
-    unchecked.clear();
-    impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth), &unchecked);
 
     const python::ThreadStateLayout& t = target.layout.tstate;
     if (t.frame == python::absent) {
+        impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth));
         result.thread = std::move(thread);
         return result; // nothing to check against: not consistent
     }
-    // The check, straight from the target in one read: the same innermost frame, running the
-    // same code, and every code object the walk took from the cache still the one decoded. The
-    // line is not compared: a running thread moves on between any two reads, and the line
-    // recorded is the one the walk read, inside the checked window.
+    // The top of the stack as the snapshot has it: the thread's current frame, its innermost
+    // frame and that frame's code. Read again straight from the target, the same words tell
+    // whether the thread called or returned since. The line is not compared: a running thread
+    // moves on between any two reads, and the line recorded is the one the walk read.
     std::vector<RemoteMemory::Piece>& pieces = impl_->check_pieces;
-    pieces.clear();
     std::uint64_t expected[3];
     std::uint64_t got[3] = {};
-    pieces.push_back({state.address + static_cast<std::uint64_t>(t.frame), &got[0], 8});
-    expected[0] = state.frame;
-    if (t.cframe_current_frame != python::absent && state.frame != 0) {
-        pieces.push_back(
-            {state.frame + static_cast<std::uint64_t>(t.cframe_current_frame), &got[pieces.size()], 8});
-        expected[pieces.size() - 1] = innermost;
-    }
-    const int code_offset = impl_->walker.code_offset();
-    const bool check_code = innermost != 0 && code_offset != python::absent;
-    if (check_code) {
-        pieces.push_back({innermost + static_cast<std::uint64_t>(code_offset), &got[pieces.size()], 8});
-        expected[pieces.size() - 1] = innermost_code;
-    }
-    const std::size_t words = pieces.size();
-    std::sort(unchecked.begin(), unchecked.end());
-    unchecked.erase(std::unique(unchecked.begin(), unchecked.end()), unchecked.end());
-    const python::FieldRange identity = impl_->codes.identity_range();
-    const auto identity_size = static_cast<std::size_t>(identity.end - identity.begin);
-    std::vector<std::uint8_t>& identities = impl_->identity_bytes;
-    identities.resize(unchecked.size() * identity_size);
-    for (std::size_t i = 0; i < unchecked.size(); ++i)
-        pieces.push_back({unchecked[i] + static_cast<std::uint64_t>(identity.begin),
-                          identities.data() + i * identity_size, identity_size});
+    auto add_top_words = [&] {
+        pieces.push_back({state.address + static_cast<std::uint64_t>(t.frame), &got[0], 8});
+        expected[0] = state.frame;
+        if (t.cframe_current_frame != python::absent && state.frame != 0) {
+            pieces.push_back(
+                {state.frame + static_cast<std::uint64_t>(t.cframe_current_frame), &got[pieces.size()], 8});
+            expected[pieces.size() - 1] = innermost;
+        }
+        if (innermost != 0 && impl_->walker.code_offset() != python::absent) {
+            pieces.push_back({innermost + static_cast<std::uint64_t>(impl_->walker.code_offset()),
+                              &got[pieces.size()], 8});
+            expected[pieces.size() - 1] = innermost_code;
+        }
+        return pieces.size();
+    };
+    auto top_unchanged = [&](std::size_t words, std::size_t read) {
+        if (read < words)
+            return false;
+        const bool code_last = innermost != 0 && impl_->walker.code_offset() != python::absent;
+        for (std::size_t i = 0; i < words; ++i) {
+            const std::uint64_t value =
+                code_last && i == words - 1 ? got[i] & impl_->walker.code_mask() : got[i];
+            if (value != expected[i])
+                return false;
+        }
+        return true;
+    };
 
-    const std::size_t checked_pieces = pieces.size();
-    // Who holds the GIL, in the same read: exact for this sample at no extra system call. Last,
-    // so that words which cannot be read cost the GIL share, never the sample.
+    // The first check, right after the snapshot's top was read: unchanged since, the frames
+    // under it are as the snapshot has them (a frame's callers do not change while it runs),
+    // however long the walk then takes, as long as the walk reads nothing more of the target.
+    // Who holds the GIL rides along, last, so that words which cannot be read cost the GIL
+    // share, never the sample.
+    pieces.clear();
+    const std::size_t top_words = add_top_words();
     std::uint64_t holder_value = 0;
     std::int32_t locked_value = 0;
     std::optional<python::GilWords>& gil = main_gil_words(*impl_, live);
@@ -205,21 +210,44 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
         if (gil->locked != 0)
             pieces.push_back({gil->locked, &locked_value, sizeof locked_value});
     }
-
-    const std::size_t read = live.read_scattered(pieces.data(), pieces.size());
-    result.consistent = read >= checked_pieces;
-    for (std::size_t i = 0; i < words && result.consistent; ++i) {
-        const std::uint64_t value =
-            check_code && i == words - 1 ? got[i] & impl_->walker.code_mask() : got[i];
-        result.consistent = value == expected[i];
-    }
-    // A code object freed and its address reused: the cached entry is dropped, and the read
-    // again (by the caller) decodes the new one.
-    for (std::size_t i = 0; i < unchecked.size() && result.consistent; ++i)
-        result.consistent = impl_->codes.confirm(unchecked[i], identities.data() + i * identity_size);
-    if (gil && read >= checked_pieces && read < pieces.size())
+    const std::size_t first_read = live.read_scattered(pieces.data(), pieces.size());
+    const bool top_held = top_unchanged(top_words, first_read);
+    if (gil && first_read >= top_words && first_read < pieces.size())
         gil.reset(); // found wrong, or gone: look for it again
-    else if (gil && result.consistent) {
+    const bool gil_read = gil && first_read == pieces.size();
+    const std::optional<std::uint64_t> fetched_before_walk = snapshot.fetches();
+
+    std::vector<std::uint64_t>& unchecked = impl_->unchecked_codes;
+    unchecked.clear();
+    impl_->walker.walk(snapshot, innermost, thread, error_count, std::min(max_frames, max_depth), &unchecked);
+    const bool walk_from_snapshot = fetched_before_walk && snapshot.fetches() == fetched_before_walk;
+
+    // The second check, after the walk: every code object it took from the cache still the one
+    // decoded, and, when the first check failed or the walk had to read the target again, the
+    // top still the walk's (the frames then hold from the snapshot to this read).
+    std::sort(unchecked.begin(), unchecked.end());
+    unchecked.erase(std::unique(unchecked.begin(), unchecked.end()), unchecked.end());
+    const bool top_settled = top_held && walk_from_snapshot;
+    bool consistent = top_settled;
+    if (!top_settled || !unchecked.empty()) {
+        pieces.clear();
+        const std::size_t words = top_settled ? 0 : add_top_words();
+        const python::FieldRange identity = impl_->codes.identity_range();
+        const auto identity_size = static_cast<std::size_t>(identity.end - identity.begin);
+        std::vector<std::uint8_t>& identities = impl_->identity_bytes;
+        identities.resize(unchecked.size() * identity_size);
+        for (std::size_t i = 0; i < unchecked.size(); ++i)
+            pieces.push_back({unchecked[i] + static_cast<std::uint64_t>(identity.begin),
+                              identities.data() + i * identity_size, identity_size});
+        const std::size_t read = live.read_scattered(pieces.data(), pieces.size());
+        consistent = read == pieces.size() && (top_settled || top_unchanged(words, read));
+        // A code object freed and its address reused: the cached entry is dropped, and the read
+        // again (by the caller) decodes the new one.
+        for (std::size_t i = 0; i < unchecked.size() && consistent; ++i)
+            consistent = impl_->codes.confirm(unchecked[i], identities.data() + i * identity_size);
+    }
+    result.consistent = consistent;
+    if (gil_read && consistent) {
         result.gil_known = true;
         result.holds_gil = python::gil_holder_from(*gil, holder_value, locked_value) == state.address;
     }

@@ -82,17 +82,20 @@ class PythonReader {
     std::optional<PythonThread> read_thread(const RemoteMemory& memory, int tid,
                                             std::uint64_t* errors = nullptr,
                                             std::size_t max_frames = max_depth);
-    // One thread, read while it runs on (no thread is stopped), and checked afterwards: the read
-    // is `consistent` when the thread's current frame, its innermost frame and that frame's code,
-    // read again straight from `live` after the walk in one read, are the ones the walk saw, and
-    // every code object it took from the cache is still the one decoded (same read). Code objects
-    // are therefore not read during the walk once known. `snapshot` serves the walk (a page cache
-    // over `live`, emptied by the caller before each attempt, so the walk sees each page once).
-    // A thread state found once is remembered by tid, so a read does not rescan every thread.
+    // One thread, read while it runs on (no thread is stopped), and checked: the read is
+    // `consistent` when the top of its stack (the thread's current frame, its innermost frame and
+    // that frame's code), read again straight from `live` right after `snapshot` gave it, is
+    // unchanged and the walk then read nothing more from the target (so every frame came from
+    // the snapshot, taken while that frame was on top); or else when the same words read after
+    // the walk are still the walk's. Either way every code object the walk took from the cache
+    // must still be the one decoded. Code objects are therefore not read during the walk once
+    // known. `snapshot` serves the walk (a page cache over `live`, emptied by the caller before
+    // each attempt and filled with the pages the thread's last walk used: see fetches()). A
+    // thread state found once is remembered by tid, so a read does not rescan every thread.
     struct CheckedThread {
         std::optional<PythonThread> thread; // nullopt: no thread state has this tid
         bool consistent = false;
-        bool gil_known = false; // read with the check, so it holds for the same instant
+        bool gil_known = false; // read with the first check, so it holds for the same instant
         bool holds_gil = false;
     };
     CheckedThread read_running_thread(const RemoteMemory& snapshot, const RemoteMemory& live, int tid,
