@@ -174,14 +174,15 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2400, help="C++ work per thread (~3 s)")
     parser.add_argument("--python-rounds", type=int, default=300, help="Python work per run")
-    parser.add_argument("--only", choices=("native", "python"))
+    parser.add_argument("--only", choices=("native", "python", "asyncio"),
+                        help="one part: the C++ tables, the Python ones (asyncio's included), or asyncio's")
     args = parser.parse_args()
     have_perf = shutil.which("perf") is not None
     tmp = tempfile.mkdtemp(prefix="sampler-engines-")
     print("engines bench: %s, %d CPUs, %s" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(),
                                              "perf found" if have_perf else "perf not found"))
     perf_row = [("perf record dwarf -F 1000", "perf", 1000, [])] if have_perf else []
-    if args.only != "python":
+    if args.only in (None, "native"):
         one = Workload("C++ -O2 40 deep, 1 thread", [args.workload, "bench-threads", str(args.rounds), "40", "1"])
         run_table(one.name + ", 1000 Hz", one, [
             ("unprofiled", "none", 0, []),
@@ -206,39 +207,46 @@ def main():
         if not python or not os.path.exists(python):
             print("python: unavailable (no pyenv CPython 3.12; give --python)")
             return 0
-        deep = Workload("Python 20 deep (json, 1 thread)",
-                        [python, args.python_workload, str(args.python_rounds), "--depth", "20"], python=True)
-        run_table(deep.name + ", 1000 Hz", deep, [
-            ("unprofiled", "none", 0, []),
-            ("sampler (perf_event) -r 1000", "sampler", 1000, []),
-            ("sampler (perf_event) --native", "sampler", 1000, ["--native"]),
-            ("sampler --capture ptrace -r 1000", "ptrace", 1000, []),
-            ("sampler ptrace --native", "ptrace", 1000, ["--native"]),
-        ] + perf_row, args, tmp)
-        threads = Workload("Python 8 busy + 8 sleeping threads",
-                           [python, args.python_workload, str(max(1, args.python_rounds // 8)), "--threads", "8",
-                            "--sleepers", "8"], python=True, threads=16)
-        run_table(threads.name + ", 1000 Hz", threads, [
-            ("unprofiled", "none", 0, []),
-            ("sampler (perf_event) -r 1000", "sampler", 1000, []),
-            ("sampler (perf_event) --idle", "sampler", 1000, ["--idle"]),
-            ("sampler (perf_event) -r 100", "sampler", 100, []),
-            ("sampler --capture ptrace -r 1000", "ptrace", 1000, []),
-            ("sampler ptrace --idle", "ptrace", 1000, ["--idle"]),
-        ], args, tmp)
-        # --asyncio's cost: an event loop of many short callbacks (one round each), 100 Hz.
+        if args.only != "asyncio":
+            run_python_tables(python, args, tmp, perf_row)
+        # --asyncio's and --tasks' cost: an event loop of many short callbacks (one round each), 100 Hz.
         loop = Workload("Python asyncio, 4 tasks of short steps",
-                        [python, args.python_workload, str(max(1, args.python_rounds // 4)), "--tasks", "4"],
+                        [python, args.python_workload, str(max(1, args.python_rounds * 3)), "--tasks", "4"],
                         python=True)
         run_table(loop.name + ", 100 Hz", loop, [
             ("unprofiled", "none", 0, []),
             ("sampler (perf_event) -r 100", "sampler", 100, []),
             ("sampler (perf_event) --asyncio", "sampler", 100, ["--asyncio"]),
+            ("sampler (perf_event) --tasks", "sampler", 100, ["--tasks"]),
             ("sampler ptrace -r 100", "ptrace", 100, []),
             ("sampler ptrace --asyncio", "ptrace", 100, ["--asyncio"]),
         ], args, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def run_python_tables(python, args, tmp, perf_row):
+    """The Python workloads without asyncio: 20 deep, and 8 busy + 8 sleeping threads."""
+    deep = Workload("Python 20 deep (json, 1 thread)",
+                    [python, args.python_workload, str(args.python_rounds), "--depth", "20"], python=True)
+    run_table(deep.name + ", 1000 Hz", deep, [
+        ("unprofiled", "none", 0, []),
+        ("sampler (perf_event) -r 1000", "sampler", 1000, []),
+        ("sampler (perf_event) --native", "sampler", 1000, ["--native"]),
+        ("sampler --capture ptrace -r 1000", "ptrace", 1000, []),
+        ("sampler ptrace --native", "ptrace", 1000, ["--native"]),
+    ] + perf_row, args, tmp)
+    threads = Workload("Python 8 busy + 8 sleeping threads",
+                       [python, args.python_workload, str(max(1, args.python_rounds // 8)), "--threads", "8",
+                        "--sleepers", "8"], python=True, threads=16)
+    run_table(threads.name + ", 1000 Hz", threads, [
+        ("unprofiled", "none", 0, []),
+        ("sampler (perf_event) -r 1000", "sampler", 1000, []),
+        ("sampler (perf_event) --idle", "sampler", 1000, ["--idle"]),
+        ("sampler (perf_event) -r 100", "sampler", 100, []),
+        ("sampler --capture ptrace -r 1000", "ptrace", 1000, []),
+        ("sampler ptrace --idle", "ptrace", 1000, ["--idle"]),
+    ], args, tmp)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """The README demo's target: a small asyncio JSON service and the client that keeps it busy.
 
 It spends its CPU the way real web workers do: parsing and serializing JSON, validating
-payloads, formatting log lines, and a slow report that blocks the event loop.
+payloads, formatting log lines, a report built inside the event loop, and now and then an
+export of the recent orders, pretty-printed, that blocks the loop for a couple of hundred
+milliseconds: the stall README's asyncio incident walk-through finds.
 Usage: python3 demo_service.py [SECONDS]   (default: run until killed)
 """
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 
@@ -36,6 +39,12 @@ def build_report(orders):
 class OrderService:
     def __init__(self):
         self.orders = []
+        self.exports = open(os.devnull, "w")
+
+    def export_recent(self):
+        # Pretty-printed JSON takes the json module's pure-Python encoder: every other request
+        # waits while it runs.
+        self.exports.write(json.dumps(self.orders, indent=2, sort_keys=True))
 
     def handle(self, raw):
         order = json.loads(raw)
@@ -43,6 +52,8 @@ class OrderService:
         total = price_order(order)
         self.orders = (self.orders + [order])[-200:]
         log.info("order %s total %.2f items %d", order["id"], total, len(order["items"]))
+        if order["id"] % 500 == 0:
+            self.export_recent()
         if order["id"] % 50 == 0:
             return json.dumps({"id": order["id"], "report": build_report(self.orders)})
         return json.dumps({"id": order["id"], "total": total, "status": "accepted"})
