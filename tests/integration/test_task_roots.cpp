@@ -22,6 +22,11 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string fixture = source_path("tests/integration/python/task_split.py");
+#ifdef SAMPLER_SANITIZED_BUILD
+constexpr bool sanitized_build = true;
+#else
+constexpr bool sanitized_build = false;
+#endif
 const std::string no_task = "loop (no task)";
 
 struct Fixture {
@@ -134,15 +139,25 @@ void check_split(const Fixture& target, const Recorded& recorded) {
                          << by_root[nibbler] << ", " << no_task << " " << by_root[no_task]);
     REQUIRE(in_loop >= 400);
     CHECK(helper_samples > 0);
-    // The running task is read around the frames and a switch in between is settled by the
-    // coroutine the frames run: hardly any stack names the wrong task.
-    CHECK(misplaced <= in_loop / 50);
-    // 3:1 between the two tasks, which run the same code. The plain callback's 1 shares its root
-    // with the loop's own code, where a thread that waits (for the GIL, for a CPU) is read more
-    // often than its CPU time says on a busy machine: a wider margin.
-    CHECK(double(by_root[cruncher]) / double(by_root[cruncher] + by_root[nibbler]) ==
-          Approx(0.75).margin(0.1));
-    CHECK(double(by_root[no_task]) / double(in_loop) == Approx(0.2).margin(0.12));
+    if (sanitized_build) {
+        // Under ASan sampler takes about a millisecond per sample, the length of a task's step:
+        // the loop can switch away and back within one read, unseen (see the README's known
+        // limit). What is checked there is the roots' structure, and that most stacks are right.
+        CHECK(misplaced <= in_loop / 5);
+        CHECK(by_root[cruncher] > by_root[nibbler]);
+        CHECK(by_root[nibbler] > 0);
+        CHECK(by_root[no_task] > 0);
+    } else {
+        // The running task is read around the frames and a switch in between is settled by the
+        // coroutine the frames run: hardly any stack names the wrong task.
+        CHECK(misplaced <= in_loop / 50);
+        // 3:1 between the two tasks, which run the same code. The plain callback's 1 shares its
+        // root with the loop's own code, where a thread that waits (for the GIL, for a CPU) is
+        // read more often than its CPU time says on a busy machine: a wider margin.
+        CHECK(double(by_root[cruncher]) / double(by_root[cruncher] + by_root[nibbler]) ==
+              Approx(0.75).margin(0.1));
+        CHECK(double(by_root[no_task]) / double(in_loop) == Approx(0.2).margin(0.12));
+    }
     CHECK(recorded.result.err.find("sampler: --tasks: ") != std::string::npos);
     CHECK(recorded.result.err.find("stacks of event-loop threads have a task root") != std::string::npos);
     check_target_runs_on(target.process.pid());
