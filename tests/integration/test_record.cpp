@@ -212,8 +212,10 @@ TEST_CASE("record writes a flame graph by default", "[record][svg]") {
 
 TEST_CASE("record -- COMMAND starts the program and stops when it exits", "[record][command]") {
     std::string out = temp_path("command.txt");
+    // The command starts at once and runs while sampler loads its symbols: in the ASan build that
+    // took most of a 0.45 s run (36 samples). About 2 s of work leaves plenty sampled.
     CommandResult result = run_sampler(
-        {"record", "-f", "folded", "-r", "400", "-o", out, "--", fixture_path("workload"), "bench", "400"});
+        {"record", "-f", "folded", "-r", "400", "-o", out, "--", fixture_path("workload"), "bench", "1800"});
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     CHECK(result.err.find("target exited") != std::string::npos);
