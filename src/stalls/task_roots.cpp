@@ -42,11 +42,10 @@ void TaskRoots::add_sampled_stack(ProcessSampler& process, const ThreadInfo& thr
     std::optional<RunningTask> task;
     if (auto read = read_around_.extract({thread.pid, thread.tid})) {
         const ReadAround& around = read.mapped();
-        const std::uint64_t after_address = around.after ? around.after->address : 0;
-        if (around.before && *around.before != after_address)
+        if (around.before && *around.before != around.after)
             task = side_of_switch(*loops, *loop, around, innermost_first);
-        else
-            task = around.after;
+        else if (around.after != 0)
+            task = loops->task_named(*loop, around.after);
     } else {
         task = loops->running_task(*loop); // the first stack, before the hook was set
     }
@@ -64,22 +63,25 @@ void TaskRoots::add_sampled_stack(ProcessSampler& process, const ThreadInfo& thr
 std::optional<RunningTask> TaskRoots::side_of_switch(LoopThreads& loops, const AsyncioLoopRef& loop,
                                                      const ReadAround& read,
                                                      const std::vector<Frame>& innermost_first) {
-    if (read.after && frames_run_coroutine(innermost_first, read.after->coroutine))
-        return read.after;
-    std::optional<RunningTask> before;
-    if (*read.before != 0)
-        before = loops.task_named(loop, *read.before);
+    auto named = [&](std::uint64_t address) {
+        return address != 0 ? std::optional(loops.task_named(loop, address)) : std::nullopt;
+    };
+    std::optional<RunningTask> after = named(read.after);
+    if (after && frames_run_coroutine(innermost_first, after->coroutine))
+        return after;
+    std::optional<RunningTask> before = named(*read.before);
     if (before && frames_run_coroutine(innermost_first, before->coroutine))
         return before;
     // Neither task's coroutine runs: the loop's own code or a plain callback, outside any task.
-    if (!read.after || !before)
+    if (!after || !before)
         return std::nullopt;
-    return read.after;
+    return after;
 }
 
 void TaskRoots::on_python_read(ProcessSampler& process, int tid, ProcessSampler::PythonRead moment) {
     // The loops as last listed: listing them reads every task, not for a stopped thread nor
-    // between a sample's frames and its task.
+    // between a sample's frames and its task. Only the task's address is read here (one dict
+    // lookup); its name and coroutine once the stack is handed over, after the thread runs on.
     LoopThreads* loops = processes_.listed_loops(process);
     const AsyncioLoopRef* loop = loops ? loops->loop_of(tid) : nullptr;
     if (!loop)
@@ -87,13 +89,13 @@ void TaskRoots::on_python_read(ProcessSampler& process, int tid, ProcessSampler:
     ReadAround& around = read_around_[{process.pid(), tid}];
     switch (moment) {
     case ProcessSampler::PythonRead::stopped:
-        around = ReadAround{.before = std::nullopt, .after = loops->running_task(*loop)};
+        around = ReadAround{.before = std::nullopt, .after = loops->running_task_address(*loop)};
         break;
     case ProcessSampler::PythonRead::before:
-        around = ReadAround{.before = loops->running_task_address(*loop), .after = std::nullopt};
+        around = ReadAround{.before = loops->running_task_address(*loop), .after = 0};
         break;
     case ProcessSampler::PythonRead::after:
-        around.after = loops->running_task(*loop);
+        around.after = loops->running_task_address(*loop);
         break;
     }
 }

@@ -10,8 +10,9 @@
 // named (the frames were read on its side of the switch). So this sink sits right after the
 // engine, before --asyncio's stall watch (which may hand stacks on later, when the process can
 // no longer be read for them). Stacks of other threads, and of processes whose asyncio cannot be
-// read, pass unchanged. Per stack of a loop thread: the running-task dict read twice and a few
-// small reads; nothing is kept by a task's address.
+// read, pass unchanged. Per stack of a loop thread: the running-task dict read twice (only
+// that while a thread is stopped) and, after, a few small reads for the task's name and
+// coroutine; nothing is kept by a task's address.
 
 #include "asyncio_processes.hpp"
 #include "sample_sink.hpp"
@@ -45,10 +46,11 @@ class TaskRoots final : public SampleSink {
     std::uint64_t no_task_stacks() const { return no_task_stacks_; }
 
   private:
-    // The running task read around one read of a thread's frames, until its stack is handed over.
+    // The running task's address (0: none ran) read around one read of a thread's frames,
+    // until its stack is handed over.
     struct ReadAround {
-        std::optional<std::uint64_t> before; // its address (0: none); unset when not bracketed
-        std::optional<RunningTask> after;    // nullopt: none ran
+        std::optional<std::uint64_t> before; // unset when not bracketed (the thread was stopped)
+        std::uint64_t after = 0;
     };
     void on_python_read(ProcessSampler& process, int tid, ProcessSampler::PythonRead moment);
     // Which side of a switch the frames were read on: the task whose coroutine they run.
