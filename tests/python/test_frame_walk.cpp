@@ -243,6 +243,31 @@ TEST_CASE("code objects are decoded once, and again when their address is reused
     }
 }
 
+TEST_CASE("lines found once per offset are found again from the memo, each offset its own",
+          "[python][walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        std::uint64_t code = py.code("loop", "f.py", 10, three_line_table(*layout));
+        // Three threads in the same code object, each at an offset of another line.
+        py.thread_state(push_frame(py, code, 0, 0, true), 1);
+        py.thread_state(push_frame(py, code, 0, 4, true), 2);
+        py.thread_state(push_frame(py, code, 0, 8, true), 3);
+        PythonReader reader = py.reader();
+        for (int pass = 0; pass < 3; ++pass) {
+            INFO("pass " << pass);
+            auto threads = reader.read_threads(py.memory());
+            REQUIRE(threads.size() == 3);
+            std::vector<std::uint32_t> lines;
+            for (const PythonThread& thread : threads) {
+                REQUIRE(thread.frames.size() == 1);
+                lines.push_back(thread.frames[0].line);
+            }
+            CHECK(lines == std::vector<std::uint32_t>{12, 11, 10}); // newest thread first
+        }
+    }
+}
+
 TEST_CASE("a running thread's read checks its cached code objects and the GIL in one read",
           "[python][walk]") {
     for (const PythonLayout* layout : all_layouts) {

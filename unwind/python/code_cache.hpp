@@ -21,6 +21,11 @@ struct CodeInfo {
     int first_line = 0;
     std::vector<std::uint8_t> line_table; // empty when unreadable: lines are then unknown
     int first_traceable = 0;              // code units before the first traceable one (3.11+)
+    // Lines already found, by byte offset: a hot loop's few offsets then cost a lookup per
+    // sample, not a decode of the table from its start. It belongs to this code object, and
+    // goes with it when the cache drops it. Bounded by max_memo_lines.
+    static constexpr std::size_t max_memo_lines = 512;
+    mutable std::unordered_map<int, std::uint32_t> line_memo;
 };
 
 class CodeCache {

@@ -103,9 +103,17 @@ PythonFrame FrameWalker::make_frame(const CodeInfo* code, std::int64_t byte_offs
     frame.name = code->name;
     frame.file = code->file;
     frame.first_line = code->first_line > 0 ? static_cast<std::uint32_t>(code->first_line) : 0;
-    if (byte_offset <= INT_MAX)
-        frame.line = line_for_offset(objects_.layout().line_table, code->line_table, code->first_line,
-                                     static_cast<int>(std::max<std::int64_t>(byte_offset, -1)));
+    if (byte_offset <= INT_MAX) {
+        const int offset = static_cast<int>(std::max<std::int64_t>(byte_offset, -1));
+        if (auto known = code->line_memo.find(offset); known != code->line_memo.end()) {
+            frame.line = known->second;
+        } else {
+            frame.line =
+                line_for_offset(objects_.layout().line_table, code->line_table, code->first_line, offset);
+            if (code->line_memo.size() < CodeInfo::max_memo_lines)
+                code->line_memo.emplace(offset, frame.line);
+        }
+    }
     return frame;
 }
 
