@@ -1,5 +1,7 @@
 #include "thread_capture.hpp"
 
+#include "sampler/clock.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <ctime>
@@ -16,12 +18,6 @@ namespace {
 
 int g_last_attach_errno = 0;
 std::vector<int> g_lingering; // seized threads that had not stopped when we gave up waiting
-
-std::uint64_t monotonic_nanoseconds() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
-}
 
 enum class StopResult { stopped, exited, timed_out };
 
@@ -85,13 +81,13 @@ StopResult wait_for_stop(int tid, std::uint64_t give_up_after, int& pending_sign
             return result > 0 ? StopResult::stopped : StopResult::exited;
         sched_yield();
     }
-    const std::uint64_t started = monotonic_nanoseconds();
+    const std::uint64_t started = monotonic_ns();
     WaitTimer timer;
     for (;;) {
         int result = check_stop(tid, 0, pending_signal);
         if (result != 0)
             return result > 0 ? StopResult::stopped : StopResult::exited;
-        if (monotonic_nanoseconds() - started > give_up_after)
+        if (monotonic_ns() - started > give_up_after)
             return StopResult::timed_out;
     }
 }
@@ -140,7 +136,7 @@ CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapsho
     }
     // The pause runs from the interrupt to the detach call: before PTRACE_INTERRUPT the thread
     // runs on, and once PTRACE_DETACH wakes it, any time we then wait for a CPU is ours, not its.
-    std::uint64_t started = monotonic_nanoseconds();
+    std::uint64_t started = monotonic_ns();
     if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
         // Not stopped, so it cannot be detached by PTRACE_DETACH; let it stop and go later.
         g_lingering.push_back(tid);
@@ -167,7 +163,7 @@ CaptureStatus capture_thread(int tid, const CaptureLimits& limits, ThreadSnapsho
         out.stack.clear();
     if (status == CaptureStatus::ok && while_stopped)
         while_stopped();
-    out.pause_nanoseconds = monotonic_nanoseconds() - started;
+    out.pause_nanoseconds = monotonic_ns() - started;
     return status;
 }
 

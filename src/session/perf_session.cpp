@@ -3,6 +3,7 @@
 #include "own_cpu.hpp"
 #include "perf_capture.hpp"
 #include "proc_threads.hpp"
+#include "sampler/clock.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
 
@@ -25,12 +26,6 @@ namespace sampler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::uint64_t monotonic_nanoseconds() {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
-}
 
 // Counts distinct sampling periods (the perf engine's "rounds") in bounded memory: samples from
 // different rings arrive out of order, but only by a few drains.
@@ -455,7 +450,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
                 if (auto info = read_thread_info(pid, tid); info && !info->running())
                     session.note_sleeping_thread(pid, tid, capture_options.registers_and_stack);
     }
-    session.end_of_drain(monotonic_nanoseconds()); // thread names, before the first tick
+    session.end_of_drain(monotonic_ns()); // thread names, before the first tick
     if (options.on_started)
         options.on_started();
     if (capture.kernel_time_excluded())
@@ -467,7 +462,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     // symbols and line tables for the first stacks) is not the cost of a sample.
     double cpu_at_start = -1;
     std::uint64_t samples_at_cpu_start = 0;
-    const std::uint64_t start_ns = monotonic_nanoseconds();
+    const std::uint64_t start_ns = monotonic_ns();
     session.start_clock(start_ns);
     const std::uint64_t on_cpu_at_start = capture.on_cpu_nanoseconds();
     auto last_expected_update = Clock::now();
@@ -480,7 +475,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     // Wall-clock ticks: --idle's, and a sink's that watches threads whether they run or not.
     const bool ticking = wall || sink.wants_periods();
     while (true) {
-        std::uint64_t now_ns = monotonic_nanoseconds();
+        std::uint64_t now_ns = monotonic_ns();
         std::uint64_t wake_ns = std::min(deadline_ns, ticking ? next_tick_ns : now_ns + 50'000'000);
         if (!session.process_queue(std::chrono::milliseconds(2)))
             wake_ns = now_ns; // more to unwind: only empty the rings, do not wait
@@ -492,7 +487,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             cpu_at_start = own_cpu_seconds();
             samples_at_cpu_start = report.thread_samples;
         }
-        now_ns = monotonic_nanoseconds();
+        now_ns = monotonic_ns();
         if (ticking && next_tick_ns <= now_ns) {
             if (now_ns > next_tick_ns + 100 * period_ns) {
                 // Far behind (the machine took our CPU): skip, rather than emit a burst.
@@ -557,13 +552,13 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     capture.stop();
     capture.drain(session);
     const std::uint64_t on_cpu_at_end = capture.on_cpu_nanoseconds();
-    report.elapsed_seconds = double(monotonic_nanoseconds() - start_ns) / 1e9;
+    report.elapsed_seconds = double(monotonic_ns() - start_ns) / 1e9;
     session.process_queue(std::chrono::hours(1));
     if (cpu_at_start >= 0) {
         report.sampling_cpu_seconds = own_cpu_seconds() - cpu_at_start;
         report.sampling_cpu_samples = report.thread_samples - samples_at_cpu_start;
     }
-    session.end_of_drain(monotonic_nanoseconds());
+    session.end_of_drain(monotonic_ns());
     const std::uint64_t on_cpu = on_cpu_at_end - std::min(on_cpu_at_end, on_cpu_at_start);
     report.expected_samples = double(on_cpu) * options.rate_hz / 1e9;
     report.lost_samples += capture.lost_records();

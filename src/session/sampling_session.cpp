@@ -3,6 +3,7 @@
 #include "own_cpu.hpp"
 #include "perf_session.hpp"
 #include "proc_threads.hpp"
+#include "sampler/clock.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
 
@@ -21,11 +22,6 @@ namespace sampler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::uint64_t monotonic_now_ns() { // steady_clock is CLOCK_MONOTONIC, the clock samples are timed by
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
 
 class Session {
   public:
@@ -102,7 +98,7 @@ class Session {
         update_process_facts();
         ++report_.ticks;
         if (sink_.wants_periods())
-            sink_.on_period(monotonic_now_ns(), processes_);
+            sink_.on_period(monotonic_ns(), processes_);
     }
 
     SessionReport& report() { return report_; }

@@ -1,5 +1,6 @@
 #include "stall_watch.hpp"
 
+#include "sampler/clock.hpp"
 #include "sampler/error.hpp"
 
 #include <algorithm>
@@ -8,12 +9,6 @@
 
 namespace sampler {
 namespace {
-
-std::uint64_t clock_ns(clockid_t clock) {
-    timespec now{};
-    clock_gettime(clock, &now);
-    return std::uint64_t(now.tv_sec) * 1'000'000'000u + std::uint64_t(now.tv_nsec);
-}
 
 std::chrono::steady_clock::time_point steady_at(std::uint64_t monotonic_ns) {
     return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(monotonic_ns));
