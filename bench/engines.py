@@ -173,7 +173,8 @@ def main():
     parser.add_argument("--python", help="CPython for the Python tables (default: pyenv's 3.12)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2400, help="C++ work per thread (~3 s)")
-    parser.add_argument("--python-rounds", type=int, default=300, help="Python work per run")
+    parser.add_argument("--python-rounds", type=int, default=3000,
+                        help="Python work per run (3000: about 2 s of one thread here)")
     parser.add_argument("--only", choices=("native", "python", "asyncio"),
                         help="one part: the C++ tables, the Python ones (asyncio's included), or asyncio's")
     args = parser.parse_args()
@@ -211,7 +212,7 @@ def main():
             run_python_tables(python, args, tmp, perf_row)
         # --asyncio's and --tasks' cost: an event loop of many short callbacks (one round each), 100 Hz.
         loop = Workload("Python asyncio, 4 tasks of short steps",
-                        [python, args.python_workload, str(max(1, args.python_rounds * 3)), "--tasks", "4"],
+                        [python, args.python_workload, str(max(1, args.python_rounds * 3 // 10)), "--tasks", "4"],
                         python=True)
         run_table(loop.name + ", 100 Hz", loop, [
             ("unprofiled", "none", 0, []),
