@@ -152,13 +152,11 @@ TEST_CASE("top's full-screen view answers keys and leaves the target running", "
     const std::string pid = std::to_string(target.pid());
     TmuxServer tmux(tmux_path);
     const std::string session = "top";
-    // The pane's shell records sampler's exit code: tmux itself cannot be relied on for it (its
-    // libutempter can swallow the SIGCHLD, leaving #{pane_dead_status} empty). remain-on-exit
-    // keeps the pane, so it can still be captured after sampler is gone.
+    // remain-on-exit keeps the pane, so it can still be captured after sampler is gone.
     const std::string exit_file = temp_path("top-exit-" + pid);
     RemovedAtEnd remove_exit_file{exit_file};
     CommandResult started = tmux.run({"new-session", "-d", "-s", session, "-x", "160", "-y", "40",
-                                      sampler_binary() + " top --pid " + pid + "; echo $? > " + exit_file,
+                                      recording_exit_code(sampler_binary() + " top --pid " + pid, exit_file),
                                       ";", "set-option", "-t", session, "remain-on-exit", "on"});
     INFO("tmux: " << started.err);
     REQUIRE(started.exit_code == 0);
@@ -191,11 +189,7 @@ TEST_CASE("top's full-screen view answers keys and leaves the target running", "
         CHECK(contains(screen, "PAUSED"));
 
         tmux.send_keys(session, "q");
-        std::string exit_code = read_file(exit_file);
-        for (auto deadline = std::chrono::steady_clock::now() + 20s;
-             exit_code.empty() && std::chrono::steady_clock::now() < deadline;
-             exit_code = read_file(exit_file))
-            std::this_thread::sleep_for(50ms);
+        const std::string exit_code = wait_for_exit_code(exit_file);
         UNSCOPED_INFO("after q:\n" << tmux.capture(session));
         CHECK(exit_code == "0\n");
         // The terminal is restored: the full-screen view is gone from the pane.

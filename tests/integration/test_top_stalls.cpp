@@ -206,8 +206,11 @@ TEST_CASE("Python: top --asyncio's key S switches to the stall culprits and back
     const std::string pid = std::to_string(target.process.pid());
     TmuxServer tmux(tmux_path);
     const std::string session = "top-stalls";
-    CommandResult started = tmux.run({"new-session", "-d", "-s", session, "-x", "200", "-y", "40",
-                                      sampler_binary() + " top --asyncio --delay 0.5 --pid " + pid});
+    const std::string exit_file = temp_path("top-stalls-exit-" + pid);
+    RemovedAtEnd remove_exit_file{exit_file};
+    CommandResult started = tmux.run(
+        {"new-session", "-d", "-s", session, "-x", "200", "-y", "40",
+         recording_exit_code(sampler_binary() + " top --asyncio --delay 0.5 --pid " + pid, exit_file)});
     INFO("tmux: " << started.err);
     REQUIRE(started.exit_code == 0);
 
@@ -248,5 +251,6 @@ TEST_CASE("Python: top --asyncio's key S switches to the stall culprits and back
     UNSCOPED_INFO("after ?:\n" << screen);
     CHECK(screen.find("the stall culprits / back (--asyncio)") != std::string::npos);
     tmux.send_keys(session, "q");
+    CHECK(wait_for_exit_code(exit_file) == "0\n");
     check_target_runs_on(target.process.pid());
 }

@@ -81,4 +81,25 @@ struct RemovedAtEnd {
     ~RemovedAtEnd() { ::unlink(path.c_str()); }
 };
 
+// A command for a pane that runs `command` and then writes its exit code to `exit_file`: tmux
+// itself cannot be relied on for it (its libutempter can swallow the SIGCHLD, leaving
+// #{pane_dead_status} empty).
+inline std::string recording_exit_code(const std::string& command, const std::string& exit_file) {
+    return command + "; echo $? > " + exit_file;
+}
+
+// The exit code recording_exit_code() wrote ("0\n"), waiting for it at most `timeout`; empty
+// when the command has not ended. A test checks the target only after this: until sampler has
+// exited, the ptrace engine may hold a thread stopped for the sample it is taking.
+inline std::string wait_for_exit_code(const std::string& exit_file,
+                                      std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string code = read_file(exit_file);
+    while (code.empty() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        code = read_file(exit_file);
+    }
+    return code;
+}
+
 } // namespace sampler::testing
