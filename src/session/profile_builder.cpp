@@ -1,6 +1,7 @@
 #include "profile_builder.hpp"
 
 #include "process_maps.hpp"
+#include "sampler/clock.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -79,13 +80,9 @@ void ProfileBuilder::add_modules(const std::vector<ModuleRecord>& modules) {
 }
 
 void ProfileBuilder::add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) {
-    // steady_clock is CLOCK_MONOTONIC, which sampled_ns is in: a stack handed over late (held
-    // back by --stalls-only) keeps the time it was taken at.
-    const auto now = std::chrono::steady_clock::now();
+    // A stack handed over late (held back by --stalls-only) keeps the time it was taken at.
     add_stack_at(thread, innermost_first,
-                 thread.sampled_ns
-                     ? std::chrono::steady_clock::time_point(std::chrono::nanoseconds(thread.sampled_ns))
-                     : now);
+                 thread.sampled_ns ? steady_at(thread.sampled_ns) : std::chrono::steady_clock::now());
 }
 
 void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Frame>& innermost_first,

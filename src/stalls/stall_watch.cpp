@@ -8,13 +8,6 @@
 #include <ctime>
 
 namespace sampler {
-namespace {
-
-std::chrono::steady_clock::time_point steady_at(std::uint64_t monotonic_ns) {
-    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(monotonic_ns));
-}
-
-} // namespace
 
 StallWatch::StallWatch(SampleSink& inner, StallWatchOptions options)
     : StallWatch(inner, nullptr, std::move(options)) {}

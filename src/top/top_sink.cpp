@@ -1,6 +1,7 @@
 #include "top_sink.hpp"
 
 #include "proc_threads.hpp"
+#include "sampler/clock.hpp"
 #include "top_labels.hpp"
 #include "top_processes.hpp"
 
@@ -60,12 +61,6 @@ std::string process_label(const TopSnapshot& snapshot, int pid) {
     if (at == pids.end())
         return text + ", ended";
     return text + ", " + std::to_string(at - pids.begin() + 1) + " of " + std::to_string(pids.size());
-}
-
-std::uint64_t monotonic_ns(std::chrono::steady_clock::time_point at) {
-    // steady_clock is CLOCK_MONOTONIC, the clock stalls are timed on.
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
 }
 
 bool has_python_frames(const std::vector<Frame>& frames) {
