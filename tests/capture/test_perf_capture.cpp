@@ -3,6 +3,7 @@
 // only while a thread runs, from threads started after the events were opened too.
 
 #include "perf_capture.hpp"
+#include "proc_threads.hpp"
 #include "skips.hpp"
 
 #include <atomic>
@@ -103,6 +104,83 @@ TEST_CASE("perf capture: a busy thread started later is sampled at its rate, a s
         received += count;
     CHECK(received >= expected * 0.8);
     CHECK(received <= expected * 1.1 + 5);
+}
+
+// A busy thread spinning 300 ms of CPU, its tid known once it runs.
+struct BusyThread {
+    std::atomic<int> tid{0};
+    std::atomic<bool> done{false};
+    std::thread thread{[this] {
+        tid = this_tid();
+        spin_on_cpu_for(std::chrono::milliseconds(300));
+        done = true;
+    }};
+    BusyThread() {
+        while (tid == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ~BusyThread() { thread.join(); }
+};
+
+// Python-only sampling at 1000 Hz of this process; `received` counts every sample drained.
+struct ThreadOnlyCapture {
+    PerfCaptureOptions options = [] {
+        PerfCaptureOptions thread_only;
+        thread_only.rate_hz = 1000;
+        thread_only.registers_and_stack = false;
+        return thread_only;
+    }();
+    PerfCapture capture{options};
+    PerfUnavailable why;
+    int received = 0;
+
+    // Drains until `thread` is done; its samples.
+    int samples_of(BusyThread& thread) {
+        CountingHandler handler;
+        while (!thread.done) {
+            capture.wait(5);
+            capture.drain(handler);
+        }
+        capture.drain(handler);
+        for (auto& [tid, count] : handler.samples_by_tid)
+            received += count;
+        return handler.samples_by_tid[thread.tid.load()];
+    }
+
+    // What was received matches the CPU time the sampled threads used, counted once.
+    void check_received_matches_cpu_time() const {
+        const double expected = double(capture.on_cpu_nanoseconds()) * options.rate_hz / 1e9;
+        INFO("received " << received << ", expected " << expected);
+        CHECK(received >= expected * 0.8);
+        CHECK(received <= expected * 1.1 + 5);
+    }
+};
+
+TEST_CASE("perf capture: a thread started after the listing, before the events opened, is sampled once") {
+    ThreadOnlyCapture sampling;
+    if (!PerfCapture::probe(getpid(), sampling.why))
+        testing::skip_test("perf_event unavailable here: " + sampling.why.reason);
+    // The listing misses the thread, and no event was open when it started: nothing inherited.
+    const std::vector<int> listing = list_threads(getpid());
+    BusyThread late;
+    REQUIRE(sampling.capture.add_listed_threads(getpid(), listing, sampling.why));
+    const int samples = sampling.samples_of(late);
+    // 300 ms at 1000 Hz, less what it ran before its event opened.
+    CHECK(samples > 200);
+    CHECK(samples < 400);
+    sampling.check_received_matches_cpu_time();
+}
+
+TEST_CASE("perf capture: a thread that inherited an event and was then given its own is counted once") {
+    ThreadOnlyCapture sampling;
+    if (!sampling.capture.add_process(getpid(), sampling.why))
+        testing::skip_test("perf_event unavailable here: " + sampling.why.reason);
+    BusyThread inheriting;                                         // inherits this thread's event
+    REQUIRE(sampling.capture.add_process(getpid(), sampling.why)); // and now gets one of its own
+    const int samples = sampling.samples_of(inheriting);
+    CHECK(samples > 200);
+    CHECK(samples < 400); // not twice
+    sampling.check_received_matches_cpu_time();
 }
 
 } // namespace

@@ -212,14 +212,24 @@ TEST_CASE("Python: --subprocesses follows workers started while recording", "[py
             auto folded =
                 record(target, {"-r", "100", "-d", "3", "--subprocesses"}, "py-sub-" + interpreter.label);
             std::map<std::string, long> per_process;
+            long in_workers = 0;
             for (const auto& [stack, count] : folded) {
                 CHECK(stack.rfind("process ", 0) == 0);
-                if (stack.find("worker_loop (workers.py:") != std::string::npos)
+                if (stack.find("worker_loop (workers.py:") != std::string::npos) {
                     per_process[stack.substr(0, stack.find(';'))] += count;
+                    in_workers += count;
+                }
             }
+            INFO("samples in worker_loop " << in_workers << " of " << total_samples(folded));
             CHECK(per_process.size() == 2);
-            for (const auto& [root, count] : per_process)
-                CHECK(count > 30);
+            // The parent only waits: the workers hold nearly all samples and, doing the same
+            // work on two CPUs, share them about evenly however little CPU the machine leaves
+            // them (about 180 each on a quiet one).
+            CHECK(in_workers >= total_samples(folded) * 8 / 10);
+            for (const auto& [root, count] : per_process) {
+                CHECK(count >= 10);
+                CHECK(count >= in_workers / 4);
+            }
         }
     }
 }

@@ -135,28 +135,38 @@ TEST_CASE("200-deep recursion is unwound completely", "[record][recursion]") {
 }
 
 TEST_CASE("threads created while recording are sampled, each under its own root", "[record][threads]") {
-    ChildProcess target({fixture_path("workload"), "late"});
-    wait_until_started(target); // the workers start one second after launch
-    // One recording: a second one would find the threads already there.
-    auto folded = record_once(target, {"-r", "400", "-d", "3", "--threads"}, "late");
-    std::map<std::string, long> per_thread;
+    // Each recording needs a new target (a second one would find the threads already there);
+    // a busy machine may leave the threads so little CPU that one has too few samples to
+    // compare, so up to three targets, each of whose recordings must see both threads.
     long late = 0;
-    for (const auto& [stack, count] : folded)
-        if (stack.find("late_thread_work()") != std::string::npos) {
-            per_thread[stack.substr(0, stack.find(';'))] += count;
-            late += count;
+    long total = 0;
+    for (int attempt = 0; attempt < 3 && late <= 100; ++attempt) {
+        ChildProcess target({fixture_path("workload"), "late"});
+        wait_until_started(target); // the workers start one second after launch
+        auto folded = record_once(target, {"-r", "400", "-d", "3", "--threads"}, "late");
+        std::map<std::string, long> per_thread;
+        long in_recording = 0;
+        for (const auto& [stack, count] : folded)
+            if (stack.find("late_thread_work()") != std::string::npos) {
+                per_thread[stack.substr(0, stack.find(';'))] += count;
+                in_recording += count;
+            }
+        late += in_recording;
+        total += total_samples(folded);
+        INFO("late threads seen: " << per_thread.size() << ", samples in late_thread_work " << in_recording
+                                   << " of " << total_samples(folded));
+        REQUIRE(per_thread.size() == 2);
+        // The two workers, doing the same work, share the samples about evenly however little
+        // CPU the machine leaves them.
+        for (const auto& [root, count] : per_thread) {
+            CHECK(root.rfind("thread ", 0) == 0);
+            if (in_recording >= 40)
+                CHECK(count >= in_recording / 4);
         }
-    INFO("late threads seen: " << per_thread.size() << ", samples in late_thread_work " << late << " of "
-                               << total_samples(folded));
-    CHECK(per_thread.size() == 2);
-    // Main only sleeps: the two workers, doing the same work, share the samples about evenly
-    // however little CPU the machine leaves them.
-    REQUIRE(late > 100);
-    CHECK(late >= total_samples(folded) * 95 / 100);
-    for (const auto& [root, count] : per_thread) {
-        CHECK(root.rfind("thread ", 0) == 0);
-        CHECK(count >= late / 4);
     }
+    INFO("samples in late_thread_work " << late << " of " << total);
+    REQUIRE(late > 100);
+    CHECK(late >= total * 95 / 100); // main only sleeps
 }
 
 TEST_CASE("stripped executables still give .dynsym names or module+offset", "[record][stripped]") {

@@ -256,26 +256,44 @@ bool PerfCapture::open_thread(int pid, int tid, int& error) {
 }
 
 bool PerfCapture::add_process(int pid, PerfUnavailable& why) {
-    std::vector<int> tids = list_threads(pid);
+    return add_listed_threads(pid, list_threads(pid), why);
+}
+
+bool PerfCapture::add_listed_threads(int pid, const std::vector<int>& tids, PerfUnavailable& why) {
     if (tids.empty()) {
         why = {ESRCH, "the process has no threads left"};
         return false;
     }
     std::size_t opened = 0;
     int last_error = 0;
-    for (int tid : tids) {
-        if (by_tid_.contains(tid)) {
-            ++opened;
-            continue;
+    const auto open_each = [&](const std::vector<int>& listed) {
+        for (int tid : listed) {
+            if (by_tid_.contains(tid)) {
+                ++opened;
+                continue;
+            }
+            int error = 0;
+            if (open_thread(pid, tid, error)) {
+                ++opened;
+            } else if (error != ESRCH) {
+                last_error = error;
+                if (opened == 0)
+                    return; // the first refusal decides: the engine is not available here
+            }
         }
-        int error = 0;
-        if (open_thread(pid, tid, error)) {
-            ++opened;
-        } else if (error != ESRCH) {
-            last_error = error;
-            if (opened == 0)
-                break; // the first refusal decides: the engine is not available here
-        }
+    };
+    open_each(tids);
+    // A thread created after the listing but before its creator's event was opened inherits
+    // nothing: without this second look it would never be sampled. One created after the
+    // opening inherits the event and is opened here too; drain() counts it once.
+    for (int look = 0; look < 4 && opened > 0; ++look) {
+        std::vector<int> missed;
+        for (int tid : list_threads(pid))
+            if (!by_tid_.contains(tid))
+                missed.push_back(tid);
+        if (missed.empty())
+            break;
+        open_each(missed);
     }
     if (opened == 0) {
         why = {last_error ? last_error : ESRCH,
@@ -283,6 +301,16 @@ bool PerfCapture::add_process(int pid, PerfUnavailable& why) {
         return false;
     }
     return true;
+}
+
+bool PerfCapture::has_own_clock(int tid) const {
+    auto found = by_tid_.find(tid);
+    return found != by_tid_.end() && threads_[found->second].clock.valid();
+}
+
+std::uint64_t PerfCapture::counted_on_cpu_ns(const ThreadEvents& events) const {
+    // An inherited copy's time is in its creator's count already.
+    return events.also_inherited ? 0 : events.clock.read_count();
 }
 
 void PerfCapture::wait(int timeout_ms) {
@@ -322,7 +350,7 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
         by_tid_.clear();
         for (ThreadEvents& events : threads_) {
             if (events.ended) {
-                closed_on_cpu_ns_ += events.clock.read_count();
+                closed_on_cpu_ns_ += counted_on_cpu_ns(events);
                 continue;
             }
             by_tid_[events.tid] = open.size();
@@ -358,6 +386,11 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
         std::uint64_t stream_id = 0;
         if (decode_perf_sample(header, format_, scratch_, stream_id)) {
             scratch_.off_cpu = !switch_stream_ids_.empty() && switch_stream_ids_.contains(stream_id);
+            // A thread with an event of its own that also inherited its creator's (see
+            // add_listed_threads): the inherited copy's samples, in another ring, are dropped.
+            if (!scratch_.off_cpu && draining_ && scratch_.tid != draining_->tid &&
+                has_own_clock(scratch_.tid))
+                break;
             samples += !scratch_.off_cpu;
             // A new random period every few samples breaks any alignment with periodic work
             // in the target; not at every sample, as setting it interrupts the thread's CPU.
@@ -382,6 +415,10 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
     case PERF_RECORD_FORK: {
         PerfTaskRecord task;
         if (decode_perf_task(header, task)) {
+            if (auto own = by_tid_.find(task.tid); own != by_tid_.end() && draining_ &&
+                                                   draining_->tid != task.tid &&
+                                                   threads_[own->second].clock.valid())
+                threads_[own->second].also_inherited = true;
             if (options_.off_cpu && format_.registers_and_stack && new_threads_.size() < 4096)
                 new_threads_.emplace_back(task.pid, task.tid);
             handler.on_task_start(task);
@@ -429,7 +466,7 @@ void PerfCapture::stop() {
 std::uint64_t PerfCapture::on_cpu_nanoseconds() const {
     std::uint64_t total = closed_on_cpu_ns_;
     for (const ThreadEvents& events : threads_)
-        total += events.clock.read_count();
+        total += counted_on_cpu_ns(events);
     return total;
 }
 

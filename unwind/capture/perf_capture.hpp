@@ -64,6 +64,9 @@ class PerfCapture {
     // Opens events on every thread `pid` has now. Returns false (and says why) when the kernel
     // refuses the first event; threads that exit meanwhile are skipped.
     bool add_process(int pid, PerfUnavailable& why);
+    // The same with a listing of its threads the caller took (tests: one taken before a thread
+    // started). Threads the listing missed are found by listing again once the events are open.
+    bool add_listed_threads(int pid, const std::vector<int>& tids, PerfUnavailable& why);
     // Waits up to `timeout_ms` for a ring to have records (or a thread to end).
     void wait(int timeout_ms);
     // Delivers every record written since the last drain; closes the rings of threads that
@@ -93,6 +96,9 @@ class PerfCapture {
         PerfEventFile switch_records; // off_cpu: switch on/off records, inherited
         PerfRing ring;
         bool ended = false;
+        // Created after its creator's event was opened but before it was listed: the inherited
+        // copy samples it too, into the creator's ring. Its own event is the one counted.
+        bool also_inherited = false;
         std::uint64_t samples = 0;  // of this thread itself (not of threads that inherited the event)
         double mirrored_offset = 0; // the next period's offset from the mean, when not drawn anew
         bool draw_next = true;
@@ -105,6 +111,8 @@ class PerfCapture {
     bool open_switch_samples(int pid, int tid);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
     void jitter_period(ThreadEvents& events);
+    bool has_own_clock(int tid) const;
+    std::uint64_t counted_on_cpu_ns(const ThreadEvents& events) const;
 
     PerfCaptureOptions options_;
     PerfSampleFormat format_;
