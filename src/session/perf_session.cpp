@@ -2,6 +2,7 @@
 
 #include "own_cpu.hpp"
 #include "perf_capture.hpp"
+#include "period_counter.hpp"
 #include "proc_threads.hpp"
 #include "sampler/clock.hpp"
 #include "sampler/error.hpp"
@@ -26,29 +27,6 @@ namespace sampler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Counts distinct sampling periods (the perf engine's "rounds") in bounded memory: samples from
-// different rings arrive out of order, but only by a few drains.
-class PeriodCounter {
-  public:
-    void add(std::uint64_t period) {
-        if (period < settled_below_)
-            return; // already counted or settled
-        recent_.insert(period);
-        if (recent_.size() > 8192) {
-            auto middle = std::next(recent_.begin(), 4096);
-            settled_ += 4096;
-            settled_below_ = *middle;
-            recent_.erase(recent_.begin(), middle);
-        }
-    }
-    std::uint64_t count() const { return settled_ + recent_.size(); }
-
-  private:
-    std::set<std::uint64_t> recent_;
-    std::uint64_t settled_ = 0;
-    std::uint64_t settled_below_ = 0;
-};
 
 // Turns the engine's records into stacks for the sink: one ProcessSampler per process seen,
 // made anew when a process execs (its maps, modules and interpreter are new).
@@ -290,8 +268,22 @@ class PerfSession final : public PerfRecordHandler {
             process->second->note_new_mapping();
     }
 
-    // Between drains: what is read at most once a second (thread names), and the shares.
-    void end_of_drain(std::uint64_t now_ns) {
+    // Between drains: what is read at most once a second (thread names), the processes
+    // followed, and the shares. Woken at every sample (Python), the first two are looked at
+    // every few milliseconds only, unless `all` asks for them.
+    void end_of_drain(std::uint64_t now_ns, bool all = false) {
+        if (all || now_ns >= facts_updated_ns_ + 10'000'000) {
+            facts_updated_ns_ = now_ns;
+            update_processes();
+        }
+        double elapsed = now_ns > start_ns_ ? double(now_ns - start_ns_) : 0;
+        report_.ticks = wall_mode_ ? wall_ticks_ : static_cast<std::uint64_t>(elapsed / period_ns_);
+        report_.active_ticks = std::min(active_periods_.count(), report_.ticks);
+        report_.gil_ticks = std::min(gil_periods_.count(), report_.ticks);
+    }
+
+  private:
+    void update_processes() {
         for (auto& [pid, process] : processes_) {
             try {
                 process->between_samples();
@@ -303,12 +295,9 @@ class PerfSession final : public PerfRecordHandler {
             }
         }
         update_process_facts();
-        double elapsed = now_ns > start_ns_ ? double(now_ns - start_ns_) : 0;
-        report_.ticks = wall_mode_ ? wall_ticks_ : static_cast<std::uint64_t>(elapsed / period_ns_);
-        report_.active_ticks = std::min(active_periods_.count(), report_.ticks);
-        report_.gil_ticks = std::min(gil_periods_.count(), report_.ticks);
     }
 
+  public:
     // Whether every target has ended: seen in an exit record, or (records can be lost to a
     // full ring) when asked to look.
     bool roots_ended(bool look) {
@@ -368,6 +357,7 @@ class PerfSession final : public PerfRecordHandler {
     SessionReport& report_;
     double period_ns_;
     std::uint64_t start_ns_ = 0;
+    std::uint64_t facts_updated_ns_ = 0; // end_of_drain's last look at the processes
     bool wall_mode_ = false;
     ProcessSamplers processes_;
     static constexpr std::size_t max_queued_bytes = 256u << 20;
@@ -450,7 +440,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
                 if (auto info = read_thread_info(pid, tid); info && !info->running())
                     session.note_sleeping_thread(pid, tid, capture_options.registers_and_stack);
     }
-    session.end_of_drain(monotonic_ns()); // thread names, before the first tick
+    session.end_of_drain(monotonic_ns(), true); // thread names, before the first tick
     if (options.on_started)
         options.on_started();
     if (capture.kernel_time_excluded())
@@ -558,7 +548,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         report.sampling_cpu_seconds = own_cpu_seconds() - cpu_at_start;
         report.sampling_cpu_samples = report.thread_samples - samples_at_cpu_start;
     }
-    session.end_of_drain(monotonic_ns());
+    session.end_of_drain(monotonic_ns(), true);
     const std::uint64_t on_cpu = on_cpu_at_end - std::min(on_cpu_at_end, on_cpu_at_start);
     report.expected_samples = double(on_cpu) * options.rate_hz / 1e9;
     report.lost_samples += capture.lost_records();

@@ -182,6 +182,7 @@ bool PerfCapture::open_switch_samples(int pid, int tid) {
     switch_stream_ids_.insert(id);
     by_tid_[tid] = threads_.size();
     threads_.push_back(std::move(events));
+    poll_fds_stale_ = true;
     return true;
 }
 
@@ -252,6 +253,7 @@ bool PerfCapture::open_thread(int pid, int tid, int& error) {
     }
     by_tid_[tid] = threads_.size();
     threads_.push_back(std::move(events));
+    poll_fds_stale_ = true;
     return true;
 }
 
@@ -314,20 +316,22 @@ std::uint64_t PerfCapture::counted_on_cpu_ns(const ThreadEvents& events) const {
 }
 
 void PerfCapture::wait(int timeout_ms) {
-    std::vector<pollfd> fds;
-    fds.reserve(threads_.size());
-    for (const ThreadEvents& events : threads_)
-        fds.push_back({events.clock.valid() ? events.clock.fd() : events.switches.fd(), POLLIN, 0});
-    if (fds.empty()) {
+    if (poll_fds_stale_) {
+        poll_fds_.clear();
+        for (const ThreadEvents& events : threads_)
+            poll_fds_.push_back({events.clock.valid() ? events.clock.fd() : events.switches.fd(), POLLIN, 0});
+        poll_fds_stale_ = false;
+    }
+    if (poll_fds_.empty()) {
         ::usleep(static_cast<useconds_t>(timeout_ms) * 1000);
         return;
     }
-    if (::poll(fds.data(), fds.size(), timeout_ms) <= 0)
+    if (::poll(poll_fds_.data(), poll_fds_.size(), timeout_ms) <= 0)
         return;
-    for (std::size_t i = 0; i < fds.size(); ++i)
+    for (std::size_t i = 0; i < poll_fds_.size(); ++i)
         // POLLHUP on the inherited event: its thread ended and so did every thread that
         // inherited it; nothing will write into this ring again.
-        if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+        if (poll_fds_[i].revents & (POLLHUP | POLLERR | POLLNVAL))
             threads_[i].ended = true;
 }
 
@@ -357,6 +361,7 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
             open.push_back(std::move(events));
         }
         threads_ = std::move(open);
+        poll_fds_stale_ = true;
     }
     return samples;
 }

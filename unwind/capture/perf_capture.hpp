@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <poll.h>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -127,6 +128,8 @@ class PerfCapture {
     ThreadEvents* draining_ = nullptr;                    // the thread whose ring is being drained
     std::vector<std::pair<int, int>> new_threads_;        // (pid, tid) started since the last drain
     std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
+    std::vector<pollfd> poll_fds_; // wait()'s, one per entry of threads_, rebuilt when they change
+    bool poll_fds_stale_ = true;
 };
 
 } // namespace sampler
