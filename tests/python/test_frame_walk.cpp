@@ -173,6 +173,24 @@ TEST_CASE("corrupt frame chains end the walk with a mark, never a hang", "[pytho
             CHECK_FALSE(threads[0].depth_limit); // a corrupt chain, not a deep one
             CHECK(errors == 1);
         }
+        SECTION("a loop back to a frame 40 deep, past the first few kept in a plain array") {
+            std::uint64_t bottom = push_frame(py, code, 0, 0, true);
+            std::uint64_t frame = bottom;
+            for (int i = 1; i < 40; ++i)
+                frame = push_frame(py, code, frame, 0, true);
+            int link = layout->frames == FrameModel::frame_object ? layout->frame_object.back
+                                                                  : layout->interp_frame.previous;
+            // The bottom frame links back up to the top one: 40 frames, then the loop.
+            py.memory().put(bottom + static_cast<std::uint64_t>(link), frame);
+            py.thread_state(frame, 1);
+            std::uint64_t errors = 0;
+            auto threads = py.reader().read_threads(py.memory(), &errors);
+            REQUIRE(threads.size() == 1);
+            CHECK(threads[0].frames.size() == 40);
+            CHECK(threads[0].truncated);
+            CHECK_FALSE(threads[0].depth_limit);
+            CHECK(errors == 1);
+        }
         SECTION("a chain deeper than the limit") {
             std::uint64_t frame = 0;
             for (int i = 0; i < 5000; ++i)

@@ -4,6 +4,7 @@
 #include "struct_bytes.hpp"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <unordered_set>
@@ -30,24 +31,43 @@ class VisitedFrames {
     explicit VisitedFrames(std::size_t limit) : limit_(limit) {}
     // False when `address` was seen before or the walk is at its depth limit.
     bool visit(std::uint64_t address, PythonThread& thread, std::uint64_t& errors) {
-        if (seen_.size() >= limit_) {
+        if (count_ >= limit_) {
             thread.truncated = true;
             thread.depth_limit = true;
             return false;
         }
-        if (!seen_.insert(address).second) {
+        if (!insert(address)) {
             thread.truncated = true;
             ++errors;
             return false;
         }
+        ++count_;
         return true;
     }
 
-    std::size_t count() const { return seen_.size(); }
+    std::size_t count() const { return count_; }
 
   private:
+    // Most stacks are shallow: a scan of an array on the stack costs less than a node
+    // allocated per frame; deeper ones go on in a hash set.
+    bool insert(std::uint64_t address) {
+        if (count_ < shallow) {
+            for (std::size_t i = 0; i < count_; ++i)
+                if (first_[i] == address)
+                    return false;
+            first_[count_] = address;
+            return true;
+        }
+        if (deeper_.empty())
+            deeper_.insert(first_.begin(), first_.end());
+        return deeper_.insert(address).second;
+    }
+
+    static constexpr std::size_t shallow = 32;
     std::size_t limit_;
-    std::unordered_set<std::uint64_t> seen_;
+    std::size_t count_ = 0;
+    std::array<std::uint64_t, shallow> first_{};
+    std::unordered_set<std::uint64_t> deeper_;
 };
 
 // An unreadable or implausible frame ends the walk: its link to the next one is not trustworthy.
