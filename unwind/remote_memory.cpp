@@ -30,24 +30,57 @@ std::size_t RemoteMemory::read_blocks(const std::uint64_t* addresses, std::size_
     return done;
 }
 
+namespace {
+
+constexpr std::uint64_t page_size = 4096;
+
+std::uint64_t page_of(std::uint64_t address) {
+    return address & ~(page_size - 1);
+}
+
+} // namespace
+
 std::size_t ProcessMemory::read_scattered(const Piece* pieces, std::size_t count) const {
-    constexpr std::size_t max_pieces = 64; // well under IOV_MAX
+    // The kernel pins the target's pages once per remote iovec, whatever its length: pieces that
+    // follow one another in the same or the next page (two words of one struct, code objects
+    // allocated side by side, a frame's pages) go in one remote iovec, the bytes between them
+    // into a scratch buffer. No page is read that the pieces themselves would not read.
+    constexpr std::size_t max_pieces = 64; // well under IOV_MAX, even with a gap before each
+    thread_local std::uint8_t gap_bytes[2 * page_size];
     std::size_t done = 0;
     while (done < count) {
         const std::size_t batch = std::min(count - done, max_pieces);
-        iovec local[max_pieces];
+        iovec local[2 * max_pieces];
         iovec remote[max_pieces];
+        std::size_t gaps[max_pieces]; // gaps[i]: bytes skipped before piece i, 0 if it starts an iovec
+        std::size_t locals = 0;
+        std::size_t remotes = 0;
+        std::uint64_t end = 0; // of the last remote iovec
         for (std::size_t i = 0; i < batch; ++i) {
             const Piece& piece = pieces[done + i];
-            local[i] = {piece.out, piece.size};
-            remote[i] = {reinterpret_cast<void*>(piece.address), piece.size};
+            gaps[i] = 0;
+            const bool joins = remotes > 0 && piece.size > 0 && piece.address >= end &&
+                               page_of(piece.address) <= page_of(end - 1) + page_size &&
+                               piece.address - end <= sizeof gap_bytes;
+            if (joins) {
+                gaps[i] = piece.address - end;
+                if (gaps[i] > 0)
+                    local[locals++] = {gap_bytes, gaps[i]};
+                remote[remotes - 1].iov_len += gaps[i] + piece.size;
+            } else {
+                remote[remotes++] = {reinterpret_cast<void*>(piece.address), piece.size};
+            }
+            local[locals++] = {piece.out, piece.size};
+            end = piece.address + piece.size;
         }
-        const ssize_t copied = ::process_vm_readv(pid_, local, batch, remote, batch, 0);
+        const ssize_t copied = ::process_vm_readv(pid_, local, locals, remote, remotes, 0);
         // A partial read stops at the first piece that could not be read whole.
         std::size_t left = copied > 0 ? static_cast<std::size_t>(copied) : 0;
         std::size_t whole = 0;
-        while (whole < batch && left >= pieces[done + whole].size)
-            left -= pieces[done + whole++].size;
+        while (whole < batch && left >= gaps[whole] + pieces[done + whole].size) {
+            left -= gaps[whole] + pieces[done + whole].size;
+            ++whole;
+        }
         done += whole;
         if (whole < batch)
             break;
