@@ -87,7 +87,7 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
     detach_lingering_threads();
 
     std::vector<SampledStack> stacks;
-    for (const Captured& captured : captured_) {
+    for (Captured& captured : captured_) {
         SampledStack stack = resolve(captured, report);
         if (!stack.frames.empty() || all_threads)
             stacks.push_back(std::move(stack));
@@ -280,13 +280,14 @@ std::vector<ModuleRecord> ProcessSampler::module_records() const {
     return records;
 }
 
-std::vector<Frame> ProcessSampler::python_frames(const PythonThread& thread, std::vector<bool>& is_entry) {
+std::vector<Frame> ProcessSampler::python_frames(PythonThread& thread, std::vector<bool>& is_entry) {
     std::vector<Frame> frames;
-    for (const PythonFrame& python : thread.frames) {
+    frames.reserve(thread.frames.size());
+    for (PythonFrame& python : thread.frames) {
         Frame frame;
         frame.kind = FrameKind::python;
-        frame.name = python.valid ? python.name : "<unreadable>";
-        frame.file = options_.full_filenames ? python.file : filenames_.shorten(python.file);
+        frame.name = python.valid ? std::move(python.name) : "<unreadable>";
+        frame.file = options_.full_filenames ? std::move(python.file) : filenames_.shorten(python.file);
         frame.line = options_.function_lines ? python.first_line : python.line;
         frame.function_line = python.first_line;
         frames.push_back(std::move(frame));
@@ -295,7 +296,7 @@ std::vector<Frame> ProcessSampler::python_frames(const PythonThread& thread, std
     return frames;
 }
 
-SampledStack ProcessSampler::resolve(const Captured& captured, SessionReport& report) {
+SampledStack ProcessSampler::resolve(Captured& captured, SessionReport& report) {
     SampledStack stack;
     stack.thread = captured.info;
     stack.python = captured.python.has_value();

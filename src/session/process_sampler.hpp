@@ -123,8 +123,10 @@ class ProcessSampler {
     std::uint64_t gil_holder_for_samples();
     void redetect_while_starting();
     CaptureStatus capture(Captured& slot, SessionReport& report);
-    SampledStack resolve(const Captured& captured, SessionReport& report);
-    std::vector<Frame> python_frames(const PythonThread& thread, std::vector<bool>& is_entry);
+    // Both take the strings out of `captured` / `thread` (each is resolved once) rather than
+    // copy them per frame and sample.
+    SampledStack resolve(Captured& captured, SessionReport& report);
+    std::vector<Frame> python_frames(PythonThread& thread, std::vector<bool>& is_entry);
     // Reads `tid`'s Python frames while it runs, again while they keep changing (a few times).
     std::optional<PythonThread> read_python_checked(int tid, SessionReport& report, bool& consistent,
                                                     std::optional<bool>& holds_gil);

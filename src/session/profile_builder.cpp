@@ -31,6 +31,22 @@ Frame aggregation_key(const Frame& frame) {
     return key;
 }
 
+namespace {
+
+// Whether a frame carries only what aggregation_key keeps (a Python frame as the Python reader
+// makes it): then it is interned as it is, without a copy of its strings per sample.
+bool is_own_aggregation_key(const Frame& frame) {
+    return frame.kind == FrameKind::python && frame.module.empty() && frame.address == 0 &&
+           frame.module_offset == 0 && frame.symbol_offset == 0 && frame.function_offset == 0 &&
+           frame.function_file.empty() && !frame.inlined;
+}
+
+FrameId intern_key(Profile& profile, const Frame& frame) {
+    return is_own_aggregation_key(frame) ? profile.intern(frame) : profile.intern(aggregation_key(frame));
+}
+
+} // namespace
+
 Frame thread_root_frame(const ThreadInfo& thread) {
     Frame root;
     root.kind = FrameKind::thread;
@@ -99,11 +115,11 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
     }
     auto frame = innermost_first.rbegin();
     if (frame != innermost_first.rend() && frame->kind == FrameKind::task)
-        scratch_.push_back(profile_.intern(aggregation_key(*frame++)));
+        scratch_.push_back(intern_key(profile_, *frame++));
     if (options_.thread_roots)
         scratch_.push_back(profile_.intern(thread_root_frame(thread)));
     for (; frame != innermost_first.rend(); ++frame)
-        scratch_.push_back(profile_.intern(aggregation_key(*frame)));
+        scratch_.push_back(intern_key(profile_, *frame));
     const CallTree::NodeId leaf = profile_.tree.add(scratch_);
 
     // The leaf is innermost_first[0]; walking up the parents visits the frames in that order.

@@ -70,3 +70,19 @@ TEST_CASE("the state letter is read after the last parenthesis of the name") {
     CHECK(parse_stat_state("garbage") == '?');
     CHECK(parse_stat_state("") == '?');
 }
+
+TEST_CASE("the profile builder interns Python frames by their key, whatever else they carry") {
+    Profile profile;
+    ThreadInfo thread{.tid = 7, .name = "main", .state = 'R'};
+    Frame plain{
+        .kind = FrameKind::python, .name = "handler", .file = "app.py", .line = 12, .function_line = 10};
+    Frame with_more = plain; // fields the key drops: the same frame in the profile
+    with_more.module = "libpython3.12.so";
+    with_more.address = 0x1234;
+    ProfileBuilder builder(profile, {});
+    builder.add_stack(thread, {plain});
+    builder.add_stack(thread, {with_more});
+    REQUIRE(profile.frames.size() == 1);
+    CHECK(profile.frames.at(0) == aggregation_key(plain));
+    CHECK(profile.tree.node(CallTree::root_id).children.size() == 1);
+}
