@@ -29,7 +29,8 @@ const std::uint8_t* PageCachedMemory::page(std::uint64_t page_address) const {
     return slot;
 }
 
-void PageCachedMemory::prefetch(const std::vector<std::uint64_t>& pages) const {
+std::size_t PageCachedMemory::prefetch(const std::vector<std::uint64_t>& pages, const Piece* after,
+                                       std::size_t after_count) const {
     std::vector<std::uint64_t> wanted;
     for (std::uint64_t page_address : pages)
         if ((page_address & (page_size - 1)) == 0 &&
@@ -38,26 +39,41 @@ void PageCachedMemory::prefetch(const std::vector<std::uint64_t>& pages) const {
             wanted.push_back(page_address);
     if (wanted.size() > max_pages_ - addresses_.size())
         wanted.resize(max_pages_ - addresses_.size());
-    if (wanted.empty())
-        return;
+    if (wanted.empty() && after_count == 0)
+        return 0;
     if (storage_.size() < max_pages_ * page_size)
         storage_.resize(max_pages_ * page_size);
-    std::size_t first = addresses_.size();
-    std::size_t done = 0;
+    const std::size_t first = addresses_.size();
+    // The first call: every page, then `after`.
+    std::vector<Piece>& pieces = pieces_;
+    pieces.clear();
+    for (std::size_t i = 0; i < wanted.size(); ++i)
+        pieces.push_back({wanted[i], storage_.data() + (first + i) * page_size, page_size});
+    pieces.insert(pieces.end(), after, after + after_count);
+    ++fetches_;
+    const std::size_t read_first = memory_.read_scattered(pieces.data(), pieces.size());
+    const std::size_t pages_read = std::min(read_first, wanted.size());
+    for (std::size_t i = 0; i < pages_read; ++i) {
+        addresses_.push_back(wanted[i]);
+        used_.push_back(false);
+    }
+    if (pages_read == wanted.size())
+        return read_first - pages_read;
+    // A page that cannot be read: drop it, and go on with the rest, without `after` (which
+    // would no longer follow the snapshot at once).
+    std::size_t done = pages_read + 1;
     while (done < wanted.size()) {
         ++fetches_;
+        const std::size_t at = addresses_.size();
         std::size_t read = memory_.read_blocks(wanted.data() + done, wanted.size() - done,
-                                               storage_.data() + (first + done) * page_size, page_size);
+                                               storage_.data() + at * page_size, page_size);
         for (std::size_t i = 0; i < read; ++i) {
             addresses_.push_back(wanted[done + i]);
             used_.push_back(false);
         }
-        done += read;
-        if (done < wanted.size()) {
-            // That page cannot be read: drop it, and go on with the rest.
-            wanted.erase(wanted.begin() + static_cast<std::ptrdiff_t>(done));
-        }
+        done += read + 1; // and past the page that failed
     }
+    return 0;
 }
 
 std::vector<std::uint64_t> PageCachedMemory::used_pages() const {

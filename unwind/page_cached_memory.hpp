@@ -30,7 +30,12 @@ class PageCachedMemory final : public RemoteMemory {
     // Fetches these pages (page-aligned addresses) now, all in one read where the memory allows:
     // the pages an earlier walk of the same thread used, which the next walk most likely needs.
     // Pages already held, or that cannot be read, are skipped.
-    void prefetch(const std::vector<std::uint64_t>& pages) const;
+    void prefetch(const std::vector<std::uint64_t>& pages) const { prefetch(pages, nullptr, 0); }
+    // The same, with `after` read in the same call right after the pages (where the memory
+    // reads many pieces at once): words that must be read just after the snapshot. Returns how
+    // many of them were read (in order; none when a page could not be read).
+    std::size_t prefetch(const std::vector<std::uint64_t>& pages, const Piece* after,
+                         std::size_t after_count) const;
     // The pages held now, in the order they were fetched.
     const std::vector<std::uint64_t>& pages() const { return addresses_; }
     // The pages reads have used since forget(): what to prefetch for the next walk. A page
@@ -51,6 +56,7 @@ class PageCachedMemory final : public RemoteMemory {
     mutable std::vector<bool> used_;               // used_[i]: a read has used addresses_[i]
     mutable std::vector<std::uint8_t> storage_;
     mutable std::uint64_t fetches_ = 0;
+    mutable std::vector<Piece> pieces_; // prefetch's, kept to spare an allocation per call
 };
 
 } // namespace sampler

@@ -242,10 +242,12 @@ std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, Session
     std::vector<std::uint64_t>& pages = python_pages_by_tid_[tid];
     for (int attempt = 0; attempt < attempts && !consistent; ++attempt) {
         python_pages_.forget(); // the target ran since the last read
-        // One read for the pages this thread's last walk used: most walks then need no more.
-        python_pages_.prefetch(pages);
-        auto read =
-            python_->read_running_thread(python_pages_, memory_, tid, options_.max_depth, &report.errors);
+        // One read for the pages this thread's last walk used (most walks then need no more)
+        // and, right after them in the same call, the words that check them.
+        const std::vector<RemoteMemory::Piece>& check = python_->first_check_pieces(tid);
+        const std::size_t check_read = python_pages_.prefetch(pages, check.data(), check.size());
+        auto read = python_->read_running_thread(python_pages_, memory_, tid, options_.max_depth,
+                                                 &report.errors, check_read);
         if (!read.thread)
             break; // not a Python thread
         consistent = read.consistent;

@@ -340,6 +340,24 @@ TEST_CASE("a running thread's read checks its cached code objects and the GIL in
 
 namespace {
 
+// `outer` calling `inner` five deep: the two code objects and the innermost frame.
+struct FiveDeep {
+    std::uint64_t outer = 0;
+    std::uint64_t inner = 0;
+    std::uint64_t top = 0;
+};
+
+FiveDeep push_five_deep(SyntheticPython& py, const PythonLayout& layout) {
+    auto table = three_line_table(layout);
+    FiveDeep stack;
+    stack.outer = py.code("outer", "f.py", 1, table);
+    stack.inner = py.code("inner", "f.py", 10, table);
+    stack.top = push_frame(py, stack.outer, 0, 0, true);
+    for (int i = 0; i < 5; ++i)
+        stack.top = push_frame(py, stack.inner, stack.top, 4, true);
+    return stack;
+}
+
 // The target as the checks read it: after its first scattered read (the first check) it runs
 // on and calls another function in the innermost frame's place.
 class RunsOnAfterFirstCheck final : public RemoteMemory {
@@ -370,12 +388,7 @@ TEST_CASE("a running thread's read holds when its top is unchanged right after t
     for (const PythonLayout* layout : all_layouts) {
         INFO("layout " << layout->name());
         SyntheticPython py(*layout);
-        auto table = three_line_table(*layout);
-        std::uint64_t outer = py.code("outer", "f.py", 1, table);
-        std::uint64_t inner = py.code("inner", "f.py", 10, table);
-        std::uint64_t frame = push_frame(py, outer, 0, 0, true);
-        for (int i = 0; i < 5; ++i)
-            frame = push_frame(py, inner, frame, 4, true);
+        auto [outer, inner, frame] = push_five_deep(py, *layout);
         py.thread_state(frame, 7);
         PythonReader reader = py.reader();
         const int code_at = layout->frames == FrameModel::frame_object ? layout->frame_object.code
@@ -408,6 +421,101 @@ TEST_CASE("a running thread's read holds when its top is unchanged right after t
         py.memory().put(frame + static_cast<std::uint64_t>(code_at), inner);
         RunsOnAfterFirstCheck moves_on_again(py.memory(), call_another);
         CHECK_FALSE(reader.read_running_thread(py.memory(), moves_on_again, 7, 100).consistent);
+    }
+}
+
+namespace {
+
+// Counts the calls that read the target; optionally changes it, once, between a scattered
+// read's whole pages and the words after them (the thread moving on within one call).
+class CallCountingMemory final : public RemoteMemory {
+  public:
+    explicit CallCountingMemory(FakeMemory& memory) : memory_(memory) {}
+    bool read(std::uint64_t address, void* out, std::size_t size) const override {
+        ++calls;
+        return memory_.read(address, out, size);
+    }
+    std::size_t read_scattered(const Piece* pieces, std::size_t count) const override {
+        ++calls;
+        std::size_t pages = 0;
+        while (pages < count && pieces[pages].size == 4096)
+            ++pages;
+        std::size_t read = memory_.read_scattered(pieces, pages);
+        if (read < pages)
+            return read;
+        if (between && pages < count) {
+            between();
+            between = nullptr;
+        }
+        return read + memory_.read_scattered(pieces + pages, count - pages);
+    }
+    mutable std::size_t calls = 0;
+    mutable std::function<void()> between;
+
+  private:
+    FakeMemory& memory_;
+};
+
+} // namespace
+
+TEST_CASE("a running thread's first check is read with its snapshot, in the same call, when its top "
+          "is where the last read found it",
+          "[python][walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto [outer, inner, frame] = push_five_deep(py, *layout);
+        std::uint64_t state = py.thread_state(frame, 7);
+        py.set_gil_holder(state);
+        PythonReader reader = py.reader();
+        CallCountingMemory target(py.memory());
+        PageCachedMemory snapshot(target);
+        const int code_at = layout->frames == FrameModel::frame_object ? layout->frame_object.code
+                                                                       : layout->interp_frame.code;
+
+        // Nothing planned before a first read.
+        CHECK(reader.first_check_pieces(7).empty());
+        REQUIRE(reader.read_running_thread(snapshot, target, 7, 100).consistent);
+        const std::vector<std::uint64_t> pages = snapshot.used_pages();
+        // As a sampler reads it: the pages and the check in one call.
+        auto sample = [&] {
+            snapshot.forget();
+            const std::vector<RemoteMemory::Piece>& check = reader.first_check_pieces(7);
+            const std::size_t read = snapshot.prefetch(pages, check.data(), check.size());
+            CHECK(read == check.size());
+            return reader.read_running_thread(snapshot, target, 7, 100, nullptr, read);
+        };
+        if (layout->tstate.frame == absent) {
+            CHECK(reader.first_check_pieces(7).empty()); // nothing to check against
+            continue;
+        }
+        const std::size_t before = target.calls;
+        auto planned = sample();
+        CHECK(planned.consistent);
+        CHECK(planned.gil_known);
+        CHECK(planned.holds_gil);
+        REQUIRE(planned.thread);
+        CHECK(planned.thread->frames.size() == 6);
+        // The snapshot with its check, and the cached code objects' identities: two calls
+        // (three when the check is a call of its own).
+        CHECK(target.calls - before == 2);
+
+        // The thread calls another function in the innermost frame's place between the
+        // snapshot's pages and the check's words: torn, and the next sample holds again.
+        target.between = [&] { py.memory().put(frame + static_cast<std::uint64_t>(code_at), outer); };
+        CHECK_FALSE(sample().consistent);
+        auto after = sample();
+        CHECK(after.consistent);
+        REQUIRE(after.thread);
+        CHECK(after.thread->frames.front().name == "outer");
+
+        // Pieces planned but not read (the caller could not): the check reads the target itself.
+        reader.first_check_pieces(7);
+        snapshot.forget();
+        const std::size_t unplanned_before = target.calls;
+        snapshot.prefetch(pages);
+        CHECK(reader.read_running_thread(snapshot, target, 7, 100, nullptr, 0).consistent);
+        CHECK(target.calls - unplanned_before == 3);
     }
 }
 

@@ -110,6 +110,28 @@ TEST_CASE("page cache: prefetched pages serve later reads, unreadable ones are s
     CHECK(cache.pages().empty());
 }
 
+TEST_CASE("page cache: words read right after the prefetched pages, or not at all when a page fails",
+          "[page_cache]") {
+    CountingMemory target(0x10000, 4);
+    PageCachedMemory cache(target);
+    std::uint64_t words[2] = {};
+    const RemoteMemory::Piece after[] = {{0x12008, &words[0], 8}, {0x13010, &words[1], 8}};
+    CHECK(cache.prefetch({0x10000, 0x11000}, after, 2) == 2);
+    CHECK(cache.pages() == std::vector<std::uint64_t>{0x10000, 0x11000});
+    std::vector<std::uint8_t> bytes(8);
+    std::memcpy(bytes.data(), &words[1], 8);
+    CHECK(holds_pattern(bytes, 0x13010));
+    // An unreadable word after them: the pages are kept, the count says how many words.
+    const RemoteMemory::Piece unreadable[] = {{0x12008, &words[0], 8}, {0x90000, &words[1], 8}};
+    cache.forget();
+    CHECK(cache.prefetch({0x10000}, unreadable, 2) == 1);
+    CHECK(cache.pages() == std::vector<std::uint64_t>{0x10000});
+    // An unreadable page: the other pages are still fetched, the words are not read.
+    cache.forget();
+    CHECK(cache.prefetch({0x10000, 0x90000, 0x13000}, after, 2) == 0);
+    CHECK(cache.pages() == std::vector<std::uint64_t>{0x10000, 0x13000});
+}
+
 TEST_CASE("page cache: only the pages reads used are offered for the next prefetch", "[page_cache]") {
     CountingMemory target(0x10000, 4);
     PageCachedMemory cache(target);

@@ -5,6 +5,7 @@
 #include "python_reader_impl.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 namespace sampler {
@@ -136,9 +137,70 @@ std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory
     return thread;
 }
 
+const std::vector<RemoteMemory::Piece>& PythonReader::first_check_pieces(int tid) {
+    Impl::PlannedCheck& plan = impl_->planned;
+    plan.tid = 0;
+    plan.pieces.clear();
+    const python::ThreadStateLayout& t = impl_->target.layout.tstate;
+    auto state = impl_->state_by_tid.find(tid);
+    auto innermost = impl_->innermost_by_tid.find(tid);
+    if (t.frame == python::absent || state == impl_->state_by_tid.end() ||
+        innermost == impl_->innermost_by_tid.end())
+        return plan.pieces;
+    // In the order the first check reads them: the thread state's word, the cframe's, the
+    // innermost frame's code word (its whole page: the innermost frame moves, mostly within
+    // it), then the GIL's.
+    plan.frame_word_at = state->second.address + static_cast<std::uint64_t>(t.frame);
+    plan.pieces.push_back({plan.frame_word_at, &plan.frame_word, 8});
+    plan.cframe_word_at = 0;
+    if (t.cframe_current_frame != python::absent) {
+        if (state->second.frame == 0) {
+            plan.pieces.clear();
+            return plan.pieces;
+        }
+        plan.cframe_word_at = state->second.frame + static_cast<std::uint64_t>(t.cframe_current_frame);
+        plan.pieces.push_back({plan.cframe_word_at, &plan.cframe_word, 8});
+    }
+    plan.page_at = 0;
+    if (innermost->second != 0 && impl_->walker.code_offset() != python::absent) {
+        plan.page_at = (innermost->second + static_cast<std::uint64_t>(impl_->walker.code_offset())) &
+                       ~std::uint64_t{4095};
+        plan.page.resize(4096);
+        plan.pieces.push_back({plan.page_at, plan.page.data(), plan.page.size()});
+    }
+    plan.gil = impl_->gil_words.has_value();
+    if (plan.gil) {
+        plan.pieces.push_back({impl_->gil_words->holder, &plan.gil_holder, sizeof plan.gil_holder});
+        if (impl_->gil_words->locked != 0)
+            plan.pieces.push_back({impl_->gil_words->locked, &plan.gil_locked, sizeof plan.gil_locked});
+    }
+    plan.tid = tid;
+    return plan.pieces;
+}
+
+namespace {
+
+// The value a planned first check read at `address` (8 bytes), if it read there.
+std::optional<std::uint64_t> planned_word(const PythonReader::Impl::PlannedCheck& plan,
+                                          std::uint64_t address) {
+    if (address == plan.frame_word_at)
+        return plan.frame_word;
+    if (plan.cframe_word_at != 0 && address == plan.cframe_word_at)
+        return plan.cframe_word;
+    if (plan.page_at != 0 && address >= plan.page_at && address + 8 <= plan.page_at + plan.page.size()) {
+        std::uint64_t value = 0;
+        std::memcpy(&value, plan.page.data() + (address - plan.page_at), 8);
+        return value;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
 PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory& snapshot,
                                                               const RemoteMemory& live, int tid,
-                                                              std::size_t max_frames, std::uint64_t* errors) {
+                                                              std::size_t max_frames, std::uint64_t* errors,
+                                                              std::size_t first_check_read) {
     std::uint64_t local = 0;
     std::uint64_t& error_count = error_sink(errors, local);
     const python::PythonTarget& target = impl_->target;
@@ -210,10 +272,30 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
         if (gil->locked != 0)
             pieces.push_back({gil->locked, &locked_value, sizeof locked_value});
     }
-    const std::size_t first_read = live.read_scattered(pieces.data(), pieces.size());
+    // Read by the caller with the snapshot, when it read every planned piece at the addresses
+    // this snapshot's top has: else from the target now.
+    const Impl::PlannedCheck& plan = impl_->planned;
+    bool planned = plan.tid == tid && first_check_read > 0 && first_check_read == plan.pieces.size();
+    for (std::size_t i = 0; i < top_words && planned; ++i) {
+        const std::optional<std::uint64_t> value = planned_word(plan, pieces[i].address);
+        planned = value.has_value();
+        got[i] = value.value_or(0);
+    }
+    std::size_t first_read = 0;
+    if (planned) {
+        first_read = top_words;
+        if (gil && plan.gil) {
+            holder_value = plan.gil_holder;
+            locked_value = plan.gil_locked;
+            first_read = pieces.size();
+        }
+    } else {
+        first_read = live.read_scattered(pieces.data(), pieces.size());
+        if (gil && first_read >= top_words && first_read < pieces.size())
+            gil.reset(); // found wrong, or gone: look for it again
+    }
+    impl_->planned.tid = 0;
     const bool top_held = top_unchanged(top_words, first_read);
-    if (gil && first_read >= top_words && first_read < pieces.size())
-        gil.reset(); // found wrong, or gone: look for it again
     const bool gil_read = gil && first_read == pieces.size();
     const std::optional<std::uint64_t> fetched_before_walk = snapshot.fetches();
 
@@ -247,6 +329,9 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
             consistent = impl_->codes.confirm(unchecked[i], identities.data() + i * identity_size);
     }
     result.consistent = consistent;
+    if (impl_->innermost_by_tid.size() > 4 * PythonReader::max_threads)
+        impl_->innermost_by_tid.clear(); // bounded, whatever the target's thread churn
+    impl_->innermost_by_tid[tid] = innermost;
     if (gil_read && consistent) {
         result.gil_known = true;
         result.holds_gil = python::gil_holder_from(*gil, holder_value, locked_value) == state.address;

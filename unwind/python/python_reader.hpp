@@ -98,8 +98,17 @@ class PythonReader {
         bool gil_known = false; // read with the first check, so it holds for the same instant
         bool holds_gil = false;
     };
+    // `first_check_read`: how many of first_check_pieces(tid) the caller read right after the
+    // snapshot's pages, in the same call; when they cover the top the snapshot has, they are the
+    // first check, and the target is not read again for it.
     CheckedThread read_running_thread(const RemoteMemory& snapshot, const RemoteMemory& live, int tid,
-                                      std::size_t max_frames, std::uint64_t* errors = nullptr);
+                                      std::size_t max_frames, std::uint64_t* errors = nullptr,
+                                      std::size_t first_check_read = 0);
+    // The first check's words where this thread's last read found them (its current-frame
+    // pointers, the page holding its innermost frame's code word, the GIL words), for the caller
+    // to read with the snapshot: one system call per sample instead of two. The pieces write
+    // into this reader; empty when the thread was not read before. Valid until the next call.
+    const std::vector<RemoteMemory::Piece>& first_check_pieces(int tid);
 
     // The OS thread id of the thread holding the main interpreter's GIL; 0 when none does or
     // it cannot be told (2.7/3.6 without the `_PyThreadState_Current` symbol).

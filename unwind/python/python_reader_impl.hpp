@@ -32,6 +32,23 @@ struct PythonReader::Impl {
     std::vector<std::uint64_t> unchecked_codes;
     std::vector<RemoteMemory::Piece> check_pieces;
     std::vector<std::uint8_t> identity_bytes;
+    // first_check_pieces: what was planned for which thread, and where the values land.
+    struct PlannedCheck {
+        int tid = 0; // 0: nothing planned
+        std::vector<RemoteMemory::Piece> pieces;
+        std::uint64_t frame_word_at = 0; // the thread state's frame/cframe word
+        std::uint64_t frame_word = 0;
+        std::uint64_t cframe_word_at = 0; // 3.11/3.12: cframe->current_frame; 0: not planned
+        std::uint64_t cframe_word = 0;
+        std::uint64_t page_at = 0; // the page of the last innermost frame's code word; 0: none
+        std::vector<std::uint8_t> page;
+        bool gil = false; // the GIL words follow
+        std::uint64_t gil_holder = 0;
+        std::int32_t gil_locked = 0;
+    };
+    PlannedCheck planned;
+    // tid -> the innermost frame its last running read found.
+    std::unordered_map<int, std::uint64_t> innermost_by_tid;
     // The main interpreter's GIL words (read_running_thread), once found.
     std::optional<python::GilWords> gil_words;
     unsigned gil_word_lookups = 0;
