@@ -16,8 +16,6 @@ namespace sampler {
 
 class PageCachedMemory final : public RemoteMemory {
   public:
-    static constexpr std::size_t page_size = 4096;
-
     // Up to `max_pages` pages are kept; reads beyond them, and reads larger than two pages, go
     // straight to `memory`.
     explicit PageCachedMemory(const RemoteMemory& memory, std::size_t max_pages = 64);

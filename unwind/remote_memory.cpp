@@ -32,7 +32,7 @@ std::size_t RemoteMemory::read_blocks(const std::uint64_t* addresses, std::size_
 
 namespace {
 
-constexpr std::uint64_t page_size = 4096;
+constexpr std::uint64_t page_size = RemoteMemory::page_size;
 
 std::uint64_t page_of(std::uint64_t address) {
     return address & ~(page_size - 1);

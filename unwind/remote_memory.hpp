@@ -11,6 +11,8 @@ namespace sampler {
 
 class RemoteMemory {
   public:
+    static constexpr std::size_t page_size = 4096; // the target's (x86-64)
+
     virtual ~RemoteMemory() = default;
     // Copies `size` bytes at target address `address`; false when any of them cannot be read.
     virtual bool read(std::uint64_t address, void* out, std::size_t size) const = 0;

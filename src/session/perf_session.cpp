@@ -282,22 +282,6 @@ class PerfSession final : public PerfRecordHandler {
         report_.gil_ticks = std::min(gil_periods_.count(), report_.ticks);
     }
 
-  private:
-    void update_processes() {
-        for (auto& [pid, process] : processes_) {
-            try {
-                process->between_samples();
-            } catch (const Error& error) {
-                // A child that ended before its exit record was read (a short-lived fork): the
-                // record removes it; anything else is ours to report.
-                if (error.kind() != ErrorKind::no_such_process && process_exists(pid))
-                    throw;
-            }
-        }
-        update_process_facts();
-    }
-
-  public:
     // Whether every target has ended: seen in an exit record, or (records can be lost to a
     // full ring) when asked to look.
     bool roots_ended(bool look) {
@@ -326,6 +310,21 @@ class PerfSession final : public PerfRecordHandler {
         thread.preempted = change.preempted;
         if (change.out && !stacks_from_switch_samples_)
             thread.off_stack.reset(); // Python-only: read its frames again, once, now it sleeps
+    }
+
+    // Each process's between-sample reads (thread names), then the facts below.
+    void update_processes() {
+        for (auto& [pid, process] : processes_) {
+            try {
+                process->between_samples();
+            } catch (const Error& error) {
+                // A child that ended before its exit record was read (a short-lived fork): the
+                // record removes it; anything else is ours to report.
+                if (error.kind() != ErrorKind::no_such_process && process_exists(pid))
+                    throw;
+            }
+        }
+        update_process_facts();
     }
 
     // The processes followed (targets, and with --subprocesses their descendants: from fork and

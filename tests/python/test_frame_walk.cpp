@@ -56,6 +56,18 @@ std::uint64_t push_frame(SyntheticPython& py, std::uint64_t code, std::uint64_t 
     return py.interpreter_frame(code, back, offset, owner, is_entry);
 }
 
+// Where a frame of the layout's own kind holds its link to its caller, and its code object.
+std::uint64_t caller_link_at(const PythonLayout& layout, std::uint64_t frame) {
+    const int link =
+        layout.frames == FrameModel::frame_object ? layout.frame_object.back : layout.interp_frame.previous;
+    return frame + static_cast<std::uint64_t>(link);
+}
+std::uint64_t code_at(const PythonLayout& layout, std::uint64_t frame) {
+    const int code =
+        layout.frames == FrameModel::frame_object ? layout.frame_object.code : layout.interp_frame.code;
+    return frame + static_cast<std::uint64_t>(code);
+}
+
 const std::vector<const PythonLayout*> all_layouts{&layout_2_7(),  &layout_3_6(),  &layout_3_7(),
                                                    &layout_3_8(),  &layout_3_9(),  &layout_3_10(),
                                                    &layout_3_11(), &layout_3_12(), &layout_3_13()};
@@ -161,9 +173,7 @@ TEST_CASE("corrupt frame chains end the walk with a mark, never a hang", "[pytho
             std::uint64_t first = push_frame(py, code, 0, 0, true);
             std::uint64_t second = push_frame(py, code, first, 0, true);
             // Point the first frame's link back at the second.
-            int link = layout->frames == FrameModel::frame_object ? layout->frame_object.back
-                                                                  : layout->interp_frame.previous;
-            py.memory().put(first + static_cast<std::uint64_t>(link), second);
+            py.memory().put(caller_link_at(*layout, first), second);
             py.thread_state(second, 1);
             std::uint64_t errors = 0;
             auto threads = py.reader().read_threads(py.memory(), &errors);
@@ -178,10 +188,8 @@ TEST_CASE("corrupt frame chains end the walk with a mark, never a hang", "[pytho
             std::uint64_t frame = bottom;
             for (int i = 1; i < 40; ++i)
                 frame = push_frame(py, code, frame, 0, true);
-            int link = layout->frames == FrameModel::frame_object ? layout->frame_object.back
-                                                                  : layout->interp_frame.previous;
             // The bottom frame links back up to the top one: 40 frames, then the loop.
-            py.memory().put(bottom + static_cast<std::uint64_t>(link), frame);
+            py.memory().put(caller_link_at(*layout, bottom), frame);
             py.thread_state(frame, 1);
             std::uint64_t errors = 0;
             auto threads = py.reader().read_threads(py.memory(), &errors);
@@ -391,9 +399,7 @@ TEST_CASE("a running thread's read holds when its top is unchanged right after t
         auto [outer, inner, frame] = push_five_deep(py, *layout);
         py.thread_state(frame, 7);
         PythonReader reader = py.reader();
-        const int code_at = layout->frames == FrameModel::frame_object ? layout->frame_object.code
-                                                                       : layout->interp_frame.code;
-        auto call_another = [&] { py.memory().put(frame + static_cast<std::uint64_t>(code_at), outer); };
+        auto call_another = [&] { py.memory().put(code_at(*layout, frame), outer); };
 
         // A first read fills the snapshot with the pages the thread's walk uses.
         PageCachedMemory snapshot(py.memory());
@@ -411,14 +417,14 @@ TEST_CASE("a running thread's read holds when its top is unchanged right after t
         CHECK(read.thread->frames.front().name == "inner");
 
         // The snapshot taken before the call, checked after it: torn.
-        py.memory().put(frame + static_cast<std::uint64_t>(code_at), inner);
+        py.memory().put(code_at(*layout, frame), inner);
         snapshot.forget();
         snapshot.prefetch(pages);
         call_another();
         CHECK_FALSE(reader.read_running_thread(snapshot, py.memory(), 7, 100).consistent);
 
         // Memory that does not tell its fetches gets the check after the walk: the top moved on.
-        py.memory().put(frame + static_cast<std::uint64_t>(code_at), inner);
+        py.memory().put(code_at(*layout, frame), inner);
         RunsOnAfterFirstCheck moves_on_again(py.memory(), call_another);
         CHECK_FALSE(reader.read_running_thread(py.memory(), moves_on_again, 7, 100).consistent);
     }
@@ -470,8 +476,6 @@ TEST_CASE("a running thread's first check is read with its snapshot, in the same
         PythonReader reader = py.reader();
         CallCountingMemory target(py.memory());
         PageCachedMemory snapshot(target);
-        const int code_at = layout->frames == FrameModel::frame_object ? layout->frame_object.code
-                                                                       : layout->interp_frame.code;
 
         // Nothing planned before a first read.
         CHECK(reader.first_check_pieces(7).empty());
@@ -502,7 +506,7 @@ TEST_CASE("a running thread's first check is read with its snapshot, in the same
 
         // The thread calls another function in the innermost frame's place between the
         // snapshot's pages and the check's words: torn, and the next sample holds again.
-        target.between = [&] { py.memory().put(frame + static_cast<std::uint64_t>(code_at), outer); };
+        target.between = [&] { py.memory().put(code_at(*layout, frame), outer); };
         CHECK_FALSE(sample().consistent);
         auto after = sample();
         CHECK(after.consistent);

@@ -305,9 +305,10 @@ bool PerfCapture::add_listed_threads(int pid, const std::vector<int>& tids, Perf
     return true;
 }
 
-bool PerfCapture::has_own_clock(int tid) const {
+PerfCapture::ThreadEvents* PerfCapture::with_own_clock(int tid) {
     auto found = by_tid_.find(tid);
-    return found != by_tid_.end() && threads_[found->second].clock.valid();
+    return found != by_tid_.end() && threads_[found->second].clock.valid() ? &threads_[found->second]
+                                                                           : nullptr;
 }
 
 std::uint64_t PerfCapture::counted_on_cpu_ns(const ThreadEvents& events) const {
@@ -394,7 +395,7 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             // A thread with an event of its own that also inherited its creator's (see
             // add_listed_threads): the inherited copy's samples, in another ring, are dropped.
             if (!scratch_.off_cpu && draining_ && scratch_.tid != draining_->tid &&
-                has_own_clock(scratch_.tid))
+                with_own_clock(scratch_.tid))
                 break;
             samples += !scratch_.off_cpu;
             // A new random period every few samples breaks any alignment with periodic work
@@ -422,10 +423,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
     case PERF_RECORD_FORK: {
         PerfTaskRecord task;
         if (decode_perf_task(header, task)) {
-            if (auto own = by_tid_.find(task.tid); own != by_tid_.end() && draining_ &&
-                                                   draining_->tid != task.tid &&
-                                                   threads_[own->second].clock.valid())
-                threads_[own->second].also_inherited = true;
+            if (ThreadEvents* own = with_own_clock(task.tid); own && draining_ && draining_ != own)
+                own->also_inherited = true;
             if (options_.off_cpu && format_.registers_and_stack && new_threads_.size() < 4096)
                 new_threads_.emplace_back(task.pid, task.tid);
             handler.on_task_start(task);

@@ -112,7 +112,8 @@ class PerfCapture {
     bool open_switch_samples(int pid, int tid);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
     void jitter_period(ThreadEvents& events);
-    bool has_own_clock(int tid) const;
+    // The events of `tid` when it has a clock event of its own (not only an inherited copy).
+    ThreadEvents* with_own_clock(int tid);
     std::uint64_t counted_on_cpu_ns(const ThreadEvents& events) const;
 
     PerfCaptureOptions options_;

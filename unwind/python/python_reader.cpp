@@ -164,8 +164,8 @@ const std::vector<RemoteMemory::Piece>& PythonReader::first_check_pieces(int tid
     plan.page_at = 0;
     if (innermost->second != 0 && impl_->walker.code_offset() != python::absent) {
         plan.page_at = (innermost->second + static_cast<std::uint64_t>(impl_->walker.code_offset())) &
-                       ~std::uint64_t{4095};
-        plan.page.resize(4096);
+                       ~std::uint64_t{RemoteMemory::page_size - 1};
+        plan.page.resize(RemoteMemory::page_size);
         plan.pieces.push_back({plan.page_at, plan.page.data(), plan.page.size()});
     }
     plan.gil = impl_->gil_words.has_value();
