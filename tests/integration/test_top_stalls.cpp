@@ -248,8 +248,12 @@ TEST_CASE("Python: top --asyncio's key S switches to the stall culprits and back
     tmux.send_keys(session, "?");
     screen = tmux.wait_for(
         session, [](const std::string& s) { return s.find("sampler top: keys") != std::string::npos; });
-    UNSCOPED_INFO("after ?:\n" << screen);
-    CHECK(screen.find("the stall culprits / back (--asyncio)") != std::string::npos);
+    if (screen.find("the stall culprits / back (--asyncio)") == std::string::npos)
+        // What a failure needs first, before any earlier message: whether top still ran.
+        FAIL_CHECK("no help after ?: tmux sessions [" << tmux.run({"list-sessions"}).out
+                                                      << "], exit code file [" << read_file(exit_file)
+                                                      << "], screen:\n"
+                                                      << screen);
     tmux.send_keys(session, "q");
     CHECK(wait_for_exit_code(exit_file) == "0\n");
     check_target_runs_on(target.process.pid());

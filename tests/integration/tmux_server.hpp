@@ -5,6 +5,7 @@
 
 #include "process_helpers.hpp"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <sstream>
@@ -54,8 +55,11 @@ class TmuxServer {
     std::string capture(const std::string& session) const {
         return run({"capture-pane", "-p", "-t", session}).out;
     }
+    // A key tmux could not deliver fails the test there, with tmux's reason.
     void send_keys(const std::string& session, const std::string& keys) const {
-        run({"send-keys", "-t", session, keys});
+        CommandResult sent = run({"send-keys", "-t", session, keys});
+        INFO("tmux send-keys " << keys << ": " << sent.err);
+        CHECK(sent.exit_code == 0);
     }
     // Captures the pane until `done(screen)`, for at most `timeout`; returns the last capture.
     template <class Predicate>
