@@ -35,6 +35,16 @@ CaptureLimits NativeStacks::limits_for_capture(std::size_t max_stack_bytes) cons
 }
 
 ResolvedStack NativeStacks::resolve(const ThreadSnapshot& snapshot, std::size_t max_depth) {
+    ResolvedFrames resolved = resolve_frames(snapshot, max_depth);
+    ResolvedStack stack;
+    stack.end = resolved.end;
+    stack.frames.reserve(resolved.frames.size());
+    for (const Frame* frame : resolved.frames)
+        stack.frames.push_back(*frame);
+    return stack;
+}
+
+ResolvedFrames NativeStacks::resolve_frames(const ThreadSnapshot& snapshot, std::size_t max_depth) {
     UnwoundStack unwound = unwinder_.unwind(snapshot, max_depth);
     // An address outside every known module usually means a library loaded since the last read
     // of the maps: refresh once (rate-limited) and unwind again.
@@ -44,12 +54,12 @@ ResolvedStack NativeStacks::resolve(const ThreadSnapshot& snapshot, std::size_t 
         refresh();
         unwound = unwinder_.unwind(snapshot, max_depth);
     }
-    ResolvedStack stack;
+    ResolvedFrames stack;
     stack.end = unwound.end;
-    for (const StackAddress& address : unwound.frames) {
-        const auto& frames = symbolizer_.frames_for(address.address, address.is_return_address);
-        stack.frames.insert(stack.frames.end(), frames.begin(), frames.end());
-    }
+    stack.frames.reserve(unwound.frames.size() + 8);
+    for (const StackAddress& address : unwound.frames)
+        for (const Frame& frame : symbolizer_.frames_for(address.address, address.is_return_address))
+            stack.frames.push_back(&frame);
     return stack;
 }
 

@@ -20,6 +20,13 @@ struct ResolvedStack {
     UnwindEnd end = UnwindEnd::complete;
 };
 
+// The same stack as the symbolizer's own frames, not copies: they live as long as the
+// NativeStacks that made them (its caches are only ever added to).
+struct ResolvedFrames {
+    std::vector<const Frame*> frames; // innermost first, inline frames expanded
+    UnwindEnd end = UnwindEnd::complete;
+};
+
 class NativeStacks {
   public:
     explicit NativeStacks(int pid);
@@ -27,6 +34,7 @@ class NativeStacks {
     // Limits for capturing a thread: the stack copy stops at the end of the stack's mapping.
     CaptureLimits limits_for_capture(std::size_t max_stack_bytes) const;
     ResolvedStack resolve(const ThreadSnapshot& snapshot, std::size_t max_depth);
+    ResolvedFrames resolve_frames(const ThreadSnapshot& snapshot, std::size_t max_depth);
     // Loads every mapped module's symbols and line tables now, before sampling starts, so the
     // first samples do not stall the reader (the perf_event engine would drop records meanwhile).
     void load_symbols();

@@ -312,26 +312,24 @@ SampledStack ProcessSampler::resolve(Captured& captured, SessionReport& report) 
         stack.depth_limit = captured.python->depth_limit;
     }
     if (captured.have_native) {
-        ResolvedStack native = native_.resolve(captured.snapshot, options_.max_depth);
+        ResolvedFrames native = native_.resolve_frames(captured.snapshot, options_.max_depth);
         stack.truncated = stack.truncated || native.end != UnwindEnd::complete;
         stack.depth_limit = stack.depth_limit || native.end == UnwindEnd::depth_limit;
         merge.native = std::move(native.frames);
     }
     if (!python_) {
-        stack.frames = std::move(merge.native);
+        stack.frames.reserve(merge.native.size());
+        for (const Frame* frame : merge.native)
+            stack.frames.push_back(*frame);
     } else if (!captured.have_native) {
         stack.frames = std::move(merge.python);
     } else {
         merge.interpreter_module = interpreter_module_;
-        MergeResult merged = merge_native_and_python(merge);
-        if (merged.mismatched) {
-            // The halves do not pair up (the native copy and the Python read disagree, or the
-            // unwinding stopped early): the Python half alone, never a mis-merged stack.
-            ++report.merge_mismatches;
-            stack.frames = std::move(merge.python);
-        } else {
-            stack.frames = std::move(merged.frames);
-        }
+        MergeResult merged = merge_native_and_python(std::move(merge));
+        // The halves did not pair up (the native copy and the Python read disagree, or the
+        // unwinding stopped early): the Python half alone, never a mis-merged stack.
+        report.merge_mismatches += merged.mismatched;
+        stack.frames = std::move(merged.frames);
     }
     report.truncated += stack.truncated;
     return stack;

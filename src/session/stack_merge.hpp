@@ -13,15 +13,19 @@
 namespace sampler {
 
 struct MergeInput {
-    std::vector<Frame> native;         // innermost first, symbolized
-    std::vector<Frame> python;         // innermost first
+    // Innermost first, symbolized: the symbolizer's own frames, by address, so that the frames
+    // the merge leaves out (most of them: the interpreter's plumbing) are never copied.
+    std::vector<const Frame*> native;
+    std::vector<Frame> python;         // innermost first; moved into the result
     std::vector<bool> python_is_entry; // per Python frame: outermost frame of one eval-loop call
     std::string interpreter_module;    // basename of the module holding the interpreter
 };
 
 struct MergeResult {
     std::vector<Frame> frames; // innermost first
-    bool mismatched = false;   // eval-loop frames and Python frame groups did not pair up
+    // Eval-loop frames and Python frame groups did not pair up: `frames` is the Python half
+    // alone (never a mis-merged stack), or the native one when there is no Python frame.
+    bool mismatched = false;
 };
 
 // The functions that are the interpreter's eval loop, in the versions we read.
@@ -30,6 +34,6 @@ const std::set<std::string>& eval_loop_function_names();
 // True for the native frame of the interpreter's eval loop (one per C-level eval call).
 bool is_eval_loop_frame(const Frame& frame);
 
-MergeResult merge_native_and_python(const MergeInput& input);
+MergeResult merge_native_and_python(MergeInput&& input);
 
 } // namespace sampler
