@@ -1,5 +1,7 @@
 #include "sampler/call_tree.hpp"
 
+#include <algorithm>
+
 namespace sampler {
 
 std::size_t FrameTable::Hash::operator()(const Frame& frame) const {
@@ -28,9 +30,22 @@ CallTree::CallTree() {
 }
 
 CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::uint64_t count) {
+    std::vector<NodeId> path;
+    return add(outermost_first, path, 0, count);
+}
+
+CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::vector<NodeId>& path,
+                               std::size_t known, std::uint64_t count) {
+    known = std::min({known, path.size(), outermost_first.size()});
+    path.resize(outermost_first.size());
     NodeId current = root_id;
     nodes_[root_id].total += count;
-    for (FrameId frame : outermost_first) {
+    for (std::size_t i = 0; i < known; ++i) {
+        current = path[i];
+        nodes_[current].total += count;
+    }
+    for (std::size_t i = known; i < outermost_first.size(); ++i) {
+        const FrameId frame = outermost_first[i];
         auto found = nodes_[current].children.find(frame);
         NodeId next;
         if (found != nodes_[current].children.end()) {
@@ -45,6 +60,7 @@ CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::ui
         }
         nodes_[next].total += count;
         current = next;
+        path[i] = current;
     }
     nodes_[current].self += count;
     return current;

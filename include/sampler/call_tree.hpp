@@ -49,6 +49,11 @@ class CallTree {
 
     // Adds `count` samples of a stack given outermost frame first; returns the leaf node.
     NodeId add(std::span<const FrameId> outermost_first, std::uint64_t count = 1);
+    // The same, for a stack that shares its first `known` frames with one added before: `path`
+    // holds that stack's nodes (path[i] is the node of frame i), and on return this one's. The
+    // shared part costs no lookup (a thread's consecutive stacks mostly share their roots).
+    NodeId add(std::span<const FrameId> outermost_first, std::vector<NodeId>& path, std::size_t known,
+               std::uint64_t count = 1);
 
     const Node& node(NodeId id) const { return nodes_.at(id); }
     std::size_t node_count() const { return nodes_.size(); }

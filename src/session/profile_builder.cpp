@@ -120,17 +120,30 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
         scratch_.push_back(profile_.intern(thread_root_frame(thread)));
     for (; frame != innermost_first.rend(); ++frame)
         scratch_.push_back(intern_key(profile_, *frame));
-    const CallTree::NodeId leaf = profile_.tree.add(scratch_);
+    const std::uint32_t thread_id = thread_index(thread);
+    if (last_stacks_.size() <= thread_id)
+        last_stacks_.resize(thread_id + 1);
+    LastStack& last = last_stacks_[thread_id];
+    const auto shared =
+        std::mismatch(scratch_.begin(), scratch_.end(), last.frames.begin(), last.frames.end());
+    const auto known = static_cast<std::size_t>(shared.first - scratch_.begin());
+    const CallTree::NodeId leaf = profile_.tree.add(scratch_, last.path, known);
+    last.frames.assign(scratch_.begin(), scratch_.end());
 
     // The leaf is innermost_first[0]; walking up the parents visits the frames in that order.
     CallTree::NodeId node = leaf;
     for (const Frame& frame : innermost_first) {
-        if (frame.inlined)
-            profile_.inlined_into_parent.insert(node);
+        if (frame.inlined) {
+            if (inlined_marked_.size() <= node)
+                inlined_marked_.resize(profile_.tree.node_count());
+            if (!inlined_marked_[node]) {
+                inlined_marked_[node] = true;
+                profile_.inlined_into_parent.insert(node);
+            }
+        }
         node = profile_.tree.node(node).parent;
     }
 
-    const std::uint32_t thread_id = thread_index(thread);
     ++profile_.thread_stacks[{thread_id, leaf}];
     if (options_.record_timeline) {
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(when - last_).count();

@@ -48,7 +48,15 @@ class ProfileBuilder : public SampleSink {
     Profile& profile_;
     AggregationOptions options_;
     std::vector<FrameId> scratch_;
-    std::map<int, FrameId> process_roots_;                      // by PID
+    // Per thread (by index in Profile::threads): its last stack's frames and nodes, so the next
+    // one walks the tree only below the part they share.
+    struct LastStack {
+        std::vector<FrameId> frames;
+        std::vector<CallTree::NodeId> path;
+    };
+    std::vector<LastStack> last_stacks_;
+    std::vector<bool> inlined_marked_;     // by node: already in Profile::inlined_into_parent
+    std::map<int, FrameId> process_roots_; // by PID
     std::map<std::pair<int, int>, std::uint32_t> thread_index_; // (pid, tid) -> Profile::threads
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point last_; // of the previous timeline sample

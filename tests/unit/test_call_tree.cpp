@@ -1,5 +1,6 @@
 #include "sampler/call_tree.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <vector>
@@ -42,6 +43,33 @@ TEST_CASE("call tree counts totals and self samples along shared prefixes") {
     for (int i = 0; i < 1000; ++i)
         tree.add(main_a_leaf);
     CHECK(tree.node_count() == 6);
+}
+
+TEST_CASE("adding along a previous stack's path gives the tree that plain adds give") {
+    const std::vector<std::vector<FrameId>> stacks{{0, 1, 3}, {0, 1, 3}, {0, 1, 4, 5}, {0, 2},
+                                                   {0},       {0, 1, 3}, {7}};
+    CallTree plain, along;
+    std::vector<CallTree::NodeId> path;
+    std::vector<FrameId> last;
+    for (const auto& stack : stacks) {
+        const CallTree::NodeId plain_leaf = plain.add(stack, 2);
+        const auto shared = std::mismatch(stack.begin(), stack.end(), last.begin(), last.end());
+        const CallTree::NodeId leaf =
+            along.add(stack, path, static_cast<std::size_t>(shared.first - stack.begin()), 2);
+        CHECK(leaf == plain_leaf);
+        CHECK(path.size() == stack.size());
+        CHECK(along.stack_of(leaf) == stack);
+        last = stack;
+    }
+    REQUIRE(along.node_count() == plain.node_count());
+    for (CallTree::NodeId id = 0; id < plain.node_count(); ++id) {
+        CHECK(along.node(id).total == plain.node(id).total);
+        CHECK(along.node(id).self == plain.node(id).self);
+        CHECK(along.node(id).parent == plain.node(id).parent);
+    }
+    // A claim of more shared frames than the path holds is cut to the path.
+    std::vector<CallTree::NodeId> short_path;
+    CHECK(along.add(stacks[0], short_path, 99) == plain.add(stacks[0]));
 }
 
 TEST_CASE("for_each_stack visits each distinct stack with its self count") {
