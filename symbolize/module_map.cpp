@@ -57,6 +57,7 @@ std::shared_ptr<const ElfImage> ModuleMap::image_for(const MapEntry& entry) {
 }
 
 void ModuleMap::rebuild_modules() {
+    ++generation_;
     modules_.clear();
     // A file can be mapped more than once: loaded by the dynamic linker, and mmap'ed whole by
     // code that reads it (sampler itself does that). Each mapping at file offset 0 starts a new

@@ -34,6 +34,9 @@ class ModuleMap {
     const ProcessMaps& maps() const { return maps_; }
     const std::vector<Module>& modules() const { return modules_; }
     const Module* module_at(std::uint64_t address) const;
+    // Counts the changes of the modules: a cache keyed by run-time address is valid while it
+    // stays the same.
+    std::uint64_t generation() const { return generation_; }
     // Files that could not be opened or parsed, with the reason: reported, never fatal.
     const std::map<std::string, std::string>& failures() const { return failures_; }
 
@@ -54,7 +57,8 @@ class ModuleMap {
     int pid_ = 0;
     std::string root_;
     ProcessMaps maps_;
-    std::vector<Module> modules_;                                   // sorted by start
+    std::vector<Module> modules_; // sorted by start
+    std::uint64_t generation_ = 0;
     std::map<std::string, std::shared_ptr<const ElfImage>> images_; // by path
     std::map<std::string, std::string> open_paths_;                 // by path: where it was opened
     std::map<std::string, std::string> failures_;

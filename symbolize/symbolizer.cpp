@@ -133,6 +133,19 @@ bool Symbolizer::ensure_reported(const Module& module) {
 }
 
 const std::vector<Frame>& Symbolizer::frames_for(std::uint64_t address, bool is_return_address) {
+    if (recent_generation_ != modules_.generation()) {
+        recent_.clear();
+        recent_generation_ = modules_.generation();
+    }
+    const std::uint64_t recent_key = (address << 1) | (is_return_address ? 1 : 0);
+    if (const std::vector<Frame>* const* recent = recent_.find(recent_key))
+        return **recent;
+    const std::vector<Frame>& frames = lookup_frames(address, is_return_address);
+    recent_.put(recent_key, &frames);
+    return frames;
+}
+
+const std::vector<Frame>& Symbolizer::lookup_frames(std::uint64_t address, bool is_return_address) {
     std::uint64_t lookup = is_return_address && address > 0 ? address - 1 : address;
     const Module* module = modules_.module_at(lookup);
     if (!module) {

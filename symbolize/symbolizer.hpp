@@ -5,6 +5,7 @@
 
 #include "function_symbols.hpp"
 #include "module_map.hpp"
+#include "sampler/direct_mapped_cache.hpp"
 #include "sampler/frame.hpp"
 #include "scope_index.hpp"
 
@@ -40,6 +41,9 @@ class Symbolizer {
     void set_names_only(std::set<std::string> functions) { names_only_ = std::move(functions); }
 
   private:
+    // frames_for without the recent-address cache in front.
+    const std::vector<Frame>& lookup_frames(std::uint64_t address, bool is_return_address);
+
     // A function resolved by name only (set_names_only), by its range in its module: any other
     // address in it then costs a range lookup, not a symbol table search.
     struct NamesOnlyRange {
@@ -71,6 +75,10 @@ class Symbolizer {
     const std::string* last_path_ = nullptr; // the module of the last lookup, and its cache
     ModuleCache* last_cache_ = nullptr;
     std::map<std::uint64_t, std::vector<Frame>> unknown_cache_;
+    // In front of both, by run-time address (address << 1 | is_return_address): the frames of
+    // the addresses every sample repeats, for as long as the modules stay where they are.
+    DirectMappedCache<const std::vector<Frame>*, 10> recent_;
+    std::uint64_t recent_generation_ = 0;
     std::set<std::string> names_only_;
     // By (Dwarf handle, unit offset); the handles live as long as dwfl_.
     std::map<std::pair<const void*, std::uint64_t>, std::unique_ptr<ScopeIndex>> scope_indexes_;

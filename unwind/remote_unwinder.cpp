@@ -1,5 +1,7 @@
 #include "remote_unwinder.hpp"
 
+#include "sampler/direct_mapped_cache.hpp"
+
 #include "cfi_fallback.hpp"
 #include "eh_frame_hdr.hpp"
 #include "sampler/error.hpp"
@@ -159,6 +161,7 @@ struct RemoteUnwinder::State {
     // Compact CFI rules by the address they were looked up at (pc, or pc - 1 for a return
     // address): a stack seen before unwinds with hash lookups and loads from the copy.
     std::unordered_map<std::uint64_t, CompactFrameRule> rules;
+    DirectMappedCache<CompactFrameRule, 9> recent_rules; // in front of `rules`; cleared with it
     unw_addr_space_t space = nullptr;
     ~State() {
         if (space)
@@ -182,6 +185,7 @@ RemoteUnwinder::~RemoteUnwinder() = default;
 
 void RemoteUnwinder::flush_cache() {
     state_->rules.clear();
+    state_->recent_rules.clear();
     unw_flush_cache(state_->space, 0, 0);
 }
 
@@ -231,18 +235,25 @@ std::optional<UnwoundStack> RemoteUnwinder::unwind_with_compact_rules(const Thre
         const bool is_return_address = depth > 0;
         result.frames.push_back({pc, is_return_address});
         const std::uint64_t lookup = is_return_address ? pc - 1 : pc;
-        auto cached = state_->rules.find(lookup);
-        if (cached == state_->rules.end()) {
-            const Module* module = state_->modules->module_at(lookup);
-            if (!module)
-                return std::nullopt; // libunwind's path knows what to do with unknown code
-            if (state_->rules.size() >= max_cached_rules)
-                state_->rules.clear();
-            cached =
-                state_->rules.emplace(lookup, state_->fallback.compact_rule(*module, pc, is_return_address))
-                    .first;
+        const CompactFrameRule* recent = state_->recent_rules.find(lookup);
+        if (!recent) {
+            auto cached = state_->rules.find(lookup);
+            if (cached == state_->rules.end()) {
+                const Module* module = state_->modules->module_at(lookup);
+                if (!module)
+                    return std::nullopt; // libunwind's path knows what to do with unknown code
+                if (state_->rules.size() >= max_cached_rules) {
+                    state_->rules.clear();
+                    state_->recent_rules.clear();
+                }
+                cached = state_->rules
+                             .emplace(lookup, state_->fallback.compact_rule(*module, pc, is_return_address))
+                             .first;
+            }
+            state_->recent_rules.put(lookup, cached->second);
+            recent = &cached->second;
         }
-        const CompactFrameRule& rule = cached->second;
+        const CompactFrameRule& rule = *recent;
         if (rule.kind == CompactFrameRule::Kind::outermost)
             return result;
         if (rule.kind != CompactFrameRule::Kind::simple || (rule.cfa_from_frame_pointer && !fp_known))
