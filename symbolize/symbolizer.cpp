@@ -177,6 +177,15 @@ const std::vector<Frame>& Symbolizer::lookup_frames(std::uint64_t address, bool 
     return cache.frames.emplace(key, std::move(frames)).first->second;
 }
 
+void Symbolizer::load_debug_info(const Module& module) {
+    if (!ensure_reported(module))
+        return;
+    Dwfl_Module* mod = dwfl_addrmodule(dwfl_.get(), module.start);
+    Dwarf_Addr bias = 0;
+    if (mod)
+        dwfl_module_getdwarf(mod, &bias); // none is fine: names from the symbol table, no lines
+}
+
 std::size_t Symbolizer::cache_size() const {
     std::size_t size = 0;
     for (const auto& [path, cache] : cache_)

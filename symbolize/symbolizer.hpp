@@ -34,6 +34,10 @@ class Symbolizer {
 
     std::size_t cache_size() const;
 
+    // Reads the module's debug information now (for a large library, decompressing it takes a
+    // tenth of a second), rather than on the first sample in it.
+    void load_debug_info(const Module& module);
+
     // Functions whose frames get only their symbol: no lines, no inline frames. For an
     // interpreter's eval loop, which --native replaces with Python frames anyway: it is huge,
     // every instruction in it is a distinct address, and looking each up in DWARF dominated

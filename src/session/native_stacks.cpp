@@ -23,8 +23,10 @@ void NativeStacks::refresh_if_stale(std::chrono::steady_clock::duration age) {
 }
 
 void NativeStacks::load_symbols() {
-    for (const Module& module : modules_.modules())
+    for (const Module& module : modules_.modules()) {
         symbolizer_.frames_for(module.start, false);
+        symbolizer_.load_debug_info(module);
+    }
 }
 
 CaptureLimits NativeStacks::limits_for_capture(std::size_t max_stack_bytes) const {
