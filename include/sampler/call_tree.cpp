@@ -4,13 +4,43 @@
 
 namespace sampler {
 
-std::size_t FrameTable::Hash::operator()(const Frame& frame) const {
+FrameRef FrameRef::of(const Frame& frame) {
+    return FrameRef{.kind = frame.kind,
+                    .name = frame.name,
+                    .file = frame.file,
+                    .module = frame.module,
+                    .function_file = frame.function_file,
+                    .line = frame.line,
+                    .function_line = frame.function_line,
+                    .address = frame.address,
+                    .module_offset = frame.module_offset,
+                    .symbol_offset = frame.symbol_offset,
+                    .function_offset = frame.function_offset,
+                    .inlined = frame.inlined};
+}
+
+Frame FrameRef::to_frame() const {
+    return Frame{.kind = kind,
+                 .name = std::string(name),
+                 .file = std::string(file),
+                 .line = line,
+                 .module = std::string(module),
+                 .address = address,
+                 .module_offset = module_offset,
+                 .symbol_offset = symbol_offset,
+                 .function_offset = function_offset,
+                 .function_file = std::string(function_file),
+                 .function_line = function_line,
+                 .inlined = inlined};
+}
+
+std::size_t FrameTable::Hash::operator()(const FrameRef& frame) const {
     // The fields that tell most frames apart; equal frames agree on them, as they must.
-    std::size_t hash = std::hash<std::string>{}(frame.name);
+    std::size_t hash = std::hash<std::string_view>{}(frame.name);
     const auto mix = [&hash](std::size_t value) {
         hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
     };
-    mix(std::hash<std::string>{}(frame.file));
+    mix(std::hash<std::string_view>{}(frame.file));
     mix(frame.line);
     mix(frame.module_offset);
     mix(frame.address);
@@ -18,11 +48,25 @@ std::size_t FrameTable::Hash::operator()(const Frame& frame) const {
     return hash;
 }
 
+bool FrameTable::Equal::operator()(const FrameRef& a, const FrameRef& b) const {
+    return a.kind == b.kind && a.line == b.line && a.function_line == b.function_line &&
+           a.address == b.address && a.module_offset == b.module_offset &&
+           a.symbol_offset == b.symbol_offset && a.function_offset == b.function_offset &&
+           a.inlined == b.inlined && a.name == b.name && a.file == b.file && a.module == b.module &&
+           a.function_file == b.function_file;
+}
+
 FrameId FrameTable::intern(const Frame& frame) {
     auto [it, inserted] = ids_.try_emplace(frame, static_cast<FrameId>(frames_.size()));
     if (inserted)
         frames_.push_back(frame);
     return it->second;
+}
+
+FrameId FrameTable::intern(const FrameRef& ref) {
+    if (auto found = ids_.find(ref); found != ids_.end())
+        return found->second;
+    return intern(ref.to_frame());
 }
 
 CallTree::CallTree() {

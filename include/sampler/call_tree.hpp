@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -15,21 +16,45 @@ namespace sampler {
 
 using FrameId = std::uint32_t;
 
+// A frame's fields by reference: a key to look a frame up by without copying its strings.
+struct FrameRef {
+    FrameKind kind = FrameKind::unknown;
+    std::string_view name{}, file{}, module{}, function_file{};
+    std::uint32_t line = 0, function_line = 0;
+    std::uint64_t address = 0, module_offset = 0, symbol_offset = 0, function_offset = 0;
+    bool inlined = false;
+
+    static FrameRef of(const Frame& frame);
+    Frame to_frame() const;
+};
+
 // Interns frames so each distinct frame is stored once and compared by id.
 class FrameTable {
   public:
     FrameId intern(const Frame& frame);
+    // The same for the frame `ref` describes; its strings are copied only when it is new.
+    FrameId intern(const FrameRef& ref);
     const Frame& at(FrameId id) const { return frames_.at(id); }
     std::size_t size() const { return frames_.size(); }
 
   private:
+    // Frames and FrameRefs hash and compare alike, so a FrameRef finds its Frame.
     struct Hash {
-        std::size_t operator()(const Frame& frame) const;
+        using is_transparent = void;
+        std::size_t operator()(const Frame& frame) const { return (*this)(FrameRef::of(frame)); }
+        std::size_t operator()(const FrameRef& ref) const;
+    };
+    struct Equal {
+        using is_transparent = void;
+        bool operator()(const FrameRef& a, const FrameRef& b) const;
+        bool operator()(const Frame& a, const Frame& b) const { return a == b; }
+        bool operator()(const FrameRef& a, const Frame& b) const { return (*this)(a, FrameRef::of(b)); }
+        bool operator()(const Frame& a, const FrameRef& b) const { return (*this)(FrameRef::of(a), b); }
     };
     std::vector<Frame> frames_;
     // Hashed: an ordered map compared whole frames (strings first) a dozen times per lookup, for
     // every frame of every sample.
-    std::unordered_map<Frame, FrameId, Hash> ids_;
+    std::unordered_map<Frame, FrameId, Hash, Equal> ids_;
 };
 
 class CallTree {

@@ -39,6 +39,7 @@ struct Frame {
     std::string function_file{};
     std::uint32_t function_line = 0;
     bool inlined = false;
+    // FrameRef (call_tree.hpp) mirrors every field above: a new one goes there too.
 
     auto operator<=>(const Frame&) const = default;
 };

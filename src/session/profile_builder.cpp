@@ -8,11 +8,9 @@
 
 namespace sampler {
 
-Frame aggregation_key(const Frame& frame) {
-    Frame key;
-    key.kind = frame.kind;
-    key.name = frame.name;
-    key.function_line = frame.function_line;
+// By reference, so a stack's frames are interned without copying their strings (unless new).
+FrameRef aggregation_key_ref(const Frame& frame) {
+    FrameRef key{.kind = frame.kind, .name = frame.name, .function_line = frame.function_line};
     if (frame.kind == FrameKind::python) {
         key.file = frame.file;
         key.line = frame.line;
@@ -31,18 +29,14 @@ Frame aggregation_key(const Frame& frame) {
     return key;
 }
 
-namespace {
-
-// Whether a frame carries only what aggregation_key keeps (a Python frame as the Python reader
-// makes it): then it is interned as it is, without a copy of its strings per sample.
-bool is_own_aggregation_key(const Frame& frame) {
-    return frame.kind == FrameKind::python && frame.module.empty() && frame.address == 0 &&
-           frame.module_offset == 0 && frame.symbol_offset == 0 && frame.function_offset == 0 &&
-           frame.function_file.empty() && !frame.inlined;
+Frame aggregation_key(const Frame& frame) {
+    return aggregation_key_ref(frame).to_frame();
 }
 
+namespace {
+
 FrameId intern_key(Profile& profile, const Frame& frame) {
-    return is_own_aggregation_key(frame) ? profile.intern(frame) : profile.intern(aggregation_key(frame));
+    return profile.frames.intern(aggregation_key_ref(frame));
 }
 
 } // namespace

@@ -24,6 +24,8 @@ struct AggregationOptions {
 
 // The part of a frame that identifies it in an aggregated profile.
 Frame aggregation_key(const Frame& frame);
+// The same by reference (valid while `frame` is).
+FrameRef aggregation_key_ref(const Frame& frame);
 
 Frame thread_root_frame(const ThreadInfo& thread);
 Frame process_root_frame(int pid, const std::string& command_line);

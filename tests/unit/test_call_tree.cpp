@@ -23,6 +23,48 @@ TEST_CASE("frame table interns equal frames once") {
     CHECK(table.at(b).name == "b");
 }
 
+TEST_CASE("a frame looked up by reference finds the frame, and is copied in only when new") {
+    FrameTable table;
+    const Frame full{.kind = FrameKind::native,
+                     .name = "a_rather_long_function_name_beyond_small_strings",
+                     .file = "/src/project/module/file.cpp",
+                     .line = 12,
+                     .module = "libproject.so.1",
+                     .address = 0x401000,
+                     .module_offset = 0x1000,
+                     .symbol_offset = 4,
+                     .function_offset = 0xffc,
+                     .function_file = "/src/project/module/file.hpp",
+                     .function_line = 10,
+                     .inlined = true};
+    const FrameId id = table.intern(full);
+    CHECK(table.intern(FrameRef::of(full)) == id);
+    CHECK(FrameRef::of(full).to_frame() == full);
+    // Each field tells frames apart, as Frame's own comparison does.
+    std::vector<Frame> variants(12, full);
+    variants[0].kind = FrameKind::python;
+    variants[1].name += "x";
+    variants[2].file += "x";
+    variants[3].line += 1;
+    variants[4].module += "x";
+    variants[5].address += 1;
+    variants[6].module_offset += 1;
+    variants[7].symbol_offset += 1;
+    variants[8].function_offset += 1;
+    variants[9].function_file += "x";
+    variants[10].function_line += 1;
+    variants[11].inlined = false;
+    std::vector<FrameId> ids;
+    for (const Frame& variant : variants) {
+        const FrameId variant_id = table.intern(FrameRef::of(variant));
+        CHECK(variant_id != id);
+        CHECK(table.at(variant_id) == variant);
+        CHECK(table.intern(variant) == variant_id);
+        ids.push_back(variant_id);
+    }
+    CHECK(table.size() == 13);
+}
+
 TEST_CASE("call tree counts totals and self samples along shared prefixes") {
     CallTree tree;
     std::vector<FrameId> main_a_leaf{0, 1, 3};
