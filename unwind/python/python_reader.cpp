@@ -147,7 +147,20 @@ const std::vector<RemoteMemory::Piece>& PythonReader::first_check_pieces(int tid
     if (t.frame == python::absent || state == impl_->state_by_tid.end() ||
         innermost == impl_->innermost_by_tid.end())
         return plan.pieces;
-    // In the order the first check reads them: the thread state's word, the cframe's, the
+    // The identity of the code objects the last walk used comes first: read after the pages
+    // and before the top words, while the frames that hold those objects hold (the top word
+    // check tells), it confirms them as the check after the walk would (one call fewer).
+    plan.code_addresses.clear();
+    if (auto codes = impl_->codes_by_tid.find(tid); codes != impl_->codes_by_tid.end()) {
+        const python::FieldRange identity = impl_->codes.identity_range();
+        const auto size = static_cast<std::size_t>(identity.end - identity.begin);
+        plan.code_addresses = codes->second;
+        plan.code_identities.resize(plan.code_addresses.size() * size);
+        for (std::size_t i = 0; i < plan.code_addresses.size(); ++i)
+            plan.pieces.push_back({plan.code_addresses[i] + static_cast<std::uint64_t>(identity.begin),
+                                   plan.code_identities.data() + i * size, size});
+    }
+    // Then in the order the first check reads them: the thread state's word, the cframe's, the
     // innermost frame's code word (its whole page: the innermost frame moves, mostly within
     // it), then the GIL's.
     plan.frame_word_at = state->second.address + static_cast<std::uint64_t>(t.frame);
@@ -294,6 +307,7 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
         if (gil && first_read >= top_words && first_read < pieces.size())
             gil.reset(); // found wrong, or gone: look for it again
     }
+    const bool codes_planned = planned && !plan.code_addresses.empty();
     impl_->planned.tid = 0;
     const bool top_held = top_unchanged(top_words, first_read);
     const bool gil_read = gil && first_read == pieces.size();
@@ -309,9 +323,29 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     // top still the walk's (the frames then hold from the snapshot to this read).
     std::sort(unchecked.begin(), unchecked.end());
     unchecked.erase(std::unique(unchecked.begin(), unchecked.end()), unchecked.end());
+    if (impl_->codes_by_tid.size() > 4 * PythonReader::max_threads)
+        impl_->codes_by_tid.clear(); // bounded, whatever the target's thread churn
+    impl_->codes_by_tid[tid] = unchecked;
     const bool top_settled = top_held && walk_from_snapshot;
     bool consistent = top_settled;
-    if (!top_settled || !unchecked.empty()) {
+    if (top_settled && codes_planned) {
+        // The codes read with the snapshot are confirmed from those bytes; only the others, new
+        // since the last walk, are left for the check below.
+        const auto size =
+            static_cast<std::size_t>(impl_->codes.identity_range().end - impl_->codes.identity_range().begin);
+        std::size_t left = 0;
+        for (std::uint64_t code : unchecked) {
+            auto at = std::lower_bound(plan.code_addresses.begin(), plan.code_addresses.end(), code);
+            if (at == plan.code_addresses.end() || *at != code)
+                unchecked[left++] = code;
+            else if (!impl_->codes.confirm(
+                         code, plan.code_identities.data() +
+                                   static_cast<std::size_t>(at - plan.code_addresses.begin()) * size))
+                consistent = false;
+        }
+        unchecked.resize(left);
+    }
+    if (consistent ? !unchecked.empty() : !top_settled) {
         pieces.clear();
         const std::size_t words = top_settled ? 0 : add_top_words();
         const python::FieldRange identity = impl_->codes.identity_range();

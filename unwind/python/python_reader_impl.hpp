@@ -36,6 +36,10 @@ struct PythonReader::Impl {
     struct PlannedCheck {
         int tid = 0; // 0: nothing planned
         std::vector<RemoteMemory::Piece> pieces;
+        // First, the identity bytes of the code objects the thread's last walk took from the
+        // cache (sorted addresses; CodeCache::identity_range() at each, one after another).
+        std::vector<std::uint64_t> code_addresses;
+        std::vector<std::uint8_t> code_identities;
         std::uint64_t frame_word_at = 0; // the thread state's frame/cframe word
         std::uint64_t frame_word = 0;
         std::uint64_t cframe_word_at = 0; // 3.11/3.12: cframe->current_frame; 0: not planned
@@ -49,6 +53,8 @@ struct PythonReader::Impl {
     PlannedCheck planned;
     // tid -> the innermost frame its last running read found.
     std::unordered_map<int, std::uint64_t> innermost_by_tid;
+    // tid -> the code objects its last running read took from the cache (sorted).
+    std::unordered_map<int, std::vector<std::uint64_t>> codes_by_tid;
     // The main interpreter's GIL words (read_running_thread), once found.
     std::optional<python::GilWords> gil_words;
     unsigned gil_word_lookups = 0;
