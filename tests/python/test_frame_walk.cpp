@@ -538,6 +538,47 @@ TEST_CASE("a running thread's first check is read with its snapshot, in the same
     }
 }
 
+TEST_CASE("a thread that moves between a few functions has all their code objects read with its "
+          "snapshot",
+          "[python][walk]") {
+    for (const PythonLayout* layout : {&layout_3_10(), &layout_3_11(), &layout_3_12(), &layout_3_13()}) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto [outer, inner, frame] = push_five_deep(py, *layout);
+        const std::uint64_t other = py.code("other", "g.py", 20, three_line_table(*layout));
+        py.thread_state(frame, 7);
+        PythonReader reader = py.reader();
+        CallCountingMemory target(py.memory());
+        PageCachedMemory snapshot(target);
+        REQUIRE(reader.read_running_thread(snapshot, target, 7, 100).consistent);
+        const std::vector<std::uint64_t> pages = snapshot.used_pages();
+        // Each sample, the innermost frame runs the other of two functions (3.11+: its
+        // instruction pointer, into the code object, moves with it).
+        int samples = 0;
+        auto sample = [&] {
+            const std::uint64_t code = ++samples % 2 ? other : inner;
+            py.memory().put(code_at(*layout, frame), code);
+            if (layout->frames == FrameModel::interpreter_frame)
+                py.memory().put(frame + static_cast<std::uint64_t>(layout->interp_frame.instr),
+                                code + static_cast<std::uint64_t>(layout->code.code_adaptive) + 4);
+            snapshot.forget();
+            const std::vector<RemoteMemory::Piece>& check = reader.first_check_pieces(7);
+            const std::size_t read = snapshot.prefetch(pages, check.data(), check.size());
+            return reader.read_running_thread(snapshot, target, 7, 100, nullptr, read);
+        };
+        for (int warm_up = 0; warm_up < 3; ++warm_up)
+            sample();
+        const std::size_t before = target.calls;
+        for (int i = 0; i < 4; ++i) {
+            auto read = sample();
+            CHECK(read.consistent);
+            REQUIRE(read.thread);
+            CHECK(read.thread->frames.front().name == (samples % 2 ? "other" : "inner"));
+        }
+        CHECK(target.calls - before == 4); // one each: no check after the walk
+    }
+}
+
 TEST_CASE("one thread's read stops at the depth asked for, and finds its thread state once",
           "[python][walk]") {
     for (const PythonLayout* layout : {&layout_2_7(), &layout_3_10(), &layout_3_12()}) {

@@ -154,7 +154,8 @@ const std::vector<RemoteMemory::Piece>& PythonReader::first_check_pieces(int tid
     if (auto codes = impl_->codes_by_tid.find(tid); codes != impl_->codes_by_tid.end()) {
         const python::FieldRange identity = impl_->codes.identity_range();
         const auto size = static_cast<std::size_t>(identity.end - identity.begin);
-        plan.code_addresses = codes->second;
+        for (const Impl::PlannedCode& code : codes->second)
+            plan.code_addresses.push_back(code.address);
         plan.code_identities.resize(plan.code_addresses.size() * size);
         for (std::size_t i = 0; i < plan.code_addresses.size(); ++i)
             plan.pieces.push_back({plan.code_addresses[i] + static_cast<std::uint64_t>(identity.begin),
@@ -192,6 +193,38 @@ const std::vector<RemoteMemory::Piece>& PythonReader::first_check_pieces(int tid
 }
 
 namespace {
+
+// The code objects to plan for a thread's next read: the ones this walk took from the cache,
+// and those of the walks before that used one in the last few (a stack that moves in and out
+// of a few functions keeps them all planned), at most a bound, sorted by address.
+void remember_codes(std::vector<PythonReader::Impl::PlannedCode>& planned,
+                    const std::vector<std::uint64_t>& used) {
+    constexpr std::size_t max_planned_codes = 32;
+    constexpr unsigned max_walks_unused = 8;
+    std::vector<PythonReader::Impl::PlannedCode> merged;
+    merged.reserve(std::min(planned.size() + used.size(), 2 * max_planned_codes));
+    auto before = planned.begin();
+    for (std::uint64_t code : used) {
+        for (; before != planned.end() && before->address < code; ++before)
+            if (before->walks_unused < max_walks_unused)
+                merged.push_back({before->address, before->walks_unused + 1});
+        if (before != planned.end() && before->address == code)
+            ++before;
+        merged.push_back({code, 0});
+    }
+    for (; before != planned.end(); ++before)
+        if (before->walks_unused < max_walks_unused)
+            merged.push_back({before->address, before->walks_unused + 1});
+    if (merged.size() > max_planned_codes) {
+        // The most recently used first (this walk's), then back to address order.
+        std::stable_sort(merged.begin(), merged.end(),
+                         [](const auto& a, const auto& b) { return a.walks_unused < b.walks_unused; });
+        merged.resize(max_planned_codes);
+        std::sort(merged.begin(), merged.end(),
+                  [](const auto& a, const auto& b) { return a.address < b.address; });
+    }
+    planned = std::move(merged);
+}
 
 // The value a planned first check read at `address` (8 bytes), if it read there.
 std::optional<std::uint64_t> planned_word(const PythonReader::Impl::PlannedCheck& plan,
@@ -308,6 +341,12 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
             gil.reset(); // found wrong, or gone: look for it again
     }
     const bool codes_planned = planned && !plan.code_addresses.empty();
+    if (plan.tid == tid && first_check_read < plan.code_addresses.size()) {
+        // The read stopped at this code object (freed, its memory gone): planned no more.
+        std::vector<Impl::PlannedCode>& codes = impl_->codes_by_tid[tid];
+        const std::uint64_t unreadable = plan.code_addresses[first_check_read];
+        std::erase_if(codes, [&](const Impl::PlannedCode& code) { return code.address == unreadable; });
+    }
     impl_->planned.tid = 0;
     const bool top_held = top_unchanged(top_words, first_read);
     const bool gil_read = gil && first_read == pieces.size();
@@ -325,7 +364,7 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     unchecked.erase(std::unique(unchecked.begin(), unchecked.end()), unchecked.end());
     if (impl_->codes_by_tid.size() > 4 * PythonReader::max_threads)
         impl_->codes_by_tid.clear(); // bounded, whatever the target's thread churn
-    impl_->codes_by_tid[tid] = unchecked;
+    remember_codes(impl_->codes_by_tid[tid], unchecked);
     const bool top_settled = top_held && walk_from_snapshot;
     bool consistent = top_settled;
     if (top_settled && codes_planned) {

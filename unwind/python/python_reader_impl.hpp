@@ -53,8 +53,13 @@ struct PythonReader::Impl {
     PlannedCheck planned;
     // tid -> the innermost frame its last running read found.
     std::unordered_map<int, std::uint64_t> innermost_by_tid;
-    // tid -> the code objects its last running read took from the cache (sorted).
-    std::unordered_map<int, std::vector<std::uint64_t>> codes_by_tid;
+    // tid -> the code objects its recent running reads took from the cache, by address, with
+    // how many of its reads since have not (see remember_codes).
+    struct PlannedCode {
+        std::uint64_t address = 0;
+        unsigned walks_unused = 0;
+    };
+    std::unordered_map<int, std::vector<PlannedCode>> codes_by_tid;
     // The main interpreter's GIL words (read_running_thread), once found.
     std::optional<python::GilWords> gil_words;
     unsigned gil_word_lookups = 0;
