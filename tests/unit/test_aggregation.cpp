@@ -3,6 +3,8 @@
 #include "profile_builder.hpp"
 
 #include <catch2/catch.hpp>
+#include <map>
+#include <span>
 
 using namespace sampler;
 
@@ -85,4 +87,37 @@ TEST_CASE("the profile builder interns Python frames by their key, whatever else
     REQUIRE(profile.frames.size() == 1);
     CHECK(profile.frames.at(0) == aggregation_key(plain));
     CHECK(profile.tree.node(CallTree::root_id).children.size() == 1);
+}
+
+TEST_CASE("the profile builder counts interleaved threads' stacks as they were, shared roots or not") {
+    Profile profile;
+    ProfileBuilder builder(profile, {});
+    auto frame = [](const char* name) {
+        return Frame{.kind = FrameKind::native, .name = name, .module = "m"};
+    };
+    const ThreadInfo one{.tid = 1, .name = "one", .state = 'R'};
+    const ThreadInfo two{.tid = 2, .name = "two", .state = 'R'};
+    // Innermost first; each thread moves between stacks that share their outer frames.
+    const std::vector<std::pair<const ThreadInfo*, std::vector<Frame>>> samples{
+        {&one, {frame("a"), frame("work"), frame("main")}},
+        {&two, {frame("b"), frame("work"), frame("main")}},
+        {&one, {frame("a"), frame("work"), frame("main")}},
+        {&one, {frame("c"), frame("main")}},
+        {&two, {frame("main")}},
+        {&one, {frame("a"), frame("work"), frame("main")}},
+        {&two, {frame("b"), frame("work"), frame("other_root")}},
+    };
+    for (const auto& [thread, stack] : samples)
+        builder.add_stack(*thread, stack);
+    std::map<std::string, std::uint64_t> folded;
+    profile.tree.for_each_stack([&](std::span<const FrameId> stack, std::uint64_t count) {
+        std::string line;
+        for (FrameId id : stack)
+            line += (line.empty() ? "" : ";") + profile.frames.at(id).name;
+        folded[line] += count;
+    });
+    CHECK(folded ==
+          std::map<std::string, std::uint64_t>{
+              {"main;work;a", 3}, {"main;work;b", 1}, {"main;c", 1}, {"main", 1}, {"other_root;work;b", 1}});
+    CHECK(profile.tree.total() == 7);
 }
