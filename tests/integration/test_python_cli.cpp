@@ -498,3 +498,34 @@ TEST_CASE("Python: a process that execs while recorded is sampled on in its new 
             }
         }
 }
+
+TEST_CASE("Python: a process whose main thread has exited is read through its other threads",
+          "[python][perf]") {
+    // Runs both engines itself: the ptrace run leaves [perf] tests out.
+    for (const Interpreter& interpreter : interpreters()) {
+        if (interpreter.label == "2.7")
+            continue; // no ctypes.CDLL(None) call to pthread_exit that leaves the worker running
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "leader_exit.py", "ready");
+            for (int waited = 0; waited < 500 && process_state(target.process.pid()) != 'Z'; ++waited)
+                std::this_thread::sleep_for(10ms);
+            REQUIRE(process_state(target.process.pid()) == 'Z');
+
+            CommandResult dump = run_sampler({"dump", "--pid", target.pid()});
+            INFO("dump:\n" << dump.out << dump.err);
+            REQUIRE(dump.exit_code == 0);
+            CHECK(std::regex_search(
+                dump.out,
+                std::regex(
+                    R"(Thread \d+ \(spinner\) \[active\][^\n]*\n    spin \(leader_exit\.py:1[1-3]\))")));
+
+            for (const char* engine : {"perf", "ptrace"}) {
+                INFO("engine " << engine);
+                auto folded = record(target, {"--capture", engine, "-r", "200", "-d", "1"}, "leader-exit");
+                const long total = total_samples(folded);
+                CHECK(total > 20);
+                CHECK(samples_matching(folded, "spin (leader_exit.py:") > total * 9 / 10);
+            }
+        }
+    }
+}
