@@ -8,6 +8,8 @@
 # PATH, ...). BUILD_DIR overrides the build directory (default: build/ in the tree).
 # `bench/run.sh engines` instead compares the capture engines (perf_event, ptrace) and perf:
 # CPU per sample, share of the rate kept, the target's system time (bench/engines.py).
+# `bench/run.sh soak` runs record and top --native for 30 minutes on a 16-thread Python target and
+# reports their resident memory at the start, after a minute and at the end (bench/soak.py).
 # `bench/run.sh web` measures a gunicorn service's p99 latency and throughput under wrk, unprofiled
 # and profiled by sampler --subprocesses and perf (bench/web.py; needs gunicorn and wrk).
 set -euo pipefail
@@ -32,6 +34,15 @@ if [[ ${1:-} == web ]]; then
     [[ -x $sampler ]] || build_targets sampler
     [[ -x $sampler ]] || { echo "bench: $sampler is missing after the build" >&2; exit 1; }
     exec python3 "$here/web.py" --root "$root" --sampler "$sampler" "$@"
+fi
+
+# `bench/run.sh soak [--minutes M]`: sampler's memory over a long run (bench/soak.py).
+if [[ ${1:-} == soak ]]; then
+    shift
+    [[ -x $sampler ]] || build_targets sampler
+    [[ -x $sampler ]] || { echo "bench: $sampler is missing after the build" >&2; exit 1; }
+    exec python3 "$here/soak.py" --sampler "$sampler" \
+        --python-workload "$root/tests/fixtures/python_bench/workload.py" "$@"
 fi
 
 if [[ ! -x $sampler || ! -x $workload ]]; then
