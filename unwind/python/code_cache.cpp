@@ -13,6 +13,11 @@ FieldRange CodeCache::identity_range() const {
     return range;
 }
 
+std::size_t CodeCache::identity_size() const {
+    const FieldRange range = identity_range();
+    return static_cast<std::size_t>(range.end - range.begin);
+}
+
 bool CodeCache::parse_identity(const StructBytes& bytes, Identity& out) const {
     const PythonLayout& layout = objects_.layout();
     const CodeLayout& c = layout.code;

@@ -45,6 +45,8 @@ class CodeCache {
                                      std::vector<std::uint64_t>& unchecked);
     // The bytes of a code object that identify it, as offsets into the object.
     FieldRange identity_range() const;
+    // How many bytes identity_range() spans: what the caller reads at each address.
+    std::size_t identity_size() const;
     // Whether `bytes` (identity_range() read at `address`) still identify the cached code object.
     // When not, its entry is dropped, so the next lookup decodes the new object.
     bool confirm(std::uint64_t address, const std::uint8_t* bytes);

@@ -152,14 +152,14 @@ const std::vector<RemoteMemory::Piece>& PythonReader::first_check_pieces(int tid
     // check tells), it confirms them as the check after the walk would (one call fewer).
     plan.code_addresses.clear();
     if (auto codes = impl_->codes_by_tid.find(tid); codes != impl_->codes_by_tid.end()) {
-        const python::FieldRange identity = impl_->codes.identity_range();
-        const auto size = static_cast<std::size_t>(identity.end - identity.begin);
+        const auto begin = static_cast<std::uint64_t>(impl_->codes.identity_range().begin);
+        const std::size_t size = impl_->codes.identity_size();
         for (const Impl::PlannedCode& code : codes->second)
             plan.code_addresses.push_back(code.address);
         plan.code_identities.resize(plan.code_addresses.size() * size);
         for (std::size_t i = 0; i < plan.code_addresses.size(); ++i)
-            plan.pieces.push_back({plan.code_addresses[i] + static_cast<std::uint64_t>(identity.begin),
-                                   plan.code_identities.data() + i * size, size});
+            plan.pieces.push_back(
+                {plan.code_addresses[i] + begin, plan.code_identities.data() + i * size, size});
     }
     // Then in the order the first check reads them: the thread state's word, the cframe's, the
     // innermost frame's code word (its whole page: the innermost frame moves, mostly within
@@ -194,9 +194,10 @@ const std::vector<RemoteMemory::Piece>& PythonReader::first_check_pieces(int tid
 
 namespace {
 
-// The code objects to plan for a thread's next read: the ones this walk took from the cache,
-// and those of the walks before that used one in the last few (a stack that moves in and out
-// of a few functions keeps them all planned), at most a bound, sorted by address.
+// The code objects whose identity a thread's next snapshot reads: those this walk took from the
+// cache, and those any of the last few walks took (a stack that moves in and out of a few
+// functions keeps them all planned); at most a bound, the most recently used kept, sorted by
+// address.
 void remember_codes(std::vector<PythonReader::Impl::PlannedCode>& planned,
                     const std::vector<std::uint64_t>& used) {
     constexpr std::size_t max_planned_codes = 32;
@@ -370,8 +371,7 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     if (top_settled && codes_planned) {
         // The codes read with the snapshot are confirmed from those bytes; only the others, new
         // since the last walk, are left for the check below.
-        const auto size =
-            static_cast<std::size_t>(impl_->codes.identity_range().end - impl_->codes.identity_range().begin);
+        const std::size_t size = impl_->codes.identity_size();
         std::size_t left = 0;
         for (std::uint64_t code : unchecked) {
             auto at = std::lower_bound(plan.code_addresses.begin(), plan.code_addresses.end(), code);
@@ -387,19 +387,18 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     if (consistent ? !unchecked.empty() : !top_settled) {
         pieces.clear();
         const std::size_t words = top_settled ? 0 : add_top_words();
-        const python::FieldRange identity = impl_->codes.identity_range();
-        const auto identity_size = static_cast<std::size_t>(identity.end - identity.begin);
+        const auto begin = static_cast<std::uint64_t>(impl_->codes.identity_range().begin);
+        const std::size_t size = impl_->codes.identity_size();
         std::vector<std::uint8_t>& identities = impl_->identity_bytes;
-        identities.resize(unchecked.size() * identity_size);
+        identities.resize(unchecked.size() * size);
         for (std::size_t i = 0; i < unchecked.size(); ++i)
-            pieces.push_back({unchecked[i] + static_cast<std::uint64_t>(identity.begin),
-                              identities.data() + i * identity_size, identity_size});
+            pieces.push_back({unchecked[i] + begin, identities.data() + i * size, size});
         const std::size_t read = live.read_scattered(pieces.data(), pieces.size());
         consistent = read == pieces.size() && (top_settled || top_unchanged(words, read));
         // A code object freed and its address reused: the cached entry is dropped, and the read
         // again (by the caller) decodes the new one.
         for (std::size_t i = 0; i < unchecked.size() && consistent; ++i)
-            consistent = impl_->codes.confirm(unchecked[i], identities.data() + i * identity_size);
+            consistent = impl_->codes.confirm(unchecked[i], identities.data() + i * size);
     }
     result.consistent = consistent;
     if (impl_->innermost_by_tid.size() > 4 * PythonReader::max_threads)
