@@ -314,7 +314,8 @@ std::vector<LabelNode> merge_by_label(const CallTree& tree, const FrameTable& fr
     while (!pending.empty()) {
         const Pending current = pending.back();
         pending.pop_back();
-        for (const auto& [frame_id, child_id] : tree.node(current.call_node).children) {
+        for (const CallTree::NodeId child_id : tree.children(current.call_node)) {
+            const FrameId frame_id = tree.node(child_id).frame;
             const std::string_view label = labels[frame_id];
             const Palette palette = palette_of(frames.at(frame_id).kind);
             auto [slot, inserted] = nodes[current.label_node].children.try_emplace(label, nodes.size());

@@ -90,24 +90,33 @@ CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::ve
     }
     for (std::size_t i = known; i < outermost_first.size(); ++i) {
         const FrameId frame = outermost_first[i];
-        auto found = nodes_[current].children.find(frame);
-        NodeId next;
-        if (found != nodes_[current].children.end()) {
-            next = found->second;
-        } else {
-            next = static_cast<NodeId>(nodes_.size());
-            nodes_[current].children.emplace(frame, next);
-            Node child;
-            child.frame = frame;
-            child.parent = current;
-            nodes_.push_back(std::move(child));
+        auto [slot, inserted] = children_.try_emplace(child_key(current, frame), 0);
+        if (inserted) {
+            slot->second = static_cast<NodeId>(nodes_.size());
+            nodes_.push_back(Node{.frame = frame,
+                                  .parent = current,
+                                  .first_child = no_node,
+                                  .next_sibling = nodes_[current].first_child});
+            nodes_[current].first_child = slot->second;
         }
-        nodes_[next].total += count;
-        current = next;
+        current = slot->second;
+        nodes_[current].total += count;
         path[i] = current;
     }
     nodes_[current].self += count;
     return current;
+}
+
+CallTree::NodeId CallTree::child(NodeId parent, FrameId frame) const {
+    auto found = children_.find(child_key(parent, frame));
+    return found == children_.end() ? no_node : found->second;
+}
+
+std::size_t CallTree::Children::size() const {
+    std::size_t count = 0;
+    for (auto it = begin(); it != end(); ++it)
+        ++count;
+    return count;
 }
 
 std::vector<FrameId> CallTree::stack_of(NodeId leaf) const {
@@ -135,7 +144,7 @@ void CallTree::for_each_stack(
             stack.push_back(n.frame);
         if (n.self > 0)
             visit(stack, n.self);
-        for (const auto& [frame, child] : n.children)
+        for (NodeId child = n.first_child; child != no_node; child = nodes_[child].next_sibling)
             pending.push_back({child, stack.size()});
     }
 }

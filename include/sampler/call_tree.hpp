@@ -4,6 +4,7 @@
 
 #include "sampler/frame.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -61,17 +62,56 @@ class CallTree {
   public:
     using NodeId = std::uint32_t;
     static constexpr NodeId root_id = 0;
+    static constexpr NodeId no_node = ~NodeId{0};
 
+    // Small and flat: a long recording holds one per distinct call path. A node's children are
+    // a list threaded through the nodes; the lookup by frame is one table for the whole tree.
     struct Node {
         FrameId frame = 0;
         NodeId parent = 0;
+        NodeId first_child = no_node;
+        NodeId next_sibling = no_node;
         std::uint64_t total = 0; // samples in this node and below
         std::uint64_t self = 0;  // samples whose innermost frame is this node
-        std::unordered_map<FrameId, NodeId> children;
+    };
+
+    // The children of one node, as node ids, in no particular order.
+    class Children {
+      public:
+        class iterator {
+          public:
+            using value_type = NodeId;
+            using difference_type = std::ptrdiff_t;
+            iterator() = default;
+            iterator(const CallTree* tree, NodeId id) : tree_(tree), id_(id) {}
+            NodeId operator*() const { return id_; }
+            iterator& operator++() {
+                id_ = tree_->nodes_[id_].next_sibling;
+                return *this;
+            }
+            iterator operator++(int) {
+                iterator before = *this;
+                ++*this;
+                return before;
+            }
+            bool operator==(const iterator& other) const { return id_ == other.id_; }
+
+          private:
+            const CallTree* tree_ = nullptr;
+            NodeId id_ = no_node;
+        };
+        Children(const CallTree* tree, NodeId first) : tree_(tree), first_(first) {}
+        iterator begin() const { return {tree_, first_}; }
+        iterator end() const { return {tree_, no_node}; }
+        bool empty() const { return first_ == no_node; }
+        std::size_t size() const;
+
+      private:
+        const CallTree* tree_;
+        NodeId first_;
     };
 
     CallTree();
-
     // Adds `count` samples of a stack given outermost frame first; returns the leaf node.
     NodeId add(std::span<const FrameId> outermost_first, std::uint64_t count = 1);
     // The same, for a stack that shares its first `known` frames with one added before: `path`
@@ -81,9 +121,11 @@ class CallTree {
                std::uint64_t count = 1);
 
     const Node& node(NodeId id) const { return nodes_.at(id); }
+    Children children(NodeId id) const { return {this, nodes_.at(id).first_child}; }
+    // The child of `parent` for `frame`, or no_node.
+    NodeId child(NodeId parent, FrameId frame) const;
     std::size_t node_count() const { return nodes_.size(); }
     std::uint64_t total() const { return nodes_[root_id].total; }
-
     // The frames from the root down to `leaf`, outermost first (the root itself has no frame).
     std::vector<FrameId> stack_of(NodeId leaf) const;
 
@@ -92,7 +134,12 @@ class CallTree {
     void for_each_stack(const std::function<void(std::span<const FrameId>, std::uint64_t)>& visit) const;
 
   private:
+    static std::uint64_t child_key(NodeId parent, FrameId frame) {
+        return (std::uint64_t{parent} << 32) | frame;
+    }
+
     std::vector<Node> nodes_;
+    std::unordered_map<std::uint64_t, NodeId> children_; // child_key(parent, frame) -> child
 };
 
 } // namespace sampler

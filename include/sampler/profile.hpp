@@ -60,7 +60,8 @@ struct Profile {
     CallTree tree;
     ProfileInfo info;
 
-    // Filled by the builder; empty for profiles read from folded files.
+    // Filled by the builder; empty for profiles read from folded files. thread_stacks and
+    // inlined_into_parent only when the builder is asked (pprof writes them).
     std::vector<ThreadRecord> threads;
     std::map<int, ProcessRecord> processes; // by PID
     // Samples per (thread index, leaf node): pprof labels samples by thread, and a per-thread

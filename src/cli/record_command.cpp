@@ -259,7 +259,8 @@ int run_record(const RecordOptions& options) {
     const bool per_process = options.target.subprocesses || session.pids.size() > 1;
     ProfileBuilder builder(profile, AggregationOptions{.thread_roots = options.thread_roots,
                                                        .process_roots = per_process,
-                                                       .record_timeline = needs_timeline(options.format)});
+                                                       .record_timeline = needs_timeline(options.format),
+                                                       .pprof_details = options.format == "pprof"});
     // engine -> task roots -> stall watch -> builder: the task is read as each stack is handed
     // over, and the stall watch may hand stacks on later (--stalls-only). Both read the loops
     // through one AsyncioProcesses.

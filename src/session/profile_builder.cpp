@@ -124,21 +124,22 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
     const CallTree::NodeId leaf = profile_.tree.add(scratch_, last.path, known);
     last.frames.assign(scratch_.begin(), scratch_.end());
 
-    // The leaf is innermost_first[0]; walking up the parents visits the frames in that order.
-    CallTree::NodeId node = leaf;
-    for (const Frame& frame : innermost_first) {
-        if (frame.inlined) {
-            if (inlined_marked_.size() <= node)
-                inlined_marked_.resize(profile_.tree.node_count());
-            if (!inlined_marked_[node]) {
-                inlined_marked_[node] = true;
-                profile_.inlined_into_parent.insert(node);
+    if (options_.pprof_details) {
+        // The leaf is innermost_first[0]; walking up the parents visits the frames in that order.
+        CallTree::NodeId node = leaf;
+        for (const Frame& frame : innermost_first) {
+            if (frame.inlined) {
+                if (inlined_marked_.size() <= node)
+                    inlined_marked_.resize(profile_.tree.node_count());
+                if (!inlined_marked_[node]) {
+                    inlined_marked_[node] = true;
+                    profile_.inlined_into_parent.insert(node);
+                }
             }
+            node = profile_.tree.node(node).parent;
         }
-        node = profile_.tree.node(node).parent;
+        ++profile_.thread_stacks[{thread_id, leaf}];
     }
-
-    ++profile_.thread_stacks[{thread_id, leaf}];
     if (options_.record_timeline) {
         const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(when - last_).count();
         const auto clamped = std::clamp<std::int64_t>(micros, 0, std::numeric_limits<std::uint32_t>::max());

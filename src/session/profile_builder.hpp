@@ -20,6 +20,9 @@ struct AggregationOptions {
     bool thread_roots = false;    // --threads: a `thread TID (name)` root per thread
     bool process_roots = false;   // --subprocesses: a `process PID (command line)` root per process
     bool record_timeline = false; // keep every sample in time order (speedscope, chrometrace)
+    // Fill Profile::thread_stacks and inlined_into_parent, which only pprof writes; off, a long
+    // recording's memory grows with the tree alone.
+    bool pprof_details = false;
 };
 
 // The part of a frame that identifies it in an aggregated profile.

@@ -39,7 +39,7 @@ inline ThreadInfo thread_info(int pid, int tid, std::string name) {
 class RecordedProfile : public ProfileBuilder {
   public:
     explicit RecordedProfile(Profile& profile, bool timeline = true)
-        : RecordedProfile(profile, AggregationOptions{.record_timeline = timeline}) {}
+        : RecordedProfile(profile, AggregationOptions{.record_timeline = timeline, .pprof_details = true}) {}
     RecordedProfile(Profile& profile, AggregationOptions options)
         : ProfileBuilder(profile, options), base_(std::chrono::steady_clock::now()) {}
 

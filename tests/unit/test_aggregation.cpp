@@ -43,11 +43,10 @@ TEST_CASE("the profile builder adds stacks outermost first, with optional thread
     ProfileBuilder rooted(profile, {.thread_roots = true});
     rooted.add_stack(thread, innermost_first);
     CHECK(profile.tree.total() == 2);
-    const auto& root = profile.tree.node(CallTree::root_id);
-    REQUIRE(root.children.size() == 2);
+    REQUIRE(profile.tree.children(CallTree::root_id).size() == 2);
     std::vector<std::string> outermost;
-    for (const auto& [frame, node] : root.children)
-        outermost.push_back(profile.frames.at(frame).name);
+    for (const CallTree::NodeId node : profile.tree.children(CallTree::root_id))
+        outermost.push_back(profile.frames.at(profile.tree.node(node).frame).name);
     std::sort(outermost.begin(), outermost.end());
     CHECK(outermost == std::vector<std::string>{"main", "thread 42 (worker)"});
 }
@@ -86,7 +85,7 @@ TEST_CASE("the profile builder interns Python frames by their key, whatever else
     builder.add_stack(thread, {with_more});
     REQUIRE(profile.frames.size() == 1);
     CHECK(profile.frames.at(0) == aggregation_key(plain));
-    CHECK(profile.tree.node(CallTree::root_id).children.size() == 1);
+    CHECK(profile.tree.children(CallTree::root_id).size() == 1);
 }
 
 TEST_CASE("the profile builder counts interleaved threads' stacks as they were, shared roots or not") {

@@ -73,13 +73,16 @@ TEST_CASE("call tree counts totals and self samples along shared prefixes") {
     tree.add(main_b_leaf, 1);
     tree.add(main_a_leaf, 2);
     CHECK(tree.total() == 6);
-    const auto& root = tree.node(CallTree::root_id);
-    REQUIRE(root.children.size() == 1);
-    const auto& main = tree.node(root.children.at(0));
+    REQUIRE(tree.children(CallTree::root_id).size() == 1);
+    const CallTree::NodeId main_id = tree.child(CallTree::root_id, 0);
+    REQUIRE(main_id != CallTree::no_node);
+    const auto& main = tree.node(main_id);
     CHECK(main.total == 6);
     CHECK(main.self == 0);
-    CHECK(tree.node(main.children.at(1)).total == 5);
-    CHECK(tree.node(main.children.at(2)).total == 1);
+    CHECK(tree.children(main_id).size() == 2);
+    CHECK(tree.node(tree.child(main_id, 1)).total == 5);
+    CHECK(tree.node(tree.child(main_id, 2)).total == 1);
+    CHECK(tree.child(main_id, 3) == CallTree::no_node);
     // Distinct stacks, not samples, decide the size.
     CHECK(tree.node_count() == 1 + 1 + 2 + 2);
     for (int i = 0; i < 1000; ++i)
