@@ -8,6 +8,7 @@ packages=(
     build-essential cmake pkg-config
     libunwind-dev libelf-dev libdw-dev elfutils
     libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev
+    liblzma-dev libbz2-dev # with the -dev packages above: the static archives of a self-contained build
     python3
     binutils procps
     libncurses-dev tmux

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "sampler/error.hpp"
 #include "value_checks.hpp"
+#include "version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <climits>
@@ -138,7 +139,7 @@ void require_target(const TargetOptions& target, bool accepts_command) {
 int run_cli(int argc, char** argv) {
     CLI::App app{"sampler: a sampling profiler that attaches to a running process by PID", "sampler"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("sampler ") + SAMPLER_VERSION);
+    app.set_version_flag("--version", version_text());
 
     RecordOptions record;
     auto* record_command =

@@ -5,14 +5,29 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <unistd.h>
 
 using namespace sampler;
 
-TEST_CASE("our own executable parses: PIE, load segments, eh_frame_hdr, build-id") {
+namespace {
+
+// Whether our own executable is position-independent, from its ELF header's e_type: a
+// self-contained build links it without PIE, the sanitizer build with.
+bool own_executable_is_pie() {
+    std::ifstream file("/proc/self/exe", std::ios::binary);
+    unsigned char header[18] = {};
+    file.read(reinterpret_cast<char*>(header), sizeof header);
+    REQUIRE(file);
+    return (header[16] | (header[17] << 8)) == 3; // ET_DYN, little-endian
+}
+
+} // namespace
+
+TEST_CASE("our own executable parses: its type, load segments, eh_frame_hdr, build-id") {
     auto image = ElfImage::open("/proc/self/exe");
-    CHECK(image->is_shared_object());
+    CHECK(image->is_shared_object() == own_executable_is_pie());
     CHECK(image->load_segments().size() >= 2);
     REQUIRE(image->eh_frame_hdr());
     CHECK(image->build_id_hex().size() == 40);
@@ -24,7 +39,8 @@ TEST_CASE("load bias places link-time addresses at run time") {
     auto here = reinterpret_cast<std::uint64_t>(&ElfImage::open);
     const Module* module = modules.module_at(here);
     REQUIRE(module);
-    CHECK(module->image->is_shared_object());
+    CHECK(module->image->is_shared_object() == own_executable_is_pie());
+    CHECK((module->bias != 0) == own_executable_is_pie()); // a fixed-address executable needs none
     // The bytes at a run-time code address equal the file's bytes at the link-time address.
     std::uint64_t word = 0;
     REQUIRE(modules.read_file_backed(here, &word, sizeof word));
