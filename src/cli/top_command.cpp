@@ -1,6 +1,7 @@
 // `sampler top`: a live table of where the target's CPU time goes, full-screen on a terminal,
 // plain-text snapshots otherwise.
 #include "commands.hpp"
+#include "sampler/error.hpp"
 
 #include "output_file.hpp"
 #include "proc_threads.hpp"
@@ -59,8 +60,18 @@ std::vector<int> start_target(const TopOptions& options, bool interactive) {
 }
 
 std::unique_ptr<TopDisplay> make_display(const TopOptions& options, bool interactive) {
-    if (interactive)
-        return std::make_unique<TopScreen>();
+    if (interactive) {
+        // A host without the terminal's terminfo entry (a slim container, TERM unset) still gets
+        // the counts, as the plain text a pipe would get.
+        try {
+            return std::make_unique<TopScreen>();
+        } catch (const Error& error) {
+            if (error.kind() != ErrorKind::unsupported)
+                throw;
+            std::fprintf(stderr, "sampler: %s: plain-text snapshots instead of the full-screen view\n",
+                         error.what());
+        }
+    }
     return std::make_unique<TopPlainText>(stdout, options.rows);
 }
 

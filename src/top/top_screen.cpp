@@ -118,9 +118,8 @@ TopScreen::TopScreen() {
     SCREEN* screen = newterm(nullptr, stdout, stdin);
     if (!screen) {
         const char* term = std::getenv("TERM");
-        throw Error(ErrorKind::unsupported,
-                    std::string("cannot drive this terminal (TERM=") + (term ? term : "") +
-                        ") for the full-screen view; pipe the output or use --once for plain text");
+        throw Error(ErrorKind::unsupported, std::string("no terminal description for TERM=") +
+                                                (term ? term : "(unset)") + " in this host's terminfo");
     }
     screen_ = screen;
     // cbreak, not raw: Ctrl-C stays a signal, which the stop handlers already turn into a stop.

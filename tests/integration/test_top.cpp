@@ -143,23 +143,40 @@ TEST_CASE("top --once shows what it has when the command exits first", "[top]") 
     CHECK(contains(result.err, "exited"));
 }
 
+TEST_CASE("top on a terminal its host has no terminfo entry for prints plain text instead", "[top][tmux]") {
+    const std::string tmux_path = tmux_or_skip();
+    ChildProcess target({fixture_path("workload"), "split"});
+    wait_until_started(target);
+    const std::string pid = std::to_string(target.pid());
+    TmuxServer tmux(tmux_path);
+    const std::string session = "top-no-terminfo";
+    const std::string exit_file = temp_path("top-no-terminfo-exit-" + pid);
+    RemovedAtEnd remove_exit_file{exit_file};
+    // A terminal (the tmux pane), but a TERM no terminfo database has: a slim container's case.
+    start_session(tmux, session, 160, 40,
+                  "TERM=no-such-terminal " + sampler_binary() + " top --delay 0.5 --pid " + pid, exit_file);
+    std::string screen =
+        tmux.wait_for(session, [](const std::string& s) { return contains(s, "parent_heavy()"); });
+    INFO("screen:\n" << screen);
+    CHECK(contains(screen, "no terminal description for TERM=no-such-terminal"));
+    CHECK(contains(screen, "plain-text snapshots instead"));
+    CHECK(contains(screen, column_titles));
+    CHECK(contains(screen, "parent_heavy()"));
+    tmux.send_keys(session, "C-c");
+    CHECK(wait_for_exit_code(exit_file) == "0\n");
+    check_target_runs_on(target.pid());
+}
+
 TEST_CASE("top's full-screen view answers keys and leaves the target running", "[top][tmux]") {
-    std::string tmux_path = find_program("tmux");
-    if (tmux_path.empty())
-        skip_test("tmux is not installed (scripts/install-deps.sh installs it)");
+    const std::string tmux_path = tmux_or_skip();
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);
     const std::string pid = std::to_string(target.pid());
     TmuxServer tmux(tmux_path);
     const std::string session = "top";
-    // remain-on-exit keeps the pane, so it can still be captured after sampler is gone.
     const std::string exit_file = temp_path("top-exit-" + pid);
     RemovedAtEnd remove_exit_file{exit_file};
-    CommandResult started = tmux.run({"new-session", "-d", "-s", session, "-x", "160", "-y", "40",
-                                      recording_exit_code(sampler_binary() + " top --pid " + pid, exit_file),
-                                      ";", "set-option", "-t", session, "remain-on-exit", "on"});
-    INFO("tmux: " << started.err);
-    REQUIRE(started.exit_code == 0);
+    start_session(tmux, session, 160, 40, sampler_binary() + " top --pid " + pid, exit_file);
 
     SECTION("the hot function leads, 2 sorts by %Total, P pauses, q quits") {
         std::string screen =

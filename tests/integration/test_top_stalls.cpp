@@ -198,9 +198,7 @@ TEST_CASE("Python: top --stall-threshold sets what counts, and needs --asyncio",
 
 TEST_CASE("Python: top --asyncio's key S switches to the stall culprits and back",
           "[python][asyncio][tmux]") {
-    const std::string tmux_path = find_program("tmux");
-    if (tmux_path.empty())
-        skip_test("tmux is not installed (scripts/install-deps.sh installs it)");
+    const std::string tmux_path = tmux_or_skip();
     const Interpreter interpreter = stall_service_python();
     StallService target(interpreter, "stalls", false);
     const std::string pid = std::to_string(target.process.pid());
@@ -208,11 +206,8 @@ TEST_CASE("Python: top --asyncio's key S switches to the stall culprits and back
     const std::string session = "top-stalls";
     const std::string exit_file = temp_path("top-stalls-exit-" + pid);
     RemovedAtEnd remove_exit_file{exit_file};
-    CommandResult started = tmux.run(
-        {"new-session", "-d", "-s", session, "-x", "200", "-y", "40",
-         recording_exit_code(sampler_binary() + " top --asyncio --delay 0.5 --pid " + pid, exit_file)});
-    INFO("tmux: " << started.err);
-    REQUIRE(started.exit_code == 0);
+    start_session(tmux, session, 200, 40, sampler_binary() + " top --asyncio --delay 0.5 --pid " + pid,
+                  exit_file);
 
     // The header tells stalls once a window has seen one.
     std::string screen = tmux.wait_for(session, [](const std::string& s) {

@@ -4,6 +4,7 @@
 // fail.
 
 #include "process_helpers.hpp"
+#include "skips.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -90,6 +91,25 @@ struct RemovedAtEnd {
 // #{pane_dead_status} empty).
 inline std::string recording_exit_code(const std::string& command, const std::string& exit_file) {
     return command + "; echo $? > " + exit_file;
+}
+
+// tmux's path; the test is skipped when it is not installed.
+inline std::string tmux_or_skip() {
+    std::string tmux = find_program("tmux");
+    if (tmux.empty())
+        skip_test("tmux is not installed (scripts/install-deps.sh installs it)");
+    return tmux;
+}
+
+// A detached `width` x `height` session running `command` (a shell line) whose exit code goes to
+// `exit_file`; the pane stays after it exits (remain-on-exit), so it can still be captured.
+inline void start_session(const TmuxServer& tmux, const std::string& session, int width, int height,
+                          const std::string& command, const std::string& exit_file) {
+    CommandResult started = tmux.run({"new-session", "-d", "-s", session, "-x", std::to_string(width), "-y",
+                                      std::to_string(height), recording_exit_code(command, exit_file), ";",
+                                      "set-option", "-t", session, "remain-on-exit", "on"});
+    INFO("tmux: " << started.err);
+    REQUIRE(started.exit_code == 0);
 }
 
 // The exit code recording_exit_code() wrote ("0\n"), waiting for it at most `timeout`; empty
