@@ -135,15 +135,19 @@ std::string ChildProcess::errors() const {
     return read_file(err_path_);
 }
 
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+    ChildProcess child(argv);
+    CommandResult result;
+    result.exit_code = child.wait(timeout);
+    result.out = child.output();
+    result.err = child.errors();
+    return result;
+}
+
 CommandResult run_sampler(const std::vector<std::string>& arguments, std::chrono::milliseconds timeout) {
     std::vector<std::string> argv{sampler_binary()};
     argv.insert(argv.end(), arguments.begin(), arguments.end());
-    ChildProcess sampler(argv);
-    CommandResult result;
-    result.exit_code = sampler.wait(timeout);
-    result.out = sampler.output();
-    result.err = sampler.errors();
-    return result;
+    return run_command(argv, timeout);
 }
 
 void wait_until_started(const ChildProcess& fixture) {

@@ -50,6 +50,9 @@ struct CommandResult {
     std::string err;
 };
 
+// Runs `argv` (argv[0] a path: no PATH search) and waits for it (killing it after `timeout`).
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
 // Runs sampler with `arguments` and waits for it (killing it after `timeout`).
 CommandResult run_sampler(const std::vector<std::string>& arguments,
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
