@@ -191,6 +191,15 @@ void RemoteUnwinder::flush_cache() {
 
 namespace {
 
+// Whether `ip` is the kernel's signal return trampoline (glibc's and musl's __restore_rt:
+// `mov $15, %rax; syscall`): the frame after it was interrupted by a signal, and its address is
+// exact, not a return address.
+bool is_signal_return(const UnwindContext& context, std::uint64_t ip) {
+    std::uint64_t first = 0, second = 0;
+    return read_word(context, ip, first) && read_word(context, ip + 8, second) &&
+           first == 0x0f0000000fc0c748 && (second & 0xff) == 0x05;
+}
+
 // The cursor's registers in DWARF numbering (the same as libunwind's for x86-64); register 16
 // holds the frame's own address.
 DwarfRegisters cursor_registers(unw_cursor_t& cursor) {
@@ -308,7 +317,9 @@ UnwoundStack RemoteUnwinder::unwind(const ThreadSnapshot& snapshot, std::size_t 
         previous_sp = sp;
         bool is_return_address = depth > 0 && !caller_of_signal_frame;
         result.frames.push_back({ip, is_return_address});
-        caller_of_signal_frame = unw_is_signal_frame(&cursor) > 0;
+        // Not unw_is_signal_frame: this libunwind answers it for the frame stepped from last,
+        // one frame late.
+        caller_of_signal_frame = is_signal_return(context, ip);
 
         DwarfRegisters before = cursor_registers(cursor);
         context.no_table_ip = 0;
@@ -333,7 +344,6 @@ UnwoundStack RemoteUnwinder::unwind(const ThreadSnapshot& snapshot, std::size_t 
                 result.end = UnwindEnd::truncated;
                 break;
             }
-            caller_of_signal_frame = false;
             continue;
         }
         if (step == 0)

@@ -1,0 +1,257 @@
+// The native unwinders on snapshots of this test's own thread: registers and stack bytes copied
+// exactly as a capture engine copies a target's, then unwound from the copy alone (with the
+// module files), against the chain of calls that is known to be there. No ptrace, no other
+// process: what is checked is the unwinding, not the capture.
+
+#include "cfi_fallback.hpp"
+#include "module_map.hpp"
+#include "remote_unwinder.hpp"
+#include "symbolizer.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <cstring>
+#include <memory>
+#include <pthread.h>
+#include <string>
+#include <sys/uio.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace sampler;
+
+namespace {
+
+// Where this thread's stack ends (its highest address).
+std::uint64_t stack_top() {
+    pthread_attr_t attributes;
+    REQUIRE(pthread_getattr_np(pthread_self(), &attributes) == 0);
+    void* base = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attributes, &base, &size);
+    pthread_attr_destroy(&attributes);
+    return reinterpret_cast<std::uint64_t>(base) + size;
+}
+
+ThreadSnapshot* pending_snapshot = nullptr;
+
+} // namespace
+
+// Outside the anonymous namespace and never inlined: their names are what the unwound stack
+// must show. The asm statements after each call keep it from being a tail call.
+extern "C" __attribute__((noinline)) void unwinder_test_snapshot(ThreadSnapshot& out) {
+    ucontext_t context;
+    getcontext(&context); // the registers as they are just after this call returns
+    const greg_t* g = context.uc_mcontext.gregs;
+    user_regs_struct& r = out.registers;
+    r.rip = g[REG_RIP];
+    r.rsp = g[REG_RSP];
+    r.rbp = g[REG_RBP];
+    r.rbx = g[REG_RBX];
+    r.r12 = g[REG_R12];
+    r.r13 = g[REG_R13];
+    r.r14 = g[REG_R14];
+    r.r15 = g[REG_R15];
+    r.rax = g[REG_RAX];
+    r.rcx = g[REG_RCX];
+    r.rdx = g[REG_RDX];
+    r.rsi = g[REG_RSI];
+    r.rdi = g[REG_RDI];
+    r.r8 = g[REG_R8];
+    r.r9 = g[REG_R9];
+    r.r10 = g[REG_R10];
+    r.r11 = g[REG_R11];
+    // The stack from the stack pointer up, at most 256 KiB, as the engines copy it. Only this
+    // frame's locals change from here on; return addresses and saved registers do not.
+    out.tid = static_cast<int>(::gettid());
+    out.stack_start = r.rsp;
+    const std::uint64_t size = std::min<std::uint64_t>(stack_top() - r.rsp, 256 * 1024);
+    out.stack.resize(size);
+    // Copied by the kernel, as from a target: a sanitizer would take a plain copy of the stack,
+    // its guard zones included, for an overflow.
+    iovec local{out.stack.data(), size};
+    iovec remote{reinterpret_cast<void*>(r.rsp), size};
+    REQUIRE(::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size));
+    asm volatile("" ::: "memory");
+}
+
+extern "C" __attribute__((noinline)) void unwinder_test_middle(ThreadSnapshot& out) {
+    unwinder_test_snapshot(out);
+    asm volatile("" ::: "memory");
+}
+
+extern "C" __attribute__((noinline)) void unwinder_test_outer(ThreadSnapshot& out) {
+    unwinder_test_middle(out);
+    asm volatile("" ::: "memory");
+}
+
+extern "C" __attribute__((noinline)) void unwinder_test_signal_handler(int) {
+    unwinder_test_snapshot(*pending_snapshot);
+    asm volatile("" ::: "memory");
+}
+
+// Interrupted by a signal whose handler takes the snapshot: the stack then runs through the
+// kernel's signal frame (libc's __restore_rt), whose CFI is an expression only libunwind
+// evaluates: this stack takes the unwinder's libunwind path.
+extern "C" __attribute__((noinline)) void unwinder_test_interrupted(ThreadSnapshot& out) {
+    pending_snapshot = &out;
+    struct sigaction action {};
+    action.sa_handler = unwinder_test_signal_handler;
+    struct sigaction previous {};
+    REQUIRE(sigaction(SIGUSR2, &action, &previous) == 0);
+    ::raise(SIGUSR2);
+    sigaction(SIGUSR2, &previous, nullptr);
+    pending_snapshot = nullptr;
+    asm volatile("" ::: "memory");
+}
+
+namespace {
+
+// The function names of `stack`, innermost first (the outermost function of each address: an
+// inlined call's caller is what matters here).
+std::vector<std::string> function_names(Symbolizer& symbolizer, const UnwoundStack& stack) {
+    std::vector<std::string> names;
+    for (const StackAddress& frame : stack.frames) {
+        const std::vector<Frame>& frames = symbolizer.frames_for(frame.address, frame.is_return_address);
+        names.push_back(frames.empty() ? std::string() : frames.back().name);
+    }
+    return names;
+}
+
+bool contains_in_order(const std::vector<std::string>& names, const std::vector<std::string>& expected) {
+    auto at = names.begin();
+    for (const std::string& name : expected) {
+        at = std::find(at, names.end(), name);
+        if (at == names.end())
+            return false;
+        ++at;
+    }
+    return true;
+}
+
+DwarfRegisters dwarf_registers(const user_regs_struct& r) {
+    DwarfRegisters registers;
+    const std::uint64_t values[] = {r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp,
+                                    r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+    for (int number = 0; number < 16; ++number)
+        registers.set(number, values[number]);
+    registers.set(DwarfRegisters::return_address, r.rip);
+    return registers;
+}
+
+// A snapshot taken by `take`, unwound against this process's modules, with its frames' names.
+struct UnwoundSnapshot {
+    ThreadSnapshot snapshot;
+    ModuleMap modules{::getpid()};
+    std::unique_ptr<RemoteUnwinder> unwinder;
+    UnwoundStack stack;
+    std::vector<std::string> names;
+
+    explicit UnwoundSnapshot(void (*take)(ThreadSnapshot&)) {
+        take(snapshot);
+        modules.refresh();
+        unwinder = std::make_unique<RemoteUnwinder>(modules);
+        stack = unwinder->unwind(snapshot);
+        Symbolizer symbolizer(modules);
+        names = function_names(symbolizer, stack);
+    }
+};
+
+} // namespace
+
+TEST_CASE("a snapshot of a known call chain unwinds to it, through to the thread's first frame", "[unwind]") {
+    const UnwoundSnapshot unwound(unwinder_test_outer);
+    const ThreadSnapshot& snapshot = unwound.snapshot;
+    const UnwoundStack& stack = unwound.stack;
+    RemoteUnwinder& unwinder = *unwound.unwinder;
+    const std::vector<std::string>& names = unwound.names;
+    INFO("unwound: " << Catch::Detail::stringify(names));
+    REQUIRE(names.size() >= 4);
+    CHECK(names[0] == "unwinder_test_snapshot");
+    CHECK(names[1] == "unwinder_test_middle");
+    CHECK(names[2] == "unwinder_test_outer");
+    CHECK(stack.end == UnwindEnd::complete);
+    CHECK(names.back() == "_start");
+    CHECK(contains_in_order(names, {"unwinder_test_outer", "main", "__libc_start_main", "_start"}));
+    CHECK_FALSE(stack.frames[0].is_return_address);
+    for (std::size_t i = 1; i < stack.frames.size(); ++i)
+        CHECK(stack.frames[i].is_return_address);
+
+    SECTION("the depth limit stops it there, and says so") {
+        const UnwoundStack limited = unwinder.unwind(snapshot, 2);
+        CHECK(limited.frames.size() == 2);
+        CHECK(limited.end == UnwindEnd::depth_limit);
+    }
+    SECTION("a copy cut short ends the stack as truncated, never with made-up frames") {
+        ThreadSnapshot cut = snapshot;
+        cut.stack.resize(64);
+        const UnwoundStack short_stack = unwinder.unwind(cut);
+        CHECK(short_stack.end == UnwindEnd::truncated);
+        CHECK(short_stack.frames.size() < stack.frames.size());
+        for (std::size_t i = 0; i < short_stack.frames.size(); ++i)
+            CHECK(short_stack.frames[i].address == stack.frames[i].address);
+    }
+    SECTION("garbage in the copied stack gives a short stack, not a crash or a loop") {
+        ThreadSnapshot garbage = snapshot;
+        for (std::size_t i = 0; i < garbage.stack.size(); ++i)
+            garbage.stack[i] = static_cast<std::uint8_t>(i * 131 + 7);
+        const UnwoundStack broken = unwinder.unwind(garbage);
+        CHECK(broken.frames.size() <= 1024);
+        CHECK(broken.frames.at(0).address == snapshot.registers.rip);
+    }
+}
+
+TEST_CASE("a snapshot taken in a signal handler unwinds through the signal frame to the "
+          "interrupted code",
+          "[unwind]") {
+    const UnwoundSnapshot unwound(unwinder_test_interrupted);
+    const UnwoundStack& stack = unwound.stack;
+    const std::vector<std::string>& names = unwound.names;
+    INFO("unwound: " << Catch::Detail::stringify(names));
+    REQUIRE(names.size() >= 4);
+    CHECK(names[0] == "unwinder_test_snapshot");
+    CHECK(names[1] == "unwinder_test_signal_handler");
+    // Then the kernel's signal frame (libc's __restore_rt, unnamed: a local symbol stripped from
+    // Debian's libc), then the code the signal interrupted, at its exact address: no return
+    // address there, nothing to look up one byte before.
+    CHECK(contains_in_order(
+        names, {"unwinder_test_signal_handler", "raise", "unwinder_test_interrupted", "main", "_start"}));
+    CHECK(stack.frames[2].is_return_address);
+    CHECK_FALSE(stack.frames[3].is_return_address);
+    CHECK(stack.end == UnwindEnd::complete);
+}
+
+TEST_CASE("CFI steps from the module files alone give the same callers as the unwinder", "[unwind]") {
+    const UnwoundSnapshot unwound(unwinder_test_outer);
+    const ThreadSnapshot& snapshot = unwound.snapshot;
+    const ModuleMap& modules = unwound.modules;
+    const UnwoundStack& expected = unwound.stack;
+    REQUIRE(expected.frames.size() >= 4);
+
+    CfiFallback cfi;
+    auto read = [&](std::uint64_t address, std::uint64_t& out) {
+        if (address >= snapshot.stack_start &&
+            address + sizeof out <= snapshot.stack_start + snapshot.stack.size()) {
+            std::memcpy(&out, snapshot.stack.data() + (address - snapshot.stack_start), sizeof out);
+            return true;
+        }
+        return modules.read_file_backed(address, &out, sizeof out);
+    };
+    DwarfRegisters registers = dwarf_registers(snapshot.registers);
+    // Our own frames and main's: the same return address at each step as the unwinder found.
+    for (std::size_t depth = 0; depth + 1 < 4; ++depth) {
+        const std::uint64_t pc = registers.value[DwarfRegisters::return_address];
+        REQUIRE(pc == expected.frames[depth].address);
+        const bool is_return_address = depth > 0;
+        const Module* module = modules.module_at(is_return_address ? pc - 1 : pc);
+        REQUIRE(module);
+        CHECK(cfi.compact_rule(*module, pc, is_return_address).kind == CompactFrameRule::Kind::simple);
+        auto caller = cfi.step(*module, registers, is_return_address, read);
+        REQUIRE(caller);
+        CHECK(caller->value[DwarfRegisters::sp] > registers.value[DwarfRegisters::sp]);
+        registers = *caller;
+    }
+    CHECK(registers.value[DwarfRegisters::return_address] == expected.frames[3].address);
+}
