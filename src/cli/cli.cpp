@@ -32,6 +32,20 @@ CaptureChoice default_capture() {
     return found->second;
 }
 
+// --capture's value: an engine name, turned into the number CLI11 reads the enum from; anything
+// else is refused in one line.
+CLI::Validator capture_engine_name() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            auto found = capture_names.find(value);
+            if (found == capture_names.end())
+                return "expected a capture engine, auto, perf or ptrace, got '" + value + "'";
+            value = std::to_string(static_cast<int>(found->second));
+            return {};
+        },
+        "");
+}
+
 void add_target_options(CLI::App& command, TargetOptions& target, CommandKind kind) {
     auto* pid = command
                     .add_option("-p,--pid", target.pids,
@@ -57,7 +71,8 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
                 "--capture", target.capture,
                 "Capture engine: perf (the kernel samples each thread on its CPU clock; nothing is "
                 "stopped), ptrace (stop each thread for its copy), or auto (default: perf, else ptrace)")
-            ->transform(CLI::CheckedTransformer(capture_names));
+            ->transform(capture_engine_name())
+            ->type_name("auto|perf|ptrace");
         command.add_flag(
             "--blocking", stacks.blocking,
             "Stop each thread for its sample (the ptrace engine): exact Python stacks, as py-spy "

@@ -97,6 +97,11 @@ TEST_CASE("bad numeric values say what a valid value is", "[errors][arguments]")
     for (const std::string command : {"record", "top"})
         check_bad_value({command, "--pid", "1", "-r", "0.5"},
                         "--rate: expected samples per second, a number from 1 to 10000, got '0.5'");
+    for (const std::string command : {"record", "top"})
+        for (const std::string engine : {"bogus", "1", ""})
+            check_bad_value({command, "--pid", "1", "--capture", engine},
+                            "--capture: expected a capture engine, auto, perf or ptrace, got '" + engine +
+                                "'");
     check_bad_value({"top", "--pid", "1", "--delay", "0"},
                     "--delay: expected a number of seconds from 0.1 to 3600, got '0'");
     check_bad_value({"top", "--pid", "1", "--rows", "1.5"},
