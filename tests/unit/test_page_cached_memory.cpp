@@ -148,3 +148,30 @@ TEST_CASE("page cache: only the pages reads used are offered for the next prefet
         CHECK(wanted == std::vector<std::uint64_t>{0x11000, 0x13000});
     }
 }
+
+TEST_CASE("page cache: a deep stack's hundreds of pages are each fetched once, and prefetched as one list",
+          "[page_cache]") {
+    // A 4096-deep 3.11+ Python stack spans about 100 pages of frames; older interpreters' frame
+    // objects are scattered over more. Each page must cost one read, not one per frame.
+    constexpr std::size_t pages = 300;
+    CountingMemory target(0x100000, pages);
+    PageCachedMemory cache(target);
+    std::vector<std::uint8_t> bytes(24);
+    for (int pass = 0; pass < 2; ++pass)
+        for (std::uint64_t at = 0x100000; at < 0x100000 + pages * 4096; at += 100) {
+            REQUIRE(cache.read(at, bytes.data(), bytes.size()));
+            REQUIRE(holds_pattern(bytes, at));
+        }
+    CHECK(target.reads == static_cast<int>(pages)); // the second pass read nothing
+    CHECK(cache.pages_cached() == pages);
+    // The next walk: one prefetch of the pages used (the default read_scattered reads them one
+    // by one here; the process memory's reads them in a few system calls), then no read at all.
+    const std::vector<std::uint64_t> used = cache.used_pages();
+    CHECK(used.size() == pages);
+    cache.forget();
+    cache.prefetch(used);
+    const int after_prefetch = target.reads;
+    for (std::uint64_t at = 0x100000; at < 0x100000 + pages * 4096; at += 100)
+        REQUIRE(cache.read(at, bytes.data(), bytes.size()));
+    CHECK(target.reads == after_prefetch);
+}
