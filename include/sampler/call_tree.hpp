@@ -103,7 +103,6 @@ class CallTree {
         Children(const CallTree* tree, NodeId first) : tree_(tree), first_(first) {}
         iterator begin() const { return {tree_, first_}; }
         iterator end() const { return {tree_, no_node}; }
-        bool empty() const { return first_ == no_node; }
         std::size_t size() const;
 
       private:
