@@ -245,11 +245,23 @@ TEST_CASE("Python: dump shows each thread's Python stack, text and JSON", "[pyth
                 text.out,
                 std::regex("\\nPython " + std::regex_replace(interpreter.label, std::regex("debian-"), "") +
                            "[.\\d]*\\n")));
+            // A dump is one instant: about one in 500 lands between two calls (burn returning,
+            // main between iterations), a true stack of another shape. Each dump must end in
+            // main and <module>; the usual shape must turn up within a few.
             std::regex stack(
                 R"(Thread \d+ \(\S+\) \[active\] \[gil\]\n(    burn \(split\.py:[45]\)\n)?)"
                 R"(    (heavy \(split\.py:10\)\n    main \(split\.py:19\)|light \(split\.py:14\)\n    main \(split\.py:20\))\n)"
                 R"(    <module> \(split\.py:23\)\n)");
-            CHECK(std::regex_search(text.out, stack));
+            std::regex outer(R"(\n    main \(split\.py:(18|19|20)\)\n    <module> \(split\.py:23\)\n)");
+            bool usual_shape = false;
+            for (int attempt = 0; attempt < 5 && !usual_shape; ++attempt) {
+                CommandResult again = attempt == 0 ? text : run_sampler({"dump", "--pid", target.pid()});
+                INFO(again.out << again.err);
+                REQUIRE(again.exit_code == 0);
+                CHECK(std::regex_search(again.out, outer));
+                usual_shape = std::regex_search(again.out, stack);
+            }
+            CHECK(usual_shape);
 
             CommandResult json = run_sampler({"dump", "--pid", target.pid(), "--json"});
             REQUIRE(json.exit_code == 0);
@@ -257,7 +269,7 @@ TEST_CASE("Python: dump shows each thread's Python stack, text and JSON", "[pyth
             CHECK(document["pid"] == target.process.pid());
             REQUIRE(document["threads"].size() == 1);
             auto frames = document["threads"][0]["frames"];
-            REQUIRE(frames.size() >= 3);
+            REQUIRE(frames.size() >= 2); // main between iterations has no callee
             CHECK(frames.back()["name"] == "<module>");
             CHECK(frames.back()["file"] == "split.py");
             CHECK(frames.back()["line"] == 23);
