@@ -239,8 +239,12 @@ std::optional<UnwoundStack> RemoteUnwinder::unwind_with_compact_rules(const Thre
             result.end = UnwindEnd::depth_limit;
             return result;
         }
-        if (pc == 0)
+        if (pc == 0) {
+            // The end of the chain, unless there was no frame at all.
+            if (depth == 0)
+                result.end = UnwindEnd::truncated;
             return result;
+        }
         const bool is_return_address = depth > 0;
         result.frames.push_back({pc, is_return_address});
         const std::uint64_t lookup = is_return_address ? pc - 1 : pc;
@@ -353,6 +357,13 @@ UnwoundStack RemoteUnwinder::unwind(const ThreadSnapshot& snapshot, std::size_t 
             break;
         }
     }
+    // Only known code can be a thread's outermost frame: a chain that ends in no module (a wild
+    // address, garbage taken for a return address, code we cannot see) was cut short.
+    if (result.end == UnwindEnd::complete &&
+        (result.frames.empty() ||
+         !state_->modules->module_at(result.frames.back().address -
+                                     (result.frames.back().is_return_address ? 1 : 0))))
+        result.end = UnwindEnd::truncated;
     return result;
 }
 

@@ -5,6 +5,7 @@
 
 #include "cfi_fallback.hpp"
 #include "module_map.hpp"
+#include "own_thread_snapshot.hpp"
 #include "remote_unwinder.hpp"
 #include "symbolizer.hpp"
 
@@ -13,10 +14,7 @@
 #include <csignal>
 #include <cstring>
 #include <memory>
-#include <pthread.h>
 #include <string>
-#include <sys/uio.h>
-#include <ucontext.h>
 #include <unistd.h>
 #include <vector>
 
@@ -24,61 +22,15 @@ using namespace sampler;
 
 namespace {
 
-// Where this thread's stack ends (its highest address).
-std::uint64_t stack_top() {
-    pthread_attr_t attributes;
-    REQUIRE(pthread_getattr_np(pthread_self(), &attributes) == 0);
-    void* base = nullptr;
-    std::size_t size = 0;
-    pthread_attr_getstack(&attributes, &base, &size);
-    pthread_attr_destroy(&attributes);
-    return reinterpret_cast<std::uint64_t>(base) + size;
-}
-
 ThreadSnapshot* pending_snapshot = nullptr;
 
 } // namespace
 
 // Outside the anonymous namespace and never inlined: their names are what the unwound stack
-// must show. The asm statements after each call keep it from being a tail call.
-extern "C" __attribute__((noinline)) void unwinder_test_snapshot(ThreadSnapshot& out) {
-    ucontext_t context;
-    getcontext(&context); // the registers as they are just after this call returns
-    const greg_t* g = context.uc_mcontext.gregs;
-    user_regs_struct& r = out.registers;
-    r.rip = g[REG_RIP];
-    r.rsp = g[REG_RSP];
-    r.rbp = g[REG_RBP];
-    r.rbx = g[REG_RBX];
-    r.r12 = g[REG_R12];
-    r.r13 = g[REG_R13];
-    r.r14 = g[REG_R14];
-    r.r15 = g[REG_R15];
-    r.rax = g[REG_RAX];
-    r.rcx = g[REG_RCX];
-    r.rdx = g[REG_RDX];
-    r.rsi = g[REG_RSI];
-    r.rdi = g[REG_RDI];
-    r.r8 = g[REG_R8];
-    r.r9 = g[REG_R9];
-    r.r10 = g[REG_R10];
-    r.r11 = g[REG_R11];
-    // The stack from the stack pointer up, at most 256 KiB, as the engines copy it. Only this
-    // frame's locals change from here on; return addresses and saved registers do not.
-    out.tid = static_cast<int>(::gettid());
-    out.stack_start = r.rsp;
-    const std::uint64_t size = std::min<std::uint64_t>(stack_top() - r.rsp, 256 * 1024);
-    out.stack.resize(size);
-    // Copied by the kernel, as from a target: a sanitizer would take a plain copy of the stack,
-    // its guard zones included, for an overflow.
-    iovec local{out.stack.data(), size};
-    iovec remote{reinterpret_cast<void*>(r.rsp), size};
-    REQUIRE(::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size));
-    asm volatile("" ::: "memory");
-}
-
+// must show (under own_thread_snapshot's). The asm statements after each call keep it from
+// being a tail call.
 extern "C" __attribute__((noinline)) void unwinder_test_middle(ThreadSnapshot& out) {
-    unwinder_test_snapshot(out);
+    own_thread_snapshot(out);
     asm volatile("" ::: "memory");
 }
 
@@ -88,7 +40,7 @@ extern "C" __attribute__((noinline)) void unwinder_test_outer(ThreadSnapshot& ou
 }
 
 extern "C" __attribute__((noinline)) void unwinder_test_signal_handler(int) {
-    unwinder_test_snapshot(*pending_snapshot);
+    own_thread_snapshot(*pending_snapshot);
     asm volatile("" ::: "memory");
 }
 
@@ -118,17 +70,6 @@ std::vector<std::string> function_names(Symbolizer& symbolizer, const UnwoundSta
         names.push_back(frames.empty() ? std::string() : frames.back().name);
     }
     return names;
-}
-
-bool contains_in_order(const std::vector<std::string>& names, const std::vector<std::string>& expected) {
-    auto at = names.begin();
-    for (const std::string& name : expected) {
-        at = std::find(at, names.end(), name);
-        if (at == names.end())
-            return false;
-        ++at;
-    }
-    return true;
 }
 
 DwarfRegisters dwarf_registers(const user_regs_struct& r) {
@@ -169,12 +110,12 @@ TEST_CASE("a snapshot of a known call chain unwinds to it, through to the thread
     const std::vector<std::string>& names = unwound.names;
     INFO("unwound: " << Catch::Detail::stringify(names));
     REQUIRE(names.size() >= 4);
-    CHECK(names[0] == "unwinder_test_snapshot");
+    CHECK(names[0] == "own_thread_snapshot");
     CHECK(names[1] == "unwinder_test_middle");
     CHECK(names[2] == "unwinder_test_outer");
     CHECK(stack.end == UnwindEnd::complete);
     CHECK(names.back() == "_start");
-    CHECK(contains_in_order(names, {"unwinder_test_outer", "main", "__libc_start_main", "_start"}));
+    CHECK(testing::contains_in_order(names, {"unwinder_test_outer", "main", "__libc_start_main", "_start"}));
     CHECK_FALSE(stack.frames[0].is_return_address);
     for (std::size_t i = 1; i < stack.frames.size(); ++i)
         CHECK(stack.frames[i].is_return_address);
@@ -200,6 +141,19 @@ TEST_CASE("a snapshot of a known call chain unwinds to it, through to the thread
         const UnwoundStack broken = unwinder.unwind(garbage);
         CHECK(broken.frames.size() <= 1024);
         CHECK(broken.frames.at(0).address == snapshot.registers.rip);
+        CHECK(broken.end == UnwindEnd::truncated); // it never reads as a whole stack
+    }
+    SECTION("a wild or null instruction pointer is a stack cut short, not a complete one") {
+        ThreadSnapshot wild = snapshot;
+        wild.registers.rip = 0xdeadbeef;
+        const UnwoundStack unknown_code = unwinder.unwind(wild);
+        CHECK(unknown_code.end == UnwindEnd::truncated);
+        REQUIRE_FALSE(unknown_code.frames.empty());
+        CHECK(unknown_code.frames[0].address == 0xdeadbeef);
+        wild.registers.rip = 0;
+        const UnwoundStack none = unwinder.unwind(wild);
+        CHECK(none.frames.empty());
+        CHECK(none.end == UnwindEnd::truncated);
     }
 }
 
@@ -211,12 +165,12 @@ TEST_CASE("a snapshot taken in a signal handler unwinds through the signal frame
     const std::vector<std::string>& names = unwound.names;
     INFO("unwound: " << Catch::Detail::stringify(names));
     REQUIRE(names.size() >= 4);
-    CHECK(names[0] == "unwinder_test_snapshot");
+    CHECK(names[0] == "own_thread_snapshot");
     CHECK(names[1] == "unwinder_test_signal_handler");
     // Then the kernel's signal frame (libc's __restore_rt, unnamed: a local symbol stripped from
     // Debian's libc), then the code the signal interrupted, at its exact address: no return
     // address there, nothing to look up one byte before.
-    CHECK(contains_in_order(
+    CHECK(testing::contains_in_order(
         names, {"unwinder_test_signal_handler", "raise", "unwinder_test_interrupted", "main", "_start"}));
     CHECK(stack.frames[2].is_return_address);
     CHECK_FALSE(stack.frames[3].is_return_address);
