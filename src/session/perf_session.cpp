@@ -1,7 +1,6 @@
 #include "perf_session.hpp"
 
 #include "own_cpu.hpp"
-#include "perf_capture.hpp"
 #include "period_counter.hpp"
 #include "proc_threads.hpp"
 #include "sampler/clock.hpp"
@@ -390,6 +389,13 @@ class PerfSession final : public PerfRecordHandler {
 
 std::optional<SessionReport> run_perf_session(const SessionOptions& options, SampleSink& sink,
                                               std::string& why_not) {
+    return run_perf_session(options, sink, why_not, [](const PerfCaptureOptions& capture_options) {
+        return std::make_unique<PerfCapture>(capture_options);
+    });
+}
+
+std::optional<SessionReport> run_perf_session(const SessionOptions& options, SampleSink& sink,
+                                              std::string& why_not, const PerfSourceFactory& make_source) {
     const StackOptions& stacks = options.stacks;
     PerfCaptureOptions capture_options;
     capture_options.rate_hz = options.rate_hz;
@@ -410,7 +416,8 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     session.set_stacks_from_switch_samples(capture_options.registers_and_stack);
     if (capture_options.registers_and_stack)
         session.load_symbols();
-    PerfCapture capture(capture_options);
+    const std::unique_ptr<PerfRecordSource> source = make_source(capture_options);
+    PerfRecordSource& capture = *source;
     PerfUnavailable why;
     for (int pid : options.pids)
         if (!capture.add_process(pid, why)) {

@@ -6,6 +6,7 @@
 // and write into the ring of the thread that created them; fork, exit, exec and new mappings
 // arrive as records in the same rings, so no /proc file is read per sample.
 
+#include "perf_record_source.hpp"
 #include "perf_records.hpp"
 #include "perf_ring.hpp"
 #include "raw_sample.hpp"
@@ -33,26 +34,7 @@ struct PerfCaptureOptions {
     bool off_cpu = false;
 };
 
-// What the records of a drain tell, in the order they were written per ring.
-class PerfRecordHandler {
-  public:
-    virtual ~PerfRecordHandler() = default;
-    virtual void on_sample(RawSample& sample) = 0;
-    virtual void on_task_start(const PerfTaskRecord&) {}
-    virtual void on_task_exit(const PerfTaskRecord&) {}
-    virtual void on_exec(int /*pid*/) {}
-    virtual void on_new_mapping(int /*pid*/) {}
-    virtual void on_switch(const PerfSwitchRecord&) {}
-};
-
-// Why the engine could not start on a process: the errno of the first refusal and a sentence
-// a user can act on.
-struct PerfUnavailable {
-    int error = 0;
-    std::string reason;
-};
-
-class PerfCapture {
+class PerfCapture final : public PerfRecordSource {
   public:
     explicit PerfCapture(const PerfCaptureOptions& options);
 
@@ -64,28 +46,28 @@ class PerfCapture {
 
     // Opens events on every thread `pid` has now. Returns false (and says why) when the kernel
     // refuses the first event; threads that exit meanwhile are skipped.
-    bool add_process(int pid, PerfUnavailable& why);
+    bool add_process(int pid, PerfUnavailable& why) override;
     // The same with a listing of its threads the caller took (tests: one taken before a thread
     // started). Threads the listing missed are found by listing again once the events are open.
     bool add_listed_threads(int pid, const std::vector<int>& tids, PerfUnavailable& why);
     // Waits up to `timeout_ms` for a ring to have records (or a thread to end).
-    void wait(int timeout_ms);
+    void wait(int timeout_ms) override;
     // Delivers every record written since the last drain; closes the rings of threads that
     // ended with no descendant still writing into them. Returns the number of samples.
-    std::size_t drain(PerfRecordHandler& handler);
+    std::size_t drain(PerfRecordHandler& handler) override;
 
     // Stops sampling (every event, inherited copies included), so that a last drain and
     // on_cpu_nanoseconds() describe the same samples.
-    void stop();
+    void stop() override;
 
     // Records the kernel dropped because a ring was full.
-    std::uint64_t lost_records() const { return lost_; }
+    std::uint64_t lost_records() const override { return lost_; }
     // Nanoseconds on a CPU of every sampled thread (exited ones included) since it was opened:
     // samples expected = this × rate.
-    std::uint64_t on_cpu_nanoseconds() const;
+    std::uint64_t on_cpu_nanoseconds() const override;
     // True when the kernel would not sample in kernel mode (perf_event_paranoid without
     // CAP_PERFMON): time in system calls then goes unsampled.
-    bool kernel_time_excluded() const { return exclude_kernel_; }
+    bool kernel_time_excluded() const override { return exclude_kernel_; }
 
   private:
     struct ThreadEvents {
