@@ -215,7 +215,6 @@ SessionReport replay(Script& script, const SessionOptions& options, SampleSink& 
 
 TEST_CASE("perf session, fake engine: each sample becomes its stack in the sinks, a round per drain",
           "[session][replay]") {
-    known_snapshot();
     ForkedTarget target;
     Script script;
     script.steps = {deliver_sample(target.pid(), target.pid()), deliver_sample(target.pid(), target.pid())};
