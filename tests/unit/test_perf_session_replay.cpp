@@ -1,8 +1,8 @@
 // The perf_event session driven by a fake engine: a script of records replayed one drain at a
 // time (samples of this test's own stack, thread and process exits, an exec, switches, lost
 // records), checked against what the sinks receive and what the session reports. The target is a
-// forked child that only waits, so its mappings are this process's and a snapshot of our own
-// thread unwinds against its modules. No perf event, no ptrace.
+// forked child (waiting, or spinning for --idle), so its mappings are this process's and a
+// snapshot of our own thread unwinds against its modules. No perf event, no ptrace.
 
 #include "own_thread_snapshot.hpp"
 #include "perf_session.hpp"
