@@ -128,8 +128,12 @@ TEST_CASE("Python: record --asyncio --stalls-only keeps only the samples taken i
     CHECK(samples_matching(folded, "decode_body") >
           5); // 3 or 4 decodes of 20 on-CPU samples each, on a quiet machine
     CHECK(samples_matching(folded, "chatter") == 0);
-    CHECK(samples_matching(folded, "decode_body") ==
-          total_samples(folded) - samples_matching(folded, "sleeper"));
+    // Every sample kept was taken while a stalling callback ran: the decoder or the sleeper,
+    // or (rarely, at a stall's edge) the loop's Handle._run just before it entered the
+    // coroutine or just after it returned. None is the loop waiting between callbacks.
+    CHECK(samples_matching(folded, "Handle._run") == total_samples(folded));
+    CHECK(samples_matching(folded, "decode_body") + samples_matching(folded, "sleeper") >=
+          total_samples(folded) * 9 / 10);
     CHECK(recorded.result.err.find("--stalls-only: the profile holds the") != std::string::npos);
 }
 

@@ -320,7 +320,10 @@ TEST_CASE("Python: --nonblocking reads without stopping, it cannot be combined w
         skip_test("no pyenv CPython 3.12 on this machine");
     PythonProcess target(*interpreter, "split.py");
     auto folded = record(target, {"-r", "200", "-d", "1", "--nonblocking"}, "py-nonblocking");
-    CHECK(samples_matching(folded, "main (split.py:") > 50);
+    // Shares, not counts: on a busy machine the sampler gets fewer rounds in its second (two
+    // CPU hogs and a profiler beside it once gave 48 stacks of 200).
+    REQUIRE(total_samples(folded) >= 20);
+    CHECK(samples_matching(folded, "main (split.py:") >= total_samples(folded) * 9 / 10);
     CommandResult both =
         run_sampler({"record", "--pid", target.pid(), "--nonblocking", "--native", "-d", "1"});
     CHECK(both.exit_code == 2);
