@@ -35,6 +35,11 @@ class FrameTable {
     FrameId intern(const Frame& frame);
     // The same for the frame `ref` describes; its strings are copied only when it is new.
     FrameId intern(const FrameRef& ref);
+    // Whether `ref` describes frame `id`: what intern(ref) would return is `id`. Cheaper than
+    // intern when the caller already has the id of the frame it expects (no hash, no lookup).
+    bool matches(FrameId id, const FrameRef& ref) const {
+        return id < frames_.size() && Equal{}(ref, frames_[id]);
+    }
     const Frame& at(FrameId id) const { return frames_.at(id); }
     std::size_t size() const { return frames_.size(); }
 

@@ -101,6 +101,10 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
     ProcessRecord& process = process_record(thread.pid);
     ++process.samples;
     process.on_cpu_samples += thread.on_cpu();
+    const std::uint32_t thread_id = thread_index(thread);
+    if (last_stacks_.size() <= thread_id)
+        last_stacks_.resize(thread_id + 1);
+    LastStack& last = last_stacks_[thread_id];
     if (options_.process_roots) {
         auto [it, inserted] = process_roots_.try_emplace(thread.pid, 0);
         if (inserted)
@@ -112,12 +116,21 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
         scratch_.push_back(intern_key(profile_, *frame++));
     if (options_.thread_roots)
         scratch_.push_back(profile_.intern(thread_root_frame(thread)));
-    for (; frame != innermost_first.rend(); ++frame)
-        scratch_.push_back(intern_key(profile_, *frame));
-    const std::uint32_t thread_id = thread_index(thread);
-    if (last_stacks_.size() <= thread_id)
-        last_stacks_.resize(thread_id + 1);
-    LastStack& last = last_stacks_[thread_id];
+    // A thread's consecutive stacks mostly share their outer frames: while this one's frames
+    // are its last stack's, each is compared with the frame that stack had there, not hashed
+    // and looked up.
+    bool as_last = scratch_.size() <= last.frames.size() &&
+                   std::equal(scratch_.begin(), scratch_.end(), last.frames.begin());
+    for (; frame != innermost_first.rend(); ++frame) {
+        const FrameRef key = aggregation_key_ref(*frame);
+        const std::size_t at = scratch_.size();
+        if (as_last && at < last.frames.size() && profile_.frames.matches(last.frames[at], key)) {
+            scratch_.push_back(last.frames[at]);
+            continue;
+        }
+        as_last = false;
+        scratch_.push_back(profile_.frames.intern(key));
+    }
     const auto shared =
         std::mismatch(scratch_.begin(), scratch_.end(), last.frames.begin(), last.frames.end());
     const auto known = static_cast<std::size_t>(shared.first - scratch_.begin());

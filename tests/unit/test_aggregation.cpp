@@ -120,3 +120,32 @@ TEST_CASE("the profile builder counts interleaved threads' stacks as they were, 
               {"main;work;a", 3}, {"main;work;b", 1}, {"main;c", 1}, {"main", 1}, {"other_root;work;b", 1}});
     CHECK(profile.tree.total() == 7);
 }
+
+TEST_CASE("the profile builder reuses a thread's last frames only where they are equal") {
+    Profile profile;
+    ProfileBuilder builder(profile, {.thread_roots = true});
+    const ThreadInfo thread{.tid = 3, .name = "w", .state = 'R'};
+    auto python = [](const char* name, std::uint32_t line) {
+        return Frame{.kind = FrameKind::python, .name = name, .file = "app.py", .line = line};
+    };
+    // Innermost first. The second stack differs from the first in the middle (another line of
+    // `handle`), and has the first's leaf under it: the same frame, found by lookup.
+    builder.add_stack(thread, {python("leaf", 3), python("handle", 10), python("main", 1)});
+    builder.add_stack(thread, {python("leaf", 3), python("handle", 11), python("main", 1)});
+    builder.add_stack(thread, {python("leaf", 4), python("handle", 11), python("main", 1)});
+    builder.add_stack(thread, {python("handle", 11), python("main", 1)});
+    // thread root, main, handle:10, handle:11, leaf:3, leaf:4: each once in the table.
+    CHECK(profile.frames.size() == 6);
+    std::map<std::string, std::uint64_t> folded;
+    profile.tree.for_each_stack([&](std::span<const FrameId> stack, std::uint64_t count) {
+        std::string line;
+        for (FrameId id : stack.subspan(1))
+            line += (line.empty() ? "" : ";") + profile.frames.at(id).name + ":" +
+                    std::to_string(profile.frames.at(id).line);
+        folded[line] += count;
+    });
+    CHECK(folded == std::map<std::string, std::uint64_t>{{"main:1;handle:10;leaf:3", 1},
+                                                         {"main:1;handle:11;leaf:3", 1},
+                                                         {"main:1;handle:11;leaf:4", 1},
+                                                         {"main:1;handle:11", 1}});
+}

@@ -142,3 +142,16 @@ TEST_CASE("deep stacks do not overflow the walk") {
     tree.for_each_stack([&](std::span<const FrameId> stack, std::uint64_t) { depth = stack.size(); });
     CHECK(depth == deep.size());
 }
+
+TEST_CASE("a frame matches the id intern gives it and no other id") {
+    FrameTable table;
+    const Frame a{.kind = FrameKind::python, .name = "f", .file = "a.py", .line = 3};
+    Frame b = a;
+    b.line = 4;
+    const FrameId id_a = table.intern(a);
+    const FrameId id_b = table.intern(b);
+    CHECK(table.matches(id_a, FrameRef::of(a)));
+    CHECK_FALSE(table.matches(id_a, FrameRef::of(b)));
+    CHECK(table.matches(id_b, FrameRef::of(b)));
+    CHECK_FALSE(table.matches(id_b + 1, FrameRef::of(b))); // not in the table
+}
