@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace sampler {
 namespace {
@@ -83,6 +84,10 @@ class PerfSession final : public PerfRecordHandler {
                 ++report_.lost_samples;
                 return;
             }
+            if (sample.snapshot.stack.capacity() == 0 && !spare_stacks_.empty()) {
+                sample.snapshot.stack = std::move(spare_stacks_.back());
+                spare_stacks_.pop_back();
+            }
             sample.take_stack(process->stack_bytes_needed(sample.snapshot.registers.rsp));
             queued_bytes_ += sample.snapshot.stack.size();
             queue_.push_back(std::move(sample));
@@ -100,6 +105,7 @@ class PerfSession final : public PerfRecordHandler {
             queued_bytes_ -= std::min(queued_bytes_, sample.snapshot.stack.size());
             if (ProcessSampler* process = process_for(sample.pid))
                 resolve_and_add(*process, sample);
+            recycle(sample.snapshot.stack);
             if (std::chrono::steady_clock::now() >= until)
                 break;
         }
@@ -123,6 +129,15 @@ class PerfSession final : public PerfRecordHandler {
         return true;
     }
 
+    // A queued sample's stack buffer goes to the next one: a fresh buffer per sample is a large
+    // allocation and its free, and glibc then consolidates its small free chunks each time.
+    void recycle(std::vector<std::uint8_t>& stack) {
+        if (stack.capacity() == 0 || spare_stacks_.size() >= max_spare_stacks)
+            return;
+        stack.clear();
+        spare_stacks_.push_back(std::move(stack));
+    }
+
     void resolve_and_add(ProcessSampler& process, RawSample& sample) {
         std::optional<SampledStack> stack;
         try {
@@ -135,6 +150,7 @@ class PerfSession final : public PerfRecordHandler {
             return;
         stack->thread.sampled_ns = sample.time_ns;
         sink_.add_sampled_stack(process, stack->thread, stack->frames);
+        process.reuse_frames(std::move(stack->frames));
         ++report_.thread_samples;
         report_.active_samples += 1;
         report_.gil_samples += stack->thread.holds_gil;
@@ -361,6 +377,8 @@ class PerfSession final : public PerfRecordHandler {
     static constexpr std::size_t max_queued_bytes = 256u << 20;
     std::deque<RawSample> queue_; // native samples copied out of the rings, not yet unwound
     std::size_t queued_bytes_ = 0;
+    static constexpr std::size_t max_spare_stacks = 64;
+    std::vector<std::vector<std::uint8_t>> spare_stacks_; // buffers of unwound samples, for the next
     std::set<int> unreadable_;
     // Wall-clock mode: every thread's on/off-CPU state and the stack it has while off.
     struct WallThread {

@@ -70,6 +70,12 @@ class ProcessSampler {
         python_pages_by_tid_.erase(tid);
     }
     void note_new_mapping() { maps_changed_ = true; }
+    // A stack's frames handed back once the sink has them: the next native stack is copied into
+    // these Frames, whose strings keep their buffers (no allocation per frame and sample).
+    void reuse_frames(std::vector<Frame>&& frames) {
+        if (frames.size() > spare_frames_.size())
+            spare_frames_ = std::move(frames);
+    }
     void between_samples();
     // The name a thread is shown with: its `threading` name for Python, else its OS name.
     std::string thread_name(int tid);
@@ -142,6 +148,7 @@ class ProcessSampler {
     PythonFilenames filenames_;
     PythonThreadNames thread_names_;
     std::vector<Captured> captured_;
+    std::vector<Frame> spare_frames_; // see reuse_frames
     std::chrono::steady_clock::time_point created_;
     std::chrono::steady_clock::time_point last_detection_;
     bool gave_up_detecting_ = false; // an unsupported CPython: said so once
