@@ -5,10 +5,10 @@
 #include "stack_merge.hpp"
 #include "thread_capture.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <ranges>
 
 namespace sampler {
 
@@ -319,16 +319,13 @@ SampledStack ProcessSampler::resolve(Captured& captured, SessionReport& report) 
         merge.native = std::move(native.frames);
     }
     if (!python_) {
-        // Assigned into the Frames of a stack handed back, where there are any: their strings
-        // keep their buffers.
+        // Assigned into the Frames of a stack handed back, where there are any (assign copies
+        // into existing elements): their strings keep their buffers.
         stack.frames = std::move(spare_frames_);
         spare_frames_.clear();
-        const std::size_t reused = std::min(stack.frames.size(), merge.native.size());
-        for (std::size_t i = 0; i < reused; ++i)
-            stack.frames[i] = *merge.native[i];
-        stack.frames.resize(reused);
-        for (std::size_t i = reused; i < merge.native.size(); ++i)
-            stack.frames.push_back(*merge.native[i]);
+        auto frames =
+            merge.native | std::views::transform([](const Frame* frame) -> const Frame& { return *frame; });
+        stack.frames.assign(frames.begin(), frames.end());
     } else if (!captured.have_native) {
         stack.frames = std::move(merge.python);
     } else {
