@@ -34,6 +34,63 @@ struct CfiFallback::ModuleCfi {
 
 namespace {
 
+// The arithmetic, bitwise and comparison operators CFI expressions use (the PLT's CFA is
+// computed from the address with `and`, `ge` and `shl`), on two popped values: `a` was below
+// `b` on the stack. Comparisons are signed, as DWARF's generic type is. nullopt: another op.
+std::optional<std::uint64_t> binary_operation(unsigned atom, std::uint64_t a, std::uint64_t b) {
+    const auto sa = static_cast<std::int64_t>(a), sb = static_cast<std::int64_t>(b);
+    switch (atom) {
+    case DW_OP_plus:
+        return a + b;
+    case DW_OP_minus:
+        return a - b;
+    case DW_OP_mul:
+        return a * b;
+    case DW_OP_and:
+        return a & b;
+    case DW_OP_or:
+        return a | b;
+    case DW_OP_xor:
+        return a ^ b;
+    case DW_OP_shl:
+        return b < 64 ? a << b : 0;
+    case DW_OP_shr:
+        return b < 64 ? a >> b : 0;
+    case DW_OP_ge:
+        return sa >= sb;
+    case DW_OP_gt:
+        return sa > sb;
+    case DW_OP_le:
+        return sa <= sb;
+    case DW_OP_lt:
+        return sa < sb;
+    case DW_OP_eq:
+        return a == b;
+    case DW_OP_ne:
+        return a != b;
+    default:
+        return std::nullopt;
+    }
+}
+
+bool is_constant_op(unsigned atom) {
+    switch (atom) {
+    case DW_OP_const1u:
+    case DW_OP_const2u:
+    case DW_OP_const4u:
+    case DW_OP_const8u:
+    case DW_OP_constu:
+    case DW_OP_const1s:
+    case DW_OP_const2s:
+    case DW_OP_const4s:
+    case DW_OP_const8s:
+    case DW_OP_consts:
+        return true;
+    default:
+        return false;
+    }
+}
+
 // Evaluates the small DWARF expressions CFI uses. Returns the value computed; `is_value` tells
 // whether it is the register's value (DW_OP_stack_value, DW_OP_regN) or the address holding it.
 struct Evaluation {
@@ -84,28 +141,10 @@ std::optional<Evaluation> evaluate(const Dwarf_Op* ops, std::size_t count, const
                     return std::nullopt;
                 stack.push_back(*cfa);
                 break;
-            case DW_OP_const1u:
-            case DW_OP_const2u:
-            case DW_OP_const4u:
-            case DW_OP_const8u:
-            case DW_OP_constu:
-            case DW_OP_const1s:
-            case DW_OP_const2s:
-            case DW_OP_const4s:
-            case DW_OP_const8s:
-            case DW_OP_consts:
-                stack.push_back(op.number);
-                break;
             case DW_OP_plus_uconst:
                 if (!pop(a))
                     return std::nullopt;
                 stack.push_back(a + op.number);
-                break;
-            case DW_OP_plus:
-            case DW_OP_minus:
-                if (!pop(b) || !pop(a))
-                    return std::nullopt;
-                stack.push_back(op.atom == DW_OP_plus ? a + b : a - b);
                 break;
             case DW_OP_deref:
                 if (!pop(a) || !read(a, b))
@@ -116,6 +155,16 @@ std::optional<Evaluation> evaluate(const Dwarf_Op* ops, std::size_t count, const
                 evaluation.is_value = true;
                 break;
             default:
+                if (is_constant_op(op.atom)) {
+                    stack.push_back(op.number);
+                    break;
+                }
+                if (!pop(b) || !pop(a))
+                    return std::nullopt;
+                if (auto value = binary_operation(op.atom, a, b)) {
+                    stack.push_back(*value);
+                    break;
+                }
                 return std::nullopt; // anything rarer: give up on this frame
             }
         }
@@ -172,6 +221,55 @@ bool cfa_offset_location(const Dwarf_Op* ops, std::size_t count, std::int32_t& o
     return true;
 }
 
+// A CFA expression that comes to the stack pointer plus an amount computed from constants and
+// the frame's own address `pc` alone: the PLT's (rsp + 8, and 8 more once the lazy-binding
+// stub has pushed, which the position of `pc` in its 16-byte entry tells). That amount, or
+// nullopt for any other expression. The stack pointer is kept symbolic: only `rsp + c` may be
+// added to or subtracted from; any other use of it (a realignment's `and`) is not compact.
+std::optional<std::int64_t> stack_pointer_offset(const Dwarf_Op* ops, std::size_t count, std::uint64_t pc) {
+    struct Term {
+        std::uint64_t constant = 0;
+        bool plus_stack_pointer = false;
+    };
+    std::vector<Term> stack;
+    for (std::size_t i = 0; i < count; ++i) {
+        const Dwarf_Op& op = ops[i];
+        if (i >= 64 || stack.size() > 64)
+            return std::nullopt;
+        if (op.atom == DW_OP_breg0 + dwarf_rsp) {
+            stack.push_back({op.number, true});
+        } else if (op.atom == DW_OP_breg0 + DwarfRegisters::return_address) {
+            stack.push_back({pc + op.number, false});
+        } else if (op.atom >= DW_OP_lit0 && op.atom <= DW_OP_lit31) {
+            stack.push_back({std::uint64_t{op.atom} - DW_OP_lit0, false});
+        } else if (is_constant_op(op.atom)) {
+            stack.push_back({op.number, false});
+        } else if (op.atom == DW_OP_plus_uconst) {
+            if (stack.empty())
+                return std::nullopt;
+            stack.back().constant += op.number;
+        } else {
+            if (stack.size() < 2)
+                return std::nullopt;
+            const Term b = stack.back();
+            stack.pop_back();
+            const Term a = stack.back();
+            stack.pop_back();
+            const bool linear = (op.atom == DW_OP_plus && !(a.plus_stack_pointer && b.plus_stack_pointer)) ||
+                                (op.atom == DW_OP_minus && !b.plus_stack_pointer);
+            if (!linear && (a.plus_stack_pointer || b.plus_stack_pointer))
+                return std::nullopt;
+            auto value = binary_operation(op.atom, a.constant, b.constant);
+            if (!value)
+                return std::nullopt;
+            stack.push_back({*value, a.plus_stack_pointer || b.plus_stack_pointer});
+        }
+    }
+    if (stack.size() != 1 || !stack.back().plus_stack_pointer)
+        return std::nullopt;
+    return static_cast<std::int64_t>(stack.back().constant);
+}
+
 } // namespace
 
 namespace {
@@ -203,11 +301,16 @@ CompactFrameRule CfiFallback::compact_rule(const Module& module, std::uint64_t p
 
     Dwarf_Op* ops = nullptr;
     std::size_t count = 0;
-    if (dwarf_frame_cfa(frame, &ops, &count) != 0 || count != 1)
+    if (dwarf_frame_cfa(frame, &ops, &count) != 0 || count == 0)
         return rule;
     int cfa_register = -1;
     std::int64_t cfa_offset = 0;
-    if (ops[0].atom == DW_OP_bregx) {
+    if (count > 1) {
+        if (auto offset = stack_pointer_offset(ops, count, pc)) {
+            cfa_register = dwarf_rsp;
+            cfa_offset = *offset;
+        }
+    } else if (ops[0].atom == DW_OP_bregx) {
         cfa_register = static_cast<int>(ops[0].number);
         cfa_offset = static_cast<std::int64_t>(ops[0].number2);
     } else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {

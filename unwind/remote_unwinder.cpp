@@ -159,7 +159,8 @@ struct RemoteUnwinder::State {
     const ModuleMap* modules = nullptr;
     CfiFallback fallback;
     // Compact CFI rules by the address they were looked up at (pc, or pc - 1 for a return
-    // address): a stack seen before unwinds with hash lookups and loads from the copy.
+    // address) and whether it was a return address (a PLT stub's rule depends on the exact pc):
+    // a stack seen before unwinds with hash lookups and loads from the copy.
     std::unordered_map<std::uint64_t, CompactFrameRule> rules;
     DirectMappedCache<CompactFrameRule, 9> recent_rules; // in front of `rules`; cleared with it
     unw_addr_space_t space = nullptr;
@@ -248,9 +249,10 @@ std::optional<UnwoundStack> RemoteUnwinder::unwind_with_compact_rules(const Thre
         const bool is_return_address = depth > 0;
         result.frames.push_back({pc, is_return_address});
         const std::uint64_t lookup = is_return_address ? pc - 1 : pc;
-        const CompactFrameRule* recent = state_->recent_rules.find(lookup);
+        const std::uint64_t key = lookup << 1 | (is_return_address ? 1 : 0);
+        const CompactFrameRule* recent = state_->recent_rules.find(key);
         if (!recent) {
-            auto cached = state_->rules.find(lookup);
+            auto cached = state_->rules.find(key);
             if (cached == state_->rules.end()) {
                 const Module* module = state_->modules->module_at(lookup);
                 if (!module)
@@ -259,11 +261,11 @@ std::optional<UnwoundStack> RemoteUnwinder::unwind_with_compact_rules(const Thre
                     state_->rules.clear();
                     state_->recent_rules.clear();
                 }
-                cached = state_->rules
-                             .emplace(lookup, state_->fallback.compact_rule(*module, pc, is_return_address))
-                             .first;
+                cached =
+                    state_->rules.emplace(key, state_->fallback.compact_rule(*module, pc, is_return_address))
+                        .first;
             }
-            state_->recent_rules.put(lookup, cached->second);
+            state_->recent_rules.put(key, cached->second);
             recent = &cached->second;
         }
         const CompactFrameRule& rule = *recent;

@@ -11,8 +11,11 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <climits>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
+#include <gelf.h>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -99,6 +102,50 @@ struct UnwoundSnapshot {
         names = function_names(symbolizer, stack);
     }
 };
+
+// This test binary's lazy-binding stubs (.plt), at their run-time addresses, and the module
+// they are in.
+struct PltSection {
+    const Module* module = nullptr;
+    std::uint64_t start = 0;
+    std::uint64_t end = 0;
+};
+
+PltSection own_plt(const ModuleMap& modules) {
+    char exe[PATH_MAX] = {};
+    REQUIRE(::readlink("/proc/self/exe", exe, sizeof exe - 1) > 0);
+    PltSection plt;
+    for (const Module& module : modules.modules())
+        if (module.path == exe)
+            plt.module = &module;
+    REQUIRE(plt.module);
+    elf_version(EV_CURRENT);
+    const int fd = ::open(exe, O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
+    std::size_t names = 0;
+    if (elf && elf_getshdrstrndx(elf, &names) == 0)
+        for (Elf_Scn* section = nullptr; (section = elf_nextscn(elf, section)) != nullptr;) {
+            GElf_Shdr header;
+            const char* name =
+                gelf_getshdr(section, &header) ? elf_strptr(elf, names, header.sh_name) : nullptr;
+            if (name && std::strcmp(name, ".plt") == 0) {
+                plt.start = header.sh_addr + plt.module->bias;
+                plt.end = plt.start + header.sh_size;
+            }
+        }
+    elf_end(elf);
+    ::close(fd);
+    REQUIRE(plt.end > plt.start);
+    return plt;
+}
+
+// Where a stub's caller's stack pointer is, by the x86-64 PLT's CFA expression: 8 above the
+// stack pointer (the return address), 8 more once the stub has pushed its relocation index,
+// which it has from byte 11 of its 16 on (`jmp *GOT; push $index; jmp PLT0`).
+std::int32_t plt_cfa_offset(std::uint64_t pc) {
+    return (pc & 15) >= 11 ? 16 : 8;
+}
 
 } // namespace
 
@@ -211,4 +258,75 @@ TEST_CASE("CFI steps from the module files alone give the same callers as the un
         registers = *caller;
     }
     CHECK(registers.value[DwarfRegisters::return_address] == expected.frames[3].address);
+}
+
+TEST_CASE("a PLT stub's CFA expression gives a compact rule, and a stack stopped in one unwinds "
+          "through it",
+          "[unwind]") {
+    const UnwoundSnapshot unwound(unwinder_test_outer);
+    const ThreadSnapshot& snapshot = unwound.snapshot;
+    const UnwoundStack& expected = unwound.stack;
+    REQUIRE(expected.frames.size() >= 4);
+    const PltSection plt = own_plt(unwound.modules);
+    // The stubs after the first (PLT0, the resolver's entry, has rules of its own).
+    const std::uint64_t first_stub = plt.start + 16;
+    REQUIRE(first_stub + 16 <= plt.end);
+
+    CfiFallback cfi;
+    for (std::uint64_t pc = first_stub; pc < first_stub + 32 && pc < plt.end; ++pc) {
+        INFO("stub byte " << (pc & 15));
+        const CompactFrameRule rule = cfi.compact_rule(*plt.module, pc, false);
+        REQUIRE(rule.kind == CompactFrameRule::Kind::simple);
+        CHECK_FALSE(rule.cfa_from_frame_pointer);
+        CHECK(rule.cfa_offset == plt_cfa_offset(pc));
+        CHECK(rule.return_address_offset == -8);
+    }
+
+    // The full evaluator steps the same way: the caller's stack pointer and return address.
+    const std::uint64_t stack_pointer = 0x7000'0000'1000;
+    const std::uint64_t return_address = expected.frames[1].address;
+    for (std::uint64_t pc : {first_stub, first_stub + 6, first_stub + 11, first_stub + 15}) {
+        INFO("stub byte " << (pc & 15));
+        DwarfRegisters registers;
+        registers.set(DwarfRegisters::sp, stack_pointer);
+        registers.set(DwarfRegisters::return_address, pc);
+        const std::uint64_t cfa = stack_pointer + plt_cfa_offset(pc);
+        auto read = [&](std::uint64_t address, std::uint64_t& out) {
+            out = address == cfa - 8 ? return_address : 0;
+            return address >= stack_pointer && address < cfa;
+        };
+        auto caller = cfi.step(*plt.module, registers, false, read);
+        REQUIRE(caller);
+        CHECK(caller->value[DwarfRegisters::sp] == cfa);
+        CHECK(caller->value[DwarfRegisters::return_address] == return_address);
+    }
+
+    // A thread stopped in a stub its caller called: the snapshot of a known chain with a stub
+    // in place of its innermost frame, before and after the stub's push.
+    const CompactFrameRule innermost =
+        cfi.compact_rule(*unwound.modules.module_at(snapshot.registers.rip), snapshot.registers.rip, false);
+    REQUIRE(innermost.kind == CompactFrameRule::Kind::simple);
+    REQUIRE_FALSE(innermost.cfa_from_frame_pointer);
+    // The innermost frame's CFA: above it lies its caller's frame, unchanged.
+    const std::uint64_t caller_sp = snapshot.registers.rsp + innermost.cfa_offset;
+    for (std::uint64_t pc : {first_stub, first_stub + 11}) {
+        INFO("stub byte " << (pc & 15));
+        ThreadSnapshot in_stub = snapshot;
+        in_stub.registers.rip = pc;
+        in_stub.registers.rsp = caller_sp - plt_cfa_offset(pc);
+        const std::uint64_t cut = in_stub.registers.rsp - snapshot.stack_start;
+        REQUIRE(cut < snapshot.stack.size());
+        in_stub.stack.assign(snapshot.stack.begin() + static_cast<std::ptrdiff_t>(cut), snapshot.stack.end());
+        in_stub.stack_start = in_stub.registers.rsp;
+        const std::uint64_t pushed_index = 7;
+        if (plt_cfa_offset(pc) == 16)
+            std::memcpy(in_stub.stack.data(), &pushed_index, sizeof pushed_index);
+        const UnwoundStack stack = unwound.unwinder->unwind(in_stub);
+        REQUIRE(stack.frames.size() == expected.frames.size());
+        CHECK(stack.frames[0].address == pc);
+        CHECK_FALSE(stack.frames[0].is_return_address);
+        for (std::size_t i = 1; i < stack.frames.size(); ++i)
+            CHECK(stack.frames[i].address == expected.frames[i].address);
+        CHECK(stack.end == expected.end);
+    }
 }
