@@ -544,3 +544,36 @@ TEST_CASE("Python: a process whose main thread has exited is read through its ot
         }
     }
 }
+
+TEST_CASE("Python: an event loop of short steps is read whole: torn reads are rare and counted",
+          "[python][perf]") {
+    // Many short task steps change the innermost frames all the time: the perf engine's reads
+    // of the running thread are checked and read again while the stack keeps changing.
+    for (const Interpreter& interpreter : interpreters()) {
+        if (interpreter.label == "2.7" || interpreter.label == "3.6")
+            continue; // the workload's event loop needs asyncio.run-era asyncio (3.7+)
+        DYNAMIC_SECTION(interpreter.label) {
+            ChildProcess target({interpreter.executable,
+                                 source_path("tests/fixtures/python_bench/workload.py"), "1000000", "--tasks",
+                                 "4"});
+            REQUIRE(wait_for_output(target, "ready\n", 60s));
+            const std::string out = temp_path("py-torn-" + interpreter.label + ".txt");
+            CommandResult result = run_sampler({"record", "--pid", std::to_string(target.pid()), "-f",
+                                                "folded", "-o", out, "-r", "1000", "-d", "1.5", "--asyncio"});
+            INFO("sampler stderr: " << result.err);
+            REQUIRE(result.exit_code == 0);
+            std::smatch engine;
+            if (!std::regex_search(result.err, engine,
+                                   std::regex(R"((\d+) thread samples, .*; \d+ lost, (\d+) torn)"))) {
+                skip_part("the ptrace engine stops the thread for its read: nothing is torn");
+                continue;
+            }
+            const long received = std::stol(engine[1]);
+            const long torn = std::stol(engine[2]);
+            // The share, not the count: a busy machine gives fewer samples.
+            REQUIRE(received >= 100);
+            CHECK(torn * 100 <= received);
+            CHECK(total_samples(parse_folded(read_file(out))) + torn <= received);
+        }
+    }
+}
