@@ -189,7 +189,12 @@ TEST_CASE("top's full-screen view answers keys and leaves the target running", "
 
         // By %Total the outermost frame leads: every stack starts at the program's entry point.
         tmux.send_keys(session, "2");
-        screen = tmux.wait_for(session, [](const std::string& s) { return contains(s, "sorted by %Total"); });
+        // Until the rows are redrawn too: a screen captured mid-draw has the new header above
+        // the old rows.
+        screen = tmux.wait_for(session, [](const std::string& s) {
+            auto rows = table_rows(s);
+            return contains(s, "sorted by %Total") && !rows.empty() && rows[0].label == "_start";
+        });
         UNSCOPED_INFO("after 2:\n" << screen);
         auto rows = table_rows(screen);
         REQUIRE(!rows.empty());

@@ -234,15 +234,21 @@ TEST_CASE("Python: top --asyncio's key S switches to the stall culprits and back
         check_culprit(target, row);
 
     tmux.send_keys(session, "S");
-    screen = tmux.wait_for(
-        session, [](const std::string& s) { return s.find("Function (file:line)") != std::string::npos; });
+    // Until the culprits' rows are gone too: a screen captured mid-draw has the new header
+    // above the old rows.
+    screen = tmux.wait_for(session, [](const std::string& s) {
+        return s.find("Function (file:line)") != std::string::npos && culprit_rows(s).empty();
+    });
     UNSCOPED_INFO("after S again:\n" << screen);
     CHECK(screen.find("by function, all threads") != std::string::npos);
     CHECK(culprit_rows(screen).empty());
 
     tmux.send_keys(session, "?");
-    screen = tmux.wait_for(
-        session, [](const std::string& s) { return s.find("sampler top: keys") != std::string::npos; });
+    // For the line itself, not the box's title: a screen captured while the box is being drawn
+    // has the title and not yet the lines below it.
+    screen = tmux.wait_for(session, [](const std::string& s) {
+        return s.find("the stall culprits / back (--asyncio)") != std::string::npos;
+    });
     if (screen.find("the stall culprits / back (--asyncio)") == std::string::npos)
         // What a failure needs first, before any earlier message: whether top still ran.
         FAIL_CHECK("no help after ?: tmux sessions [" << tmux.run({"list-sessions"}).out
