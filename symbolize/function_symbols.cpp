@@ -1,5 +1,7 @@
 #include "function_symbols.hpp"
 
+#include "plt_stubs.hpp"
+
 #include <algorithm>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
@@ -36,6 +38,10 @@ FunctionSymbols::FunctionSymbols(Dwfl_Module* module) {
             continue;
         symbols_.push_back({address, symbol.st_size, name, binding_rank(symbol.st_info)});
     }
+    for (PltStub& stub : plt_stubs(module)) {
+        stub_names_.push_back(std::move(stub.target));
+        symbols_.push_back({stub.start, stub.size, stub_names_.back().c_str(), 0, true});
+    }
     std::sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) {
         return a.start != b.start ? a.start < b.start : a.rank < b.rank;
     });
@@ -51,7 +57,7 @@ std::optional<FunctionSymbols::Hit> FunctionSymbols::find(std::uint64_t address)
     for (int step = 0; step < max_steps && after != symbols_.begin(); ++step) {
         --after;
         if (address - after->start < after->size)
-            return Hit{after->name, after->start, after->size};
+            return Hit{after->name, after->start, after->size, after->plt_stub};
     }
     return std::nullopt;
 }

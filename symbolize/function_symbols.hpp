@@ -5,7 +5,9 @@
 // were a third of sampler's own CPU.
 
 #include <cstdint>
+#include <deque>
 #include <optional>
+#include <string>
 #include <vector>
 
 typedef struct Dwfl_Module Dwfl_Module;
@@ -14,13 +16,14 @@ namespace sampler {
 
 class FunctionSymbols {
   public:
-    // Reads the module's symbol table (.symtab, else .dynsym) once.
+    // Reads the module's symbol table (.symtab, else .dynsym) once, and names its PLT stubs.
     explicit FunctionSymbols(Dwfl_Module* module);
 
     struct Hit {
-        const char* name;    // owned by libdwfl: valid as long as its Dwfl
+        const char* name;    // valid as long as its Dwfl and this
         std::uint64_t start; // run-time address
         std::uint64_t size;
+        bool plt_stub; // `name` is the function the stub jumps to
     };
     // The sized function symbol containing run-time address `address`, preferring a global
     // name to a weak one to a local one at the same address; nullopt when none does.
@@ -34,8 +37,10 @@ class FunctionSymbols {
         std::uint64_t size;
         const char* name;
         int rank; // local 0, weak 1, global 2
+        bool plt_stub = false;
     };
-    std::vector<Symbol> symbols_; // by start, then rank
+    std::vector<Symbol> symbols_;        // by start, then rank
+    std::deque<std::string> stub_names_; // the PLT stubs' names (libdwfl owns the others)
 };
 
 } // namespace sampler

@@ -225,11 +225,13 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
     GElf_Off symbol_offset = 0;
     std::uint64_t symbol_size = 0;
     const char* symbol_name = nullptr;
+    bool plt_stub = false;
     const FunctionSymbols& symbols = function_symbols_.try_emplace(mod, mod).first->second;
     if (auto hit = symbols.find(lookup)) {
         symbol_name = hit->name;
         symbol_offset = lookup - hit->start;
         symbol_size = hit->size;
+        plt_stub = hit->plt_stub;
     } else {
         // No sized function symbol holds it: libdwfl's own search also weighs unsized ones.
         GElf_Sym symbol;
@@ -238,7 +240,7 @@ std::vector<Frame> Symbolizer::resolve(const Module& module, std::uint64_t addre
     }
     if (symbol_name) {
         base.kind = FrameKind::native;
-        base.name = demangle(strip_symbol_version(symbol_name).c_str());
+        base.name = demangle(strip_symbol_version(symbol_name).c_str()) + (plt_stub ? "@plt" : "");
         base.symbol_offset = symbol_offset + (address - lookup);
         base.function_offset = base.module_offset - base.symbol_offset;
         if (names_only_.contains(base.name)) {

@@ -4,6 +4,7 @@
 // process: what is checked is the unwinding, not the capture.
 
 #include "cfi_fallback.hpp"
+#include "elf_symbols.hpp"
 #include "module_map.hpp"
 #include "own_thread_snapshot.hpp"
 #include "remote_unwinder.hpp"
@@ -14,8 +15,6 @@
 #include <climits>
 #include <csignal>
 #include <cstring>
-#include <fcntl.h>
-#include <gelf.h>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -119,24 +118,11 @@ PltSection own_plt(const ModuleMap& modules) {
         if (module.path == exe)
             plt.module = &module;
     REQUIRE(plt.module);
-    elf_version(EV_CURRENT);
-    const int fd = ::open(exe, O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
-    std::size_t names = 0;
-    if (elf && elf_getshdrstrndx(elf, &names) == 0)
-        for (Elf_Scn* section = nullptr; (section = elf_nextscn(elf, section)) != nullptr;) {
-            GElf_Shdr header;
-            const char* name =
-                gelf_getshdr(section, &header) ? elf_strptr(elf, names, header.sh_name) : nullptr;
-            if (name && std::strcmp(name, ".plt") == 0) {
-                plt.start = header.sh_addr + plt.module->bias;
-                plt.end = plt.start + header.sh_size;
-            }
-        }
-    elf_end(elf);
-    ::close(fd);
-    REQUIRE(plt.end > plt.start);
+    const ElfSymbols sections(plt.module->image);
+    const ElfSection* section = sections.section(".plt");
+    REQUIRE(section);
+    plt.start = section->address + plt.module->bias;
+    plt.end = plt.start + section->size;
     return plt;
 }
 

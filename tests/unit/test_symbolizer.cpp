@@ -1,12 +1,16 @@
+#include "elf_symbols.hpp"
 #include "module_map.hpp"
 #include "symbolizer.hpp"
 
 #include <catch2/catch.hpp>
+#include <climits>
+#include <set>
 #include <unistd.h>
 
 using namespace sampler;
 
 namespace test_symbols {
+constexpr std::uint32_t known_function_line = __LINE__ + 1;
 __attribute__((noinline)) int known_function(int x) {
     asm volatile("" ::: "memory");
     return x * 3 + 1;
@@ -23,8 +27,8 @@ TEST_CASE("our own function symbolizes to its demangled name, file and line, res
     CHECK(frames[0].name == "test_symbols::known_function(int)");
     CHECK(frames[0].kind == FrameKind::native);
     CHECK(frames[0].file.ends_with("test_symbolizer.cpp"));
-    CHECK(frames[0].line >= 10);
-    CHECK(frames[0].line <= 12);
+    CHECK(frames[0].line >= test_symbols::known_function_line);
+    CHECK(frames[0].line <= test_symbols::known_function_line + 2);
     CHECK(frames[0].symbol_offset == 0);
     CHECK_FALSE(frames[0].inlined);
     std::size_t cached = symbolizer.cache_size();
@@ -45,7 +49,7 @@ TEST_CASE(
     const Frame described = symbolizer.frames_for(address + 2, false).at(0);
     CHECK(described.function_offset == address - module->bias);
     CHECK(described.function_file.ends_with("test_symbolizer.cpp"));
-    CHECK(described.function_line == 10);
+    CHECK(described.function_line == test_symbols::known_function_line);
 
     Symbolizer names_only(modules);
     names_only.set_names_only({"test_symbols::known_function(int)"});
@@ -85,4 +89,44 @@ TEST_CASE("demangling and symbol versions") {
     CHECK(strip_symbol_version("__libc_start_main@@GLIBC_2.34") == "__libc_start_main");
     CHECK(strip_symbol_version("memcpy@GLIBC_2.2.5") == "memcpy");
     CHECK(strip_symbol_version("plain") == "plain");
+}
+
+TEST_CASE("an address in a PLT stub is named after the function the stub jumps to") {
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    char exe[PATH_MAX] = {};
+    REQUIRE(::readlink("/proc/self/exe", exe, sizeof exe - 1) > 0);
+    const Module* own = nullptr;
+    for (const Module& module : modules.modules())
+        if (module.path == exe)
+            own = &module;
+    REQUIRE(own);
+    const ElfSymbols sections(own->image);
+    const ElfSection* plt = sections.section(".plt");
+    REQUIRE(plt);
+    REQUIRE(plt->size >= 32);
+    Symbolizer symbolizer(modules);
+    // Every stub after PLT0 (the lazy binder's entry, which jumps to no function), at every
+    // byte: one name, the function's with "@plt", with no line (stubs have no DWARF).
+    std::set<std::string> names;
+    for (std::uint64_t stub = plt->address + 16; stub + 16 <= plt->address + plt->size; stub += 16) {
+        const std::string first = symbolizer.frames_for(stub + own->bias, false).at(0).name;
+        INFO("stub at " << std::hex << stub);
+        REQUIRE(first.ends_with("@plt"));
+        CHECK(first.size() > 4);
+        names.insert(first);
+        for (std::uint64_t byte : {1, 6, 11, 15}) {
+            const std::vector<Frame>& frames = symbolizer.frames_for(stub + own->bias + byte, false);
+            REQUIRE(frames.size() == 1);
+            CHECK(frames[0].name == first);
+            CHECK(frames[0].kind == FrameKind::native);
+            CHECK(frames[0].line == 0);
+            CHECK(frames[0].symbol_offset == byte);
+        }
+    }
+    // Each stub jumps to a function of its own (a constructor's complete-object and base-object
+    // versions demangle alike); this test calls getpid through one.
+    const std::uint64_t stubs = (plt->size - 16) / 16;
+    CHECK(names.size() * 10 >= stubs * 9);
+    CHECK(names.contains("getpid@plt"));
 }
