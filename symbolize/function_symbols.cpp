@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
+#include <string_view>
 
 namespace sampler {
 namespace {
@@ -25,6 +26,17 @@ bool is_code(unsigned char info) {
     return type == STT_FUNC || type == STT_GNU_IFUNC || type == STT_NOTYPE;
 }
 
+// Whether `a` reads as less of a public name than `b`: more leading underscores (an internal
+// alias), else longer, else later in byte order (any fixed order will do).
+bool less_public(std::string_view a, std::string_view b) {
+    const auto underscores = [](std::string_view name) { return name.find_first_not_of('_'); };
+    if (underscores(a) != underscores(b))
+        return underscores(a) > underscores(b);
+    if (a.size() != b.size())
+        return a.size() > b.size();
+    return a > b;
+}
+
 } // namespace
 
 FunctionSymbols::FunctionSymbols(Dwfl_Module* module) {
@@ -42,8 +54,14 @@ FunctionSymbols::FunctionSymbols(Dwfl_Module* module) {
         stub_names_.push_back(std::move(stub.target));
         symbols_.push_back({stub.start, stub.size, stub_names_.back().c_str(), 0, true});
     }
+    // find() takes the last of a start's names: the best-ranked, and among aliases of one rank
+    // (clock_gettime and __clock_gettime) the public one, whatever order the table had them in.
     std::sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) {
-        return a.start != b.start ? a.start < b.start : a.rank < b.rank;
+        if (a.start != b.start)
+            return a.start < b.start;
+        if (a.rank != b.rank)
+            return a.rank < b.rank;
+        return less_public(a.name, b.name);
     });
 }
 

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <climits>
+#include <dlfcn.h>
 #include <set>
 #include <unistd.h>
 
@@ -129,4 +130,20 @@ TEST_CASE("an address in a PLT stub is named after the function the stub jumps t
     const std::uint64_t stubs = (plt->size - 16) / 16;
     CHECK(names.size() * 10 >= stubs * 9);
     CHECK(names.contains("getpid@plt"));
+}
+
+TEST_CASE("of several names at one address, the public one is shown whatever the table's order") {
+    // Debian's libc has clock_gettime and its internal alias __clock_gettime, both global, at
+    // one address (and malloc, __libc_malloc): the name must not depend on how the symbols
+    // happened to sort.
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    Symbolizer symbolizer(modules);
+    for (const char* name : {"clock_gettime", "malloc"}) {
+        void* function = ::dlsym(RTLD_DEFAULT, name);
+        REQUIRE(function);
+        const auto& frames = symbolizer.frames_for(reinterpret_cast<std::uint64_t>(function), false);
+        REQUIRE_FALSE(frames.empty());
+        CHECK(frames.back().name == name);
+    }
 }
