@@ -292,14 +292,26 @@ TEST_CASE("a PLT stub's CFA expression gives a compact rule, and a stack stopped
     const CompactFrameRule innermost =
         cfi.compact_rule(*unwound.modules.module_at(snapshot.registers.rip), snapshot.registers.rip, false);
     REQUIRE(innermost.kind == CompactFrameRule::Kind::simple);
-    REQUIRE_FALSE(innermost.cfa_from_frame_pointer);
-    // The innermost frame's CFA: above it lies its caller's frame, unchanged.
-    const std::uint64_t caller_sp = snapshot.registers.rsp + innermost.cfa_offset;
+    // The innermost frame's CFA: above it lies its caller's frame, unchanged. In a stub the
+    // caller's frame pointer is still in rbp (the sanitizer build keeps frame pointers: there
+    // the innermost frame had saved it).
+    const std::uint64_t caller_sp =
+        (innermost.cfa_from_frame_pointer ? snapshot.registers.rbp : snapshot.registers.rsp) +
+        innermost.cfa_offset;
+    std::uint64_t caller_rbp = snapshot.registers.rbp;
+    if (innermost.frame_pointer == CompactFrameRule::FramePointer::saved) {
+        const std::uint64_t saved_at = caller_sp + innermost.frame_pointer_offset;
+        REQUIRE(saved_at >= snapshot.stack_start);
+        REQUIRE(saved_at + 8 <= snapshot.stack_start + snapshot.stack.size());
+        std::memcpy(&caller_rbp, snapshot.stack.data() + (saved_at - snapshot.stack_start),
+                    sizeof caller_rbp);
+    }
     for (std::uint64_t pc : {first_stub, first_stub + 11}) {
         INFO("stub byte " << (pc & 15));
         ThreadSnapshot in_stub = snapshot;
         in_stub.registers.rip = pc;
         in_stub.registers.rsp = caller_sp - plt_cfa_offset(pc);
+        in_stub.registers.rbp = caller_rbp;
         const std::uint64_t cut = in_stub.registers.rsp - snapshot.stack_start;
         REQUIRE(cut < snapshot.stack.size());
         in_stub.stack.assign(snapshot.stack.begin() + static_cast<std::ptrdiff_t>(cut), snapshot.stack.end());
