@@ -45,11 +45,13 @@ def plain_callback(loop):
 
 
 def helper():
-    # Hashing a large buffer runs without the GIL: the loop is not made to wait for it.
-    data = bytes(4 << 20)
+    # Key derivation runs without the GIL: the loop is not made to wait for it. Each call is
+    # long (about 100 ms here) because taking the GIL back is slow: the loop releases and retakes
+    # it on every iteration (its select), so a thread waiting for it is never granted a forced
+    # switch and may wait for seconds. Short calls would leave the helper almost never running.
     while True:
-        hashlib.sha256(data).digest()
-        time.sleep(0.05)
+        hashlib.pbkdf2_hmac("sha256", b"helper", b"salt", 500000)
+        time.sleep(0.1)
 
 
 async def main(python_tasks):
