@@ -247,6 +247,23 @@ class PerfSession final : public PerfRecordHandler {
         // A new process (its main thread), which the inherited events sample from now on.
         if (options_.subprocesses && task.pid == task.tid)
             followed_.insert(task.pid);
+        if (wall_mode_ && (options_.subprocesses || roots_.contains(task.pid)) &&
+            started_threads_.size() < max_pending_switches)
+            started_threads_.emplace_back(task.pid, task.tid);
+    }
+
+    // Threads created since the last drain, whose switch records now come from events opened
+    // in that drain: one that went to sleep before they were opened would tell nothing until it
+    // woke. Its state is read once; asleep, it is noted as the threads asleep at the start are.
+    void note_started_threads() {
+        for (auto [pid, tid] : started_threads_) {
+            if (auto known = wall_.find(tid); known != wall_.end() && !known->second.switches.empty())
+                continue; // its records came in already
+            if (auto info = read_thread_info(pid, tid);
+                info && !info->running() && info->state != 'Z' && info->state != 'X')
+                note_sleeping_thread(pid, tid, stacks_from_switch_samples_);
+        }
+        started_threads_.clear();
     }
 
     void on_task_exit(const PerfTaskRecord& task) override {
@@ -392,7 +409,8 @@ class PerfSession final : public PerfRecordHandler {
     };
     static constexpr std::size_t max_pending_switches = 4096;
     std::unordered_map<int, WallThread> wall_;
-    bool stacks_from_switch_samples_ = false; // native stacks: from the switch samples
+    std::vector<std::pair<int, int>> started_threads_; // (pid, tid) created since the last drain
+    bool stacks_from_switch_samples_ = false;          // native stacks: from the switch samples
     std::uint64_t wall_ticks_ = 0;
     PeriodCounter active_periods_;        // periods in which some thread was sampled
     PeriodCounter gil_periods_;           // ... and some sampled thread held the GIL
@@ -497,6 +515,8 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             capture.wait(
                 static_cast<int>(std::min<std::uint64_t>((wake_ns - now_ns + 999'999) / 1'000'000, 50)));
         capture.drain(session);
+        if (wall)
+            session.note_started_threads();
         if (cpu_at_start < 0 && report.thread_samples > 0) {
             cpu_at_start = own_cpu_seconds();
             samples_at_cpu_start = report.thread_samples;

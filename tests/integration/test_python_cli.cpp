@@ -6,6 +6,7 @@
 #include "skips.hpp"
 
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -180,6 +181,53 @@ TEST_CASE("Python: idle threads are left out unless --idle, --gil keeps the GIL 
                 CHECK(samples_matching(gil, "spin_python") > total / 2);
         }
     }
+}
+
+TEST_CASE("Python: --idle on threads started after sampler attached: every on-CPU sample, and a sleeper's "
+          "stack at every tick",
+          "[python][perf]") {
+    // Threads created later inherit the clock event; each has switch records of its own, opened
+    // when its creation is read. An inherited switch-record event left such threads, handing
+    // the GIL around, with 5% of their clock samples; and a thread already asleep when its own
+    // events opened was never seen off its CPU.
+    auto interpreter = find_pyenv_interpreter("3.12");
+    if (!interpreter)
+        skip_test("no pyenv CPython 3.12 on this machine");
+    for (const bool native : {false, true})
+        DYNAMIC_SECTION((native ? "--native" : "Python frames only")) {
+            PythonProcess target(*interpreter, "late_threads.py", "ready");
+            const std::string out = temp_path("py-idle-late.txt");
+            std::vector<std::string> args{
+                sampler_binary(), "record",     "--idle", "--capture", "perf", "-r", "500", "-d", "3",
+                "--pid",          target.pid(), "-f",     "folded",    "-o",   out};
+            if (native)
+                args.push_back("--native");
+            ChildProcess sampler(args);
+            REQUIRE(wait_for_errors(sampler, "sampler: recording", 60s)); // its events are open
+            target.process.signal(SIGUSR1);
+            REQUIRE(wait_for_output(target.process, "started\n", 60s));
+            REQUIRE(sampler.wait(60s) == 0);
+            const std::string err = sampler.errors();
+            INFO("sampler stderr: " << err);
+            std::smatch kept, ticks;
+            REQUIRE(std::regex_search(err, kept,
+                                      std::regex(R"(thread samples, ([\d.]+)% of the (\d+) its threads)")));
+            REQUIRE(std::regex_search(err, ticks, std::regex(R"(: (\d+) samples \()")));
+            const auto folded = parse_folded(read_file(out));
+            const long rounds = std::stol(ticks[1]);
+            const long naps = samples_matching(folded, "nap (late_threads.py:");
+            const long spins = samples_matching(folded, "spin (late_threads.py:");
+            INFO("rounds " << rounds << ", napper stacks " << naps << ", spinner stacks " << spins);
+            // The spinners' CPU time called for at least a second's worth of samples.
+            REQUIRE(std::stol(kept[2]) >= 500);
+            CHECK(std::stod(kept[1]) >= 85.0);
+            // Four nappers, asleep at nearly every tick of the recording (they start a few
+            // milliseconds into it).
+            REQUIRE(rounds >= 1000);
+            CHECK(naps >= 4 * rounds * 8 / 10);
+            CHECK(naps <= 4 * rounds + 8);
+            CHECK(spins > 0);
+        }
 }
 
 TEST_CASE("Python: --native keeps C library frames between Python frames", "[python][native]") {

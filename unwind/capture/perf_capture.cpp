@@ -127,23 +127,40 @@ perf_event_attr PerfCapture::clock_attributes() const {
     return attr;
 }
 
+perf_event_attr PerfCapture::one_thread_attributes() const {
+    // The clock's settings for an event of one thread alone: no side-band records (they come
+    // from the clock event), and not inherited. An inherited copy of a switch event, or
+    // `context_switch` on the clock event itself, cost threads created later most of their
+    // clock samples (kernel 6.18: 8 Python threads handing the GIL around kept 5% of the rate);
+    // threads created later get events of their own when their FORK record is read.
+    perf_event_attr attr = clock_attributes();
+    attr.task = attr.comm = attr.comm_exec = attr.mmap = attr.mmap2 = 0;
+    attr.context_switch = 0;
+    attr.inherit = 0;
+    attr.inherit_thread = 0;
+    return attr;
+}
+
 perf_event_attr PerfCapture::switch_attributes() const {
     // The context-switch count with a period of 1: a sample each time the thread leaves a CPU,
     // taken in its context, so its user registers and stack are where it blocked (or was
-    // preempted). Side-band records come from the clock event alone.
-    perf_event_attr attr = clock_attributes();
+    // preempted).
+    perf_event_attr attr = one_thread_attributes();
     attr.config = PERF_COUNT_SW_CONTEXT_SWITCHES;
     attr.sample_period = 1;
-    attr.task = 0;
-    attr.comm = 0;
-    attr.comm_exec = 0;
-    attr.mmap = 0;
-    attr.mmap2 = 0;
-    attr.context_switch = 0;
-    // Not inherited: an inherited copy of this event cost threads created later two thirds of
-    // their clock samples (kernel 6.18). Threads created later get one of their own (FORK).
-    attr.inherit = 0;
-    attr.inherit_thread = 0;
+    return attr;
+}
+
+perf_event_attr PerfCapture::switch_record_attributes() const {
+    // Records of the thread going on and off its CPU, from a dummy event of its own.
+    perf_event_attr attr = one_thread_attributes();
+    attr.config = PERF_COUNT_SW_DUMMY;
+    attr.sample_period = 0;
+    attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_STREAM_ID;
+    attr.sample_regs_user = 0;
+    attr.sample_stack_user = 0;
+    attr.context_switch = 1;
+    attr.wakeup_events = attr.watermark = attr.wakeup_watermark = 0;
     return attr;
 }
 
@@ -163,23 +180,54 @@ perf_event_attr PerfCapture::ring_holder_attributes() const {
     return holder;
 }
 
-bool PerfCapture::open_switch_samples(int pid, int tid) {
-    // A thread created since attaching: its clock and switch records come inherited into its
-    // creator's ring; only the stack copies at its switches need events (and a ring) of its own.
+bool PerfCapture::open_ring(ThreadEvents& events, int& error) {
+    events.ring_holder = PerfEventFile::open(ring_holder_attributes(), events.tid, error);
+    if (!events.ring_holder.valid())
+        return false;
+    for (std::size_t pages = ring_pages_;; pages /= 2) {
+        if (events.ring.map(events.ring_holder.fd(), pages, error))
+            return true;
+        // Over the locked-memory limit (perf_event_mlock_kb): a smaller ring, as long as a
+        // few samples still fit.
+        if (error != EPERM ||
+            pages * 4096 < 4 * (512 + (format_.registers_and_stack ? options_.stack_bytes : 0)))
+            return false;
+    }
+}
+
+bool PerfCapture::open_off_cpu_events(ThreadEvents& events, int& error) {
+    events.switch_records = PerfEventFile::open(switch_record_attributes(), events.tid, error);
+    if (!events.switch_records.valid())
+        return false;
+    if (::ioctl(events.switch_records.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0) {
+        error = errno;
+        return false;
+    }
+    if (!format_.registers_and_stack)
+        return true;
+    events.switches = PerfEventFile::open(switch_attributes(), events.tid, error);
+    std::uint64_t id = 0;
+    if (!events.switches.valid())
+        return false;
+    if (::ioctl(events.switches.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0 ||
+        ::ioctl(events.switches.fd(), PERF_EVENT_IOC_ID, &id) != 0) {
+        error = errno;
+        return false;
+    }
+    switch_stream_ids_.insert(id);
+    return true;
+}
+
+bool PerfCapture::open_late_off_cpu_events(int pid, int tid) {
+    // A thread created since attaching: its clock samples and task records come inherited into
+    // its creator's ring; its switch records (and stack copies at its switches) need events,
+    // and a ring, of its own.
     ThreadEvents events;
     events.pid = pid;
     events.tid = tid;
     int error = 0;
-    events.ring_holder = PerfEventFile::open(ring_holder_attributes(), tid, error);
-    if (!events.ring_holder.valid() || !events.ring.map(events.ring_holder.fd(), ring_pages_, error))
+    if (!open_ring(events, error) || !open_off_cpu_events(events, error))
         return false;
-    events.switches = PerfEventFile::open(switch_attributes(), tid, error);
-    std::uint64_t id = 0;
-    if (!events.switches.valid() ||
-        ::ioctl(events.switches.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0 ||
-        ::ioctl(events.switches.fd(), PERF_EVENT_IOC_ID, &id) != 0)
-        return false;
-    switch_stream_ids_.insert(id);
     by_tid_[tid] = threads_.size();
     threads_.push_back(std::move(events));
     poll_fds_stale_ = true;
@@ -201,56 +249,14 @@ bool PerfCapture::open_thread(int pid, int tid, int& error) {
     }
     if (!events.clock.valid())
         return false;
-    events.ring_holder = PerfEventFile::open(ring_holder_attributes(), tid, error);
-    if (!events.ring_holder.valid())
+    if (!open_ring(events, error))
         return false;
-    for (std::size_t pages = ring_pages_;; pages /= 2) {
-        if (events.ring.map(events.ring_holder.fd(), pages, error))
-            break;
-        // Over the locked-memory limit (perf_event_mlock_kb): a smaller ring, as long as a
-        // few samples still fit.
-        if (error != EPERM ||
-            pages * 4096 < 4 * (512 + (format_.registers_and_stack ? options_.stack_bytes : 0)))
-            return false;
-    }
     if (::ioctl(events.clock.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0) {
         error = errno;
         return false;
     }
-    if (options_.off_cpu) {
-        // Switch records come from an inherited dummy event of their own: with
-        // `context_switch` on the clock event itself, inherited copies took only about a third
-        // of their samples (kernel 6.18).
-        perf_event_attr watcher = clock_attributes();
-        watcher.config = PERF_COUNT_SW_DUMMY;
-        watcher.sample_period = 0;
-        watcher.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_STREAM_ID;
-        watcher.sample_regs_user = 0;
-        watcher.sample_stack_user = 0;
-        watcher.task = watcher.comm = watcher.comm_exec = watcher.mmap = watcher.mmap2 = 0;
-        watcher.context_switch = 1;
-        watcher.wakeup_events = 0;
-        watcher.watermark = 0;
-        watcher.wakeup_watermark = 0;
-        events.switch_records = PerfEventFile::open(watcher, tid, error);
-        if (!events.switch_records.valid() ||
-            ::ioctl(events.switch_records.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0) {
-            error = events.switch_records.valid() ? errno : error;
-            return false;
-        }
-    }
-    if (options_.off_cpu && format_.registers_and_stack) {
-        events.switches = PerfEventFile::open(switch_attributes(), tid, error);
-        std::uint64_t id = 0;
-        if (!events.switches.valid() ||
-            ::ioctl(events.switches.fd(), PERF_EVENT_IOC_SET_OUTPUT, events.ring_holder.fd()) != 0 ||
-            ::ioctl(events.switches.fd(), PERF_EVENT_IOC_ID, &id) != 0) {
-            error = events.switches.valid() ? errno : error;
-            return false;
-        }
-        // Inherited copies report their parent's id as the stream id.
-        switch_stream_ids_.insert(id);
-    }
+    if (options_.off_cpu && !open_off_cpu_events(events, error))
+        return false;
     by_tid_[tid] = threads_.size();
     threads_.push_back(std::move(events));
     poll_fds_stale_ = true;
@@ -320,7 +326,8 @@ void PerfCapture::wait(int timeout_ms) {
     if (poll_fds_stale_) {
         poll_fds_.clear();
         for (const ThreadEvents& events : threads_)
-            poll_fds_.push_back({events.clock.valid() ? events.clock.fd() : events.switches.fd(), POLLIN, 0});
+            poll_fds_.push_back(
+                {events.clock.valid() ? events.clock.fd() : events.ring_holder.fd(), POLLIN, 0});
         poll_fds_stale_ = false;
     }
     if (poll_fds_.empty()) {
@@ -346,7 +353,7 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
     // Opened after the loop over the rings, which this adds to.
     for (auto [pid, tid] : new_threads_)
         if (!by_tid_.contains(tid))
-            open_switch_samples(pid, tid);
+            open_late_off_cpu_events(pid, tid);
     new_threads_.clear();
     // Close the rings nothing writes into any more (after their last records were read).
     if (std::any_of(threads_.begin(), threads_.end(), [](const ThreadEvents& e) { return e.ended; })) {
@@ -425,7 +432,7 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
         if (decode_perf_task(header, task)) {
             if (ThreadEvents* own = with_own_clock(task.tid); own && draining_ && draining_ != own)
                 own->also_inherited = true;
-            if (options_.off_cpu && format_.registers_and_stack && new_threads_.size() < 4096)
+            if (options_.off_cpu && new_threads_.size() < 4096)
                 new_threads_.emplace_back(task.pid, task.tid);
             handler.on_task_start(task);
         }

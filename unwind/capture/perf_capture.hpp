@@ -76,7 +76,7 @@ class PerfCapture final : public PerfRecordSource {
         PerfEventFile ring_holder;    // a dummy event that owns the mmap'd ring
         PerfEventFile clock;          // task-clock, inherited by threads created later
         PerfEventFile switches;       // off_cpu with stacks: a sample at every switch off a CPU
-        PerfEventFile switch_records; // off_cpu: switch on/off records, inherited
+        PerfEventFile switch_records; // off_cpu: switch on/off records (of this thread alone)
         PerfRing ring;
         bool ended = false;
         // Created after its creator's event was opened but before it was listed: the inherited
@@ -88,10 +88,16 @@ class PerfCapture final : public PerfRecordSource {
     };
 
     perf_event_attr clock_attributes() const;
+    perf_event_attr one_thread_attributes() const;
     perf_event_attr switch_attributes() const;
+    perf_event_attr switch_record_attributes() const;
     perf_event_attr ring_holder_attributes() const;
     bool open_thread(int pid, int tid, int& error);
-    bool open_switch_samples(int pid, int tid);
+    // The thread's ring, smaller when the locked-memory limit wants it.
+    bool open_ring(ThreadEvents& events, int& error);
+    // off_cpu: a thread's switch records and, with stacks, its switch samples, into its ring.
+    bool open_off_cpu_events(ThreadEvents& events, int& error);
+    bool open_late_off_cpu_events(int pid, int tid);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
     void jitter_period(ThreadEvents& events);
     // The events of `tid` when it has a clock event of its own (not only an inherited copy).
