@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+echo "=== dependencies installed (at ${SECONDS} s)"
 status=0
 if ! ./scripts/check-format.sh; then
     echo "=== sources not formatted as .clang-format says: scripts/check-format.sh --fix"
@@ -17,8 +18,9 @@ strict=()
 skips=$(mktemp -d)
 trap 'rm -rf "$skips"' EXIT
 for preset in default asan; do
-    echo "=== build and test: $preset"
+    echo "=== build and test: $preset (at ${SECONDS} s)"
     ./scripts/build.sh "$preset"
+    echo "=== built $preset (at ${SECONDS} s)"
     # The sanitizer build runs each integration suite once, on the default (perf_event) engine;
     # the normal build also runs them on the ptrace engine.
     exclude=()
@@ -33,7 +35,8 @@ done
 # Fuzzing, a fixed time per harness (SAMPLER_FUZZ_SECONDS, default 60; 0 skips it).
 fuzz_seconds=${SAMPLER_FUZZ_SECONDS:-60}
 if [[ $fuzz_seconds != 0 ]]; then
-    echo "=== fuzz: ${fuzz_seconds} s per harness"
+    echo "=== fuzz: ${fuzz_seconds} s per harness (at ${SECONDS} s)"
     ./scripts/fuzz.sh "$fuzz_seconds" || status=1
 fi
+echo "=== done in ${SECONDS} s"
 exit $status
