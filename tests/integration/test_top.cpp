@@ -238,8 +238,9 @@ TEST_CASE("top's full-screen view answers keys and leaves the target running", "
         CHECK(contains(screen, "thread " + pid + " (workload), 1 of 1"));
 
         tmux.run({"resize-window", "-t", session, "-x", "60", "-y", "15"});
-        screen =
-            tmux.wait_for(session, [](const std::string& s) { return contains(lines_of(s).at(0), "..."); });
+        screen = tmux.wait_for(session, [](const std::string& s) {
+            return contains(lines_of(s).at(0), "...") && !table_rows(s).empty();
+        });
         UNSCOPED_INFO("after resize:\n" << screen);
         auto lines = lines_of(screen);
         REQUIRE(!lines.empty());
@@ -254,24 +255,32 @@ TEST_CASE("top's full-screen view answers keys and leaves the target running", "
     SECTION("W shows the process table, Enter one process's functions, W goes back") {
         tmux.wait_for(session, [](const std::string& s) { return first_row(s).own > 0; });
         tmux.send_keys(session, "W");
-        std::string screen = tmux.wait_for(
-            session, [](const std::string& s) { return contains(s, "by process, sorted by %CPU"); });
+        // The one process's row: the line whose first field is its PID.
+        const auto process_row = [&](const std::string& s) {
+            for (const std::string& line : lines_of(s)) {
+                std::istringstream fields(line);
+                std::string first;
+                if (fields >> first && first == pid)
+                    return line;
+            }
+            return std::string();
+        };
+        // The view's header can be on the screen a moment before its rows: wait for both.
+        std::string screen = tmux.wait_for(session, [&](const std::string& s) {
+            return contains(s, "by process, sorted by %CPU") && !process_row(s).empty();
+        });
         INFO("after W:\n" << screen);
         REQUIRE(contains(screen, "Hottest function"));
         // The one process, with its CPU share and its hottest function.
-        std::string row;
-        for (const std::string& line : lines_of(screen)) {
-            std::istringstream fields(line);
-            std::string first;
-            if (fields >> first && first == pid)
-                row = line;
-        }
+        const std::string row = process_row(screen);
         UNSCOPED_INFO("row: " << row);
         CHECK((contains(row, "mix_step(unsigned long)") || contains(row, "burn(unsigned long)")));
 
         tmux.send_keys(session, "Enter");
-        screen = tmux.wait_for(session,
-                               [&](const std::string& s) { return contains(s, "process " + pid + " ("); });
+        // The view's header can be on the screen a moment before its rows: wait for both.
+        screen = tmux.wait_for(session, [&](const std::string& s) {
+            return contains(s, "process " + pid + " (") && !table_rows(s).empty();
+        });
         UNSCOPED_INFO("after Enter:\n" << screen);
         CHECK(contains(screen, "by function, process " + pid + " ("));
         CHECK(contains(screen, "1 of 1, all threads"));
