@@ -54,7 +54,7 @@ class PprofBuilder {
             for (;;) {
                 group.push_back(profile_.tree.node(node).frame);
                 const bool inlined = profile_.inlined_into_parent.count(node) > 0;
-                node = profile_.tree.node(node).parent;
+                node = profile_.tree.parent(node);
                 if (!inlined || node == CallTree::root_id)
                     break;
             }

@@ -82,12 +82,7 @@ CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::ve
                                std::size_t known, std::uint64_t count) {
     known = std::min({known, path.size(), outermost_first.size()});
     path.resize(outermost_first.size());
-    NodeId current = root_id;
-    nodes_[root_id].total += count;
-    for (std::size_t i = 0; i < known; ++i) {
-        current = path[i];
-        nodes_[current].total += count;
-    }
+    NodeId current = known > 0 ? path[known - 1] : root_id;
     for (std::size_t i = known; i < outermost_first.size(); ++i) {
         const FrameId frame = outermost_first[i];
         auto [slot, inserted] = children_.try_emplace(child_key(current, frame), 0);
@@ -100,11 +95,23 @@ CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::ve
             nodes_[current].first_child = slot->second;
         }
         current = slot->second;
-        nodes_[current].total += count;
         path[i] = current;
     }
     nodes_[current].self += count;
+    totals_stale_ = true;
     return current;
+}
+
+void CallTree::sum_totals() const {
+    if (!totals_stale_)
+        return;
+    // A node is created after its parent, so its id is larger: one pass from the last node up
+    // adds every subtree into its parent before that parent is added into its own.
+    for (Node& node : nodes_)
+        node.total = node.self;
+    for (std::size_t id = nodes_.size(); id-- > 1;)
+        nodes_[nodes_[id].parent].total += nodes_[id].total;
+    totals_stale_ = false;
 }
 
 CallTree::NodeId CallTree::child(NodeId parent, FrameId frame) const {

@@ -76,7 +76,7 @@ class CallTree {
         NodeId parent = 0;
         NodeId first_child = no_node;
         NodeId next_sibling = no_node;
-        std::uint64_t total = 0; // samples in this node and below
+        std::uint64_t total = 0; // samples in this node and below (see node())
         std::uint64_t self = 0;  // samples whose innermost frame is this node
     };
 
@@ -124,12 +124,21 @@ class CallTree {
     NodeId add(std::span<const FrameId> outermost_first, std::vector<NodeId>& path, std::size_t known,
                std::uint64_t count = 1);
 
-    const Node& node(NodeId id) const { return nodes_.at(id); }
+    // Totals are summed up from the self counts when first asked for after an add: adding a
+    // sample then touches its leaf only, not every node of its (often 40-deep) path.
+    const Node& node(NodeId id) const {
+        sum_totals();
+        return nodes_.at(id);
+    }
+    NodeId parent(NodeId id) const { return nodes_.at(id).parent; }
     Children children(NodeId id) const { return {this, nodes_.at(id).first_child}; }
     // The child of `parent` for `frame`, or no_node.
     NodeId child(NodeId parent, FrameId frame) const;
     std::size_t node_count() const { return nodes_.size(); }
-    std::uint64_t total() const { return nodes_[root_id].total; }
+    std::uint64_t total() const {
+        sum_totals();
+        return nodes_[root_id].total;
+    }
     // The frames from the root down to `leaf`, outermost first (the root itself has no frame).
     std::vector<FrameId> stack_of(NodeId leaf) const;
 
@@ -142,7 +151,11 @@ class CallTree {
         return (std::uint64_t{parent} << 32) | frame;
     }
 
-    std::vector<Node> nodes_;
+    void sum_totals() const;
+
+    // Mutable for the totals only, which node() and total() bring up to date on demand.
+    mutable std::vector<Node> nodes_;
+    mutable bool totals_stale_ = false;
     std::unordered_map<std::uint64_t, NodeId> children_; // child_key(parent, frame) -> child
 };
 

@@ -149,7 +149,7 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
                     profile_.inlined_into_parent.insert(node);
                 }
             }
-            node = profile_.tree.node(node).parent;
+            node = profile_.tree.parent(node);
         }
         ++profile_.thread_stacks[{thread_id, leaf}];
     }

@@ -117,6 +117,40 @@ TEST_CASE("adding along a previous stack's path gives the tree that plain adds g
     CHECK(along.add(stacks[0], short_path, 99) == plain.add(stacks[0]));
 }
 
+TEST_CASE("totals read between adds are the samples at and below each node") {
+    // Totals are summed on demand: reading them, adding more and reading again must agree with
+    // counting the samples under each node from scratch.
+    CallTree tree;
+    std::vector<CallTree::NodeId> path;
+    std::vector<std::pair<std::vector<FrameId>, std::uint64_t>> added;
+    const std::vector<std::vector<FrameId>> stacks{{0, 1, 2}, {0, 1}, {0, 3}, {}, {4, 1, 2}, {0, 1, 2, 5}};
+    auto check_totals = [&] {
+        std::uint64_t all = 0;
+        for (const auto& [stack, count] : added)
+            all += count;
+        CHECK(tree.total() == all);
+        for (CallTree::NodeId id = 1; id < tree.node_count(); ++id) {
+            const std::vector<FrameId> prefix = tree.stack_of(id);
+            std::uint64_t below = 0;
+            for (const auto& [stack, count] : added)
+                if (stack.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), stack.begin()))
+                    below += count;
+            CHECK(tree.node(id).total == below);
+        }
+    };
+    for (std::size_t round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < stacks.size(); ++i) {
+            const std::uint64_t count = 1 + (i + round) % 3;
+            tree.add(stacks[i], path, 0, count);
+            added.emplace_back(stacks[i], count);
+            if (i % 2 == round % 2)
+                check_totals();
+        }
+    }
+    check_totals();
+    CHECK(tree.node(CallTree::root_id).self == 3 + 1 + 2); // the empty stack's samples, at the root
+}
+
 TEST_CASE("for_each_stack visits each distinct stack with its self count") {
     CallTree tree;
     std::vector<FrameId> outer{5};
