@@ -9,8 +9,10 @@ profiler to it by PID until it exits, and reads every process's CPU time from th
   the sampled span, from their task clocks, x the rate); perf: samples / (the target's CPU
   seconds x the rate), which also counts the target's time before perf attached; ptrace engine: the rounds it achieved / the rounds requested (it samples every running
   thread each round, and counts a runnable thread waiting for a CPU as running);
-- CPU/sample: the profiler's own CPU per thread sample. For sampler, its steady-state figure
-  (start-up excluded, from its summary); "all-in" is its whole rusage / samples, as for perf;
+- CPU/sample: the profiler's own CPU per thread sample. For sampler, its figure from the first
+  samples on (start-up excluded, from its summary); "steady" is its figure from one second later
+  on (the first second also reads each new stack's symbols, line tables and code objects, once);
+  "all-in" is its whole rusage / samples, as for perf;
 - target sys: the target's system time, which a profiler that stops threads inflates;
 - torn: Python reads dropped because the stack kept changing (perf_event engine only).
 
@@ -32,7 +34,8 @@ import tempfile
 import time
 
 SUMMARY = re.compile(r"\((?P<hz>[\d.]+) Hz of [\d.]+ Hz requested\), (?P<stacks>\d+) stacks")
-STEADY = re.compile(r"own CPU while sampling \(start-up excluded\) [\d.]+ s: (?P<us>[\d.]+) us per thread sample")
+FROM_START = re.compile(r"own CPU while sampling \(start-up excluded\) [\d.]+ s: (?P<us>[\d.]+) us per thread sample")
+STEADY = re.compile(r"own CPU in steady state \([^)]*\) [\d.]+ s: (?P<us>[\d.]+) us per thread sample")
 PERF_ENGINE = re.compile(r"perf_event engine: .*?; (?P<received>\d+) thread samples, (?P<kept>[\d.]+)% of the .*?; "
                          r"(?P<lost>\d+) lost, (?P<torn>\d+) torn")
 PERF_SAMPLES = re.compile(r"\((\d+) samples\)")
@@ -105,13 +108,15 @@ def run_once(workload, kind, rate, extra, args, tmp):
     if kind == "perf":
         match = PERF_SAMPLES.search(text)
         samples = int(match.group(1)) if match else 0
-        result.update(samples=samples, steady_us=None, torn=0)
+        result.update(samples=samples, from_start_us=None, steady_us=None, torn=0)
     else:
         if code != 0:
             raise RuntimeError("sampler failed (%d): %s" % (code, text[-400:]))
-        summary, steady, engine = SUMMARY.search(text), STEADY.search(text), PERF_ENGINE.search(text)
+        summary, engine = SUMMARY.search(text), PERF_ENGINE.search(text)
+        from_start, steady = FROM_START.search(text), STEADY.search(text)
         samples = int(engine.group("received")) if engine else int(summary.group("stacks"))
-        result.update(samples=samples, steady_us=float(steady.group("us")) if steady else None,
+        result.update(samples=samples, from_start_us=float(from_start.group("us")) if from_start else None,
+                      steady_us=float(steady.group("us")) if steady else None,
                       torn=int(engine.group("torn")) if engine else 0)
         if engine:
             # Its own figure: samples against the threads' CPU time over exactly the sampled
@@ -147,17 +152,18 @@ def run_table(title, workload, configs, args, tmp):
                 baseline[round_number] = outcome
             outcome["round"] = round_number
             results[name].append(outcome)
-    print("%-34s %7s %7s %10s %10s %10s %9s %9s %6s" % ("configuration", "wall", "slowdn", "kept",
-                                                         "CPU/sample", "all-in", "prof CPU", "target sys",
-                                                         "torn"))
+    print("%-34s %7s %7s %10s %10s %10s %10s %9s %9s %6s" % ("configuration", "wall", "slowdn", "kept",
+                                                              "CPU/sample", "steady", "all-in", "prof CPU",
+                                                              "target sys", "torn"))
     for name, kind, rate, extra in configs:
         runs = results[name]
         slowdowns = [r["wall"] / baseline[r["round"]]["wall"] for r in runs if r["round"] in baseline]
         prof_share = [r["profiler_cpu"] / r["wall"] for r in runs if "profiler_cpu" in r]
         torn = [r["torn"] / max(1, r["samples"]) for r in runs if "torn" in r]
-        print("%-34s %6.2fs %7s %10s %10s %10s %9s %9s %6s" % (
+        print("%-34s %6.2fs %7s %10s %10s %10s %10s %9s %9s %6s" % (
             name, median([r["wall"] for r in runs]), fmt(median(slowdowns), ".3f", "x"),
             fmt(median([r.get("kept") for r in runs]) and 100 * median([r.get("kept") for r in runs]), ".1f", "%"),
+            fmt(median([r.get("from_start_us") for r in runs]), ".1f", " us"),
             fmt(median([r.get("steady_us") for r in runs]), ".1f", " us"),
             fmt(median([r.get("all_in_us") for r in runs]), ".1f", " us"),
             fmt(median(prof_share) and 100 * median(prof_share), ".1f", "%"),

@@ -141,6 +141,12 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
         report.sampling_cpu_seconds,
         report.sampling_cpu_samples ? 1e6 * report.sampling_cpu_seconds / double(report.sampling_cpu_samples)
                                     : 0.0);
+    if (report.steady_cpu_samples > 0)
+        std::fprintf(
+            stderr,
+            "sampler: own CPU in steady state (from 1 s after the first samples: the one-off reading of "
+            "each new stack's symbols and lines excluded) %.3f s: %.1f us per thread sample\n",
+            report.steady_cpu_seconds, 1e6 * report.steady_cpu_seconds / double(report.steady_cpu_samples));
 }
 
 // "process 123 (./server)", or "processes 101, 102, 103".

@@ -492,8 +492,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
 
     // Our CPU is counted from the end of the first drain that had samples: start-up (reading
     // symbols and line tables for the first stacks) is not the cost of a sample.
-    double cpu_at_start = -1;
-    std::uint64_t samples_at_cpu_start = 0;
+    OwnCpuWindows own_cpu;
     const std::uint64_t start_ns = monotonic_ns();
     session.start_clock(start_ns);
     const std::uint64_t on_cpu_at_start = capture.on_cpu_nanoseconds();
@@ -517,11 +516,8 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         capture.drain(session);
         if (wall)
             session.note_started_threads();
-        if (cpu_at_start < 0 && report.thread_samples > 0) {
-            cpu_at_start = own_cpu_seconds();
-            samples_at_cpu_start = report.thread_samples;
-        }
         now_ns = monotonic_ns();
+        own_cpu.note(now_ns, report.thread_samples);
         if (ticking && next_tick_ns <= now_ns) {
             if (now_ns > next_tick_ns + 100 * period_ns) {
                 // Far behind (the machine took our CPU): skip, rather than emit a burst.
@@ -588,10 +584,12 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     const std::uint64_t on_cpu_at_end = capture.on_cpu_nanoseconds();
     report.elapsed_seconds = double(monotonic_ns() - start_ns) / 1e9;
     session.process_queue(std::chrono::hours(1));
-    if (cpu_at_start >= 0) {
-        report.sampling_cpu_seconds = own_cpu_seconds() - cpu_at_start;
-        report.sampling_cpu_samples = report.thread_samples - samples_at_cpu_start;
-    }
+    const OwnCpuWindows::Figures from_start = own_cpu.from_start(report.thread_samples);
+    const OwnCpuWindows::Figures steady = own_cpu.steady(report.thread_samples);
+    report.sampling_cpu_seconds = from_start.seconds;
+    report.sampling_cpu_samples = from_start.samples;
+    report.steady_cpu_seconds = steady.seconds;
+    report.steady_cpu_samples = steady.samples;
     session.end_of_drain(monotonic_ns(), true);
     const std::uint64_t on_cpu = on_cpu_at_end - std::min(on_cpu_at_end, on_cpu_at_start);
     report.expected_samples = double(on_cpu) * options.rate_hz / 1e9;

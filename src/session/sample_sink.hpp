@@ -41,6 +41,10 @@ struct SessionReport {
     // writing the output excluded: the profiler's cost per sample is this / thread_samples.
     double sampling_cpu_seconds = 0;
     std::uint64_t sampling_cpu_samples = 0; // thread samples taken in that window
+    // The same from one second after the first samples on: the steady state, without the one-off
+    // reading of each new stack's line tables and code objects (OwnCpuWindows).
+    double steady_cpu_seconds = 0;
+    std::uint64_t steady_cpu_samples = 0;
     PauseHistogram pauses;
     StopReason reason = StopReason::stop_signal;
     // The capture engine that ran: "perf_event" or "ptrace".

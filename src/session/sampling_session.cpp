@@ -222,8 +222,8 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
         session.tick();
     if (options.on_started)
         options.on_started();
-    const double cpu_at_start = own_cpu_seconds();
-    const std::uint64_t samples_at_cpu_start = report.thread_samples;
+    OwnCpuWindows own_cpu;
+    own_cpu.note(monotonic_ns(), std::max<std::uint64_t>(report.thread_samples, 1));
     const Clock::time_point start = Clock::now();
     const Clock::time_point deadline =
         options.duration_seconds > 0 ? start + std::chrono::duration_cast<Clock::duration>(
@@ -248,6 +248,7 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
             break;
         }
         session.tick();
+        own_cpu.note(monotonic_ns(), std::max<std::uint64_t>(report.thread_samples, 1));
         if (!sink.end_of_round(report)) {
             report.reason = StopReason::sink;
             break;
@@ -270,8 +271,14 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
         }
     }
     report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    report.sampling_cpu_seconds = own_cpu_seconds() - cpu_at_start;
-    report.sampling_cpu_samples = report.thread_samples - samples_at_cpu_start;
+    // The windows count samples from 1 (a first round may have none): the differences are exact.
+    const std::uint64_t samples = std::max<std::uint64_t>(report.thread_samples, 1);
+    const OwnCpuWindows::Figures from_start = own_cpu.from_start(samples);
+    const OwnCpuWindows::Figures steady = own_cpu.steady(samples);
+    report.sampling_cpu_seconds = from_start.seconds;
+    report.sampling_cpu_samples = from_start.samples;
+    report.steady_cpu_seconds = steady.seconds;
+    report.steady_cpu_samples = steady.samples;
     session.finish();
     return report;
 }

@@ -212,6 +212,17 @@ TEST_CASE("record writes a flame graph by default", "[record][svg]") {
         heavy += svg_samples(svg, "parent_heavy()");
         light += svg_samples(svg, "parent_light()");
         stacks += recorded;
+        // Its own cost per sample, from the first samples and in steady state (3 s: it opens).
+        std::smatch from_start, steady;
+        CHECK(std::regex_search(
+            result.err, from_start,
+            std::regex(R"(own CPU while sampling \(start-up excluded\) [\d.]+ s: ([\d.]+) us)")));
+        REQUIRE(std::regex_search(
+            result.err, steady,
+            std::regex(R"(own CPU in steady state \(from 1 s after the first samples[^)]*\) )"
+                       R"(([\d.]+) s: ([\d.]+) us per thread sample)")));
+        CHECK(std::stod(steady[1].str()) >= 0);
+        CHECK(std::stod(steady[2].str()) < 100000);
     }
     // The workload's 3:1 split.
     INFO("heavy " << heavy << " light " << light << " stacks " << stacks);
