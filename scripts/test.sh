@@ -32,8 +32,8 @@ for preset in default asan; do
     ./scripts/skip_report.py "${strict[@]}" --title " ($preset)" --allowed tests/expected-skips.txt \
         "$skips/$preset.xml" "$skips/$preset.log" || status=1
 done
-# Fuzzing, a fixed time per harness (SAMPLER_FUZZ_SECONDS, default 60; 0 skips it).
-fuzz_seconds=${SAMPLER_FUZZ_SECONDS:-60}
+# Fuzzing, a fixed time per harness (SAMPLER_FUZZ_SECONDS, default 30; 0 skips it).
+fuzz_seconds=${SAMPLER_FUZZ_SECONDS:-30}
 if [[ $fuzz_seconds != 0 ]]; then
     echo "=== fuzz: ${fuzz_seconds} s per harness (at ${SECONDS} s)"
     ./scripts/fuzz.sh "$fuzz_seconds" || status=1
