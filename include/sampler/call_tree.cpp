@@ -85,16 +85,16 @@ CallTree::NodeId CallTree::add(std::span<const FrameId> outermost_first, std::ve
     NodeId current = known > 0 ? path[known - 1] : root_id;
     for (std::size_t i = known; i < outermost_first.size(); ++i) {
         const FrameId frame = outermost_first[i];
-        auto [slot, inserted] = children_.try_emplace(child_key(current, frame), 0);
+        const auto [child, inserted] =
+            children_.find_or_insert(child_key(current, frame), static_cast<NodeId>(nodes_.size()));
         if (inserted) {
-            slot->second = static_cast<NodeId>(nodes_.size());
             nodes_.push_back(Node{.frame = frame,
                                   .parent = current,
                                   .first_child = no_node,
                                   .next_sibling = nodes_[current].first_child});
-            nodes_[current].first_child = slot->second;
+            nodes_[current].first_child = child;
         }
-        current = slot->second;
+        current = child;
         path[i] = current;
     }
     nodes_[current].self += count;
@@ -115,8 +115,7 @@ void CallTree::sum_totals() const {
 }
 
 CallTree::NodeId CallTree::child(NodeId parent, FrameId frame) const {
-    auto found = children_.find(child_key(parent, frame));
-    return found == children_.end() ? no_node : found->second;
+    return children_.find(child_key(parent, frame), no_node);
 }
 
 std::size_t CallTree::Children::size() const {

@@ -2,6 +2,7 @@
 // Aggregated samples: a table of distinct frames and a tree of stacks built from them.
 // Memory grows with the number of distinct stacks, never with the number of samples.
 
+#include "sampler/child_index.hpp"
 #include "sampler/frame.hpp"
 
 #include <cstddef>
@@ -156,7 +157,7 @@ class CallTree {
     // Mutable for the totals only, which node() and total() bring up to date on demand.
     mutable std::vector<Node> nodes_;
     mutable bool totals_stale_ = false;
-    std::unordered_map<std::uint64_t, NodeId> children_; // child_key(parent, frame) -> child
+    ChildIndex children_; // child_key(parent, frame) -> child
 };
 
 } // namespace sampler

@@ -116,19 +116,17 @@ void ProfileBuilder::add_stack_at(const ThreadInfo& thread, const std::vector<Fr
         scratch_.push_back(intern_key(profile_, *frame++));
     if (options_.thread_roots)
         scratch_.push_back(profile_.intern(thread_root_frame(thread)));
-    // A thread's consecutive stacks mostly share their outer frames: while this one's frames
-    // are its last stack's, each is compared with the frame that stack had there, not hashed
-    // and looked up.
-    bool as_last = scratch_.size() <= last.frames.size() &&
-                   std::equal(scratch_.begin(), scratch_.end(), last.frames.begin());
+    // A thread's consecutive stacks mostly share their frames: each is first compared with the
+    // frame the thread's last stack had at the same depth, and hashed and looked up only when it
+    // differs. Past the first difference they still often agree (a new line in one Python frame,
+    // the same native frames under it).
     for (; frame != innermost_first.rend(); ++frame) {
         const FrameRef key = aggregation_key_ref(*frame);
         const std::size_t at = scratch_.size();
-        if (as_last && at < last.frames.size() && profile_.frames.matches(last.frames[at], key)) {
+        if (at < last.frames.size() && profile_.frames.matches(last.frames[at], key)) {
             scratch_.push_back(last.frames[at]);
             continue;
         }
-        as_last = false;
         scratch_.push_back(profile_.frames.intern(key));
     }
     const auto shared =

@@ -189,3 +189,31 @@ TEST_CASE("a frame matches the id intern gives it and no other id") {
     CHECK(table.matches(id_b, FrameRef::of(b)));
     CHECK_FALSE(table.matches(id_b + 1, FrameRef::of(b))); // not in the table
 }
+
+TEST_CASE("the child index finds what it stored, through growth and colliding homes") {
+    sampler::ChildIndex index;
+    CHECK(index.find(5, 99) == 99); // empty: nothing found
+    std::map<std::uint64_t, std::uint32_t> expected;
+    // Keys as the call tree makes them (parent << 32 | frame), many with the same parent or the
+    // same frame, enough to grow the table several times.
+    for (std::uint64_t parent = 0; parent < 300; ++parent)
+        for (std::uint64_t frame : {std::uint64_t{0}, parent, parent * 7 + 1, std::uint64_t{0xffffffff}}) {
+            const std::uint64_t key = (parent << 32) | frame;
+            const auto value = static_cast<std::uint32_t>(expected.size());
+            const auto [stored, inserted] = index.find_or_insert(key, value);
+            if (expected.contains(key)) {
+                CHECK_FALSE(inserted);
+                CHECK(stored == expected[key]);
+            } else {
+                CHECK(inserted);
+                CHECK(stored == value);
+                expected[key] = value;
+            }
+        }
+    CHECK(index.size() == expected.size());
+    for (const auto& [key, value] : expected)
+        CHECK(index.find(key, ~0u) == value);
+    CHECK(index.find((std::uint64_t{301} << 32) | 2, ~0u) == ~0u);
+    // Storing a key again keeps the first value.
+    CHECK(index.find_or_insert(expected.begin()->first, 12345).first == expected.begin()->second);
+}
