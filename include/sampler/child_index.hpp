@@ -4,6 +4,7 @@
 // std::unordered_map's bucket array and separately allocated nodes cost two or three misses, and
 // every frame of a sample that differs from the thread's last stack does one.
 
+#include <bit>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -65,9 +66,7 @@ class ChildIndex {
         const std::size_t capacity = old.empty() ? 64 : 2 * old.size();
         slots_.assign(capacity, Slot{});
         mask_ = capacity - 1;
-        shift_ = 64;
-        for (std::size_t c = capacity; c > 1; c >>= 1)
-            --shift_;
+        shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity)); // capacity = 2^(64 - shift_)
         size_ = 0;
         for (const Slot& slot : old)
             if (slot.key != empty_key)

@@ -16,16 +16,21 @@ class OwnCpuWindows {
   public:
     static constexpr std::uint64_t settle_ns = 1'000'000'000;
 
-    // Called after each batch of samples, with the time and the thread samples taken so far.
+    // Opens the first window now, whatever was sampled so far (the ptrace engine: after its
+    // first round, which loads the symbols).
+    void start(std::uint64_t now_ns, std::uint64_t samples) {
+        from_start_.begin(samples);
+        steady_from_ns_ = now_ns + settle_ns;
+    }
+    // Called after each batch of samples, with the time and the thread samples taken so far; the
+    // first window opens at the first samples unless start() opened it.
     void note(std::uint64_t now_ns, std::uint64_t samples) {
         if (samples == 0)
             return;
-        if (!from_start_.open()) {
-            from_start_.begin(samples);
-            steady_from_ns_ = now_ns + settle_ns;
-        } else if (!steady_.open() && now_ns >= steady_from_ns_) {
+        if (!from_start_.open())
+            start(now_ns, samples);
+        else if (!steady_.open() && now_ns >= steady_from_ns_)
             steady_.begin(samples);
-        }
     }
     // Closes both windows at `samples` thread samples: {seconds, samples} of each, zero when the
     // window never opened.

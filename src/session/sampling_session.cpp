@@ -223,7 +223,7 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
     if (options.on_started)
         options.on_started();
     OwnCpuWindows own_cpu;
-    own_cpu.note(monotonic_ns(), std::max<std::uint64_t>(report.thread_samples, 1));
+    own_cpu.start(monotonic_ns(), report.thread_samples);
     const Clock::time_point start = Clock::now();
     const Clock::time_point deadline =
         options.duration_seconds > 0 ? start + std::chrono::duration_cast<Clock::duration>(
@@ -248,7 +248,7 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
             break;
         }
         session.tick();
-        own_cpu.note(monotonic_ns(), std::max<std::uint64_t>(report.thread_samples, 1));
+        own_cpu.note(monotonic_ns(), report.thread_samples);
         if (!sink.end_of_round(report)) {
             report.reason = StopReason::sink;
             break;
@@ -271,10 +271,8 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
         }
     }
     report.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    // The windows count samples from 1 (a first round may have none): the differences are exact.
-    const std::uint64_t samples = std::max<std::uint64_t>(report.thread_samples, 1);
-    const OwnCpuWindows::Figures from_start = own_cpu.from_start(samples);
-    const OwnCpuWindows::Figures steady = own_cpu.steady(samples);
+    const OwnCpuWindows::Figures from_start = own_cpu.from_start(report.thread_samples);
+    const OwnCpuWindows::Figures steady = own_cpu.steady(report.thread_samples);
     report.sampling_cpu_seconds = from_start.seconds;
     report.sampling_cpu_samples = from_start.samples;
     report.steady_cpu_seconds = steady.seconds;
