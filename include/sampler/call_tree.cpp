@@ -1,6 +1,7 @@
 #include "sampler/call_tree.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace sampler {
 
@@ -34,21 +35,21 @@ Frame FrameRef::to_frame() const {
                  .inlined = inlined};
 }
 
-std::size_t FrameTable::Hash::operator()(const FrameRef& frame) const {
+std::uint64_t FrameTable::hash(const FrameRef& frame) {
     // The fields that tell most frames apart; equal frames agree on them, as they must.
-    std::size_t hash = std::hash<std::string_view>{}(frame.name);
-    const auto mix = [&hash](std::size_t value) {
+    std::uint64_t hash = std::hash<std::string_view>{}(frame.name);
+    const auto mix = [&hash](std::uint64_t value) {
         hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
     };
     mix(std::hash<std::string_view>{}(frame.file));
     mix(frame.line);
     mix(frame.module_offset);
     mix(frame.address);
-    mix(static_cast<std::size_t>(frame.kind));
+    mix(static_cast<std::uint64_t>(frame.kind));
     return hash;
 }
 
-bool FrameTable::Equal::operator()(const FrameRef& a, const FrameRef& b) const {
+bool FrameTable::equal(const FrameRef& a, const FrameRef& b) {
     return a.kind == b.kind && a.line == b.line && a.function_line == b.function_line &&
            a.address == b.address && a.module_offset == b.module_offset &&
            a.symbol_offset == b.symbol_offset && a.function_offset == b.function_offset &&
@@ -56,17 +57,48 @@ bool FrameTable::Equal::operator()(const FrameRef& a, const FrameRef& b) const {
            a.function_file == b.function_file;
 }
 
+bool FrameTable::matches(FrameId id, const FrameRef& ref) const {
+    return id < frames_.size() && equal(ref, FrameRef::of(frames_[id]));
+}
+
+FrameTable::Slot& FrameTable::find_slot(const FrameRef& ref, std::uint64_t hash) {
+    const auto tag = static_cast<std::uint32_t>(hash);
+    for (std::size_t at = home(hash);; at = (at + 1) & mask_) {
+        Slot& slot = slots_[at];
+        if (slot.id == no_id || (slot.tag == tag && equal(ref, FrameRef::of(frames_[slot.id]))))
+            return slot;
+    }
+}
+
+void FrameTable::grow() {
+    const std::size_t capacity = slots_.empty() ? 256 : 2 * slots_.size();
+    slots_.assign(capacity, Slot{});
+    mask_ = capacity - 1;
+    shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity)); // capacity = 2^(64 - shift_)
+    for (FrameId id = 0; id < frames_.size(); ++id) {
+        const FrameRef ref = FrameRef::of(frames_[id]);
+        const std::uint64_t hash = FrameTable::hash(ref);
+        std::size_t at = home(hash);
+        while (slots_[at].id != no_id)
+            at = (at + 1) & mask_;
+        slots_[at] = Slot{static_cast<std::uint32_t>(hash), id};
+    }
+}
+
 FrameId FrameTable::intern(const Frame& frame) {
-    auto [it, inserted] = ids_.try_emplace(frame, static_cast<FrameId>(frames_.size()));
-    if (inserted)
-        frames_.push_back(frame);
-    return it->second;
+    return intern(FrameRef::of(frame));
 }
 
 FrameId FrameTable::intern(const FrameRef& ref) {
-    if (auto found = ids_.find(ref); found != ids_.end())
-        return found->second;
-    return intern(ref.to_frame());
+    if (2 * (frames_.size() + 1) > slots_.size())
+        grow();
+    const std::uint64_t hash = FrameTable::hash(ref);
+    Slot& slot = find_slot(ref, hash);
+    if (slot.id == no_id) {
+        slot = Slot{static_cast<std::uint32_t>(hash), static_cast<FrameId>(frames_.size())};
+        frames_.push_back(ref.to_frame());
+    }
+    return slot.id;
 }
 
 CallTree::CallTree() {

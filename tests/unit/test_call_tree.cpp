@@ -177,6 +177,28 @@ TEST_CASE("deep stacks do not overflow the walk") {
     CHECK(depth == deep.size());
 }
 
+TEST_CASE("the frame table keeps every frame's id through its growth") {
+    FrameTable table;
+    // Pairs that agree on every hashed field (name, file, line, offsets, kind) and differ in the
+    // module: same hash, so they share a probe sequence and only the full comparison parts them.
+    std::vector<Frame> frames;
+    for (int i = 0; i < 3000; ++i) {
+        Frame frame{.kind = FrameKind::native, .name = "f" + std::to_string(i / 2), .line = 7};
+        frame.module = i % 2 ? "liba.so" : "libb.so";
+        frames.push_back(frame);
+    }
+    std::vector<FrameId> ids;
+    for (const Frame& frame : frames)
+        ids.push_back(table.intern(frame));
+    REQUIRE(table.size() == frames.size());
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        CHECK(ids[i] == i);
+        CHECK(table.intern(FrameRef::of(frames[i])) == ids[i]);
+        CHECK(table.at(ids[i]) == frames[i]);
+    }
+    CHECK(table.size() == frames.size());
+}
+
 TEST_CASE("a frame matches the id intern gives it and no other id") {
     FrameTable table;
     const Frame a{.kind = FrameKind::python, .name = "f", .file = "a.py", .line = 3};
