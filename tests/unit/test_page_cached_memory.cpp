@@ -175,3 +175,63 @@ TEST_CASE("page cache: a deep stack's hundreds of pages are each fetched once, a
         REQUIRE(cache.read(at, bytes.data(), bytes.size()));
     CHECK(target.reads == after_prefetch);
 }
+
+TEST_CASE("page cache: a prefetched span serves reads inside it; one outside reads the rest of its page once",
+          "[page_cache]") {
+    CountingMemory target(0x10000, 4);
+    PageCachedMemory cache(target);
+    std::uint64_t word = 0;
+    const RemoteMemory::Piece after[] = {{0x12008, &word, 8}};
+    // One span of a page, one unreadable, one more: both readable spans and the word.
+    CHECK(cache.prefetch_spans({{0x11000, 0x200, 0x400}, {0x90000, 0, 0x100}, {0x13000, 0, 0x100}}, after,
+                               1) == 0);
+    CHECK(cache.pages() == std::vector<std::uint64_t>{0x11000, 0x13000});
+    cache.forget();
+    CHECK(cache.prefetch_spans({{0x11000, 0x200, 0x400}, {0x13000, 0xf00, 0x1000}}, after, 1) == 1);
+    const int reads_after_prefetch = target.reads;
+    std::vector<std::uint8_t> bytes(0x100);
+    REQUIRE(cache.read(0x11280, bytes.data(), 0x100));
+    CHECK(holds_pattern(bytes, 0x11280));
+    REQUIRE(cache.read(0x13f00, bytes.data(), 0x100));
+    CHECK(holds_pattern(bytes, 0x13f00));
+    CHECK(target.reads == reads_after_prefetch);
+    // Past the span: the rest of the page, once, and then every byte of it is served.
+    REQUIRE(cache.read(0x113f8, bytes.data(), 0x10));
+    CHECK(holds_pattern(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 0x10), 0x113f8));
+    const int reads_after_rest = target.reads;
+    CHECK(reads_after_rest > reads_after_prefetch);
+    std::vector<std::uint8_t> page(4096);
+    REQUIRE(cache.read(0x11000, page.data(), page.size()));
+    CHECK(holds_pattern(page, 0x11000));
+    CHECK(target.reads == reads_after_rest);
+    // Malformed spans (unaligned page, empty, past the page) are not fetched.
+    cache.forget();
+    CHECK(cache.prefetch_spans({{0x11010, 0, 0x10}, {0x11000, 0x20, 0x20}, {0x12000, 0, 0x1001}}, nullptr,
+                               0) == 0);
+    CHECK(cache.pages().empty());
+}
+
+TEST_CASE("page cache: the spans offered for the next prefetch cover what reads used, widened, and grow",
+          "[page_cache]") {
+    CountingMemory target(0x10000, 4);
+    PageCachedMemory cache(target);
+    using Span = PageCachedMemory::Span;
+    constexpr std::uint16_t block = PageCachedMemory::span_block;
+    std::vector<std::uint8_t> bytes(16);
+    // Read on demand: the used part, in whole blocks and one more on each side.
+    REQUIRE(cache.read(0x11000 + 3 * block + 8, bytes.data(), 16));
+    REQUIRE(cache.read(0x12ff0, bytes.data(), 16));
+    CHECK(cache.used_spans() ==
+          std::vector<Span>{{0x11000, 2 * block, 5 * block}, {0x12000, 4096 - 2 * block, 4096}});
+    // Prefetched as those spans, a walk that used less keeps the span; one that used a part
+    // next to it gets the two joined; a page no read used is left out.
+    const std::vector<Span> spans = cache.used_spans();
+    cache.forget();
+    cache.prefetch_spans(spans, nullptr, 0);
+    REQUIRE(cache.read(0x11000 + 2 * block, bytes.data(), 16));
+    CHECK(cache.used_spans() == std::vector<Span>{{0x11000, block, 5 * block}});
+    cache.forget();
+    cache.prefetch_spans(spans, nullptr, 0);
+    REQUIRE(cache.read(0x11000 + 7 * block, bytes.data(), 16));
+    CHECK(cache.used_spans() == std::vector<Span>{{0x11000, 2 * block, 9 * block}});
+}
