@@ -272,7 +272,9 @@ std::optional<std::vector<Frame>> ProcessSampler::read_python_frames(int tid, Se
     if (!thread || !consistent)
         return std::nullopt;
     std::vector<bool> is_entry;
-    return python_frames(*thread, is_entry);
+    std::vector<Frame> frames;
+    python_frames(*thread, frames, is_entry);
+    return frames;
 }
 
 std::vector<ModuleRecord> ProcessSampler::module_records() const {
@@ -286,20 +288,24 @@ std::vector<ModuleRecord> ProcessSampler::module_records() const {
     return records;
 }
 
-std::vector<Frame> ProcessSampler::python_frames(PythonThread& thread, std::vector<bool>& is_entry) {
-    std::vector<Frame> frames;
-    frames.reserve(thread.frames.size());
-    for (PythonFrame& python : thread.frames) {
-        Frame frame;
+void ProcessSampler::python_frames(const PythonThread& thread, std::vector<Frame>& out,
+                                   std::vector<bool>& is_entry) {
+    // Assigned into `out`'s Frames where it has them: their strings keep their buffers.
+    out.resize(thread.frames.size());
+    is_entry.clear();
+    for (std::size_t i = 0; i < thread.frames.size(); ++i) {
+        const PythonFrame& python = thread.frames[i];
+        Frame& frame = out[i];
         frame.kind = FrameKind::python;
-        frame.name = python.valid ? std::move(python.name) : "<unreadable>";
-        frame.file = options_.full_filenames ? std::move(python.file) : filenames_.shorten(python.file);
+        if (python.valid)
+            frame.name = python.name;
+        else
+            frame.name = "<unreadable>";
+        frame.file = options_.full_filenames ? python.file : filenames_.shorten(python.file);
         frame.line = options_.function_lines ? python.first_line : python.line;
         frame.function_line = python.first_line;
-        frames.push_back(std::move(frame));
         is_entry.push_back(python.is_entry);
     }
-    return frames;
 }
 
 SampledStack ProcessSampler::resolve(Captured& captured, SessionReport& report) {
@@ -309,11 +315,21 @@ SampledStack ProcessSampler::resolve(Captured& captured, SessionReport& report) 
     stack.captured = captured.ok;
     if (!captured.ok)
         return stack;
-    MergeInput merge;
+    // The stack is built in Frames handed back by the sink (reuse_frames), the Python frames in
+    // merge_'s, and the Python thread's frames go back to the reader: once the stacks were seen,
+    // a sample allocates nothing per frame.
+    MergeInput& merge = merge_;
+    // (merge.python is resized, not cleared: its Frames keep their buffers.)
+    merge.native.clear();
+    merge.python_is_entry.clear();
     if (captured.python) {
-        merge.python = python_frames(*captured.python, merge.python_is_entry);
+        python_frames(*captured.python, merge.python, merge.python_is_entry);
         stack.truncated = captured.python->truncated;
         stack.depth_limit = captured.python->depth_limit;
+        python_->recycle(std::move(*captured.python));
+        captured.python.reset();
+    } else {
+        merge.python.clear();
     }
     if (captured.have_native) {
         ResolvedFrames native = native_.resolve_frames(captured.snapshot, options_.max_depth);
@@ -321,23 +337,19 @@ SampledStack ProcessSampler::resolve(Captured& captured, SessionReport& report) 
         stack.depth_limit = stack.depth_limit || native.end == UnwindEnd::depth_limit;
         merge.native = std::move(native.frames);
     }
+    stack.frames = std::move(spare_frames_);
+    spare_frames_.clear();
     if (!python_) {
-        // Assigned into the Frames of a stack handed back, where there are any (assign copies
-        // into existing elements): their strings keep their buffers.
-        stack.frames = std::move(spare_frames_);
-        spare_frames_.clear();
         auto frames =
             merge.native | std::views::transform([](const Frame* frame) -> const Frame& { return *frame; });
         stack.frames.assign(frames.begin(), frames.end());
     } else if (!captured.have_native) {
-        stack.frames = std::move(merge.python);
+        stack.frames.assign(merge.python.begin(), merge.python.end());
     } else {
         merge.interpreter_module = interpreter_module_;
-        MergeResult merged = merge_native_and_python(std::move(merge));
         // The halves did not pair up (the native copy and the Python read disagree, or the
         // unwinding stopped early): the Python half alone, never a mis-merged stack.
-        report.merge_mismatches += merged.mismatched;
-        stack.frames = std::move(merged.frames);
+        report.merge_mismatches += merge_native_and_python(merge, stack.frames);
     }
     report.truncated += stack.truncated;
     return stack;

@@ -10,6 +10,7 @@
 #include "raw_sample.hpp"
 #include "remote_memory.hpp"
 #include "sample_sink.hpp"
+#include "stack_merge.hpp"
 
 #include <chrono>
 #include <functional>
@@ -129,10 +130,8 @@ class ProcessSampler {
     std::uint64_t gil_holder_for_samples();
     void redetect_while_starting();
     CaptureStatus capture(Captured& slot, SessionReport& report);
-    // Both take the strings out of `captured` / `thread` (each is resolved once) rather than
-    // copy them per frame and sample.
     SampledStack resolve(Captured& captured, SessionReport& report);
-    std::vector<Frame> python_frames(PythonThread& thread, std::vector<bool>& is_entry);
+    void python_frames(const PythonThread& thread, std::vector<Frame>& out, std::vector<bool>& is_entry);
     // Reads `tid`'s Python frames while it runs, again while they keep changing (a few times).
     std::optional<PythonThread> read_python_checked(int tid, SessionReport& report, bool& consistent,
                                                     std::optional<bool>& holds_gil);
@@ -149,6 +148,7 @@ class ProcessSampler {
     PythonThreadNames thread_names_;
     std::vector<Captured> captured_;
     std::vector<Frame> spare_frames_; // see reuse_frames
+    MergeInput merge_;                // resolve()'s Python and native frames, reused from sample to sample
     std::chrono::steady_clock::time_point created_;
     std::chrono::steady_clock::time_point last_detection_;
     bool gave_up_detecting_ = false; // an unsupported CPython: said so once

@@ -19,14 +19,25 @@ bool is_eval_loop_frame(const Frame& frame) {
                               name == "_PyEval_EvalFrame");
 }
 
-MergeResult merge_native_and_python(MergeInput&& input) {
-    MergeResult result;
+bool merge_native_and_python(const MergeInput& input, std::vector<Frame>& out) {
+    // Assigned into out's Frames where it has them: their strings keep their buffers.
+    std::size_t count = 0;
+    auto put = [&](const Frame& frame) {
+        if (count < out.size())
+            out[count] = frame;
+        else
+            out.push_back(frame);
+        ++count;
+    };
     // Python frames split at entry frames: group g is what the g-th eval-loop call (innermost
-    // first) runs. Each group is its end (one past its outermost frame) in input.python.
-    std::vector<std::size_t> group_ends;
-    for (std::size_t i = 0; i < input.python.size(); ++i)
-        if (i >= input.python_is_entry.size() || input.python_is_entry[i] || i + 1 == input.python.size())
-            group_ends.push_back(i + 1);
+    // first) runs, and ends (outermost) at an entry frame or at the outermost frame.
+    const std::vector<Frame>& python = input.python;
+    auto ends_group = [&](std::size_t i) {
+        return i >= input.python_is_entry.size() || input.python_is_entry[i] || i + 1 == python.size();
+    };
+    std::size_t groups = 0;
+    for (std::size_t i = 0; i < python.size(); ++i)
+        groups += ends_group(i);
     std::size_t eval_frames = 0;
     std::size_t last_eval = 0;
     for (std::size_t i = 0; i < input.native.size(); ++i)
@@ -36,35 +47,42 @@ MergeResult merge_native_and_python(MergeInput&& input) {
         }
     // Each eval-loop call runs one group, in order; any other count does not pair up. No eval
     // loop at all: unwinding failed early, or a thread that runs no Python.
-    if (eval_frames != group_ends.size() || eval_frames == 0) {
-        result.mismatched = !input.python.empty();
-        if (!input.python.empty())
-            result.frames = std::move(input.python);
+    if (eval_frames != groups || eval_frames == 0) {
+        if (!python.empty())
+            for (const Frame& frame : python)
+                put(frame);
         else
             for (const Frame* frame : input.native)
-                result.frames.push_back(*frame);
-        return result;
+                put(*frame);
+        out.resize(count);
+        return !python.empty();
     }
-    result.frames.reserve(input.python.size() + 8);
-    std::size_t group = 0;
+    std::size_t next_python = 0;
     bool leaf_side = true;
     for (std::size_t i = 0; i <= last_eval; ++i) {
         const Frame& frame = *input.native[i];
         if (is_eval_loop_frame(frame)) {
-            const std::size_t begin = group == 0 ? 0 : group_ends[group - 1];
-            for (std::size_t p = begin; p < group_ends[group]; ++p)
-                result.frames.push_back(std::move(input.python[p]));
-            ++group;
+            for (bool end = false; !end && next_python < python.size(); ++next_python) {
+                end = ends_group(next_python);
+                put(python[next_python]);
+            }
             leaf_side = false;
             continue;
         }
         // Leaf side: everything, interpreter builtins included (time in list.sort is real work).
         // Between Python frames: only code outside the interpreter (extensions, libraries).
         if (leaf_side || frame.module != input.interpreter_module)
-            result.frames.push_back(frame);
+            put(frame);
     }
     // Outer than the outermost eval loop is interpreter start-up (main, Py_RunMain, thread
     // bootstrap): left out, so Python roots read `<module>`.
+    out.resize(count);
+    return false;
+}
+
+MergeResult merge_native_and_python(MergeInput&& input) {
+    MergeResult result;
+    result.mismatched = merge_native_and_python(input, result.frames);
     return result;
 }
 

@@ -16,7 +16,7 @@ struct MergeInput {
     // Innermost first, symbolized: the symbolizer's own frames, by address, so that the frames
     // the merge leaves out (most of them: the interpreter's plumbing) are never copied.
     std::vector<const Frame*> native;
-    std::vector<Frame> python;         // innermost first; moved into the result
+    std::vector<Frame> python;         // innermost first
     std::vector<bool> python_is_entry; // per Python frame: outermost frame of one eval-loop call
     std::string interpreter_module;    // basename of the module holding the interpreter
 };
@@ -35,5 +35,9 @@ const std::set<std::string>& eval_loop_function_names();
 bool is_eval_loop_frame(const Frame& frame);
 
 MergeResult merge_native_and_python(MergeInput&& input);
+// The same into `out`, whose Frames are assigned (their strings keep their buffers: a caller
+// reusing `out` and `input` from sample to sample allocates nothing per frame). True when the
+// halves did not pair up (MergeResult::mismatched).
+bool merge_native_and_python(const MergeInput& input, std::vector<Frame>& out);
 
 } // namespace sampler

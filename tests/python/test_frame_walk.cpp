@@ -610,3 +610,60 @@ TEST_CASE("one thread's read stops at the depth asked for, and finds its thread 
         CHECK_FALSE(reader.read_thread(py.memory(), 999));
     }
 }
+
+TEST_CASE("a read into the frames of one handed back (recycle) gives what a fresh read gives",
+          "[python][walk]") {
+    struct FullView {
+        std::string name, file;
+        std::uint32_t line, first_line;
+        bool is_entry, valid;
+        bool operator==(const FullView&) const = default;
+    };
+    auto full_view = [](const PythonThread& thread) {
+        std::vector<FullView> frames;
+        for (const PythonFrame& f : thread.frames)
+            frames.push_back({f.name, f.file, f.line, f.first_line, f.is_entry, f.valid});
+        return frames;
+    };
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        // Names and files past the small-string size, so their buffers are what is reused.
+        const std::uint64_t long_code =
+            py.code("a_function_name_past_small_strings", "/srv/app/handlers/long_module_name.py", 10, table);
+        const std::uint64_t short_code = py.code("f", "f.py", 3, table);
+        // Thread 1: six frames, the third with an unreadable code object.
+        std::uint64_t frame = 0;
+        for (int i = 0; i < 6; ++i) {
+            frame = push_frame(py, long_code, frame, 4 * (i % 3), true);
+            if (i == 3)
+                py.memory().put(code_at(*layout, frame), std::uint64_t{0x7ffe00000000});
+        }
+        py.thread_state(frame, 1);
+        // Thread 2: two frames of other code.
+        py.thread_state(push_frame(py, short_code, push_frame(py, long_code, 0, 8, true), 0, true), 2);
+
+        PythonReader fresh = py.reader();
+        const auto first_fresh = fresh.read_thread(py.memory(), 1);
+        const auto second_fresh = fresh.read_thread(py.memory(), 2);
+        REQUIRE(first_fresh);
+        REQUIRE(second_fresh);
+        REQUIRE(first_fresh->frames.size() == 6);
+        CHECK_FALSE(first_fresh->frames[2].valid);
+
+        PythonReader reader = py.reader();
+        auto first = reader.read_thread(py.memory(), 1);
+        REQUIRE(first);
+        reader.recycle(std::move(*first));
+        auto second = reader.read_thread(py.memory(), 2);
+        REQUIRE(second);
+        CHECK(full_view(*second) == full_view(*second_fresh));
+        reader.recycle(std::move(*second));
+        auto again = reader.read_thread(py.memory(), 1);
+        REQUIRE(again);
+        CHECK(full_view(*again) == full_view(*first_fresh));
+        CHECK(again->thread_state == first_fresh->thread_state);
+        CHECK(again->truncated == first_fresh->truncated);
+    }
+}

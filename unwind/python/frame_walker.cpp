@@ -18,11 +18,24 @@ bool plausible_frame_address(std::uint64_t address) {
     return address != 0 && address < (std::uint64_t{1} << 47) && (address & 7) == 0;
 }
 
-PythonFrame unreadable_frame() {
-    PythonFrame frame;
+// A new last frame of `thread`, all fields to be set: one of its spare frames when it has one
+// (moved, its strings keep their buffers: assigning a name then allocates nothing).
+PythonFrame& append_frame(PythonThread& thread) {
+    if (thread.spare_frames.empty())
+        return thread.frames.emplace_back();
+    thread.frames.push_back(std::move(thread.spare_frames.back()));
+    thread.spare_frames.pop_back();
+    return thread.frames.back();
+}
+
+void add_unreadable_frame(PythonThread& thread) {
+    PythonFrame& frame = append_frame(thread);
     frame.name = unreadable_name;
+    frame.file.clear();
+    frame.line = 0;
+    frame.first_line = 0;
+    frame.is_entry = false;
     frame.valid = false;
-    return frame;
 }
 
 // Remembers the frames already visited so a corrupt chain that loops ends the walk.
@@ -72,7 +85,7 @@ class VisitedFrames {
 
 // An unreadable or implausible frame ends the walk: its link to the next one is not trustworthy.
 void end_with_bad_frame(PythonThread& thread, std::uint64_t& errors) {
-    thread.frames.push_back(unreadable_frame());
+    add_unreadable_frame(thread);
     thread.truncated = true;
     ++errors;
 }
@@ -116,13 +129,18 @@ std::uint64_t FrameWalker::code_of(const RemoteMemory& memory, std::uint64_t fra
     return code & code_mask();
 }
 
-PythonFrame FrameWalker::make_frame(const CodeInfo* code, std::int64_t byte_offset) const {
-    if (!code)
-        return unreadable_frame();
-    PythonFrame frame;
+void FrameWalker::add_frame(PythonThread& thread, const CodeInfo* code, std::int64_t byte_offset) const {
+    if (!code) {
+        add_unreadable_frame(thread);
+        return;
+    }
+    PythonFrame& frame = append_frame(thread);
     frame.name = code->name;
     frame.file = code->file;
     frame.first_line = code->first_line > 0 ? static_cast<std::uint32_t>(code->first_line) : 0;
+    frame.line = 0;
+    frame.is_entry = false;
+    frame.valid = true;
     if (byte_offset <= INT_MAX) {
         const int offset = static_cast<int>(std::max<std::int64_t>(byte_offset, -1));
         if (auto known = code->line_memo.find(offset); known != code->line_memo.end()) {
@@ -134,7 +152,6 @@ PythonFrame FrameWalker::make_frame(const CodeInfo* code, std::int64_t byte_offs
                 code->line_memo.emplace(offset, frame.line);
         }
     }
-    return frame;
 }
 
 std::size_t FrameWalker::walk_frame_objects(const RemoteMemory& memory, std::uint64_t innermost,
@@ -159,9 +176,8 @@ std::size_t FrameWalker::walk_frame_objects(const RemoteMemory& memory, std::uin
         const CodeInfo* code = code_at(memory, bytes.u64(f.code));
         if (!code)
             ++errors;
-        PythonFrame frame = make_frame(code, byte_offset);
-        frame.is_entry = true; // each frame object is run by its own eval-loop call
-        thread.frames.push_back(std::move(frame));
+        add_frame(thread, code, byte_offset);
+        thread.frames.back().is_entry = true; // each frame object is run by its own eval-loop call
         address = bytes.u64(f.back);
     }
     return visited.count();
@@ -206,7 +222,7 @@ std::size_t FrameWalker::walk_interpreter_frames(const RemoteMemory& memory, std
         if (!code) {
             ++errors;
             outermost_in_call = thread.frames.size();
-            thread.frames.push_back(unreadable_frame());
+            add_unreadable_frame(thread);
         } else {
             std::uint64_t code_start = code_address + static_cast<std::uint64_t>(layout.code.code_adaptive);
             auto byte_offset = static_cast<std::int64_t>(bytes.u64(f.instr) - code_start);
@@ -214,7 +230,7 @@ std::size_t FrameWalker::walk_interpreter_frames(const RemoteMemory& memory, std
                               byte_offset < 2 * std::int64_t{code->first_traceable};
             if (!incomplete) {
                 outermost_in_call = thread.frames.size();
-                thread.frames.push_back(make_frame(code, byte_offset));
+                add_frame(thread, code, byte_offset);
             }
         }
         if (entry)

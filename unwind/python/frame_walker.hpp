@@ -36,7 +36,8 @@ class FrameWalker {
     std::size_t walk_interpreter_frames(const RemoteMemory& memory, std::uint64_t innermost,
                                         PythonThread& thread, std::uint64_t& errors, std::size_t max_frames);
     const CodeInfo* code_at(const RemoteMemory& memory, std::uint64_t address);
-    PythonFrame make_frame(const CodeInfo* code, std::int64_t byte_offset) const;
+    // Appends the frame running `code` at `byte_offset` (unreadable when `code` is null).
+    void add_frame(PythonThread& thread, const CodeInfo* code, std::int64_t byte_offset) const;
 
     const ObjectReader& objects_;
     CodeCache& codes_;

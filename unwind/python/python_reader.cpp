@@ -119,6 +119,27 @@ bool find_thread_state(PythonReader::Impl& impl, const RemoteMemory& memory, int
 
 } // namespace
 
+namespace {
+
+// An empty PythonThread holding the spare frames recycle() kept.
+PythonThread take_spare_thread(PythonReader::Impl& impl) {
+    PythonThread thread;
+    thread.spare_frames = std::move(impl.spare_thread.spare_frames);
+    return thread;
+}
+
+} // namespace
+
+void PythonReader::recycle(PythonThread&& thread) {
+    std::vector<PythonFrame>& spares = impl_->spare_thread.spare_frames;
+    if (spares.size() < thread.spare_frames.size())
+        std::swap(spares, thread.spare_frames);
+    // Moved, a frame's strings keep their buffers; bounded by the deepest stack read.
+    for (PythonFrame& frame : thread.frames)
+        if (spares.size() < max_depth)
+            spares.push_back(std::move(frame));
+}
+
 std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory, int tid,
                                                       std::uint64_t* errors, std::size_t max_frames) {
     std::uint64_t local = 0;
@@ -127,7 +148,7 @@ std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory
     python::ThreadStateFields state;
     if (!find_thread_state(*impl_, memory, tid, state))
         return std::nullopt;
-    PythonThread thread;
+    PythonThread thread = take_spare_thread(*impl_);
     thread.thread_state = state.address;
     thread.tid = tid;
     const std::uint64_t holder = python::gil_holder(target, memory, state.interp);
@@ -257,7 +278,7 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     if (!find_thread_state(*impl_, snapshot, tid, state))
         return result;
 
-    PythonThread thread;
+    PythonThread thread = take_spare_thread(*impl_);
     thread.thread_state = state.address;
     thread.tid = tid;
     const std::uint64_t innermost = python::innermost_frame(target, snapshot, state);

@@ -44,6 +44,9 @@ struct PythonThread {
     bool truncated = false;          // the walk stopped early (depth limit, cycle, unreadable frame)
     bool depth_limit = false;        // ... because it reached the depth limit
     std::vector<PythonFrame> frames; // innermost first
+    // Not this thread's: frames of an earlier read, handed back (PythonReader::recycle) so the
+    // next walk fills them instead of allocating each frame's strings anew.
+    std::vector<PythonFrame> spare_frames;
 };
 
 // Detection tweaks, for tests of the fallbacks used on stripped binaries.
@@ -109,6 +112,9 @@ class PythonReader {
     // to read with the snapshot: one system call per sample instead of two. The pieces write
     // into this reader; empty when the thread was not read before. Valid until the next call.
     const std::vector<RemoteMemory::Piece>& first_check_pieces(int tid);
+    // A thread read_thread or read_running_thread returned, done with: its frames' buffers serve
+    // the next read (a sample then allocates nothing per frame once the stacks were seen).
+    void recycle(PythonThread&& thread);
 
     // The OS thread id of the thread holding the main interpreter's GIL; 0 when none does or
     // it cannot be told (2.7/3.6 without the `_PyThreadState_Current` symbol).

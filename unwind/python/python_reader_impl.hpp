@@ -31,6 +31,7 @@ struct PythonReader::Impl {
     // Scratch space of read_running_thread's check, kept to spare an allocation per sample.
     std::vector<std::uint64_t> unchecked_codes;
     std::vector<RemoteMemory::Piece> check_pieces;
+    PythonThread spare_thread; // see recycle(): its spare_frames
     std::vector<std::uint8_t> identity_bytes;
     // first_check_pieces: what was planned for which thread, and where the values land.
     struct PlannedCheck {
