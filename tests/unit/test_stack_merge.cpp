@@ -101,3 +101,23 @@ TEST_CASE("more eval-loop calls than Python groups is a mismatch too: the Python
     CHECK(merged.mismatched);
     CHECK(names(merged.frames) == std::vector<std::string>{"inner", "outer"});
 }
+
+TEST_CASE("a merge into the frames of an earlier stack gives what a merge into nothing gives") {
+    const std::vector<Frame> deep_native = {
+        native("compare_keys", "_ctypes.so"), native("_PyEval_EvalFrameDefault", "libpython3.12.so.1.0"),
+        native("ffi_call", "libffi.so.8"), native("_PyEval_EvalFrameDefault", "libpython3.12.so.1.0")};
+    const std::vector<Frame> shallow_native = {native("_PyEval_EvalFrameDefault", "libpython3.12.so.1.0")};
+    const MergeInput deep = merge_input("libpython3.12.so.1.0", deep_native,
+                                        {"callback", "sort_things", "<module>"}, {true, false, true});
+    const MergeInput shallow = merge_input("libpython3.12.so.1.0", shallow_native, {"main"}, {true});
+    const MergeInput mismatched =
+        merge_input("libpython3.12.so.1.0", shallow_native, {"a", "b"}, {true, true});
+    std::vector<Frame> reused;
+    // Deeper, shallower, mismatched and deep again, into the same vector: each as a fresh merge.
+    for (const MergeInput* input : {&deep, &shallow, &mismatched, &deep}) {
+        MergeInput copy = *input;
+        const MergeResult fresh = merge_native_and_python(std::move(copy));
+        CHECK(merge_native_and_python(*input, reused) == fresh.mismatched);
+        CHECK(reused == fresh.frames);
+    }
+}
