@@ -121,9 +121,11 @@ bool find_thread_state(PythonReader::Impl& impl, const RemoteMemory& memory, int
 
 namespace {
 
-// An empty PythonThread holding the spare frames recycle() kept.
+// An empty PythonThread holding the spare frames recycle() kept, and the room for frames.
 PythonThread take_spare_thread(PythonReader::Impl& impl) {
     PythonThread thread;
+    thread.frames = std::move(impl.spare_thread.frames);
+    thread.frames.clear();
     thread.spare_frames = std::move(impl.spare_thread.spare_frames);
     return thread;
 }
@@ -138,6 +140,9 @@ void PythonReader::recycle(PythonThread&& thread) {
     for (PythonFrame& frame : thread.frames)
         if (spares.size() < max_depth)
             spares.push_back(std::move(frame));
+    thread.frames.clear();
+    if (thread.frames.capacity() > impl_->spare_thread.frames.capacity())
+        impl_->spare_thread.frames = std::move(thread.frames);
 }
 
 std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory, int tid,
