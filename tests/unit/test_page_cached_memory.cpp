@@ -176,8 +176,9 @@ TEST_CASE("page cache: a deep stack's hundreds of pages are each fetched once, a
     CHECK(target.reads == after_prefetch);
 }
 
-TEST_CASE("page cache: a prefetched span serves reads inside it; one outside reads the rest of its page once",
-          "[page_cache]") {
+TEST_CASE(
+    "page cache: a prefetched span serves reads inside it, and one outside reads the rest of its page once",
+    "[page_cache]") {
     CountingMemory target(0x10000, 4);
     PageCachedMemory cache(target);
     std::uint64_t word = 0;
