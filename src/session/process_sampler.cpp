@@ -243,13 +243,13 @@ std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, Session
     constexpr int attempts = 6;
     consistent = false;
     std::optional<PythonThread> thread;
-    std::vector<PageCachedMemory::Span>& pages = python_pages_by_tid_[tid];
+    std::vector<std::uint64_t>& pages = python_pages_by_tid_[tid];
     for (int attempt = 0; attempt < attempts && !consistent; ++attempt) {
         python_pages_.forget(); // the target ran since the last read
-        // One read for the parts of pages this thread's last walk used (most walks then need
-        // no more) and, right after them in the same call, the words that check them.
+        // One read for the pages this thread's last walk used (most walks then need no more)
+        // and, right after them in the same call, the words that check them.
         const std::vector<RemoteMemory::Piece>& check = python_->first_check_pieces(tid);
-        const std::size_t check_read = python_pages_.prefetch_spans(pages, check.data(), check.size());
+        const std::size_t check_read = python_pages_.prefetch(pages, check.data(), check.size());
         auto read = python_->read_running_thread(python_pages_, memory_, tid, options_.max_depth,
                                                  &report.errors, check_read);
         if (!read.thread)
@@ -258,7 +258,7 @@ std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, Session
         if (read.gil_known)
             holds_gil = read.holds_gil;
         thread = std::move(read.thread);
-        pages = python_pages_.used_spans();
+        pages = python_pages_.used_pages();
     }
     return thread;
 }

@@ -155,7 +155,7 @@ class ProcessSampler {
     // Perf engine: each thread's OS name, read once when it is first sampled; the module map is
     // re-read when mappings were added, not on a timer; the GIL holder, read at most per period.
     std::unordered_map<int, std::string> thread_comms_;
-    std::unordered_map<int, std::vector<PageCachedMemory::Span>> python_pages_by_tid_; // its last walk's
+    std::unordered_map<int, std::vector<std::uint64_t>> python_pages_by_tid_; // pages of its last walk
     std::vector<int> sampled_tids_;
     bool maps_changed_ = false;
     Captured perf_slot_;
