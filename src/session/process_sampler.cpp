@@ -257,6 +257,8 @@ std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, Session
         consistent = read.consistent;
         if (read.gil_known)
             holds_gil = read.holds_gil;
+        if (thread) // an earlier attempt's, superseded: its frames serve the next read
+            python_->recycle(std::move(*thread));
         thread = std::move(read.thread);
         pages = python_pages_.used_pages();
     }
