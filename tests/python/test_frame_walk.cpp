@@ -1,6 +1,7 @@
 // Thread and frame walking on synthetic interpreter images of each layout: names, lines, entry
 // markers, hidden frames, GIL, thread ids, and corrupt chains (loops, depth, unreadable parts).
 
+#include "synthetic_frames.hpp"
 #include "synthetic_python.hpp"
 
 #include "page_cached_memory.hpp"
@@ -27,50 +28,6 @@ std::vector<FrameView> view(const PythonThread& thread) {
         frames.push_back({f.name, f.line, f.is_entry});
     return frames;
 }
-
-// A table for each format where byte offsets [0,4) are line first, [4,8) first+1, [8,...) first+2.
-std::vector<std::uint8_t> three_line_table(const PythonLayout& layout) {
-    switch (layout.line_table) {
-    case LineTableFormat::lnotab_unsigned:
-    case LineTableFormat::lnotab:
-        return {4, 1, 4, 1};
-    case LineTableFormat::linetable_310:
-        return {4, 0, 4, 1, 50, 1};
-    case LineTableFormat::location_table: {
-        std::vector<std::uint8_t> table;
-        for (auto entry :
-             {location_entry_one_line(0, 2), location_entry_one_line(1, 2), location_entry_one_line(1, 8)})
-            table.insert(table.end(), entry.begin(), entry.end());
-        return table;
-    }
-    }
-    return {};
-}
-
-// A frame at byte offset `offset` of its code, in the layout's own frame kind.
-std::uint64_t push_frame(SyntheticPython& py, std::uint64_t code, std::uint64_t back, int offset,
-                         bool is_entry = false, int owner = 0) {
-    const PythonLayout& layout = py.layout();
-    if (layout.frames == FrameModel::frame_object)
-        return py.frame_object(code, back, layout.frame_object.lasti_in_code_units ? offset / 2 : offset);
-    return py.interpreter_frame(code, back, offset, owner, is_entry);
-}
-
-// Where a frame of the layout's own kind holds its link to its caller, and its code object.
-std::uint64_t caller_link_at(const PythonLayout& layout, std::uint64_t frame) {
-    const int link =
-        layout.frames == FrameModel::frame_object ? layout.frame_object.back : layout.interp_frame.previous;
-    return frame + static_cast<std::uint64_t>(link);
-}
-std::uint64_t code_at(const PythonLayout& layout, std::uint64_t frame) {
-    const int code =
-        layout.frames == FrameModel::frame_object ? layout.frame_object.code : layout.interp_frame.code;
-    return frame + static_cast<std::uint64_t>(code);
-}
-
-const std::vector<const PythonLayout*> all_layouts{&layout_2_7(),  &layout_3_6(),  &layout_3_7(),
-                                                   &layout_3_8(),  &layout_3_9(),  &layout_3_10(),
-                                                   &layout_3_11(), &layout_3_12(), &layout_3_13()};
 
 } // namespace
 
@@ -613,18 +570,6 @@ TEST_CASE("one thread's read stops at the depth asked for, and finds its thread 
 
 TEST_CASE("a read into the frames of one handed back (recycle) gives what a fresh read gives",
           "[python][walk]") {
-    struct FullView {
-        std::string name, file;
-        std::uint32_t line, first_line;
-        bool is_entry, valid;
-        bool operator==(const FullView&) const = default;
-    };
-    auto full_view = [](const PythonThread& thread) {
-        std::vector<FullView> frames;
-        for (const PythonFrame& f : thread.frames)
-            frames.push_back({f.name, f.file, f.line, f.first_line, f.is_entry, f.valid});
-        return frames;
-    };
     for (const PythonLayout* layout : all_layouts) {
         INFO("layout " << layout->name());
         SyntheticPython py(*layout);

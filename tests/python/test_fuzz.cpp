@@ -8,6 +8,7 @@
 #include "elf_symbols.hpp"
 #include "instance_dict.hpp"
 #include "line_table.hpp"
+#include "synthetic_frames.hpp"
 #include "synthetic_python.hpp"
 #include "thread_names.hpp"
 
@@ -24,10 +25,6 @@ using namespace sampler::python;
 using namespace sampler::testing;
 
 namespace {
-
-const std::vector<const PythonLayout*> all_layouts{&layout_2_7(),  &layout_3_6(),  &layout_3_7(),
-                                                   &layout_3_8(),  &layout_3_9(),  &layout_3_10(),
-                                                   &layout_3_11(), &layout_3_12(), &layout_3_13()};
 
 constexpr std::uint64_t region_a = 0x10000000, region_b = 0x20000000;
 constexpr std::size_t region_size = 32 * 1024;
