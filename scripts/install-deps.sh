@@ -7,12 +7,13 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     libunwind-dev libelf-dev libdw-dev elfutils
+    libbpf-dev # loading the BPF Python walker (compiled by clang, below)
     libcli11-dev catch2 nlohmann-json3-dev zlib1g-dev
     liblzma-dev libbz2-dev # with the -dev packages above: the static archives of a self-contained build
     python3
     binutils procps
     libncurses-dev tmux
-    clang libclang-rt-14-dev # the fuzz harnesses: libFuzzer and the sanitizers' runtimes
+    clang libclang-rt-14-dev # the BPF Python walker (clang -target bpf); the fuzz harnesses: libFuzzer and the sanitizers' runtimes
     gunicorn   # a real worker pool for `top --by-process` (tests/integration/test_worker_pools.cpp)
     # real asyncio servers and uvloop for `record --asyncio` (tests/integration/test_asyncio_servers.cpp)
     python3-aiohttp python3-fastapi python3-uvicorn python3-uvloop

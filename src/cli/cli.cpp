@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <string_view>
 
 namespace sampler {
 namespace {
@@ -73,6 +74,12 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
                 "stopped), ptrace (stop each thread for its copy), or auto (default: perf, else ptrace)")
             ->transform(capture_engine_name())
             ->type_name("auto|perf|ptrace");
+        // SAMPLER_BPF=off: the default the test suite uses to run the other way.
+        const char* bpf = std::getenv("SAMPLER_BPF");
+        stacks.no_bpf = bpf && std::string_view(bpf) == "off";
+        command.add_flag("--no-bpf", stacks.no_bpf,
+                         "Python, perf engine: read each sample's frames from the target when woken for "
+                         "it, instead of walking them in the kernel (BPF) at the sample");
         command.add_flag(
             "--blocking", stacks.blocking,
             "Stop each thread for its sample (the ptrace engine): exact Python stacks, as py-spy "

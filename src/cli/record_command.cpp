@@ -127,6 +127,16 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                      report.kernel_time_excluded ? "; user mode only (no CAP_PERFMON)" : "");
     else
         std::fprintf(stderr, "sampler: ptrace engine: each sampled thread was stopped for its copy\n");
+    if (perf && report.kernel_walked_samples > 0)
+        std::fprintf(stderr,
+                     "sampler: Python frames walked in the kernel (BPF) at the sample for %llu of the %llu "
+                     "stacks; the others were read from the target at once\n",
+                     (unsigned long long)report.kernel_walked_samples,
+                     (unsigned long long)report.thread_samples);
+    else if (perf && !report.kernel_walk_unavailable.empty())
+        std::fprintf(stderr,
+                     "sampler: Python frames read from the target at each sample, not in the kernel: %s\n",
+                     report.kernel_walk_unavailable.c_str());
     if (report.idle_samples > 0)
         std::fprintf(stderr,
                      "sampler: --idle: %llu of the stacks are of threads off their CPU (asleep or waiting)\n",

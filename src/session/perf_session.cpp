@@ -1,5 +1,6 @@
 #include "perf_session.hpp"
 
+#include "kernel_python_walker.hpp"
 #include "own_cpu.hpp"
 #include "period_counter.hpp"
 #include "proc_threads.hpp"
@@ -53,6 +54,7 @@ class PerfSession final : public PerfRecordHandler {
             process->load_symbols();
     }
     void set_wall_mode(bool value) { wall_mode_ = value; }
+    void set_python_walker(KernelPythonWalker* walker) { walker_ = walker; }
 
     void on_sample(RawSample& sample) override {
         if (!options_.subprocesses && !roots_.contains(sample.pid))
@@ -129,6 +131,21 @@ class PerfSession final : public PerfRecordHandler {
         return true;
     }
 
+    // A Python thread read the slower way: the kernel's walker learns its thread state (and
+    // its process's layout), so that its next samples are walked at the sample instead.
+    void teach_walker(ProcessSampler& process, int tid) {
+        if (!walker_)
+            return;
+        const int pid = process.pid();
+        if (!walker_->knows_process(pid)) {
+            const std::optional<pw_layout> layout = process.kernel_walk_layout();
+            if (!layout || !walker_->set_layout(pid, *layout))
+                return;
+        }
+        if (const std::optional<pw_thread> thread = process.kernel_walk_thread(tid))
+            walker_->set_thread(pid, tid, *thread);
+    }
+
     // A queued sample's stack buffer goes to the next one: a fresh buffer per sample is a large
     // allocation and its free, and glibc then consolidates its small free chunks each time.
     void recycle(std::vector<std::uint8_t>& stack) {
@@ -148,6 +165,8 @@ class PerfSession final : public PerfRecordHandler {
         }
         if (!stack || stack->frames.empty())
             return;
+        if (!sample.python_walk && stack->python)
+            teach_walker(process, sample.tid);
         stack->thread.sampled_ns = sample.time_ns;
         sink_.add_sampled_stack(process, stack->thread, stack->frames);
         process.reuse_frames(std::move(stack->frames));
@@ -268,8 +287,12 @@ class PerfSession final : public PerfRecordHandler {
 
     void on_task_exit(const PerfTaskRecord& task) override {
         wall_.erase(task.tid);
+        if (walker_)
+            walker_->forget_thread(task.tid);
         // The main thread may end alone (pthread_exit): the process goes on in its others.
         if (task.pid == task.tid && !process_exists(task.pid)) {
+            if (walker_)
+                walker_->forget_process(task.pid);
             followed_.erase(task.pid);
             live_roots_.erase(task.pid);
             if (roots_.contains(task.pid) && live_roots_.empty())
@@ -289,6 +312,8 @@ class PerfSession final : public PerfRecordHandler {
         if (process == processes_.end())
             return;
         process_queue(std::chrono::hours(1)); // its queued samples belong to the old program
+        if (walker_)
+            walker_->forget_process(pid);
         sink_.add_modules(process->second->module_records());
         processes_.erase(process);
         ++report_.execs;
@@ -412,13 +437,14 @@ class PerfSession final : public PerfRecordHandler {
     std::vector<std::pair<int, int>> started_threads_; // (pid, tid) created since the last drain
     bool stacks_from_switch_samples_ = false;          // native stacks: from the switch samples
     std::uint64_t wall_ticks_ = 0;
-    PeriodCounter active_periods_;        // periods in which some thread was sampled
-    PeriodCounter gil_periods_;           // ... and some sampled thread held the GIL
-    std::unordered_set<int> roots_;       // the targets (--pid)
-    std::set<int> live_roots_;            // ... not seen ending yet
-    bool roots_ended_ = false;            // the last of them was seen ending
-    std::set<int> followed_;              // every process sampled, whether it had samples or not
-    std::unordered_set<int> told_native_; // processes copy_native_stack has warned about
+    PeriodCounter active_periods_;         // periods in which some thread was sampled
+    PeriodCounter gil_periods_;            // ... and some sampled thread held the GIL
+    std::unordered_set<int> roots_;        // the targets (--pid)
+    std::set<int> live_roots_;             // ... not seen ending yet
+    bool roots_ended_ = false;             // the last of them was seen ending
+    std::set<int> followed_;               // every process sampled, whether it had samples or not
+    std::unordered_set<int> told_native_;  // processes copy_native_stack has warned about
+    KernelPythonWalker* walker_ = nullptr; // the capture's, when Python frames are walked in the kernel
 };
 
 } // namespace
@@ -446,6 +472,13 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     // at once, so the reader is woken at each sample.
     capture_options.registers_and_stack = !python || stacks.native;
     capture_options.wake_per_sample = python;
+    // Better: the kernel walks the frames at the sample (BPF) and nobody is woken; a thread is
+    // read the way above until its thread state is known, and whenever the walk cannot finish.
+    std::unique_ptr<KernelPythonWalker> walker;
+    if (python && !stacks.no_bpf && !stacks.native && !stacks.gil_only && !stacks.include_idle) {
+        walker = KernelPythonWalker::load(report.kernel_walk_unavailable);
+        capture_options.python_walker = walker.get();
+    }
     const bool wall = stacks.include_idle;
     capture_options.off_cpu = wall;
     session.set_wall_mode(wall);
@@ -454,6 +487,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         session.load_symbols();
     const std::unique_ptr<PerfRecordSource> source = make_source(capture_options);
     PerfRecordSource& capture = *source;
+    session.set_python_walker(capture.python_walker());
     PerfUnavailable why;
     for (int pid : options.pids)
         if (!capture.add_process(pid, why)) {

@@ -1,6 +1,7 @@
 #include "process_sampler.hpp"
 
 #include "proc_threads.hpp"
+#include "sampler/clock.hpp"
 #include "sampler/error.hpp"
 #include "stack_merge.hpp"
 #include "thread_capture.hpp"
@@ -24,8 +25,9 @@ int thread_to_read_through(int pid) {
 } // namespace
 
 ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
-    : pid_(pid), reader_tid_(thread_to_read_through(pid)), options_(options), native_(reader_tid_),
-      memory_(reader_tid_), filenames_("/proc/" + std::to_string(reader_tid_) + "/root"),
+    : pid_(pid), created_ns_(monotonic_ns()), reader_tid_(thread_to_read_through(pid)), options_(options),
+      native_(reader_tid_), memory_(reader_tid_),
+      filenames_("/proc/" + std::to_string(reader_tid_) + "/root"),
       created_(std::chrono::steady_clock::now()) {
     detect_python();
 }
@@ -204,7 +206,20 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     slot.ok = true;
     slot.python.reset();
     slot.have_native = sample.has_registers && (!python_ || options_.native);
-    if (python_) {
+    if (python_ && sample.python_walk) {
+        // Walked by the kernel at the sample: the frames are that instant's, nothing to check
+        // (a code object changed since is read again by the walk, from the copy). A walk from
+        // before this sampler was made is of the program the process ran before an exec.
+        if (sample.time_ns < created_ns_)
+            return std::nullopt;
+        slot.python = python_->read_kernel_walk(sample.python_walk, sample.python_walk_size, memory_,
+                                                options_.max_depth, &report.errors);
+        if (!slot.python)
+            return std::nullopt;
+        ++report.kernel_walked_samples;
+        const std::uint64_t holder = gil_holder_for_samples();
+        slot.info.holds_gil = holder != 0 && holder == slot.python->thread_state;
+    } else if (python_) {
         bool consistent = false;
         std::optional<bool> holds_gil;
         if (python_read_hook_)
@@ -232,6 +247,20 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     }
     SampledStack stack = resolve(slot, report);
     return stack;
+}
+
+std::optional<pw_layout> ProcessSampler::kernel_walk_layout() const {
+    // Python-only samples of on-CPU time alone: --native pairs the frames with a stack copied
+    // by the perf record, --gil needs who holds the GIL at the sample, --idle reads sleeping
+    // threads, and a read hook (--tasks, the stall watch) reads more at the frames' instant.
+    if (!python_ || options_.no_bpf || options_.native || options_.gil_only || options_.include_idle ||
+        python_read_hook_)
+        return std::nullopt;
+    return python_->kernel_walk_layout(options_.max_depth);
+}
+
+std::optional<pw_thread> ProcessSampler::kernel_walk_thread(int tid) const {
+    return python_ ? python_->kernel_walk_thread(tid) : std::nullopt;
 }
 
 std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, SessionReport& report,

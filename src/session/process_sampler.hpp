@@ -31,6 +31,7 @@ struct StackOptions {
     bool gil_only = false;       // only the thread holding the GIL (--gil)
     bool function_lines = false; // Python frames at their function's first line (--function)
     bool full_filenames = false; // Python file names as they are, not package-relative
+    bool no_bpf = false;         // perf engine: never walk Python frames in the kernel (--no-bpf)
     std::size_t max_stack_bytes = 64 * 1024;
     std::size_t max_depth = 1024;
 };
@@ -64,6 +65,11 @@ class ProcessSampler {
     // them, with no filter (--gil) applied: for watchers of a thread between its samples (the
     // asyncio stall watch). nullopt: not a Python thread, or the read stayed torn.
     std::optional<std::vector<Frame>> read_python_frames(int tid, SessionReport& report);
+    // For the kernel's Python walker (perf engine): where this process's interpreter keeps its
+    // frames, when its samples can be walked there (Python-only, no --gil, --idle or read hook);
+    // and the thread state the last reads found for `tid`.
+    std::optional<pw_layout> kernel_walk_layout() const;
+    std::optional<pw_thread> kernel_walk_thread(int tid) const;
     // Perf engine bookkeeping: a thread ended; the process mapped new code; a pause between
     // drains (thread names are refreshed there, at most once a second).
     void forget_thread(int tid) {
@@ -137,6 +143,7 @@ class ProcessSampler {
                                                     std::optional<bool>& holds_gil);
 
     int pid_;
+    std::uint64_t created_ns_; // CLOCK_MONOTONIC, when this sampler was made
     int reader_tid_; // the thread memory, maps and files are read through (see live_thread)
     StackOptions options_;
     NativeStacks native_;

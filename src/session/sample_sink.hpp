@@ -57,6 +57,10 @@ struct SessionReport {
     std::uint64_t execs = 0;            // processes that exec'd while sampled (sampled anew)
     std::uint64_t idle_samples = 0;     // perf_event --idle: stacks of threads off their CPU
     std::uint64_t received_samples = 0; // perf_event: samples of the target's threads read from the rings
+    // perf_event, Python: stacks whose frames the kernel walked at the sample (BPF), and, when
+    // it did not walk them, why (empty when it did, or when there were no Python frames to walk).
+    std::uint64_t kernel_walked_samples = 0;
+    std::string kernel_walk_unavailable;
     double kept_share() const {
         return expected_samples > 0 ? double(received_samples) / expected_samples : 0;
     }

@@ -2,6 +2,7 @@
 // no privilege at perf_event_paranoid <= 2): samples arrive without any thread being stopped,
 // only while a thread runs, from threads started after the events were opened too.
 
+#include "kernel_python_walker.hpp"
 #include "perf_capture.hpp"
 #include "proc_threads.hpp"
 #include "skips.hpp"
@@ -9,6 +10,8 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <map>
 #include <sys/syscall.h>
 #include <thread>
@@ -184,4 +187,146 @@ TEST_CASE("perf capture: a thread that inherited an event and was then given its
 }
 
 } // namespace
+} // namespace sampler
+
+namespace sampler {
+namespace {
+
+// A made-up interpreter in this process's own memory, as the kernel walker sees one: a thread
+// state pointing at a chain of three frames, each pointing at a "code object".
+struct FakeCode {
+    std::uint64_t refcount = 1;
+    std::uint64_t identity[2];
+};
+struct FakeFrame {
+    const FakeCode* code;
+    const FakeFrame* previous;
+    std::uint64_t instruction;
+};
+struct FakeThreadState {
+    std::uint64_t unused = 0;
+    std::uint64_t thread_id = 0;
+    const FakeFrame* frame = nullptr;
+};
+
+pw_layout fake_layout() {
+    pw_layout layout{};
+    layout.thread_frame = offsetof(FakeThreadState, frame);
+    layout.cframe_current = -1;
+    layout.thread_id = offsetof(FakeThreadState, thread_id);
+    layout.frame_begin = 0;
+    layout.frame_size = sizeof(FakeFrame);
+    layout.frame_previous = offsetof(FakeFrame, previous);
+    layout.frame_code = offsetof(FakeFrame, code);
+    layout.identity_begin = offsetof(FakeCode, identity);
+    layout.identity_size = sizeof(FakeCode::identity);
+    layout.max_frames = 8;
+    layout.code_mask = ~std::uint64_t{0};
+    return layout;
+}
+
+struct WalkedRecords : PerfRecordHandler {
+    int tid = 0;
+    int walked = 0, perf_records = 0, exact = 0;
+    const FakeThreadState* state = nullptr;
+    void on_sample(RawSample& sample) override {
+        if (sample.tid != tid)
+            return;
+        if (!sample.python_walk) {
+            ++perf_records;
+            return;
+        }
+        ++walked;
+        pw_header header{};
+        REQUIRE(sample.python_walk_size >= sizeof header);
+        std::memcpy(&header, sample.python_walk, sizeof header);
+        const std::uint32_t stride = 16 + sizeof(FakeFrame) + sizeof(FakeCode::identity);
+        REQUIRE(header.stride == stride);
+        REQUIRE(sample.python_walk_size == sizeof header + header.frames * stride);
+        bool same = header.frames == 3 && header.thread_state == reinterpret_cast<std::uint64_t>(state) &&
+                    header.innermost == reinterpret_cast<std::uint64_t>(state->frame);
+        const FakeFrame* frame = state->frame;
+        for (std::uint32_t i = 0; same && i < header.frames; ++i, frame = frame->previous) {
+            const std::uint8_t* entry = sample.python_walk + sizeof header + i * stride;
+            same = std::memcmp(entry + 16, frame, sizeof *frame) == 0 &&
+                   std::memcmp(entry + 16 + sizeof *frame, frame->code->identity,
+                               sizeof frame->code->identity) == 0;
+        }
+        exact += same;
+    }
+};
+
+} // namespace
+
+TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its samples, and hands back "
+          "the others") {
+    std::string why_not;
+    std::unique_ptr<KernelPythonWalker> walker = KernelPythonWalker::load(why_not);
+    if (!walker) {
+        if (why_not.empty())
+            FAIL("the BPF program was refused without a reason");
+        testing::skip_test("BPF unavailable here: " + why_not);
+    }
+    PerfCaptureOptions options;
+    options.rate_hz = 1000;
+    options.registers_and_stack = false;
+    options.wake_per_sample = true;
+    options.python_walker = walker.get();
+    PerfCapture capture(options);
+    PerfUnavailable why;
+    if (!capture.add_process(getpid(), why))
+        testing::skip_test("perf_event unavailable here: " + why.reason);
+
+    const FakeCode codes[2] = {{1, {0x1111, 0x2222}}, {1, {0x3333, 0x4444}}};
+    const FakeFrame outer{&codes[0], nullptr, 1};
+    const FakeFrame middle{&codes[1], &outer, 2};
+    const FakeFrame inner{&codes[0], &middle, 3};
+    FakeThreadState state;
+    state.thread_id = 0xfeed;
+    state.frame = &inner;
+    REQUIRE(walker->set_layout(getpid(), fake_layout()));
+
+    // A thread spinning `cpu` with its thread state given to the walker as `thread_id`.
+    auto spin_known_thread = [&](std::uint64_t thread_id, std::chrono::milliseconds cpu) {
+        WalkedRecords records;
+        records.state = &state;
+        std::atomic<bool> done{false};
+        std::thread busy([&] {
+            records.tid = this_tid();
+            walker->set_thread(getpid(), records.tid, {reinterpret_cast<std::uint64_t>(&state), thread_id});
+            spin_on_cpu_for(cpu);
+            done = true;
+        });
+        while (!done) {
+            capture.wait(5);
+            capture.drain(records);
+        }
+        busy.join();
+        capture.drain(records);
+        return records;
+    };
+
+    // 300 ms on a CPU at 1000 Hz: about 300, nearly all walked in the kernel, each exact (the
+    // first few may precede set_thread).
+    const WalkedRecords known = spin_known_thread(0xfeed, std::chrono::milliseconds(300));
+    INFO("walked " << known.walked << ", perf records " << known.perf_records);
+    CHECK(known.walked > 200);
+    CHECK(known.exact == known.walked);
+    CHECK(known.perf_records <= 10);
+    const KernelPythonWalker::Counters counters = walker->counters();
+    CHECK(counters.walked >= static_cast<std::uint64_t>(known.walked));
+    CHECK(counters.samples == counters.walked + counters.handed_back);
+
+    // A thread state whose thread_id no longer matches (freed, reused): its samples are perf
+    // records again, read the slower way, never a walk of the wrong memory.
+    state.thread_id = 0xbeef;
+    const WalkedRecords changed = spin_known_thread(0xfeed, std::chrono::milliseconds(200));
+    INFO("walked " << changed.walked << ", perf records " << changed.perf_records);
+    CHECK(changed.walked == 0);
+    CHECK(changed.perf_records > 100);
+    CHECK(walker->counters().handed_back >= counters.handed_back + changed.perf_records);
+    walker->forget_process(getpid());
+    CHECK_FALSE(walker->knows_process(getpid()));
+}
+
 } // namespace sampler

@@ -119,6 +119,49 @@ TEST_CASE("Python: a 3:1 split between two callers is recovered, with Python nam
     }
 }
 
+TEST_CASE("Python: on the perf engine the kernel walks the frames at the sample (BPF), --no-bpf reads them",
+          "[python][perf]") {
+    // The other Python tests check the stacks exact on the default path; this one checks that
+    // the default path is the kernel's walk where BPF can be loaded, on every interpreter, and
+    // that --no-bpf (and --native, which pairs the frames with a perf stack copy) reads instead.
+    const std::regex walked(R"(walked in the kernel \(BPF\) at the sample for (\d+) of the (\d+) stacks)");
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "split.py");
+            auto run = [&](std::vector<std::string> extra, const std::string& name) {
+                const std::string out = temp_path(name + "-" + interpreter.label + ".txt");
+                std::vector<std::string> args{"record", "--pid", target.pid(), "-f", "folded", "-o",
+                                              out,      "-r",    "500",        "-d", "1"};
+                args.insert(args.end(), extra.begin(), extra.end());
+                CommandResult result = run_sampler(args);
+                INFO("sampler stderr: " << result.err);
+                REQUIRE(result.exit_code == 0);
+                CHECK(samples_matching(parse_folded(read_file(out)), "burn (split.py:") > 50);
+                return result.err;
+            };
+            const std::string by_default = run({}, "py-bpf");
+            if (by_default.find("perf_event engine") == std::string::npos) {
+                skip_part("the ptrace engine reads frames with the thread stopped");
+                continue;
+            }
+            std::smatch match;
+            if (!std::regex_search(by_default, match, walked)) {
+                const auto why = by_default.find("not in the kernel: ");
+                REQUIRE(why != std::string::npos); // not walked: it says why
+                skip_part("BPF unavailable: " + by_default.substr(why, by_default.find('\n', why) - why));
+                continue;
+            }
+            INFO("sampler stderr: " << by_default);
+            // All but a thread's first samples (read until its thread state is known).
+            CHECK(std::stol(match[1]) >= std::stol(match[2]) * 9 / 10);
+            for (const char* flag : {"--no-bpf", "--native"}) {
+                const std::string err = run({flag}, "py-no-bpf");
+                CHECK_FALSE(std::regex_search(err, walked));
+            }
+        }
+    }
+}
+
 TEST_CASE("Python: --function groups frames by their function's first line", "[python]") {
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {

@@ -32,6 +32,9 @@ struct PerfCaptureOptions {
     // Wall-clock sampling (--idle): also report each thread going on and off its CPU and, with
     // registers_and_stack, a sample of its stack as it goes off (RawSample::off_cpu).
     bool off_cpu = false;
+    // Walks Python frames in the kernel at each clock sample of a thread it knows (attached to
+    // every clock event; samples it walks arrive from its ring, not as perf records). Not owned.
+    KernelPythonWalker* python_walker = nullptr;
 };
 
 class PerfCapture final : public PerfRecordSource {
@@ -68,6 +71,7 @@ class PerfCapture final : public PerfRecordSource {
     // True when the kernel would not sample in kernel mode (perf_event_paranoid without
     // CAP_PERFMON): time in system calls then goes unsampled.
     bool kernel_time_excluded() const override { return exclude_kernel_; }
+    KernelPythonWalker* python_walker() override { return options_.python_walker; }
 
   private:
     struct ThreadEvents {
@@ -85,6 +89,11 @@ class PerfCapture final : public PerfRecordSource {
         std::uint64_t samples = 0;  // of this thread itself (not of threads that inherited the event)
         double mirrored_offset = 0; // the next period's offset from the mean, when not drawn anew
         bool draw_next = true;
+        // jitter_period_on_time: the period set last (0: none yet), the thread's CPU time then,
+        // and how many samples the periods so far gave beyond what that time called for.
+        double period_ns = 0;
+        std::uint64_t count_at_period = 0;
+        double samples_ahead = 0;
     };
 
     perf_event_attr clock_attributes() const;
@@ -100,6 +109,9 @@ class PerfCapture final : public PerfRecordSource {
     bool open_late_off_cpu_events(int pid, int tid);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
     void jitter_period(ThreadEvents& events);
+    void jitter_period_on_time(ThreadEvents& events);
+    // The samples the kernel's Python walker wrote since the last drain.
+    void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);
     // The events of `tid` when it has a clock event of its own (not only an inherited copy).
     ThreadEvents* with_own_clock(int tid);
     std::uint64_t counted_on_cpu_ns(const ThreadEvents& events) const;
@@ -113,6 +125,7 @@ class PerfCapture final : public PerfRecordSource {
     std::uint64_t lost_ = 0;
     std::uint64_t closed_on_cpu_ns_ = 0; // counts of rings already closed
     RawSample scratch_;                  // reused: its stack buffer keeps its capacity
+    RawSample walked_;                   // a sample the kernel's Python walker wrote
     std::mt19937_64 random_{std::random_device{}()};
     ThreadEvents* draining_ = nullptr;                    // the thread whose ring is being drained
     std::vector<std::pair<int, int>> new_threads_;        // (pid, tid) started since the last drain

@@ -12,6 +12,8 @@
 
 namespace sampler {
 
+class KernelPythonWalker;
+
 // What the records of a drain tell, in the order they were written per ring.
 class PerfRecordHandler {
   public:
@@ -49,6 +51,9 @@ class PerfRecordSource {
     virtual std::uint64_t on_cpu_nanoseconds() const = 0;
     // Kernel mode is not sampled (no CAP_PERFMON): time in system calls goes unsampled.
     virtual bool kernel_time_excluded() const = 0;
+    // The BPF program walking Python frames at the samples, when one is attached: the session
+    // tells it the processes' layouts and threads it learns. nullptr: none.
+    virtual KernelPythonWalker* python_walker() { return nullptr; }
 };
 
 } // namespace sampler

@@ -26,6 +26,11 @@ struct RawSample {
     // into snapshot.stack (take_stack), usually far less than the kernel copied.
     const std::uint8_t* stack_bytes = nullptr;
     std::size_t stack_size = 0;
+    // The thread's Python frames as the kernel walked them at the sample (a record of the BPF
+    // walker: see kernel_python_walker.hpp), where it lies in that ring: valid during the
+    // handler's on_sample only. Null for a perf record.
+    const std::uint8_t* python_walk = nullptr;
+    std::size_t python_walk_size = 0;
 
     // Copies at most `limit` bytes of the ring's stack copy into snapshot.stack.
     void take_stack(std::size_t limit) {

@@ -120,6 +120,19 @@ std::uint64_t FrameWalker::code_mask() const {
     return tagged ? ~std::uint64_t{7} : ~std::uint64_t{0};
 }
 
+FieldRange FrameWalker::frame_range() const {
+    const PythonLayout& layout = objects_.layout();
+    FieldRange range;
+    if (layout.frames == FrameModel::frame_object) {
+        const FrameObjectLayout& f = layout.frame_object;
+        range.add(layout.ob_type, 8).add(f.back, 8).add(f.code, 8).add(f.lasti, 4);
+    } else {
+        const InterpreterFrameLayout& f = layout.interp_frame;
+        range.add(f.code, 8).add(f.previous, 8).add(f.instr, 8).add(f.owner, 1).add(f.is_entry, 1);
+    }
+    return range;
+}
+
 std::uint64_t FrameWalker::code_of(const RemoteMemory& memory, std::uint64_t frame) const {
     const int offset = code_offset();
     std::uint64_t code = 0;
@@ -159,8 +172,7 @@ std::size_t FrameWalker::walk_frame_objects(const RemoteMemory& memory, std::uin
                                             std::size_t max_frames) {
     const PythonLayout& layout = objects_.layout();
     const FrameObjectLayout& f = layout.frame_object;
-    FieldRange range;
-    range.add(layout.ob_type, 8).add(f.back, 8).add(f.code, 8).add(f.lasti, 4);
+    const FieldRange range = frame_range();
     VisitedFrames visited(max_frames);
     for (std::uint64_t address = innermost; address != 0;) {
         if (!visited.visit(address, thread, errors))
@@ -188,8 +200,7 @@ std::size_t FrameWalker::walk_interpreter_frames(const RemoteMemory& memory, std
                                                  std::size_t max_frames) {
     const PythonLayout& layout = objects_.layout();
     const InterpreterFrameLayout& f = layout.interp_frame;
-    FieldRange range;
-    range.add(f.code, 8).add(f.previous, 8).add(f.instr, 8).add(f.owner, 1).add(f.is_entry, 1);
+    const FieldRange range = frame_range();
     const std::uint64_t code_mask = f.code_is_tagged ? ~std::uint64_t{7} : ~std::uint64_t{0};
     // Frames between two eval-loop entries belong to one C-level call; the outermost one we
     // report is marked as its entry, even when the real entry frame was hidden (incomplete).

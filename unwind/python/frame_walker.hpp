@@ -29,6 +29,8 @@ class FrameWalker {
     // Where a frame's code pointer lies, and the bits of it that are the address (tagged on 3.14).
     int code_offset() const;
     std::uint64_t code_mask() const;
+    // The bytes of a frame the walk reads (one read per frame), as offsets into the frame.
+    FieldRange frame_range() const;
 
   private:
     std::size_t walk_frame_objects(const RemoteMemory& memory, std::uint64_t innermost, PythonThread& thread,

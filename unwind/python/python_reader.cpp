@@ -119,19 +119,6 @@ bool find_thread_state(PythonReader::Impl& impl, const RemoteMemory& memory, int
 
 } // namespace
 
-namespace {
-
-// An empty PythonThread holding the spare frames recycle() kept, and the room for frames.
-PythonThread take_spare_thread(PythonReader::Impl& impl) {
-    PythonThread thread;
-    thread.frames = std::move(impl.spare_thread.frames);
-    thread.frames.clear();
-    thread.spare_frames = std::move(impl.spare_thread.spare_frames);
-    return thread;
-}
-
-} // namespace
-
 void PythonReader::recycle(PythonThread&& thread) {
     std::vector<PythonFrame>& spares = impl_->spare_thread.spare_frames;
     if (spares.size() < thread.spare_frames.size())
@@ -153,7 +140,7 @@ std::optional<PythonThread> PythonReader::read_thread(const RemoteMemory& memory
     python::ThreadStateFields state;
     if (!find_thread_state(*impl_, memory, tid, state))
         return std::nullopt;
-    PythonThread thread = take_spare_thread(*impl_);
+    PythonThread thread = impl_->take_spare_thread();
     thread.thread_state = state.address;
     thread.tid = tid;
     const std::uint64_t holder = python::gil_holder(target, memory, state.interp);
@@ -283,7 +270,7 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
     if (!find_thread_state(*impl_, snapshot, tid, state))
         return result;
 
-    PythonThread thread = take_spare_thread(*impl_);
+    PythonThread thread = impl_->take_spare_thread();
     thread.thread_state = state.address;
     thread.tid = tid;
     const std::uint64_t innermost = python::innermost_frame(target, snapshot, state);

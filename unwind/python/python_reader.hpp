@@ -13,6 +13,7 @@
 //   for (const PythonThread& thread : reader->read_threads(memory, &errors)) ...
 
 #include "module_map.hpp"
+#include "python_walk_abi.h"
 #include "remote_memory.hpp"
 
 #include <cstdint>
@@ -112,6 +113,20 @@ class PythonReader {
     // to read with the snapshot: one system call per sample instead of two. The pieces write
     // into this reader; empty when the thread was not read before. Valid until the next call.
     const std::vector<RemoteMemory::Piece>& first_check_pieces(int tid);
+    // Walking in the kernel (kernel_walk.cpp; the BPF program in unwind/capture/bpf): where
+    // this interpreter's fields lie, for the program to copy each frame's bytes and its code
+    // object's identifying bytes at the sample, visiting at most `max_frames` frames (fewer
+    // when that many would not fit the program's buffer). nullopt when its layout lacks a field.
+    std::optional<pw_layout> kernel_walk_layout(std::size_t max_frames) const;
+    // The thread state the last reads found for `tid` (no read now), as the program checks it.
+    std::optional<pw_thread> kernel_walk_thread(int tid) const;
+    // The thread whose record (a pw_header and its frames, `size` bytes) the program wrote at a
+    // sample: walked over the copy, so the stack is the sample's instant; only a code object seen
+    // for the first time is read from `live`. nullopt: a record this reader cannot use (not its
+    // layout's stride, or cut short).
+    std::optional<PythonThread> read_kernel_walk(const std::uint8_t* record, std::size_t size,
+                                                 const RemoteMemory& live, std::size_t max_frames,
+                                                 std::uint64_t* errors = nullptr);
     // A thread read_thread or read_running_thread returned, done with: its frames' buffers serve
     // the next read (a sample then allocates nothing per frame once the stacks were seen).
     void recycle(PythonThread&& thread);

@@ -5,6 +5,7 @@
 #include "code_cache.hpp"
 #include "frame_walker.hpp"
 #include "interpreter_state.hpp"
+#include "kernel_copy_memory.hpp"
 #include "python_reader.hpp"
 #include "python_target.hpp"
 #include "thread_names.hpp"
@@ -32,6 +33,15 @@ struct PythonReader::Impl {
     std::vector<std::uint64_t> unchecked_codes;
     std::vector<RemoteMemory::Piece> check_pieces;
     PythonThread spare_thread; // see recycle(): its spare_frames
+    // An empty PythonThread holding the spare frames recycle() kept, and the room for frames.
+    PythonThread take_spare_thread() {
+        PythonThread thread;
+        thread.frames = std::move(spare_thread.frames);
+        thread.frames.clear();
+        thread.spare_frames = std::move(spare_thread.spare_frames);
+        return thread;
+    }
+    python::KernelCopyMemory kernel_copy; // read_kernel_walk's view of a record
     std::vector<std::uint8_t> identity_bytes;
     // first_check_pieces: what was planned for which thread, and where the values land.
     struct PlannedCheck {

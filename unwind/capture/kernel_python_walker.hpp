@@ -1,0 +1,77 @@
+#pragma once
+// The BPF program that walks a Python thread's frames in the kernel at its perf sample
+// (bpf/python_walk.bpf.c), loaded and fed: each process's layout and each known thread's
+// state go into its maps; its records come out of a BPF ring buffer that is read at each
+// drain, not at each sample, so a sample of a known thread wakes nobody and stops nothing.
+// A sample the program cannot finish is handed back: the perf event writes its usual record.
+
+#include "python_walk_abi.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+struct bpf_object;
+struct ring_buffer;
+
+namespace sampler {
+
+class KernelPythonWalker {
+  public:
+    // The program loaded and verified; nullptr, with the reason, when the kernel refuses it
+    // (no CAP_BPF and CAP_PERFMON, BPF disabled, a kernel without bpf_loop: before 5.17).
+    static std::unique_ptr<KernelPythonWalker> load(std::string& why_not);
+    ~KernelPythonWalker();
+    KernelPythonWalker(const KernelPythonWalker&) = delete;
+    KernelPythonWalker& operator=(const KernelPythonWalker&) = delete;
+
+    // For PERF_EVENT_IOC_SET_BPF on each clock event (inherited copies run it too).
+    int program_fd() const { return program_fd_; }
+
+    // Where `pid`'s interpreter keeps its frames. False when the map refused it.
+    bool set_layout(int pid, const pw_layout& layout);
+    bool knows_process(int pid) const { return pids_.contains(pid); }
+    // `tid`'s thread state, as found by a read of its frames; a call with what is already set
+    // costs nothing.
+    void set_thread(int pid, int tid, const pw_thread& thread);
+    void forget_thread(int tid);
+    // The process ended or exec'd: its layout and threads go.
+    void forget_process(int pid);
+
+    // Calls `on_record` with each record (a pw_header and its frames) written since the last
+    // drain; the bytes are valid during the call. Returns how many.
+    std::size_t drain(const std::function<void(const std::uint8_t*, std::size_t)>& on_record);
+
+    struct Counters {
+        std::uint64_t samples = 0;     // the program ran
+        std::uint64_t walked = 0;      // ... and wrote a record
+        std::uint64_t handed_back = 0; // ... and left the sample to the perf record
+        std::uint64_t ring_full = 0;   // ... walked, but the ring had no room (handed back too)
+    };
+    Counters counters() const;
+
+  private:
+    KernelPythonWalker() = default;
+    static int on_ring_record(void* self, void* data, std::size_t size);
+
+    bpf_object* object_ = nullptr;
+    ring_buffer* ring_ = nullptr;
+    int program_fd_ = -1;
+    int layouts_fd_ = -1;
+    int threads_fd_ = -1;
+    int counters_fd_ = -1;
+    std::unordered_set<int> pids_; // the processes with a layout set
+    struct Thread {
+        int pid = 0;
+        pw_thread state{};
+    };
+    std::unordered_map<int, Thread> threads_; // tid -> what its map entry holds
+    const std::function<void(const std::uint8_t*, std::size_t)>* on_record_ = nullptr;
+    std::size_t drained_ = 0;
+};
+
+} // namespace sampler
