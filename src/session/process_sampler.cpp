@@ -252,7 +252,8 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
 std::optional<pw_layout> ProcessSampler::kernel_walk_layout() const {
     // Python-only samples of on-CPU time alone: --native pairs the frames with a stack copied
     // by the perf record, --gil needs who holds the GIL at the sample, --idle reads sleeping
-    // threads, and a read hook (--tasks, the stall watch) reads more at the frames' instant.
+    // threads, and a read hook (--tasks) reads more at the frames' instant. (The session also
+    // leaves the walker out for a sink that reads at each sample: reads_at_each_sample.)
     if (!python_ || options_.no_bpf || options_.native || options_.gil_only || options_.include_idle ||
         python_read_hook_)
         return std::nullopt;

@@ -144,7 +144,7 @@ class ProcessSampler {
 
     int pid_;
     std::uint64_t created_ns_; // CLOCK_MONOTONIC, when this sampler was made
-    int reader_tid_; // the thread memory, maps and files are read through (see live_thread)
+    int reader_tid_;           // the thread memory, maps and files are read through (see live_thread)
     StackOptions options_;
     NativeStacks native_;
     ProcessMemory memory_;

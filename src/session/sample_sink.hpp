@@ -92,6 +92,10 @@ class SampleSink {
     // A sink that watches threads on a wall clock, whether they run or not, asks for a call at
     // every sampling period (1 / rate), with the processes sampled then.
     virtual bool wants_periods() const { return false; }
+    // A sink that reads more of a process at each stack's instant (the asyncio task running,
+    // the loop's callback count) needs the Python frames read when the engine is woken for the
+    // sample, not walked in the kernel and handed over up to a drain later.
+    virtual bool reads_at_each_sample() const { return false; }
     virtual void on_period(std::uint64_t /*now_ns: CLOCK_MONOTONIC*/, const ProcessSamplers&) {}
     // After each round over the threads; returning false ends the session (StopReason::sink).
     virtual bool end_of_round(const SessionReport&) { return true; }

@@ -42,6 +42,7 @@ class StallWatch final : public SampleSink {
     bool end_of_round(const SessionReport& report) override { return inner_.end_of_round(report); }
     void add_modules(const std::vector<ModuleRecord>& modules) override { inner_.add_modules(modules); }
     bool wants_periods() const override { return true; }
+    bool reads_at_each_sample() const override { return true; }
     void on_period(std::uint64_t now_ns, const ProcessSamplers& processes) override;
 
     // Sampling ended: runs still open end (as ongoing) and are told. Every stall, in the order seen.

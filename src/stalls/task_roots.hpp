@@ -37,6 +37,7 @@ class TaskRoots final : public SampleSink {
     bool end_of_round(const SessionReport& report) override { return inner_.end_of_round(report); }
     void add_modules(const std::vector<ModuleRecord>& modules) override { inner_.add_modules(modules); }
     bool wants_periods() const override { return inner_.wants_periods(); }
+    bool reads_at_each_sample() const override { return true; }
     void on_period(std::uint64_t now_ns, const ProcessSamplers& processes) override {
         inner_.on_period(now_ns, processes);
     }
