@@ -239,6 +239,7 @@ def run_python_tables(python, args, tmp, perf_row):
     run_table(deep.name + ", 1000 Hz", deep, [
         ("unprofiled", "none", 0, []),
         ("sampler (perf_event) -r 1000", "sampler", 1000, []),
+        ("sampler (perf_event) --no-bpf", "sampler", 1000, ["--no-bpf"]),
         ("sampler (perf_event) --native", "sampler", 1000, ["--native"]),
         ("sampler --capture ptrace -r 1000", "ptrace", 1000, []),
         ("sampler ptrace --native", "ptrace", 1000, ["--native"]),
@@ -249,6 +250,7 @@ def run_python_tables(python, args, tmp, perf_row):
     run_table(threads.name + ", 1000 Hz", threads, [
         ("unprofiled", "none", 0, []),
         ("sampler (perf_event) -r 1000", "sampler", 1000, []),
+        ("sampler (perf_event) --no-bpf", "sampler", 1000, ["--no-bpf"]),
         ("sampler (perf_event) --idle", "sampler", 1000, ["--idle"]),
         ("sampler (perf_event) -r 100", "sampler", 100, []),
         ("sampler --capture ptrace -r 1000", "ptrace", 1000, []),

@@ -154,6 +154,8 @@ TEST_CASE("Python: on the perf engine the kernel walks the frames at the sample 
             INFO("sampler stderr: " << by_default);
             // All but a thread's first samples (read until its thread state is known).
             CHECK(std::stol(match[1]) >= std::stol(match[2]) * 9 / 10);
+            if (interpreter.label != "3.12")
+                continue; // the options that turn the walk off do not depend on the interpreter
             for (const char* flag : {"--no-bpf", "--native"}) {
                 const std::string err = run({flag}, "py-no-bpf");
                 CHECK_FALSE(std::regex_search(err, walked));
