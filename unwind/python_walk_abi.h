@@ -40,6 +40,8 @@ struct pw_layout {
     pw_u32 identity_size;
     pw_u32 max_frames; /* frames visited; a longer chain hands the sample back */
     pw_u64 code_mask;  /* the bits of the code pointer that are the address */
+    pw_u64 gil_holder; /* where the GIL's holder (a PyThreadState*) is kept; 0: unknown */
+    pw_u64 gil_locked; /* where its `locked` int is (3.12+); 0: none */
 };
 
 /* One thread, by tid (the map `threads`): its PyThreadState and the thread_id word it held when
@@ -61,6 +63,9 @@ struct pw_header {
     pw_u64 innermost;  /* the innermost frame (frame_word, or what its cframe points at) */
     pw_u32 frames;
     pw_u32 stride;
+    pw_u64 gil_holder; /* the words at the layout's gil_holder and gil_locked, when gil_read */
+    pw_s32 gil_locked;
+    pw_u32 gil_read;
 };
 
 /* Counters (the array map `counters`), by index. */

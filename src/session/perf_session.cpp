@@ -475,8 +475,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     // Better: the kernel walks the frames at the sample (BPF) and nobody is woken; a thread is
     // read the way above until its thread state is known, and whenever the walk cannot finish.
     std::unique_ptr<KernelPythonWalker> walker;
-    if (python && !stacks.no_bpf && !stacks.native && !stacks.gil_only && !stacks.include_idle &&
-        !sink.reads_at_each_sample()) {
+    if (python && !stacks.no_bpf && !stacks.native && !stacks.include_idle && !sink.reads_at_each_sample()) {
         walker = KernelPythonWalker::load(report.kernel_walk_unavailable);
         capture_options.python_walker = walker.get();
     }

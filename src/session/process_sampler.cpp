@@ -212,13 +212,20 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
         // before this sampler was made is of the program the process ran before an exec.
         if (sample.time_ns < created_ns_)
             return std::nullopt;
+        std::optional<bool> holds_gil;
         slot.python = python_->read_kernel_walk(sample.python_walk, sample.python_walk_size, memory_,
-                                                options_.max_depth, &report.errors);
+                                                options_.max_depth, &report.errors, &holds_gil);
         if (!slot.python)
             return std::nullopt;
         ++report.kernel_walked_samples;
-        const std::uint64_t holder = gil_holder_for_samples();
-        slot.info.holds_gil = holder != 0 && holder == slot.python->thread_state;
+        if (holds_gil) {
+            slot.info.holds_gil = *holds_gil; // read by the walk, at the sample
+        } else {
+            const std::uint64_t holder = gil_holder_for_samples();
+            slot.info.holds_gil = holder != 0 && holder == slot.python->thread_state;
+        }
+        if (options_.gil_only && !slot.info.holds_gil)
+            return dropped(slot);
     } else if (python_) {
         bool consistent = false;
         std::optional<bool> holds_gil;
@@ -227,7 +234,7 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
         slot.python = read_python_checked(sample.tid, report, consistent, holds_gil);
         if (slot.python && !consistent) {
             ++report.torn_python_samples;
-            return std::nullopt;
+            return dropped(slot);
         }
         if (slot.python && python_read_hook_)
             python_read_hook_(sample.tid, PythonRead::after);
@@ -238,7 +245,7 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
             slot.info.holds_gil = holder != 0 && holder == slot.python->thread_state;
         }
         if (options_.gil_only && !slot.info.holds_gil)
-            return std::nullopt;
+            return dropped(slot);
     }
     if (slot.have_native) {
         if (sample.stack_bytes)
@@ -249,15 +256,27 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     return stack;
 }
 
+std::nullopt_t ProcessSampler::dropped(Captured& slot) {
+    // Not recorded, but its Python frames' buffers serve the next read all the same.
+    if (slot.python) {
+        python_->recycle(std::move(*slot.python));
+        slot.python.reset();
+    }
+    return std::nullopt;
+}
+
 std::optional<pw_layout> ProcessSampler::kernel_walk_layout() const {
     // Python-only samples of on-CPU time alone: --native pairs the frames with a stack copied
-    // by the perf record, --gil needs who holds the GIL at the sample, --idle reads sleeping
-    // threads, and a read hook (--tasks) reads more at the frames' instant. (The session also
-    // leaves the walker out for a sink that reads at each sample: reads_at_each_sample.)
-    if (!python_ || options_.no_bpf || options_.native || options_.gil_only || options_.include_idle ||
-        python_read_hook_)
+    // by the perf record, --idle reads sleeping threads, and a read hook (--tasks) reads more at
+    // the frames' instant; --gil needs the GIL's words, which the walk then reads at the sample.
+    // (The session also leaves the walker out for a sink that reads at each sample:
+    // reads_at_each_sample.)
+    if (!python_ || options_.no_bpf || options_.native || options_.include_idle || python_read_hook_)
         return std::nullopt;
-    return python_->kernel_walk_layout(options_.max_depth);
+    std::optional<pw_layout> layout = python_->kernel_walk_layout(options_.max_depth, &memory_);
+    if (layout && options_.gil_only && layout->gil_holder == 0)
+        return std::nullopt;
+    return layout;
 }
 
 std::optional<pw_thread> ProcessSampler::kernel_walk_thread(int tid) const {

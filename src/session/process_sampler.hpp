@@ -137,6 +137,8 @@ class ProcessSampler {
     void redetect_while_starting();
     CaptureStatus capture(Captured& slot, SessionReport& report);
     SampledStack resolve(Captured& captured, SessionReport& report);
+    // sample_from's answer for a sample it does not record (torn, or the --gil filter).
+    std::nullopt_t dropped(Captured& slot);
     void python_frames(const PythonThread& thread, std::vector<Frame>& out, std::vector<bool>& is_entry);
     // Reads `tid`'s Python frames while it runs, again while they keep changing (a few times).
     std::optional<PythonThread> read_python_checked(int tid, SessionReport& report, bool& consistent,

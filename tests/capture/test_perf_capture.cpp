@@ -209,7 +209,7 @@ struct FakeThreadState {
     const FakeFrame* frame = nullptr;
 };
 
-pw_layout fake_layout() {
+pw_layout fake_layout(const std::uint64_t* gil_holder) {
     pw_layout layout{};
     layout.thread_frame = offsetof(FakeThreadState, frame);
     layout.cframe_current = -1;
@@ -222,6 +222,7 @@ pw_layout fake_layout() {
     layout.identity_size = sizeof(FakeCode::identity);
     layout.max_frames = 8;
     layout.code_mask = ~std::uint64_t{0};
+    layout.gil_holder = reinterpret_cast<std::uint64_t>(gil_holder);
     return layout;
 }
 
@@ -244,7 +245,8 @@ struct WalkedRecords : PerfRecordHandler {
         REQUIRE(header.stride == stride);
         REQUIRE(sample.python_walk_size == sizeof header + header.frames * stride);
         bool same = header.frames == 3 && header.thread_state == reinterpret_cast<std::uint64_t>(state) &&
-                    header.innermost == reinterpret_cast<std::uint64_t>(state->frame);
+                    header.innermost == reinterpret_cast<std::uint64_t>(state->frame) &&
+                    header.gil_read == 1 && header.gil_holder == reinterpret_cast<std::uint64_t>(state);
         const FakeFrame* frame = state->frame;
         for (std::uint32_t i = 0; same && i < header.frames; ++i, frame = frame->previous) {
             const std::uint8_t* entry = sample.python_walk + sizeof header + i * stride;
@@ -284,7 +286,8 @@ TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its
     FakeThreadState state;
     state.thread_id = 0xfeed;
     state.frame = &inner;
-    REQUIRE(walker->set_layout(getpid(), fake_layout()));
+    const std::uint64_t gil_holder = reinterpret_cast<std::uint64_t>(&state); // the GIL's holder word
+    REQUIRE(walker->set_layout(getpid(), fake_layout(&gil_holder)));
 
     // A thread spinning `cpu` with its thread state given to the walker as `thread_id`.
     auto spin_known_thread = [&](std::uint64_t thread_id, std::chrono::milliseconds cpu) {

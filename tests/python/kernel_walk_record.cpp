@@ -31,6 +31,8 @@ std::optional<std::vector<std::uint8_t>> kernel_walk_record(const pw_layout& lay
                            header.innermost))
         return std::nullopt;
     header.stride = 16 + round8(layout.frame_size) + round8(layout.identity_size);
+    header.gil_read = layout.gil_holder != 0 && memory.read_value(layout.gil_holder, header.gil_holder) &&
+                      (layout.gil_locked == 0 || memory.read_value(layout.gil_locked, header.gil_locked));
 
     std::vector<std::uint8_t> record(sizeof header);
     std::uint64_t frame = header.innermost;

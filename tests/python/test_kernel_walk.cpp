@@ -66,6 +66,7 @@ TEST_CASE("kernel walk: a record gives what a read of the same memory gives", "[
             py.code("a_function_name_past_small_strings", "/srv/app/handlers/long_module_name.py", 10, table);
         const std::uint64_t short_code = py.code("f", "f.py", 3, table);
         const std::uint64_t state = py.thread_state(push_chain(py, long_code, short_code, 9), 41);
+        py.set_gil_holder(state);
 
         PythonReader reader = py.reader();
         CHECK_FALSE(reader.kernel_walk_thread(41)); // not found by a read yet
@@ -76,22 +77,43 @@ TEST_CASE("kernel walk: a record gives what a read of the same memory gives", "[
         REQUIRE(thread);
         CHECK(thread->thread_state == state);
 
-        const std::optional<pw_layout> walk = reader.kernel_walk_layout(1024);
+        const std::optional<pw_layout> walk = reader.kernel_walk_layout(1024, &py.memory());
         REQUIRE(walk);
+        CHECK(walk->gil_holder != 0); // found through the target's memory
         const auto record =
             kernel_walk_record(*walk, py.memory(), thread->thread_state, thread->thread_id, 41);
         REQUIRE(record);
         // Another reader, which has seen none of these code objects: the names are read once.
+        // (Its own layout found the GIL's words, as the session's does before any walk.)
         PythonReader fresh = py.reader();
+        REQUIRE(fresh.kernel_walk_layout(1024, &py.memory()));
         for (int round = 0; round < 2; ++round) {
-            auto walked = fresh.read_kernel_walk(record->data(), record->size(), py.memory(), 1024);
+            std::optional<bool> holds_gil;
+            auto walked = fresh.read_kernel_walk(record->data(), record->size(), py.memory(), 1024, nullptr,
+                                                 &holds_gil);
             REQUIRE(walked);
             CHECK(full_view(*walked) == full_view(*read));
             CHECK(walked->thread_state == state);
             CHECK(walked->tid == 41);
             CHECK_FALSE(walked->truncated);
+            // Who held the GIL, read with the frames: this thread.
+            REQUIRE(holds_gil);
+            CHECK(*holds_gil);
+            CHECK(walked->holds_gil == read->holds_gil);
             fresh.recycle(std::move(*walked));
         }
+        // Another thread holds it now: the next record says so.
+        py.set_gil_holder(state + 8);
+        const auto later =
+            kernel_walk_record(*walk, py.memory(), thread->thread_state, thread->thread_id, 41);
+        REQUIRE(later);
+        std::optional<bool> holds_gil;
+        auto walked =
+            fresh.read_kernel_walk(later->data(), later->size(), py.memory(), 1024, nullptr, &holds_gil);
+        REQUIRE(walked);
+        REQUIRE(holds_gil);
+        CHECK_FALSE(*holds_gil);
+        fresh.recycle(std::move(*walked));
         // --max-depth cuts the walk as it cuts a read.
         const auto shallow = fresh.read_kernel_walk(record->data(), record->size(), py.memory(), 3);
         REQUIRE(shallow);

@@ -28,7 +28,8 @@ std::uint64_t u64_at(const std::uint8_t* bytes) {
 
 } // namespace
 
-std::optional<pw_layout> PythonReader::kernel_walk_layout(std::size_t max_frames) const {
+std::optional<pw_layout> PythonReader::kernel_walk_layout(std::size_t max_frames,
+                                                          const RemoteMemory* live) const {
     const python::PythonLayout& layout = impl_->target.layout;
     const python::ThreadStateLayout& t = layout.tstate;
     const python::FrameWalker& walker = impl_->walker;
@@ -57,6 +58,11 @@ std::optional<pw_layout> PythonReader::kernel_walk_layout(std::size_t max_frames
     constexpr std::size_t room = PW_BUFFER_BYTES - sizeof(pw_header) - PW_MAX_ENTRY_BYTES;
     const std::size_t fit = room / stride_of(out) + 1;
     out.max_frames = static_cast<std::uint32_t>(std::min({max_frames, fit, std::size_t{PW_MAX_FRAMES}}));
+    if (const std::optional<python::GilWords>& gil =
+            live ? main_gil_words(*impl_, *live) : impl_->gil_words) {
+        out.gil_holder = gil->holder;
+        out.gil_locked = gil->locked;
+    }
     return out;
 }
 
@@ -69,7 +75,10 @@ std::optional<pw_thread> PythonReader::kernel_walk_thread(int tid) const {
 
 std::optional<PythonThread> PythonReader::read_kernel_walk(const std::uint8_t* record, std::size_t size,
                                                            const RemoteMemory& live, std::size_t max_frames,
-                                                           std::uint64_t* errors) {
+                                                           std::uint64_t* errors,
+                                                           std::optional<bool>* holds_gil) {
+    if (holds_gil)
+        holds_gil->reset();
     const std::optional<pw_layout> layout = kernel_walk_layout(PW_MAX_FRAMES);
     pw_header header{};
     if (!layout || size < sizeof header)
@@ -102,6 +111,13 @@ std::optional<PythonThread> PythonReader::read_kernel_walk(const std::uint8_t* r
     thread.thread_state = header.thread_state;
     thread.tid = static_cast<int>(header.tid);
     impl_->walker.walk(copy, header.innermost, thread, error_count, std::min(max_frames, max_depth));
+    if (header.gil_read && impl_->gil_words) {
+        const std::uint64_t holder =
+            python::gil_holder_from(*impl_->gil_words, header.gil_holder, header.gil_locked);
+        thread.holds_gil = holder != 0 && holder == header.thread_state;
+        if (holds_gil)
+            *holds_gil = thread.holds_gil;
+    }
     return thread;
 }
 

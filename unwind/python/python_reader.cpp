@@ -64,8 +64,6 @@ std::vector<PythonThread> PythonReader::read_threads(const RemoteMemory& memory,
     return threads;
 }
 
-namespace {
-
 std::optional<python::GilWords>& main_gil_words(PythonReader::Impl& impl, const RemoteMemory& memory) {
     // Not found yet (the interpreter may still be starting): look again now and then, not at
     // every sample.
@@ -78,6 +76,8 @@ std::optional<python::GilWords>& main_gil_words(PythonReader::Impl& impl, const 
     }
     return impl.gil_words;
 }
+
+namespace {
 
 bool same_thread_state(const python::ThreadStateFields& a, const python::ThreadStateFields& b) {
     return a.address == b.address && a.interp == b.interp && a.thread_id == b.thread_id &&

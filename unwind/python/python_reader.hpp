@@ -116,17 +116,21 @@ class PythonReader {
     // Walking in the kernel (kernel_walk.cpp; the BPF program in unwind/capture/bpf): where
     // this interpreter's fields lie, for the program to copy each frame's bytes and its code
     // object's identifying bytes at the sample, visiting at most `max_frames` frames (fewer
-    // when that many would not fit the program's buffer). nullopt when its layout lacks a field.
-    std::optional<pw_layout> kernel_walk_layout(std::size_t max_frames) const;
+    // when that many would not fit the program's buffer), and, when `live` lets them be found,
+    // where the GIL's words are (else gil_holder is 0). nullopt when its layout lacks a field.
+    std::optional<pw_layout> kernel_walk_layout(std::size_t max_frames,
+                                                const RemoteMemory* live = nullptr) const;
     // The thread state the last reads found for `tid` (no read now), as the program checks it.
     std::optional<pw_thread> kernel_walk_thread(int tid) const;
     // The thread whose record (a pw_header and its frames, `size` bytes) the program wrote at a
     // sample: walked over the copy, so the stack is the sample's instant; only a code object seen
     // for the first time is read from `live`. nullopt: a record this reader cannot use (not its
-    // layout's stride, or cut short).
+    // layout's stride, or cut short). `holds_gil` (optional) is set when the record tells who
+    // held the GIL at the sample (PythonThread::holds_gil then says it), else reset.
     std::optional<PythonThread> read_kernel_walk(const std::uint8_t* record, std::size_t size,
                                                  const RemoteMemory& live, std::size_t max_frames,
-                                                 std::uint64_t* errors = nullptr);
+                                                 std::uint64_t* errors = nullptr,
+                                                 std::optional<bool>* holds_gil = nullptr);
     // A thread read_thread or read_running_thread returned, done with: its frames' buffers serve
     // the next read (a sample then allocates nothing per frame once the stacks were seen).
     void recycle(PythonThread&& thread);

@@ -76,4 +76,7 @@ struct PythonReader::Impl {
     unsigned gil_word_lookups = 0;
 };
 
+// The main interpreter's GIL words, found once (looked for again now and then while missing).
+std::optional<python::GilWords>& main_gil_words(PythonReader::Impl& impl, const RemoteMemory& memory);
+
 } // namespace sampler

@@ -1,6 +1,7 @@
 // Walks a CPython thread's frames at its perf sample, in the thread's own context (it is
 // interrupted, so nothing it owns changes meanwhile), and copies each frame's fields and its code
-// object's identifying fields into a ring buffer user space reads a few times a second. A sample
+// object's identifying fields, and who holds the GIL, into a ring buffer user space reads a few
+// times a second. A sample
 // it cannot finish (a thread not yet known, a chain too long, an unreadable word, a full ring)
 // returns 1: the kernel then writes the perf record as without this program, and sampler reads
 // that sample the slower way. Built with clang -target bpf; embedded in sampler.
@@ -143,6 +144,13 @@ int walk_python(struct bpf_perf_event_data* context) {
     if (layout->cframe_current >= 0 && header->frame_word != 0 &&
         bpf_probe_read_user(&header->innermost, 8, (void*)(header->frame_word + layout->cframe_current)))
         goto hand_back;
+
+    // Who holds the GIL, at the same instant: the GIL share and --gil per sample.
+    header->gil_holder = 0;
+    header->gil_locked = 0;
+    header->gil_read =
+        layout->gil_holder != 0 && !bpf_probe_read_user(&header->gil_holder, 8, (void*)layout->gil_holder) &&
+        (layout->gil_locked == 0 || !bpf_probe_read_user(&header->gil_locked, 4, (void*)layout->gil_locked));
 
     struct walk walk = {.buffer = buffer, .layout = layout, .frame = header->innermost};
     walk.stride = 16 + round8(layout->frame_size) + round8(layout->identity_size);
