@@ -76,6 +76,8 @@ class PerfSession final : public PerfRecordHandler {
         ProcessSampler* process = process_for(sample.pid);
         if (!process)
             return;
+        if (sample.python_walk && !process->is_python())
+            return; // walked in the program the process ran before an exec: that program is gone
         if (!process->is_python() && !sample.has_registers && !copy_native_stack(*process, sample))
             return;
         if (!process->is_python() && sample.stack_bytes) {
@@ -401,6 +403,8 @@ class PerfSession final : public PerfRecordHandler {
             return nullptr;
         try {
             auto process = std::make_unique<ProcessSampler>(pid, options_.stacks);
+            if (walker_)
+                walker_->forget_process(pid); // what it knew of an earlier process of this pid
             return processes_.emplace(pid, std::move(process)).first->second.get();
         } catch (const Error&) {
             unreadable_.insert(pid); // it exited, or exec'd into something we cannot read

@@ -349,13 +349,15 @@ void PerfCapture::wait(int timeout_ms) {
 
 std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
     std::size_t samples = 0;
+    // The walker's records first: they were written before the perf records read below that
+    // end or replace their process (exit, exec), which the session acts on at once.
+    if (options_.python_walker)
+        drain_python_walks(handler, samples);
     for (ThreadEvents& events : threads_) {
         draining_ = &events;
         events.ring.drain([&](const perf_event_header& header) { handle(header, handler, samples); });
     }
     draining_ = nullptr;
-    if (options_.python_walker)
-        drain_python_walks(handler, samples);
     // Opened after the loop over the rings, which this adds to.
     for (auto [pid, tid] : new_threads_)
         if (!by_tid_.contains(tid))
