@@ -44,6 +44,14 @@ struct pw_layout {
     pw_u64 gil_locked; /* where its `locked` int is (3.12+); 0: none */
 };
 
+/* A span rounded up to 8 bytes, as entries lay spans out; the bytes of one frame's entry. */
+static inline pw_u32 pw_round8(pw_u32 size) {
+    return (size + 7) & ~7u;
+}
+static inline pw_u32 pw_stride(const struct pw_layout* layout) {
+    return 16 + pw_round8(layout->frame_size) + pw_round8(layout->identity_size);
+}
+
 /* One thread, by tid (the map `threads`): its PyThreadState and the thread_id word it held when
  * user space found it (a state freed and reused for another thread no longer matches). */
 struct pw_thread {

@@ -3,14 +3,6 @@
 #include <cstring>
 
 namespace sampler::testing {
-namespace {
-
-std::uint32_t round8(std::uint32_t size) {
-    return (size + 7) & ~7u;
-}
-
-} // namespace
-
 std::optional<std::vector<std::uint8_t>> kernel_walk_record(const pw_layout& layout,
                                                             const RemoteMemory& memory,
                                                             std::uint64_t thread_state,
@@ -30,7 +22,7 @@ std::optional<std::vector<std::uint8_t>> kernel_walk_record(const pw_layout& lay
         !memory.read_value(header.frame_word + static_cast<std::uint64_t>(layout.cframe_current),
                            header.innermost))
         return std::nullopt;
-    header.stride = 16 + round8(layout.frame_size) + round8(layout.identity_size);
+    header.stride = pw_stride(&layout);
     header.gil_read = layout.gil_holder != 0 && memory.read_value(layout.gil_holder, header.gil_holder) &&
                       (layout.gil_locked == 0 || memory.read_value(layout.gil_locked, header.gil_locked));
 
@@ -45,8 +37,8 @@ std::optional<std::vector<std::uint8_t>> kernel_walk_record(const pw_layout& lay
         std::memcpy(&code, frame_bytes + (layout.frame_code - layout.frame_begin), 8);
         std::memcpy(&next, frame_bytes + (layout.frame_previous - layout.frame_begin), 8);
         code &= layout.code_mask;
-        if (code == 0 || !memory.read(code + layout.identity_begin, frame_bytes + round8(layout.frame_size),
-                                      layout.identity_size))
+        if (code == 0 || !memory.read(code + layout.identity_begin,
+                                      frame_bytes + pw_round8(layout.frame_size), layout.identity_size))
             return std::nullopt;
         std::memcpy(entry.data(), &frame, 8);
         std::memcpy(entry.data() + 8, &code, 8);

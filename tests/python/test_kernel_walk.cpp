@@ -50,7 +50,7 @@ TEST_CASE("kernel walk: every layout has one, within the program's limits", "[py
         CHECK(walk->cframe_current ==
               (layout->tstate.cframe_current_frame == absent ? -1 : layout->tstate.cframe_current_frame));
         // As many frames as fit the program's buffer, whatever the depth asked for; fewer when asked.
-        const std::uint32_t stride = 16 + ((walk->frame_size + 7) & ~7u) + ((walk->identity_size + 7) & ~7u);
+        const std::uint32_t stride = pw_stride(&*walk);
         CHECK(sizeof(pw_header) + (walk->max_frames - 1) * stride + PW_MAX_ENTRY_BYTES <= PW_BUFFER_BYTES);
         CHECK(walk->max_frames >= 64);
         CHECK(reader.kernel_walk_layout(10)->max_frames == 10);

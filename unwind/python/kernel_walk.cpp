@@ -11,15 +11,6 @@
 namespace sampler {
 namespace {
 
-std::uint32_t round8(std::uint32_t size) {
-    return (size + 7) & ~7u;
-}
-
-// Bytes of one frame's entry in a record.
-std::uint32_t stride_of(const pw_layout& layout) {
-    return 16 + round8(layout.frame_size) + round8(layout.identity_size);
-}
-
 std::uint64_t u64_at(const std::uint8_t* bytes) {
     std::uint64_t value = 0;
     std::memcpy(&value, bytes, sizeof value);
@@ -56,7 +47,7 @@ std::optional<pw_layout> PythonReader::kernel_walk_layout(std::size_t max_frames
     out.code_mask = walker.code_mask();
     // The program stops where an entry could pass the end of its buffer (see copy_frame).
     constexpr std::size_t room = PW_BUFFER_BYTES - sizeof(pw_header) - PW_MAX_ENTRY_BYTES;
-    const std::size_t fit = room / stride_of(out) + 1;
+    const std::size_t fit = room / pw_stride(&out) + 1;
     out.max_frames = static_cast<std::uint32_t>(std::min({max_frames, fit, std::size_t{PW_MAX_FRAMES}}));
     if (const std::optional<python::GilWords>& gil =
             live ? main_gil_words(*impl_, *live) : impl_->gil_words) {
@@ -84,7 +75,7 @@ std::optional<PythonThread> PythonReader::read_kernel_walk(const std::uint8_t* r
     if (!layout || size < sizeof header)
         return std::nullopt;
     std::memcpy(&header, record, sizeof header);
-    const std::uint32_t stride = stride_of(*layout);
+    const std::uint32_t stride = pw_stride(&*layout);
     if (header.stride != stride || header.frames > PW_MAX_FRAMES ||
         size < sizeof header + std::size_t{header.frames} * stride)
         return std::nullopt;
@@ -101,7 +92,7 @@ std::optional<PythonThread> PythonReader::read_kernel_walk(const std::uint8_t* r
         const std::uint8_t* entry = record + sizeof header + std::size_t{i} * stride;
         const std::uint8_t* frame_bytes = entry + 16;
         copy.add(u64_at(entry) + layout->frame_begin, frame_bytes, layout->frame_size);
-        copy.add(u64_at(entry + 8) + layout->identity_begin, frame_bytes + round8(layout->frame_size),
+        copy.add(u64_at(entry + 8) + layout->identity_begin, frame_bytes + pw_round8(layout->frame_size),
                  layout->identity_size);
     }
 

@@ -56,10 +56,6 @@ static void count(__u32 which) {
         *value += 1;
 }
 
-static __u32 round8(__u32 size) {
-    return (size + 7) & ~7u;
-}
-
 struct walk {
     struct buffer* buffer;
     const struct pw_layout* layout;
@@ -103,7 +99,7 @@ static long copy_frame(__u32 index, void* data) {
         return 1;
     }
     code &= layout->code_mask;
-    __u8* identity = frame_bytes + round8(frame_size);
+    __u8* identity = frame_bytes + pw_round8(frame_size);
     if (code == 0 || bpf_probe_read_user(identity, identity_size, (void*)(code + layout->identity_begin))) {
         walk->failed = 1;
         return 1;
@@ -153,7 +149,7 @@ int walk_python(struct bpf_perf_event_data* context) {
         (layout->gil_locked == 0 || !bpf_probe_read_user(&header->gil_locked, 4, (void*)layout->gil_locked));
 
     struct walk walk = {.buffer = buffer, .layout = layout, .frame = header->innermost};
-    walk.stride = 16 + round8(layout->frame_size) + round8(layout->identity_size);
+    walk.stride = pw_stride(layout);
     __u32 limit = layout->max_frames < PW_MAX_FRAMES ? layout->max_frames : PW_MAX_FRAMES;
     bpf_loop(limit, copy_frame, &walk, 0);
     if (walk.failed || walk.frame != 0)
