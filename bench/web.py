@@ -62,7 +62,7 @@ class ProfilerFailed(Exception):
 class Config:
     def __init__(self, name, kind=None, rate=None):
         self.name = name
-        self.kind = kind  # None (unprofiled again), "sampler" or "perf"
+        self.kind = kind  # None (unprofiled again), "sampler", "perf" (-p) or "perf-a" (-a)
         self.rate = rate
         self.pairs = []  # (unprofiled Run, this configuration's Run)
 
@@ -243,6 +243,8 @@ class Profiler:
         if config.kind == "sampler":
             argv = [args.sampler, "record", "--pid", str(server.pid), "--subprocesses", "-r", str(config.rate),
                     "-o", self.out_path, "-f", "folded"]
+        elif config.kind == "perf-a":
+            argv = [args.perf, "record", "-a", "-F", str(config.rate), "-g", "-o", self.out_path]
         else:
             argv = [args.perf, "record", "-F", str(config.rate), "-g", "-o", self.out_path,
                     "-p", ",".join(str(pid) for pid in server.workers)]
@@ -284,7 +286,7 @@ class Profiler:
         err = read_text(self.err_path)
         code = os.waitstatus_to_exitcode(status)
         # perf record re-raises the SIGINT it handled once its data is written: that is success.
-        if code != 0 and not (self.config.kind == "perf" and code == -signal.SIGINT):
+        if code != 0 and not (self.config.kind != "sampler" and code == -signal.SIGINT):
             raise BenchError(f"{self.config.name} exited with {code}:\n{err.strip()}")
         run.profiler_cpu = usage.ru_utime + usage.ru_stime
         if self.config.kind == "sampler":
@@ -296,8 +298,9 @@ class Profiler:
             run.samples = int(match[1])
             # perf has no figure of its own: its samples against what the workers' CPU time
             # while it ran called for (taken after it exited, so it covers all of that).
+            # (perf -a samples every process on every CPU: no kept share of the workers.)
             cpu = server.worker_cpu() - self.worker_cpu_at_start
-            run.kept = run.samples / (cpu * self.config.rate) if cpu > 0 else None
+            run.kept = run.samples / (cpu * self.config.rate) if cpu > 0 and self.config.kind == "perf" else None
         for path in (self.out_path, self.err_path):
             if os.path.exists(path):
                 os.remove(path)
@@ -384,10 +387,10 @@ def run_pairs(configs, args, server, tmp, began):
                 else:
                     profiled, base = measure(config, args, server, tmp), measure(None, args, server, tmp)
             except ProfilerFailed as error:
-                if config.kind != "perf":
+                if config.kind == "sampler":
                     raise BenchError(str(error))
                 print(f"perf: unavailable ({error})", flush=True)
-                configs[:] = [c for c in configs if c.kind != "perf"]
+                configs[:] = [c for c in configs if c.kind == "sampler"]
                 continue
             config.pairs.append((base, profiled))
             print(f"  pair {pair + 1}/{args.pairs} {config.name}: p99 x{profiled.p99_ms / base.p99_ms:.3f}, "
@@ -503,6 +506,8 @@ def make_configs(args, tmp):
         configs.append(Config(f"sampler --subprocesses -r {rate}", "sampler", rate))
         if not args.no_perf and args.perf:
             configs.append(Config(f"perf record -g -F {rate} -p WORKERS", "perf", rate))
+        if not args.no_perf and args.perf and args.perf_system_wide:
+            configs.append(Config(f"perf record -g -F {rate} -a", "perf-a", rate))
     return configs, perf_note
 
 
@@ -561,6 +566,9 @@ def main():
     parser.add_argument("--items", type=int, default=400, help="records in each JSON response (default 400)")
     parser.add_argument("--rates", default="100,1000", help="sampling rates, comma-separated (default 100,1000)")
     parser.add_argument("--no-perf", action="store_true", help="skip the perf configurations")
+    parser.add_argument("--perf-system-wide", action="store_true",
+                        help="also run perf record -a (per-CPU events: no per-task event to switch at "
+                             "each context switch of the workers)")
     parser.add_argument("--raw", action="store_true", help="also print every pair's figures")
     args = parser.parse_args()
     try:

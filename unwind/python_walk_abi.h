@@ -42,7 +42,14 @@ struct pw_layout {
     pw_u64 code_mask;  /* the bits of the code pointer that are the address */
     pw_u64 gil_holder; /* where the GIL's holder (a PyThreadState*) is kept; 0: unknown */
     pw_u64 gil_locked; /* where its `locked` int is (3.12+); 0: none */
+    pw_u32 flags;      /* PW_* below */
+    pw_u32 unused;
 };
+
+/* The walk is half of the sample (--native): the program still returns 1 after writing it, so
+ * the perf record (registers and stack) follows, and user space pairs the two by thread and
+ * time. */
+#define PW_KEEP_PERF_RECORD 1u
 
 /* A span rounded up to 8 bytes, as entries lay spans out; the bytes of one frame's entry. */
 static inline pw_u32 pw_round8(pw_u32 size) {

@@ -76,8 +76,14 @@ class PerfSession final : public PerfRecordHandler {
         ProcessSampler* process = process_for(sample.pid);
         if (!process)
             return;
-        if (sample.python_walk && !process->is_python())
-            return; // walked in the program the process ran before an exec: that program is gone
+        if (sample.python_walk && !process->is_python()) {
+            // Walked in the program the process ran before an exec: that program is gone (a
+            // perf record's stack copy, with --native, is of the new one).
+            if (!sample.has_registers)
+                return;
+            sample.python_walk = nullptr;
+            sample.python_walk_size = 0;
+        }
         if (!process->is_python() && !sample.has_registers && !copy_native_stack(*process, sample))
             return;
         if (!process->is_python() && sample.stack_bytes) {
@@ -478,8 +484,10 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     capture_options.wake_per_sample = python;
     // Better: the kernel walks the frames at the sample (BPF) and nobody is woken; a thread is
     // read the way above until its thread state is known, and whenever the walk cannot finish.
+    // With --native the walk is the sample's Python half, paired with its perf record (which
+    // still wakes the reader, for the samples whose walk could not finish), and nothing is read.
     std::unique_ptr<KernelPythonWalker> walker;
-    if (python && !stacks.no_bpf && !stacks.native && !stacks.include_idle && !sink.reads_at_each_sample()) {
+    if (python && !stacks.no_bpf && !stacks.include_idle && !sink.reads_at_each_sample()) {
         walker = KernelPythonWalker::load(report.kernel_walk_unavailable);
         capture_options.python_walker = walker.get();
     }

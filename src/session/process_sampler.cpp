@@ -266,16 +266,18 @@ std::nullopt_t ProcessSampler::dropped(Captured& slot) {
 }
 
 std::optional<pw_layout> ProcessSampler::kernel_walk_layout() const {
-    // Python-only samples of on-CPU time alone: --native pairs the frames with a stack copied
-    // by the perf record, --idle reads sleeping threads, and a read hook (--tasks) reads more at
-    // the frames' instant; --gil needs the GIL's words, which the walk then reads at the sample.
-    // (The session also leaves the walker out for a sink that reads at each sample:
-    // reads_at_each_sample.)
-    if (!python_ || options_.no_bpf || options_.native || options_.include_idle || python_read_hook_)
+    // Samples of on-CPU time alone: --idle reads sleeping threads, and a read hook (--tasks)
+    // reads more at the frames' instant; --gil needs the GIL's words, which the walk then reads
+    // at the sample. (The session also leaves the walker out for a sink that reads at each
+    // sample: reads_at_each_sample.) With --native the walk is the Python half of a sample whose
+    // perf record, with the stack copy, follows.
+    if (!python_ || options_.no_bpf || options_.include_idle || python_read_hook_)
         return std::nullopt;
     std::optional<pw_layout> layout = python_->kernel_walk_layout(options_.max_depth, &memory_);
     if (layout && options_.gil_only && layout->gil_holder == 0)
         return std::nullopt;
+    if (layout && options_.native)
+        layout->flags |= PW_KEEP_PERF_RECORD;
     return layout;
 }
 

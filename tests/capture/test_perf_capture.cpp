@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <sys/syscall.h>
 #include <thread>
 #include <time.h>
@@ -229,10 +230,13 @@ pw_layout fake_layout(const std::uint64_t* gil_holder) {
 struct WalkedRecords : PerfRecordHandler {
     int tid = 0;
     int walked = 0, perf_records = 0, exact = 0;
+    int with_registers = 0; // samples with a stack copy (a perf record)
+    int walk_in_time = 0;   // walks of this thread taken at or before their sample's time
     const FakeThreadState* state = nullptr;
     void on_sample(RawSample& sample) override {
         if (sample.tid != tid)
             return;
+        with_registers += sample.has_registers;
         if (!sample.python_walk) {
             ++perf_records;
             return;
@@ -241,6 +245,7 @@ struct WalkedRecords : PerfRecordHandler {
         pw_header header{};
         REQUIRE(sample.python_walk_size >= sizeof header);
         std::memcpy(&header, sample.python_walk, sizeof header);
+        walk_in_time += static_cast<int>(header.tid) == sample.tid && header.time_ns <= sample.time_ns;
         const std::uint32_t stride = 16 + sizeof(FakeFrame) + sizeof(FakeCode::identity);
         REQUIRE(header.stride == stride);
         REQUIRE(sample.python_walk_size == sizeof header + header.frames * stride);
@@ -258,55 +263,86 @@ struct WalkedRecords : PerfRecordHandler {
     }
 };
 
-} // namespace
+// The walker loaded and a 1000-Hz capture of this process's threads using it (with stack copies
+// for `native`); the test is skipped where the kernel refuses either.
+struct WalkerOnThisProcess {
+    std::unique_ptr<KernelPythonWalker> walker;
+    std::optional<PerfCapture> capture_storage;
+    PerfCapture& capture;
+    explicit WalkerOnThisProcess(bool native) : walker(load()), capture(open(native)) {}
 
-TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its samples, and hands back "
-          "the others") {
-    std::string why_not;
-    std::unique_ptr<KernelPythonWalker> walker = KernelPythonWalker::load(why_not);
-    if (!walker) {
-        if (why_not.empty())
-            FAIL("the BPF program was refused without a reason");
-        testing::skip_test("BPF unavailable here: " + why_not);
+  private:
+    static std::unique_ptr<KernelPythonWalker> load() {
+        std::string why_not;
+        std::unique_ptr<KernelPythonWalker> loaded = KernelPythonWalker::load(why_not);
+        if (!loaded) {
+            if (why_not.empty())
+                FAIL("the BPF program was refused without a reason");
+            testing::skip_test("BPF unavailable here: " + why_not);
+        }
+        return loaded;
     }
-    PerfCaptureOptions options;
-    options.rate_hz = 1000;
-    options.registers_and_stack = false;
-    options.wake_per_sample = true;
-    options.python_walker = walker.get();
-    PerfCapture capture(options);
-    PerfUnavailable why;
-    if (!capture.add_process(getpid(), why))
-        testing::skip_test("perf_event unavailable here: " + why.reason);
+    PerfCapture& open(bool native) {
+        PerfCaptureOptions options;
+        options.rate_hz = 1000;
+        options.registers_and_stack = native;
+        options.stack_bytes = 4096;
+        options.wake_per_sample = true;
+        options.python_walker = walker.get();
+        PerfCapture& opened = capture_storage.emplace(options);
+        PerfUnavailable why;
+        if (!opened.add_process(getpid(), why))
+            testing::skip_test("perf_event unavailable here: " + why.reason);
+        return opened;
+    }
+};
 
+// Three frames of two code objects, and the thread state at the innermost.
+struct FakeInterpreter {
     const FakeCode codes[2] = {{1, {0x1111, 0x2222}}, {1, {0x3333, 0x4444}}};
     const FakeFrame outer{&codes[0], nullptr, 1};
     const FakeFrame middle{&codes[1], &outer, 2};
     const FakeFrame inner{&codes[0], &middle, 3};
-    FakeThreadState state;
-    state.thread_id = 0xfeed;
-    state.frame = &inner;
+    FakeThreadState state{0, 0xfeed, &inner};
     const std::uint64_t gil_holder = reinterpret_cast<std::uint64_t>(&state); // the GIL's holder word
-    REQUIRE(walker->set_layout(getpid(), fake_layout(&gil_holder)));
+};
 
-    // A thread spinning `cpu` with its thread state given to the walker as `thread_id`.
-    auto spin_known_thread = [&](std::uint64_t thread_id, std::chrono::milliseconds cpu) {
-        WalkedRecords records;
-        records.state = &state;
-        std::atomic<bool> done{false};
-        std::thread busy([&] {
-            records.tid = this_tid();
-            walker->set_thread(getpid(), records.tid, {reinterpret_cast<std::uint64_t>(&state), thread_id});
-            spin_on_cpu_for(cpu);
-            done = true;
-        });
-        while (!done) {
-            capture.wait(5);
-            capture.drain(records);
-        }
-        busy.join();
+// A thread spinning `cpu` with its thread state given to the walker as `thread_id`; its
+// samples as `capture` delivers them.
+WalkedRecords spin_known_thread_for(PerfCapture& capture, KernelPythonWalker& walker,
+                                    const FakeThreadState& state, std::uint64_t thread_id,
+                                    std::chrono::milliseconds cpu) {
+    WalkedRecords records;
+    records.state = &state;
+    std::atomic<bool> done{false};
+    std::thread busy([&] {
+        records.tid = this_tid();
+        walker.set_thread(getpid(), records.tid, {reinterpret_cast<std::uint64_t>(&state), thread_id});
+        spin_on_cpu_for(cpu);
+        done = true;
+    });
+    while (!done) {
+        capture.wait(5);
         capture.drain(records);
-        return records;
+    }
+    busy.join();
+    capture.drain(records);
+    return records;
+}
+
+} // namespace
+
+TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its samples, and hands back "
+          "the others") {
+    WalkerOnThisProcess sampling(false);
+    KernelPythonWalker* walker = sampling.walker.get();
+    PerfCapture& capture = sampling.capture;
+
+    FakeInterpreter fake;
+    REQUIRE(walker->set_layout(getpid(), fake_layout(&fake.gil_holder)));
+    FakeThreadState& state = fake.state;
+    auto spin_known_thread = [&](std::uint64_t thread_id, std::chrono::milliseconds cpu) {
+        return spin_known_thread_for(capture, *walker, state, thread_id, cpu);
     };
 
     // 300 ms on a CPU at 1000 Hz: about 300, nearly all walked in the kernel, each exact (the
@@ -330,6 +366,38 @@ TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its
     CHECK(walker->counters().handed_back >= counters.handed_back + changed.perf_records);
     walker->forget_process(getpid());
     CHECK_FALSE(walker->knows_process(getpid()));
+}
+
+TEST_CASE("perf capture: with stack copies (--native) each walk is paired with its sample's perf record") {
+    WalkerOnThisProcess sampling(true);
+    KernelPythonWalker* walker = sampling.walker.get();
+    PerfCapture& capture = sampling.capture;
+    FakeInterpreter fake;
+    pw_layout layout = fake_layout(&fake.gil_holder);
+    layout.flags = PW_KEEP_PERF_RECORD;
+    REQUIRE(walker->set_layout(getpid(), layout));
+
+    // Every sample is a perf record with registers and stack; nearly all carry the walk taken in
+    // the same overflow (the first few may precede set_thread), of the same thread, no later.
+    const WalkedRecords known =
+        spin_known_thread_for(capture, *walker, fake.state, 0xfeed, std::chrono::milliseconds(300));
+    INFO("walked " << known.walked << ", not walked " << known.perf_records << ", with registers "
+                   << known.with_registers);
+    CHECK(known.with_registers == known.walked + known.perf_records);
+    CHECK(known.walked > 200);
+    CHECK(known.perf_records <= 10);
+    CHECK(known.exact == known.walked);
+    CHECK(known.walk_in_time == known.walked);
+
+    // A walk that could not finish leaves its sample a plain perf record, never paired with
+    // another sample's walk.
+    fake.state.thread_id = 0xbeef;
+    const WalkedRecords changed =
+        spin_known_thread_for(capture, *walker, fake.state, 0xfeed, std::chrono::milliseconds(200));
+    CHECK(changed.walked == 0);
+    CHECK(changed.perf_records > 100);
+    CHECK(changed.with_registers == changed.perf_records);
+    walker->forget_process(getpid());
 }
 
 } // namespace sampler

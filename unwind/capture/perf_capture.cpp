@@ -388,6 +388,11 @@ void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& sa
         if (size < sizeof header)
             return;
         std::memcpy(&header, record, sizeof header);
+        if (format_.registers_and_stack) {
+            // The Python half of a sample whose perf record follows: kept for it.
+            keep_walk(header, record, size);
+            return;
+        }
         walked_.pid = static_cast<int>(header.pid);
         walked_.tid = static_cast<int>(header.tid);
         walked_.time_ns = header.time_ns;
@@ -405,22 +410,96 @@ void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& sa
     });
 }
 
+void PerfCapture::keep_walk(const pw_header& header, const std::uint8_t* record, std::size_t size) {
+    std::deque<PendingWalk>& walks = pending_walks_[static_cast<int>(header.tid)];
+    // A thread's perf records keep up with its walks (both are drained at each wake-up); more
+    // than this waiting are walks whose perf records were lost.
+    if (walks.size() >= 64) {
+        spare_walk(std::move(walks.front().bytes));
+        walks.pop_front();
+    }
+    PendingWalk walk{header.time_ns, {}};
+    if (!spare_walks_.empty()) {
+        walk.bytes = std::move(spare_walks_.back());
+        spare_walks_.pop_back();
+    }
+    walk.bytes.assign(record, record + size);
+    walks.push_back(std::move(walk));
+}
+
+void PerfCapture::spare_walk(std::vector<std::uint8_t>&& bytes) {
+    if (bytes.capacity() > 0 && spare_walks_.size() < 256)
+        spare_walks_.push_back(std::move(bytes));
+}
+
+void PerfCapture::forget_walks(int tid) {
+    if (auto found = pending_walks_.find(tid); found != pending_walks_.end()) {
+        for (PendingWalk& walk : found->second)
+            spare_walk(std::move(walk.bytes));
+        pending_walks_.erase(found);
+    }
+    last_paired_time_.erase(tid);
+}
+
+bool PerfCapture::pair_walk(RawSample& sample) {
+    // The program runs in the sample's overflow, just before the kernel writes the perf record:
+    // the sample's walk is the thread's last one at or before the record's time, and after the
+    // thread's previous record (an earlier walk is one whose record was drained before it, or
+    // was lost). A sample whose walk could not finish has none, and is read the slower way.
+    auto found = pending_walks_.find(sample.tid);
+    std::uint64_t& previous = last_paired_time_[sample.tid];
+    const std::uint64_t after = previous;
+    previous = sample.time_ns;
+    if (found == pending_walks_.end())
+        return false;
+    std::deque<PendingWalk>& walks = found->second;
+    bool paired = false;
+    while (!walks.empty() && walks.front().time_ns <= sample.time_ns) {
+        if (walks.front().time_ns > after) {
+            std::swap(paired_walk_, walks.front().bytes);
+            paired = true;
+        }
+        spare_walk(std::move(walks.front().bytes));
+        walks.pop_front();
+    }
+    if (walks.empty())
+        pending_walks_.erase(found);
+    if (paired) {
+        sample.python_walk = paired_walk_.data();
+        sample.python_walk_size = paired_walk_.size();
+    }
+    return paired;
+}
+
 void PerfCapture::jitter_period_on_time(ThreadEvents& events) {
     // The walker's samples are drained on a timer, so a period stays in force for a span of
     // time, not for a number of samples, and mirrored periods do not average out: the shorter
     // one gives more samples in its span than the longer one takes away (4-8% too many were
     // seen at 1000 Hz). Instead, each new period makes up for the samples the periods so far
     // gave beyond (or short of) what the thread's CPU time called for: longer when ahead,
-    // shorter when behind, by a random amount.
+    // shorter when behind, by a random amount; either way, at random, when exactly even (the
+    // first time: always shorter gave 2% too many over a 5-s run at 100 Hz).
     const double mean = 1e9 / options_.rate_hz;
-    const std::uint64_t count = events.clock.read_count();
-    if (events.period_ns > 0 && count > events.count_at_period)
-        events.samples_ahead +=
-            double(count - events.count_at_period) * (1.0 / events.period_ns - 1.0 / mean);
     const double u = std::uniform_real_distribution<double>(0.0, 0.5)(random_);
-    events.period_ns = events.samples_ahead > 0 ? mean * (1.0 + u) : mean / (1.0 + u);
-    events.count_at_period = count;
-    std::uint64_t value = static_cast<std::uint64_t>(std::max(1.0, events.period_ns));
+    const bool longer =
+        events.samples_ahead > 0 || (events.samples_ahead == 0 && std::bernoulli_distribution(0.5)(random_));
+    set_period(events, longer ? mean * (1.0 + u) : mean / (1.0 + u));
+}
+
+void PerfCapture::set_period(ThreadEvents& events, double period_ns) {
+    // With the walker on, a thread's samples come both ways (walked, and handed back as perf
+    // records), so both jitter schemes set its period: each span's excess is counted whichever
+    // set it, or jitter_period_on_time would count a mirrored period's span at the wrong one.
+    if (options_.python_walker) {
+        const double mean = 1e9 / options_.rate_hz;
+        const std::uint64_t count = events.clock.read_count();
+        if (events.period_ns > 0 && count > events.count_at_period)
+            events.samples_ahead +=
+                double(count - events.count_at_period) * (1.0 / events.period_ns - 1.0 / mean);
+        events.period_ns = period_ns;
+        events.count_at_period = count;
+    }
+    std::uint64_t value = static_cast<std::uint64_t>(std::max(1.0, period_ns));
     ::ioctl(events.clock.fd(), PERF_EVENT_IOC_PERIOD, &value);
 }
 
@@ -438,9 +517,7 @@ void PerfCapture::jitter_period(ThreadEvents& events) {
         events.mirrored_offset = -offset;
     }
     events.draw_next = !events.draw_next;
-    const double mean = 1e9 / options_.rate_hz;
-    std::uint64_t value = static_cast<std::uint64_t>(std::max(1.0, mean * (1.0 + offset)));
-    ::ioctl(events.clock.fd(), PERF_EVENT_IOC_PERIOD, &value);
+    set_period(events, 1e9 / options_.rate_hz * (1.0 + offset));
 }
 
 void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples) {
@@ -455,6 +532,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
                 with_own_clock(scratch_.tid))
                 break;
             samples += !scratch_.off_cpu;
+            const bool walked = !scratch_.off_cpu && options_.python_walker && format_.registers_and_stack &&
+                                pair_walk(scratch_);
             // A new random period every few samples breaks any alignment with periodic work
             // in the target; not at every sample, as setting it interrupts the thread's CPU
             // (an IPI to it) and costs us a few microseconds: it was 5% of sampler's CPU when
@@ -468,6 +547,10 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
                 ++draining_->samples % (options_.wake_per_sample ? 32 : 64) == 0)
                 jitter_period(*draining_);
             handler.on_sample(scratch_);
+            if (walked) {
+                scratch_.python_walk = nullptr;
+                scratch_.python_walk_size = 0;
+            }
         }
         break;
     }
@@ -490,8 +573,10 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
     }
     case PERF_RECORD_EXIT: {
         PerfTaskRecord task;
-        if (decode_perf_task(header, task))
+        if (decode_perf_task(header, task)) {
+            forget_walks(task.tid);
             handler.on_task_exit(task);
+        }
         break;
     }
     case PERF_RECORD_COMM: {

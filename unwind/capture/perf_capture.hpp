@@ -9,10 +9,12 @@
 #include "perf_record_source.hpp"
 #include "perf_records.hpp"
 #include "perf_ring.hpp"
+#include "python_walk_abi.h"
 #include "raw_sample.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <poll.h>
 #include <random>
 #include <string>
@@ -89,7 +91,7 @@ class PerfCapture final : public PerfRecordSource {
         std::uint64_t samples = 0;  // of this thread itself (not of threads that inherited the event)
         double mirrored_offset = 0; // the next period's offset from the mean, when not drawn anew
         bool draw_next = true;
-        // jitter_period_on_time: the period set last (0: none yet), the thread's CPU time then,
+        // set_period (with the walker): the period set last (0: none yet), the thread's CPU time then,
         // and how many samples the periods so far gave beyond what that time called for.
         double period_ns = 0;
         std::uint64_t count_at_period = 0;
@@ -110,8 +112,16 @@ class PerfCapture final : public PerfRecordSource {
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
     void jitter_period(ThreadEvents& events);
     void jitter_period_on_time(ThreadEvents& events);
-    // The samples the kernel's Python walker wrote since the last drain.
+    // Sets the clock event's period (and, with the walker, counts the last one's excess).
+    void set_period(ThreadEvents& events, double period_ns);
+    // The samples the kernel's Python walker wrote since the last drain; with stack copies
+    // (--native), the Python halves of perf records still to come, kept for them.
     void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);
+    void keep_walk(const pw_header& header, const std::uint8_t* record, std::size_t size);
+    // Gives a perf sample its walk (valid until the next call), when the walker wrote one.
+    bool pair_walk(RawSample& sample);
+    void spare_walk(std::vector<std::uint8_t>&& bytes);
+    void forget_walks(int tid); // the thread ended
     // The events of `tid` when it has a clock event of its own (not only an inherited copy).
     ThreadEvents* with_own_clock(int tid);
     std::uint64_t counted_on_cpu_ns(const ThreadEvents& events) const;
@@ -130,6 +140,14 @@ class PerfCapture final : public PerfRecordSource {
     ThreadEvents* draining_ = nullptr;                    // the thread whose ring is being drained
     std::vector<std::pair<int, int>> new_threads_;        // (pid, tid) started since the last drain
     std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
+    struct PendingWalk {
+        std::uint64_t time_ns = 0;
+        std::vector<std::uint8_t> bytes;
+    };
+    std::unordered_map<int, std::deque<PendingWalk>> pending_walks_; // tid -> walks, oldest first
+    std::unordered_map<int, std::uint64_t> last_paired_time_;        // tid -> its last perf sample's time
+    std::vector<std::uint8_t> paired_walk_;                          // the walk of the sample being handled
+    std::vector<std::vector<std::uint8_t>> spare_walks_;             // buffers for the next walks
     std::vector<pollfd> poll_fds_; // wait()'s, one per entry of threads_, rebuilt when they change
     bool poll_fds_stale_ = true;
 };

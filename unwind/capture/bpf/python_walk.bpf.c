@@ -164,7 +164,9 @@ int walk_python(struct bpf_perf_event_data* context) {
         return 1;
     }
     count(PW_WALKED);
-    return 0; // the record above is the sample: no perf record, no wake-up
+    // The record above is the sample: no perf record, no wake-up. With --native it is the
+    // Python half, and the perf record (registers and stack) follows.
+    return (layout->flags & PW_KEEP_PERF_RECORD) ? 1 : 0;
 
 hand_back:
     count(PW_HANDED_BACK);
