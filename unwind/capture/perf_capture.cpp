@@ -487,10 +487,13 @@ void PerfCapture::jitter_period_on_time(ThreadEvents& events) {
 }
 
 void PerfCapture::set_period(ThreadEvents& events, double period_ns) {
-    // With the walker on, a thread's samples come both ways (walked, and handed back as perf
-    // records), so both jitter schemes set its period: each span's excess is counted whichever
-    // set it, or jitter_period_on_time would count a mirrored period's span at the wrong one.
-    if (options_.python_walker) {
+    // With the walker delivering samples (not --native, where every sample is a perf record and
+    // only mirrored periods are set), a thread's samples come both ways (walked, and handed back
+    // as perf records), so both jitter schemes set its period: each span's excess is counted
+    // whichever set it, or jitter_period_on_time would count a mirrored span at the wrong one.
+    // (The count is read here, an IPI to the thread's CPU: the program cannot put it in its
+    // record, as bpf_perf_prog_read_value refuses inherited events.)
+    if (options_.python_walker && !format_.registers_and_stack) {
         const double mean = 1e9 / options_.rate_hz;
         const std::uint64_t count = events.clock.read_count();
         if (events.period_ns > 0 && count > events.count_at_period)
