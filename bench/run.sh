@@ -12,6 +12,8 @@
 # reports their resident memory at the start, after a minute and at the end (bench/soak.py).
 # `bench/run.sh web` measures a gunicorn service's p99 latency and throughput under wrk, unprofiled
 # and profiled by sampler --subprocesses and perf (bench/web.py; needs gunicorn and wrk).
+# `bench/run.sh switches` measures what each profiler adds to a context switch of its target
+# (bench/switches.py).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,12 +51,19 @@ if [[ ! -x $sampler || ! -x $workload ]]; then
     build_targets sampler workload
 fi
 # A fixture built before the bench-deep and bench-threads modes existed must be rebuilt.
-if ! "$workload" bench-deep 1 1 >/dev/null 2>&1 || ! "$workload" bench-threads 1 1 1 >/dev/null 2>&1; then
+if ! "$workload" bench-deep 1 1 >/dev/null 2>&1 || ! "$workload" bench-threads 1 1 1 >/dev/null 2>&1 ||
+    ! echo | "$workload" bench-switches 1 >/dev/null 2>&1; then
     build_targets workload
 fi
 for binary in "$sampler" "$workload"; do
     [[ -x $binary ]] || { echo "bench: $binary is missing after the build" >&2; exit 1; }
 done
+
+# `bench/run.sh switches [...]`: what a profiler adds to each context switch (bench/switches.py).
+if [[ ${1:-} == switches ]]; then
+    shift
+    exec python3 "$here/switches.py" --root "$root" --sampler "$sampler" --workload "$workload" "$@"
+fi
 
 # `bench/run.sh engines [...]`: the capture engines side by side (bench/engines.py).
 if [[ ${1:-} == engines ]]; then
