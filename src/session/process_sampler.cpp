@@ -27,8 +27,7 @@ int thread_to_read_through(int pid) {
 ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
     : pid_(pid), created_ns_(monotonic_ns()), reader_tid_(thread_to_read_through(pid)), options_(options),
       native_(reader_tid_), memory_(reader_tid_),
-      filenames_("/proc/" + std::to_string(reader_tid_) + "/root"),
-      created_(std::chrono::steady_clock::now()) {
+      filenames_("/proc/" + std::to_string(reader_tid_) + "/root") {
     detect_python();
 }
 
@@ -51,7 +50,7 @@ void ProcessSampler::redetect_while_starting() {
     // mapped libpython or set up its runtime yet: look again, five times a second, for a while.
     using namespace std::chrono;
     auto now = steady_clock::now();
-    if (python_ || gave_up_detecting_ || now - created_ > seconds(10) ||
+    if (python_ || gave_up_detecting_ || monotonic_ns() - created_ns_ > 10'000'000'000ull ||
         now - last_detection_ < milliseconds(200))
         return;
     native_.refresh_if_stale();

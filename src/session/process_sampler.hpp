@@ -158,7 +158,6 @@ class ProcessSampler {
     std::vector<Captured> captured_;
     std::vector<Frame> spare_frames_; // see reuse_frames
     MergeInput merge_;                // resolve()'s Python and native frames, reused from sample to sample
-    std::chrono::steady_clock::time_point created_;
     std::chrono::steady_clock::time_point last_detection_;
     bool gave_up_detecting_ = false; // an unsupported CPython: said so once
     // Perf engine: each thread's OS name, read once when it is first sampled; the module map is
