@@ -358,6 +358,8 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
         events.ring.drain([&](const perf_event_header& header) { handle(header, handler, samples); });
     }
     draining_ = nullptr;
+    if (!pending_walks_.empty())
+        forget_old_walks();
     // Opened after the loop over the rings, which this adds to.
     for (auto [pid, tid] : new_threads_)
         if (!by_tid_.contains(tid))
@@ -383,16 +385,15 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
 }
 
 void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& samples) {
+    if (format_.registers_and_stack) {
+        keep_walks(); // the Python halves of samples whose perf records follow
+        return;
+    }
     options_.python_walker->drain([&](const std::uint8_t* record, std::size_t size) {
         pw_header header{};
         if (size < sizeof header)
             return;
         std::memcpy(&header, record, sizeof header);
-        if (format_.registers_and_stack) {
-            // The Python half of a sample whose perf record follows: kept for it.
-            keep_walk(header, record, size);
-            return;
-        }
         walked_.pid = static_cast<int>(header.pid);
         walked_.tid = static_cast<int>(header.tid);
         walked_.time_ns = header.time_ns;
@@ -407,6 +408,16 @@ void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& sa
         handler.on_sample(walked_);
         walked_.python_walk = nullptr;
         walked_.python_walk_size = 0;
+    });
+}
+
+void PerfCapture::keep_walks() {
+    options_.python_walker->drain([&](const std::uint8_t* record, std::size_t size) {
+        pw_header header{};
+        if (size >= sizeof header) {
+            std::memcpy(&header, record, sizeof header);
+            keep_walk(header, record, size);
+        }
     });
 }
 
@@ -432,38 +443,65 @@ void PerfCapture::spare_walk(std::vector<std::uint8_t>&& bytes) {
         spare_walks_.push_back(std::move(bytes));
 }
 
-void PerfCapture::forget_walks(int tid) {
-    if (auto found = pending_walks_.find(tid); found != pending_walks_.end()) {
-        for (PendingWalk& walk : found->second)
-            spare_walk(std::move(walk.bytes));
-        pending_walks_.erase(found);
+void PerfCapture::forget_old_walks() {
+    // Walks no sample took within a second: their threads ended (an inherited copy's exit
+    // record may come before the thread's last samples in its own ring, so not at the exit), or
+    // their perf records were lost.
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const std::uint64_t now_ns = std::uint64_t(now.tv_sec) * 1'000'000'000 + std::uint64_t(now.tv_nsec);
+    for (auto it = pending_walks_.begin(); it != pending_walks_.end();) {
+        if (it->second.empty() || it->second.back().time_ns + 1'000'000'000 < now_ns) {
+            for (PendingWalk& walk : it->second)
+                spare_walk(std::move(walk.bytes));
+            it = pending_walks_.erase(it);
+        } else {
+            ++it;
+        }
     }
-    last_paired_time_.erase(tid);
 }
 
 bool PerfCapture::pair_walk(RawSample& sample) {
-    // The program runs in the sample's overflow, just before the kernel writes the perf record:
-    // the sample's walk is the thread's last one at or before the record's time, and after the
-    // thread's previous record (an earlier walk is one whose record was drained before it, or
-    // was lost). A sample whose walk could not finish has none, and is read the slower way.
-    auto found = pending_walks_.find(sample.tid);
-    std::uint64_t& previous = last_paired_time_[sample.tid];
-    const std::uint64_t after = previous;
-    previous = sample.time_ns;
-    if (found == pending_walks_.end())
-        return false;
-    std::deque<PendingWalk>& walks = found->second;
-    bool paired = false;
-    while (!walks.empty() && walks.front().time_ns <= sample.time_ns) {
-        if (walks.front().time_ns > after) {
-            std::swap(paired_walk_, walks.front().bytes);
-            paired = true;
+    // The program runs in the sample's own overflow, microseconds from the time the perf record
+    // carries: after it since Linux 6.3 (the sample is prepared, and timed, before the program
+    // runs), before it on older kernels. The thread's other walks are at least a period of its
+    // CPU time away. So the sample's walk is the thread's walk nearest its time, within a
+    // quarter of the mean period; older ones are of samples drained before them, or lost. A
+    // sample whose walk could not finish has none, and is read the slower way.
+    const auto window = static_cast<std::uint64_t>(0.25e9 / options_.rate_hz);
+    const auto distance = [&](const PendingWalk& walk) {
+        return walk.time_ns > sample.time_ns ? walk.time_ns - sample.time_ns : sample.time_ns - walk.time_ns;
+    };
+    const auto take_nearest = [&]() {
+        auto found = pending_walks_.find(sample.tid);
+        if (found == pending_walks_.end())
+            return false;
+        std::deque<PendingWalk>& walks = found->second;
+        // Walks too old for this sample are no later sample's either.
+        while (!walks.empty() && walks.front().time_ns + window < sample.time_ns) {
+            spare_walk(std::move(walks.front().bytes));
+            walks.pop_front();
         }
-        spare_walk(std::move(walks.front().bytes));
-        walks.pop_front();
+        std::optional<std::size_t> best;
+        for (std::size_t i = 0; i < walks.size() && walks[i].time_ns <= sample.time_ns + window; ++i)
+            if (!best || distance(walks[i]) < distance(walks[*best]))
+                best = i;
+        if (best) {
+            std::swap(paired_walk_, walks[*best].bytes);
+            for (std::size_t i = 0; i <= *best; ++i) {
+                spare_walk(std::move(walks.front().bytes));
+                walks.pop_front();
+            }
+        }
+        if (walks.empty())
+            pending_walks_.erase(found);
+        return best.has_value();
+    };
+    bool paired = take_nearest();
+    if (!paired) {
+        keep_walks(); // its walk may have been written after the walker's ring was drained
+        paired = take_nearest();
     }
-    if (walks.empty())
-        pending_walks_.erase(found);
     if (paired) {
         sample.python_walk = paired_walk_.data();
         sample.python_walk_size = paired_walk_.size();
@@ -532,8 +570,14 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             // A thread with an event of its own that also inherited its creator's (see
             // add_listed_threads): the inherited copy's samples, in another ring, are dropped.
             if (!scratch_.off_cpu && draining_ && scratch_.tid != draining_->tid &&
-                with_own_clock(scratch_.tid))
+                with_own_clock(scratch_.tid)) {
+                // (Its walk, too: the copy runs the walker as well.)
+                if (options_.python_walker && format_.registers_and_stack && pair_walk(scratch_)) {
+                    scratch_.python_walk = nullptr;
+                    scratch_.python_walk_size = 0;
+                }
                 break;
+            }
             samples += !scratch_.off_cpu;
             const bool walked = !scratch_.off_cpu && options_.python_walker && format_.registers_and_stack &&
                                 pair_walk(scratch_);
@@ -576,10 +620,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
     }
     case PERF_RECORD_EXIT: {
         PerfTaskRecord task;
-        if (decode_perf_task(header, task)) {
-            forget_walks(task.tid);
+        if (decode_perf_task(header, task))
             handler.on_task_exit(task);
-        }
         break;
     }
     case PERF_RECORD_COMM: {

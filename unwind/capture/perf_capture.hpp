@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <poll.h>
 #include <random>
 #include <string>
@@ -117,11 +118,12 @@ class PerfCapture final : public PerfRecordSource {
     // The samples the kernel's Python walker wrote since the last drain; with stack copies
     // (--native), the Python halves of perf records still to come, kept for them.
     void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);
+    void keep_walks(); // what the walker wrote since, kept by thread
     void keep_walk(const pw_header& header, const std::uint8_t* record, std::size_t size);
     // Gives a perf sample its walk (valid until the next call), when the walker wrote one.
     bool pair_walk(RawSample& sample);
     void spare_walk(std::vector<std::uint8_t>&& bytes);
-    void forget_walks(int tid); // the thread ended
+    void forget_old_walks();
     // The events of `tid` when it has a clock event of its own (not only an inherited copy).
     ThreadEvents* with_own_clock(int tid);
     std::uint64_t counted_on_cpu_ns(const ThreadEvents& events) const;
@@ -145,7 +147,6 @@ class PerfCapture final : public PerfRecordSource {
         std::vector<std::uint8_t> bytes;
     };
     std::unordered_map<int, std::deque<PendingWalk>> pending_walks_; // tid -> walks, oldest first
-    std::unordered_map<int, std::uint64_t> last_paired_time_;        // tid -> its last perf sample's time
     std::vector<std::uint8_t> paired_walk_;                          // the walk of the sample being handled
     std::vector<std::vector<std::uint8_t>> spare_walks_;             // buffers for the next walks
     std::vector<pollfd> poll_fds_; // wait()'s, one per entry of threads_, rebuilt when they change
