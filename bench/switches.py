@@ -32,13 +32,18 @@ class Config:
         self.times = []  # microseconds per round trip, one per run
 
 
+ALLOWED_CPUS = sorted(os.sched_getaffinity(0))
+WORKLOAD_CPU = ALLOWED_CPUS[0]
+PROFILER_CPU = ALLOWED_CPUS[1] if len(ALLOWED_CPUS) > 1 else ALLOWED_CPUS[0]
+
+
 def pinned(cpu):
     return lambda: os.sched_setaffinity(0, {cpu})
 
 
 def run_once(config, args, tmp):
     workload = subprocess.Popen([args.workload, "bench-switches", str(args.rounds)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, preexec_fn=pinned(0))
+                                stdout=subprocess.PIPE, preexec_fn=pinned(WORKLOAD_CPU))
     profiler = None
     try:
         line, _ = read_line(workload.stdout.fileno(), 30)
@@ -50,7 +55,7 @@ def run_once(config, args, tmp):
             err_path = os.path.join(tmp, "profiler.err")
             with open(err_path, "w") as err:
                 profiler = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err,
-                                            preexec_fn=pinned(1 if os.cpu_count() > 1 else 0))
+                                            preexec_fn=pinned(PROFILER_CPU))
             wait_attached(profiler, err_path)
         workload.stdin.write(b"go\n")
         workload.stdin.flush()
@@ -59,10 +64,14 @@ def run_once(config, args, tmp):
             raise BenchError("the workload exited without its figure")
         workload.wait(60)
         config.times.append(float(line))
+    except TimeoutError:
+        raise BenchError("the workload did not answer in time")
     finally:
         if workload.poll() is None:
             workload.kill()
             workload.wait()
+        workload.stdin.close()
+        workload.stdout.close()
         if profiler is not None:
             if profiler.poll() is None:
                 profiler.send_signal(signal.SIGINT)
@@ -118,8 +127,8 @@ def main():
                                       [perf, "record", "-g", "-F", rate, "-o", data, "-a"]))
         print(f"sampler: {describe_commit(args.root)}; {os.cpu_count()} CPUs; load average "
               + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-        print(f"switches bench: {args.rounds} round trips between two processes on CPU 0, the profiler on "
-              f"CPU 1; {args.runs} runs per configuration, alternating; {perf_note}", flush=True)
+        print(f"switches bench: {args.rounds} round trips between two processes on CPU {WORKLOAD_CPU}, the "
+              f"profiler on CPU {PROFILER_CPU}; {args.runs} runs per configuration, alternating; {perf_note}", flush=True)
         for run in range(args.runs):
             for config in configs if run % 2 == 0 else reversed(configs):
                 run_once(config, args, tmp)
@@ -133,7 +142,7 @@ def main():
             value = median(config.times)
             added = "" if config is configs[0] else f"{(value - base) / 2:+.3f} us"
             print(f"{config.name.ljust(width)}  {value:13.3f}  {added:>23}")
-        print("us/round trip: median over the runs; a round trip is two context switches on CPU 0.")
+        print("us/round trip: median over the runs; a round trip is two context switches on one CPU.")
 
 
 if __name__ == "__main__":
