@@ -2,6 +2,7 @@
 
 #include "kernel_python_walker.hpp"
 #include "proc_threads.hpp"
+#include "sampler/clock.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -385,7 +386,7 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
 }
 
 void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& samples) {
-    if (format_.registers_and_stack) {
+    if (walks_are_halves()) {
         keep_walks(); // the Python halves of samples whose perf records follow
         return;
     }
@@ -447,9 +448,7 @@ void PerfCapture::forget_old_walks() {
     // Walks no sample took within a second: their threads ended (an inherited copy's exit
     // record may come before the thread's last samples in its own ring, so not at the exit), or
     // their perf records were lost.
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    const std::uint64_t now_ns = std::uint64_t(now.tv_sec) * 1'000'000'000 + std::uint64_t(now.tv_nsec);
+    const std::uint64_t now_ns = monotonic_ns();
     for (auto it = pending_walks_.begin(); it != pending_walks_.end();) {
         if (it->second.empty() || it->second.back().time_ns + 1'000'000'000 < now_ns) {
             for (PendingWalk& walk : it->second)
@@ -531,7 +530,7 @@ void PerfCapture::set_period(ThreadEvents& events, double period_ns) {
     // whichever set it, or jitter_period_on_time would count a mirrored span at the wrong one.
     // (The count is read here, an IPI to the thread's CPU: the program cannot put it in its
     // record, as bpf_perf_prog_read_value refuses inherited events.)
-    if (options_.python_walker && !format_.registers_and_stack) {
+    if (options_.python_walker && !walks_are_halves()) {
         const double mean = 1e9 / options_.rate_hz;
         const std::uint64_t count = events.clock.read_count();
         if (events.period_ns > 0 && count > events.count_at_period)
@@ -572,15 +571,14 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             if (!scratch_.off_cpu && draining_ && scratch_.tid != draining_->tid &&
                 with_own_clock(scratch_.tid)) {
                 // (Its walk, too: the copy runs the walker as well.)
-                if (options_.python_walker && format_.registers_and_stack && pair_walk(scratch_)) {
+                if (walks_are_halves() && pair_walk(scratch_)) {
                     scratch_.python_walk = nullptr;
                     scratch_.python_walk_size = 0;
                 }
                 break;
             }
             samples += !scratch_.off_cpu;
-            const bool walked = !scratch_.off_cpu && options_.python_walker && format_.registers_and_stack &&
-                                pair_walk(scratch_);
+            const bool walked = !scratch_.off_cpu && walks_are_halves() && pair_walk(scratch_);
             // A new random period every few samples breaks any alignment with periodic work
             // in the target; not at every sample, as setting it interrupts the thread's CPU
             // (an IPI to it) and costs us a few microseconds: it was 5% of sampler's CPU when

@@ -115,6 +115,9 @@ class PerfCapture final : public PerfRecordSource {
     void jitter_period_on_time(ThreadEvents& events);
     // Sets the clock event's period (and, with the walker, counts the last one's excess).
     void set_period(ThreadEvents& events, double period_ns);
+    // With stack copies (--native), the walker's records are not samples of their own but the
+    // Python halves of perf records, paired with them (pair_walk).
+    bool walks_are_halves() const { return options_.python_walker && format_.registers_and_stack; }
     // The samples the kernel's Python walker wrote since the last drain; with stack copies
     // (--native), the Python halves of perf records still to come, kept for them.
     void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);
