@@ -17,6 +17,12 @@ typedef __s32 pw_s32;
 typedef __u64 pw_u64;
 #endif
 
+/* The ring the records go into, and how full it gets before the program wakes the reader: below
+ * that, records wait for the reader's next look (a few times a second), so a sample wakes nobody;
+ * past it, the ring is emptied before it can fill at any rate. */
+#define PW_RING_BYTES (1u << 23)
+#define PW_WAKE_AT_BYTES (PW_RING_BYTES / 8)
+
 /* The record is built in a per-CPU buffer of this size (the kernel's limit for a per-CPU map
  * value is 32 KiB); frames that do not fit hand the sample back to user space. */
 #define PW_BUFFER_BYTES 32768

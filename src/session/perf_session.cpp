@@ -551,14 +551,19 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     std::uint64_t next_tick_ns = start_ns + period_ns;
     // Wall-clock ticks: --idle's, and a sink's that watches threads whether they run or not.
     const bool ticking = wall || sink.wants_periods();
+    // How long the loop may sleep when nothing wakes it. Python-only samples the walker takes
+    // wake nobody (it wakes us only as its ring fills): 250 ms, a few looks a second, is all the
+    // reading needs; otherwise perf records wake us, and 50 ms keeps the checks below prompt.
+    const std::uint64_t longest_sleep_ms = walker && !stacks.native ? 250 : 50;
     while (true) {
         std::uint64_t now_ns = monotonic_ns();
-        std::uint64_t wake_ns = std::min(deadline_ns, ticking ? next_tick_ns : now_ns + 50'000'000);
+        std::uint64_t wake_ns =
+            std::min(deadline_ns, ticking ? next_tick_ns : now_ns + longest_sleep_ms * 1'000'000);
         if (!session.process_queue(std::chrono::milliseconds(2)))
             wake_ns = now_ns; // more to unwind: only empty the rings, do not wait
         if (now_ns < wake_ns)
-            capture.wait(
-                static_cast<int>(std::min<std::uint64_t>((wake_ns - now_ns + 999'999) / 1'000'000, 50)));
+            capture.wait(static_cast<int>(
+                std::min<std::uint64_t>((wake_ns - now_ns + 999'999) / 1'000'000, longest_sleep_ms)));
         capture.drain(session);
         if (wall)
             session.note_started_threads();

@@ -18,6 +18,7 @@
 #include <thread>
 #include <time.h>
 #include <unistd.h>
+#include <vector>
 
 namespace sampler {
 namespace {
@@ -378,6 +379,69 @@ TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its
     CHECK(walker->counters().handed_back >= counters.handed_back + changed.perf_records);
     walker->forget_process(getpid());
     CHECK_FALSE(walker->knows_process(getpid()));
+}
+
+TEST_CASE("perf capture: the kernel walker wakes a waiting reader once its ring passes PW_WAKE_AT_BYTES, "
+          "not at each sample") {
+    WalkerOnThisProcess sampling(false);
+    KernelPythonWalker* walker = sampling.walker.get();
+    PerfCapture& capture = sampling.capture;
+
+    // A chain of 250 frames: records of ~14 KiB, so the ring passes its mark after ~75 samples.
+    FakeInterpreter fake;
+    std::vector<FakeFrame> chain(250);
+    for (std::size_t i = 0; i < chain.size(); ++i)
+        chain[i] = {&fake.codes[i % 2], i + 1 < chain.size() ? &chain[i + 1] : nullptr, i};
+    FakeThreadState state{0, 0xfeed, chain.data()};
+    pw_layout layout = fake_layout(&fake.gil_holder);
+    layout.max_frames = static_cast<std::uint32_t>(chain.size());
+    REQUIRE(walker->set_layout(getpid(), layout));
+
+    struct Walks : PerfRecordHandler {
+        int tid = 0;
+        int walked = 0, perf_records = 0;
+        std::size_t bytes = 0;
+        void on_sample(RawSample& sample) override {
+            if (sample.tid != tid)
+                return;
+            walked += sample.python_walk != nullptr;
+            perf_records += sample.python_walk == nullptr;
+            bytes += sample.python_walk_size;
+        }
+    } walks;
+    std::atomic<int> tid{0};
+    std::atomic<bool> stop{false}, done{false};
+    std::thread busy([&] {
+        walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&state), 0xfeed});
+        tid = this_tid();
+        // Up to 5 s of CPU: ~65 times what the mark takes at 1000 Hz.
+        for (int spun = 0; spun < 500 && !stop; ++spun)
+            spin_on_cpu_for(std::chrono::milliseconds(10));
+        done = true;
+    });
+    while (tid == 0)
+        std::this_thread::yield();
+    walks.tid = tid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    capture.drain(walks); // what came before the thread was known (perf records, which wake)
+    const int walked_before = walks.walked;
+    const std::size_t bytes_before = walks.bytes;
+
+    // Walked samples alone from here: only the walker can end this wait before its 10 s.
+    capture.wait(10'000);
+    const bool woken_while_running = !done;
+    capture.drain(walks);
+    stop = true;
+    busy.join();
+    INFO("walked " << walks.walked - walked_before << " (" << walks.bytes - bytes_before
+                   << " bytes) before the wait returned; perf records " << walks.perf_records);
+    CHECK(woken_while_running);
+    // Not woken per sample: the ring held an eighth of its size when the wait returned; nor too
+    // late: it never filled (a full ring hands samples back as perf records, which wake too).
+    CHECK(walks.bytes - bytes_before >= PW_WAKE_AT_BYTES);
+    CHECK(walks.bytes - bytes_before < PW_RING_BYTES / 2);
+    CHECK(walker->counters().ring_full == 0);
+    walker->forget_process(getpid());
 }
 
 TEST_CASE("perf capture: with stack copies (--native) each walk is paired with its sample's perf record") {

@@ -156,6 +156,10 @@ KernelPythonWalker::drain(const std::function<void(const std::uint8_t*, std::siz
     return drained_;
 }
 
+int KernelPythonWalker::wake_fd() const {
+    return ring_buffer__epoll_fd(ring_);
+}
+
 KernelPythonWalker::Counters KernelPythonWalker::counters() const {
     Counters total;
     const int cpus = libbpf_num_possible_cpus();

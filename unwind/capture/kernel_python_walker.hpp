@@ -45,6 +45,8 @@ class KernelPythonWalker {
     // Calls `on_record` with each record (a pw_header and its frames) written since the last
     // drain; the bytes are valid during the call. Returns how many.
     std::size_t drain(const std::function<void(const std::uint8_t*, std::size_t)>& on_record);
+    // Readable (poll) once the program has woken the reader: the ring is past PW_WAKE_AT_BYTES.
+    int wake_fd() const;
 
     struct Counters {
         std::uint64_t samples = 0;     // the program ran

@@ -333,6 +333,9 @@ void PerfCapture::wait(int timeout_ms) {
         for (const ThreadEvents& events : threads_)
             poll_fds_.push_back(
                 {events.clock.valid() ? events.clock.fd() : events.ring_holder.fd(), POLLIN, 0});
+        // Last, past the entries that match threads_: the walker's ring, when it fills.
+        if (options_.python_walker)
+            poll_fds_.push_back({options_.python_walker->wake_fd(), POLLIN, 0});
         poll_fds_stale_ = false;
     }
     if (poll_fds_.empty()) {
@@ -341,7 +344,7 @@ void PerfCapture::wait(int timeout_ms) {
     }
     if (::poll(poll_fds_.data(), poll_fds_.size(), timeout_ms) <= 0)
         return;
-    for (std::size_t i = 0; i < poll_fds_.size(); ++i)
+    for (std::size_t i = 0; i < threads_.size(); ++i)
         // POLLHUP on the inherited event: its thread ended and so did every thread that
         // inherited it; nothing will write into this ring again.
         if (poll_fds_[i].revents & (POLLHUP | POLLERR | POLLNVAL))
