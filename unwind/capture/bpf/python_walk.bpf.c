@@ -90,13 +90,15 @@ static long copy_frame(__u32 index, void* data) {
         walk->failed = 1;
         return 1;
     }
-    // Taken from the copy just made (a read the verifier need not bound: the offsets vary).
-    __u64 code = 0, next = 0;
-    if (bpf_probe_read_kernel(&code, 8, frame_bytes + code_at) ||
-        bpf_probe_read_kernel(&next, 8, frame_bytes + previous)) {
-        walk->failed = 1;
-        return 1;
-    }
+    // Taken from the copy just made, as plain loads (no helper call). The masks change nothing
+    // (both offsets are at most PW_MAX_FRAME_BYTES - 8 here) but bound them for the verifier,
+    // which the compiler's copies of the checked values do not; the empty asm keeps the compiler
+    // from dropping the masks as redundant.
+    asm volatile("" : "+r"(code_at), "+r"(previous));
+    code_at &= PW_MAX_FRAME_BYTES - 1;
+    previous &= PW_MAX_FRAME_BYTES - 1;
+    __u64 code = *(__u64*)(frame_bytes + code_at);
+    __u64 next = *(__u64*)(frame_bytes + previous);
     code &= layout->code_mask;
     __u8* identity = frame_bytes + pw_round8(frame_size);
     if (code == 0 || bpf_probe_read_user(identity, identity_size, (void*)(code + layout->identity_begin))) {
