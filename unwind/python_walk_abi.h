@@ -26,9 +26,15 @@ typedef __u64 pw_u64;
 /* The record is built in a per-CPU buffer of this size (the kernel's limit for a per-CPU map
  * value is 32 KiB); frames that do not fit hand the sample back to user space. */
 #define PW_BUFFER_BYTES 32768
-#define PW_MAX_FRAME_BYTES 128    /* a frame's copied span */
+#define PW_MAX_FRAME_BYTES 128    /* a frame's copied span (a power of two: the walker masks with it) */
 #define PW_MAX_IDENTITY_BYTES 192 /* a code object's copied span */
 #define PW_MAX_FRAMES 255
+#ifdef __cplusplus
+static_assert((PW_MAX_FRAME_BYTES & (PW_MAX_FRAME_BYTES - 1)) == 0, "PW_MAX_FRAME_BYTES: a power of two");
+#else
+_Static_assert((PW_MAX_FRAME_BYTES & (PW_MAX_FRAME_BYTES - 1)) == 0, "PW_MAX_FRAME_BYTES: a power of two");
+#endif
+
 /* The room one frame's entry may take: the walk stops where it would pass the buffer's end. (The
  * 8 is the rounding up of the frame's span, as the verifier bounds it.) */
 #define PW_MAX_ENTRY_BYTES (16 + PW_MAX_FRAME_BYTES + 8 + PW_MAX_IDENTITY_BYTES)
