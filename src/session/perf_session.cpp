@@ -552,9 +552,11 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     // Wall-clock ticks: --idle's, and a sink's that watches threads whether they run or not.
     const bool ticking = wall || sink.wants_periods();
     // How long the loop may sleep when nothing wakes it. Python-only samples the walker takes
-    // wake nobody (it wakes us only as its ring fills): 250 ms, a few looks a second, is all the
-    // reading needs; otherwise perf records wake us, and 50 ms keeps the checks below prompt.
-    const std::uint64_t longest_sleep_ms = walker && !stacks.native ? 250 : 50;
+    // wake nobody (it wakes us only as its ring fills): a few looks a second are all the reading
+    // needs, if the sink agrees (top's screen does not); otherwise perf records wake us, and
+    // 50 ms keeps the checks below prompt.
+    const auto longest_sleep_ms = static_cast<std::uint64_t>(
+        std::clamp(walker && !stacks.native ? sink.longest_quiet_ms() : 50, 1, 250));
     while (true) {
         std::uint64_t now_ns = monotonic_ns();
         std::uint64_t wake_ns =

@@ -97,6 +97,9 @@ class SampleSink {
     // sample, not walked in the kernel and handed over up to a drain later.
     virtual bool reads_at_each_sample() const { return false; }
     virtual void on_period(std::uint64_t /*now_ns: CLOCK_MONOTONIC*/, const ProcessSamplers&) {}
+    // How long a session may go without a round (end_of_round) when no sample wakes it: a
+    // recording does not mind a few looks a second; a screen that redraws and answers keys does.
+    virtual int longest_quiet_ms() const { return 250; }
     // After each round over the threads; returning false ends the session (StopReason::sink).
     virtual bool end_of_round(const SessionReport&) { return true; }
     // The modules a process had mapped, when the session stops sampling it (it ended, or the

@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <sys/epoll.h>
 #include <unistd.h>
 #include <vector>
 
@@ -90,10 +91,24 @@ std::unique_ptr<KernelPythonWalker> KernelPythonWalker::load(std::string& why_no
         why_not = "cannot map the BPF ring buffer: " + std::string(std::strerror(errno));
         return nullptr;
     }
+    // Edge-triggered, on an epoll set of our own: readable after the program's wake-up until
+    // acknowledge_wake(). (libbpf's set is level-triggered: once woken it would stay readable
+    // while the ring holds any record, and the reader would be woken per sample.)
+    walker->wake_epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event watch{};
+    watch.events = EPOLLIN | EPOLLET;
+    watch.data.fd = records_fd;
+    if (walker->wake_epoll_fd_ < 0 ||
+        epoll_ctl(walker->wake_epoll_fd_, EPOLL_CTL_ADD, records_fd, &watch) != 0) {
+        why_not = "cannot watch the BPF ring buffer: " + std::string(std::strerror(errno));
+        return nullptr;
+    }
     return walker;
 }
 
 KernelPythonWalker::~KernelPythonWalker() {
+    if (wake_epoll_fd_ >= 0)
+        ::close(wake_epoll_fd_);
     if (ring_)
         ring_buffer__free(ring_);
     if (object_)
@@ -156,8 +171,9 @@ KernelPythonWalker::drain(const std::function<void(const std::uint8_t*, std::siz
     return drained_;
 }
 
-int KernelPythonWalker::wake_fd() const {
-    return ring_buffer__epoll_fd(ring_);
+void KernelPythonWalker::acknowledge_wake() {
+    epoll_event event{};
+    epoll_wait(wake_epoll_fd_, &event, 1, 0); // takes the ring off the set's ready list
 }
 
 KernelPythonWalker::Counters KernelPythonWalker::counters() const {

@@ -45,8 +45,10 @@ class KernelPythonWalker {
     // Calls `on_record` with each record (a pw_header and its frames) written since the last
     // drain; the bytes are valid during the call. Returns how many.
     std::size_t drain(const std::function<void(const std::uint8_t*, std::size_t)>& on_record);
-    // Readable (poll) once the program has woken the reader: the ring is past PW_WAKE_AT_BYTES.
-    int wake_fd() const;
+    // Readable (poll) once the program has woken the reader (the ring passed PW_WAKE_AT_BYTES),
+    // until acknowledge_wake(), which the reader calls before it drains.
+    int wake_fd() const { return wake_epoll_fd_; }
+    void acknowledge_wake();
 
     struct Counters {
         std::uint64_t samples = 0;     // the program ran
@@ -66,6 +68,7 @@ class KernelPythonWalker {
     int layouts_fd_ = -1;
     int threads_fd_ = -1;
     int counters_fd_ = -1;
+    int wake_epoll_fd_ = -1;       // owned: see wake_fd()
     std::unordered_set<int> pids_; // the processes with a layout set
     struct Thread {
         int pid = 0;

@@ -344,6 +344,8 @@ void PerfCapture::wait(int timeout_ms) {
     }
     if (::poll(poll_fds_.data(), poll_fds_.size(), timeout_ms) <= 0)
         return;
+    if (options_.python_walker && (poll_fds_.back().revents & POLLIN))
+        options_.python_walker->acknowledge_wake(); // before the drain: a wake-up during it counts
     for (std::size_t i = 0; i < threads_.size(); ++i)
         // POLLHUP on the inherited event: its thread ended and so did every thread that
         // inherited it; nothing will write into this ring again.

@@ -1,9 +1,10 @@
 // Walks a CPython thread's frames at its perf sample, in the thread's own context (it is
 // interrupted, so nothing it owns changes meanwhile), and copies each frame's fields and its code
 // object's identifying fields, and who holds the GIL, into a ring buffer user space reads a few
-// times a second (woken only when the ring passes PW_WAKE_AT_BYTES). A sample it cannot finish (a thread not yet known, a chain too long, an unreadable word, a full ring)
-// returns 1: the kernel then writes the perf record as without this program, and sampler reads
-// that sample the slower way. Built with clang -target bpf; embedded in sampler.
+// times a second (woken only when the ring passes PW_WAKE_AT_BYTES). A sample it cannot finish
+// (a thread not yet known, a chain too long, an unreadable word, a full ring) returns 1: the
+// kernel then writes the perf record as without this program, and sampler reads that sample the
+// slower way. Built with clang -target bpf; embedded in sampler.
 // clang-format off
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
@@ -160,8 +161,9 @@ int walk_python(struct bpf_perf_event_data* context) {
     __u64 size = sizeof(struct pw_header) + (__u64)walk.frames * walk.stride;
     if (size > PW_BUFFER_BYTES)
         goto hand_back;
-    const __u64 wake =
-        bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= PW_WAKE_AT_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    const __u64 wake = bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= PW_WAKE_AT_BYTES
+                           ? BPF_RB_FORCE_WAKEUP
+                           : BPF_RB_NO_WAKEUP;
     if (bpf_ringbuf_output(&records, buffer, size, wake)) {
         count(PW_RING_FULL);
         return 1;
