@@ -619,7 +619,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             break;
         }
         // The kept share so far, for top: a read of each thread's clock, so a few times a second.
-        if (Clock::now() - last_expected_update > std::chrono::milliseconds(250)) {
+        if (sink.shows_kept_live() && Clock::now() - last_expected_update > std::chrono::milliseconds(250)) {
             last_expected_update = Clock::now();
             const std::uint64_t on_cpu_now = capture.on_cpu_nanoseconds();
             report.expected_samples =

@@ -100,6 +100,10 @@ class SampleSink {
     // How long a session may go without a round (end_of_round) when no sample wakes it: a
     // recording does not mind a few looks a second; a screen that redraws and answers keys does.
     virtual int longest_quiet_ms() const { return 250; }
+    // A sink that shows the kept share while sampling (top) needs the report's expected_samples
+    // kept current: a read of each thread's clock, an interrupt of each running thread, a few
+    // times a second. Otherwise it is counted once, at the end.
+    virtual bool shows_kept_live() const { return false; }
     // After each round over the threads; returning false ends the session (StopReason::sink).
     virtual bool end_of_round(const SessionReport&) { return true; }
     // The modules a process had mapped, when the session stops sampling it (it ended, or the

@@ -43,6 +43,8 @@ class StallWatch final : public SampleSink {
     void add_modules(const std::vector<ModuleRecord>& modules) override { inner_.add_modules(modules); }
     bool wants_periods() const override { return true; }
     bool reads_at_each_sample() const override { return true; }
+    int longest_quiet_ms() const override { return inner_.longest_quiet_ms(); }
+    bool shows_kept_live() const override { return inner_.shows_kept_live(); }
     void on_period(std::uint64_t now_ns, const ProcessSamplers& processes) override;
 
     // Sampling ended: runs still open end (as ongoing) and are told. Every stall, in the order seen.

@@ -38,6 +38,7 @@ class TopSink : public SampleSink {
     void add_stack(const ThreadInfo& thread, const std::vector<Frame>& innermost_first) override;
     bool end_of_round(const SessionReport& report) override;
     int longest_quiet_ms() const override { return 50; } // keys and --delay 0.1 redraws on time
+    bool shows_kept_live() const override { return true; }
     // After the session: with --once, shows what was counted if the target ended the session
     // before the first window did.
     void finish(const SessionReport& report);
