@@ -29,11 +29,6 @@ typedef __u64 pw_u64;
 #define PW_MAX_FRAME_BYTES 128    /* a frame's copied span (a power of two: the walker masks with it) */
 #define PW_MAX_IDENTITY_BYTES 192 /* a code object's copied span */
 #define PW_MAX_FRAMES 255
-#ifdef __cplusplus
-static_assert((PW_MAX_FRAME_BYTES & (PW_MAX_FRAME_BYTES - 1)) == 0, "PW_MAX_FRAME_BYTES: a power of two");
-#else
-_Static_assert((PW_MAX_FRAME_BYTES & (PW_MAX_FRAME_BYTES - 1)) == 0, "PW_MAX_FRAME_BYTES: a power of two");
-#endif
 
 /* The room one frame's entry may take: the walk stops where it would pass the buffer's end. (The
  * 8 is the rounding up of the frame's span, as the verifier bounds it.) */

@@ -13,6 +13,9 @@
 
 #include "python_walk_abi.h"
 
+// copy_frame masks offsets in a frame's span with PW_MAX_FRAME_BYTES - 1.
+_Static_assert((PW_MAX_FRAME_BYTES & (PW_MAX_FRAME_BYTES - 1)) == 0, "PW_MAX_FRAME_BYTES: a power of two");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, PW_RING_BYTES);
