@@ -18,8 +18,9 @@ typedef __u64 pw_u64;
 #endif
 
 /* The ring the records go into, and how full it gets before the program wakes the reader: below
- * that, records wait for the reader's next look (a few times a second), so a sample wakes nobody;
- * past it, the ring is emptied before it can fill at any rate. */
+ * that, records wait for the reader's next look (a few times a second, or after a run of a CPU's
+ * samples with settings.wake_every), so a sample mostly wakes nobody; past it, the ring is
+ * emptied before it can fill at any rate. */
 #define PW_RING_BYTES (1u << 23)
 #define PW_WAKE_AT_BYTES (PW_RING_BYTES / 8)
 
@@ -88,6 +89,19 @@ struct pw_header {
     pw_u64 gil_holder; /* the words at the layout's gil_holder and gil_locked, when gil_read */
     pw_s32 gil_locked;
     pw_u32 gil_read;
+    pw_u32 cpu; /* the CPU the sample was taken on: with per-CPU clocks, whose clock took it */
+    pw_u32 unused;
+};
+
+/* Settings (the array map `settings`, one entry). */
+struct pw_settings {
+    /* Per-CPU clocks sample every task on their CPU: the program then drops (returns 0 for) a
+     * sample of a process not in the map `targets`, before anything else. */
+    pw_u32 only_targets;
+    /* Walked samples a CPU takes between two wake-ups of the reader it forces (0: none; the ring's
+     * fill alone wakes it): each lets sampler redraw the clock's random period, which it can only
+     * set from user space, after that many samples rather than at its next look. */
+    pw_u32 wake_every;
 };
 
 /* Counters (the array map `counters`), by index. */
@@ -96,7 +110,8 @@ enum pw_counter {
     PW_WALKED = 1,      /* written to the ring */
     PW_HANDED_BACK = 2, /* unknown thread, or a walk that could not finish: a perf record */
     PW_RING_FULL = 3,   /* walked, but the ring had no room: a perf record instead */
-    PW_COUNTERS = 4
+    PW_UNWOKEN = 4,     /* written since this CPU last woke the reader (see wake_every) */
+    PW_COUNTERS = 5
 };
 
 #endif

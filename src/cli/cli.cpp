@@ -80,6 +80,12 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
         command.add_flag("--no-bpf", stacks.no_bpf,
                          "Python, perf engine: read each sample's frames from the target when woken for "
                          "it, instead of walking them in the kernel (BPF) at the sample");
+        // SAMPLER_CLOCKS=per-thread: the default the test suite uses to run the other way.
+        const char* clocks = std::getenv("SAMPLER_CLOCKS");
+        stacks.per_thread_clocks = clocks && std::string_view(clocks) == "per-thread";
+        command.add_flag("--per-thread", stacks.per_thread_clocks,
+                         "Perf engine, Python: a sampling clock per thread of the target (as perf record "
+                         "--per-thread), instead of one per CPU filtered to the target in BPF");
         command.add_flag(
             "--blocking", stacks.blocking,
             "Stop each thread for its sample (the ptrace engine): exact Python stacks, as py-spy "

@@ -114,7 +114,7 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
     if (perf)
         std::fprintf(stderr,
                      "sampler: perf_event engine: %s; %llu thread samples, %.1f%% of the %.0f "
-                     "its threads' CPU time called for; %llu lost, %llu torn Python reads dropped%s\n",
+                     "its threads' CPU time called for%s; %llu lost, %llu torn Python reads dropped%s\n",
                      report.pauses.count() == 0
                          ? "target never stopped"
                          : ("target stopped " + std::to_string(report.pauses.count()) +
@@ -122,8 +122,13 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                             "each, with --idle; native programs a Python target exec'd, without --native)")
                                .c_str(),
                      (unsigned long long)report.received_samples, 100 * report.kept_share(),
-                     report.expected_samples, (unsigned long long)report.lost_samples,
-                     (unsigned long long)report.torn_python_samples,
+                     report.expected_samples,
+                     report.uncovered_samples == 0
+                         ? ""
+                         : (" (" + std::to_string(report.uncovered_samples) +
+                            " taken after an ended process's CPU time was last read left out)")
+                               .c_str(),
+                     (unsigned long long)report.lost_samples, (unsigned long long)report.torn_python_samples,
                      report.kernel_time_excluded ? "; user mode only (no CAP_PERFMON)" : "");
     else
         std::fprintf(stderr, "sampler: ptrace engine: each sampled thread was stopped for its copy\n");
@@ -137,6 +142,14 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
         std::fprintf(stderr,
                      "sampler: Python frames read from the target at each sample, not in the kernel: %s\n",
                      report.kernel_walk_unavailable.c_str());
+    if (perf && report.per_cpu_clocks)
+        std::fprintf(stderr, "sampler: sampled by one clock per CPU, the targets' ticks kept by the BPF "
+                             "program: the targets' context switches move no clock of sampler's\n");
+    else if (perf && !report.per_cpu_refusal.empty())
+        std::fprintf(stderr,
+                     "sampler: sampled by one clock per thread (each moves with its thread at every context "
+                     "switch), not per CPU: %s\n",
+                     report.per_cpu_refusal.c_str());
     if (report.idle_samples > 0)
         std::fprintf(stderr,
                      "sampler: --idle: %llu of the stacks are of threads off their CPU (asleep or waiting)\n",

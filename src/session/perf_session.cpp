@@ -487,9 +487,25 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     // With --native the walk is the sample's Python half, paired with its perf record (which
     // still wakes the reader, for the samples whose walk could not finish), and nothing is read.
     std::unique_ptr<KernelPythonWalker> walker;
-    if (python && !stacks.no_bpf && !stacks.include_idle && !sink.reads_at_each_sample()) {
+    const bool walks = python && !stacks.no_bpf && !stacks.include_idle && !sink.reads_at_each_sample();
+    if (walks) {
         walker = KernelPythonWalker::load(report.kernel_walk_unavailable);
         capture_options.python_walker = walker.get();
+    }
+    // Clocks of one CPU each, which a thread's switches do not move (a per-thread clock costs
+    // about a microsecond per context switch), with the program keeping the targets' ticks: the
+    // walker, or where it walks nothing (native programs, --asyncio's reads), the same program
+    // as a filter alone. --idle watches each thread's switches: per-thread clocks.
+    capture_options.per_cpu = !stacks.per_thread_clocks && !stacks.include_idle && !stacks.no_bpf;
+    if (capture_options.per_cpu && !walks) {
+        std::string why_not;
+        walker = KernelPythonWalker::load(why_not);
+        capture_options.sample_filter = walker.get();
+        if (!walker)
+            report.per_cpu_refusal = why_not;
+    } else if (capture_options.per_cpu && !walker) {
+        report.per_cpu_refusal =
+            "no BPF program to keep the targets' ticks: " + report.kernel_walk_unavailable;
     }
     const bool wall = stacks.include_idle;
     capture_options.off_cpu = wall;
@@ -531,6 +547,9 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     session.end_of_drain(monotonic_ns(), true); // thread names, before the first tick
     if (options.on_started)
         options.on_started();
+    report.per_cpu_clocks = capture.per_cpu_clocks();
+    if (!capture.per_cpu_refusal().empty())
+        report.per_cpu_refusal = capture.per_cpu_refusal();
     if (capture.kernel_time_excluded())
         std::fprintf(stderr,
                      "sampler: perf_event without CAP_PERFMON samples user mode only: time the target "
@@ -552,11 +571,12 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     // Wall-clock ticks: --idle's, and a sink's that watches threads whether they run or not.
     const bool ticking = wall || sink.wants_periods();
     // How long the loop may sleep when nothing wakes it. Python-only samples the walker takes
-    // wake nobody (it wakes us only as its ring fills): a few looks a second are all the reading
-    // needs, if the sink agrees (top's screen does not); otherwise perf records wake us, and
-    // 50 ms keeps the checks below prompt.
+    // mostly wake nobody (it wakes us as its ring fills, and after each run of a CPU's samples a
+    // clock keeps its period for): a few looks a second are all the reading needs, if the sink
+    // agrees (top's screen does not); otherwise perf records wake us, and 50 ms keeps the checks
+    // below prompt.
     const auto longest_sleep_ms = static_cast<std::uint64_t>(
-        std::clamp(walker && !stacks.native ? sink.longest_quiet_ms() : 50, 1, 250));
+        std::clamp(capture_options.python_walker && !stacks.native ? sink.longest_quiet_ms() : 50, 1, 250));
     while (true) {
         std::uint64_t now_ns = monotonic_ns();
         std::uint64_t wake_ns =
@@ -624,6 +644,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
             const std::uint64_t on_cpu_now = capture.on_cpu_nanoseconds();
             report.expected_samples =
                 double(on_cpu_now - std::min(on_cpu_now, on_cpu_at_start)) * options.rate_hz / 1e9;
+            report.uncovered_samples = capture.uncovered_samples();
         }
         if (!sink.end_of_round(report)) {
             report.reason = StopReason::sink;
@@ -646,6 +667,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
     session.end_of_drain(monotonic_ns(), true);
     const std::uint64_t on_cpu = on_cpu_at_end - std::min(on_cpu_at_end, on_cpu_at_start);
     report.expected_samples = double(on_cpu) * options.rate_hz / 1e9;
+    report.uncovered_samples = capture.uncovered_samples();
     report.lost_samples += capture.lost_records();
     report.kernel_time_excluded = capture.kernel_time_excluded();
     session.finish();

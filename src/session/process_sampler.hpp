@@ -32,6 +32,7 @@ struct StackOptions {
     bool function_lines = false; // Python frames at their function's first line (--function)
     bool full_filenames = false; // Python file names as they are, not package-relative
     bool no_bpf = false;         // perf engine: never walk Python frames in the kernel (--no-bpf)
+    bool per_thread_clocks = false; // perf engine: a sampling clock per thread, not per CPU (--per-thread)
     std::size_t max_stack_bytes = 64 * 1024;
     std::size_t max_depth = 1024;
 };

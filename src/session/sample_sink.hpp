@@ -6,6 +6,7 @@
 #include "sampler/frame.hpp"
 #include "sampler/profile.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -61,8 +62,16 @@ struct SessionReport {
     // it did not walk them, why (empty when it did, or when there were no Python frames to walk).
     std::uint64_t kernel_walked_samples = 0;
     std::string kernel_walk_unavailable;
+    // perf_event: samples came from one clock per CPU (else one per thread), and why not when
+    // they were wanted and the kernel refused.
+    bool per_cpu_clocks = false;
+    std::string per_cpu_refusal;
+    // ... of which the CPU time behind expected_samples does not cover these (clocks per CPU:
+    // those of processes that ended after their CPU time was last read).
+    std::uint64_t uncovered_samples = 0;
     double kept_share() const {
-        return expected_samples > 0 ? double(received_samples) / expected_samples : 0;
+        const std::uint64_t covered = received_samples - std::min(received_samples, uncovered_samples);
+        return expected_samples > 0 ? double(covered) / expected_samples : 0;
     }
     int exit_status = -1; // the child's wait status when we started it and it ended
 

@@ -31,6 +31,7 @@ struct StallWatchOptions {
 class StallWatch final : public SampleSink {
   public:
     static constexpr std::size_t max_held_stacks = 1 << 17; // per thread, --stalls-only
+    static constexpr int max_look_attempts = 3;             // reads of a loop thread per look of ours
 
     // Reads the loops itself, or through `shared` (with another sink that reads them: --tasks).
     StallWatch(SampleSink& inner, StallWatchOptions options);

@@ -204,12 +204,15 @@ void TopSink::end_window(const SessionReport& report, Clock::time_point now) {
         window_seconds > 0 ? double(report.ticks - window_first_tick_) / window_seconds : settings_.rate_hz;
     // The perf_event engine samples CPU time, not rounds: what tells whether it keeps up is the
     // share of the samples that CPU time called for which arrived. Too few to tell: unknown.
+    // (Samples no counted CPU time covers, of processes that ended: left out, as in record.)
     const double expected = report.expected_samples - window_first_expected_;
+    const std::uint64_t covered =
+        report.received_samples - std::min(report.received_samples, report.uncovered_samples);
     status.kept_percent = report.engine == "perf_event" && expected >= 20
-                              ? 100.0 * double(report.received_samples - window_first_received_) / expected
+                              ? 100.0 * double(covered - std::min(covered, window_first_covered_)) / expected
                               : (report.engine == "perf_event" ? status.kept_percent : -1);
     window_first_expected_ = report.expected_samples;
-    window_first_received_ = report.received_samples;
+    window_first_covered_ = covered;
     status.errors = report.errors;
     status.thread_samples = report.thread_samples;
     status.threads_sampled = snapshot->window.size();

@@ -84,7 +84,8 @@ class TopSink : public SampleSink {
     bool was_reset_ = false;
     std::uint64_t ticks_counted_ = 0; // report.ticks already added to the counter as rounds
     std::uint64_t window_first_tick_ = 0;
-    std::uint64_t window_first_received_ = 0; // perf_event engine: for the window's kept share
+    // perf_event engine: the covered samples (for the kept share) at the window's start.
+    std::uint64_t window_first_covered_ = 0;
     double window_first_expected_ = 0;
 };
 

@@ -7,14 +7,21 @@
 #include "proc_threads.hpp"
 #include "skips.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstddef>
 #include <cstring>
 #include <map>
 #include <optional>
+#include <sched.h>
+#include <set>
+#include <string>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <thread>
 #include <time.h>
 #include <unistd.h>
@@ -267,12 +274,13 @@ struct WalkedRecords : PerfRecordHandler {
 };
 
 // The walker loaded and a 1000-Hz capture of this process's threads using it (with stack copies
-// for `native`); the test is skipped where the kernel refuses either.
+// for `native`; with clocks of one CPU each for `per_cpu`); the test is skipped where the kernel
+// refuses either.
 struct WalkerOnThisProcess {
     std::unique_ptr<KernelPythonWalker> walker;
     std::optional<PerfCapture> capture_storage;
     PerfCapture& capture;
-    explicit WalkerOnThisProcess(bool native) : walker(load()), capture(open(native)) {}
+    WalkerOnThisProcess(bool native, bool per_cpu) : walker(load()), capture(open(native, per_cpu)) {}
 
   private:
     static std::unique_ptr<KernelPythonWalker> load() {
@@ -285,17 +293,21 @@ struct WalkerOnThisProcess {
         }
         return loaded;
     }
-    PerfCapture& open(bool native) {
+    PerfCapture& open(bool native, bool per_cpu) {
         PerfCaptureOptions options;
         options.rate_hz = 1000;
         options.registers_and_stack = native;
         options.stack_bytes = 4096;
         options.wake_per_sample = true;
         options.python_walker = walker.get();
+        options.per_cpu = per_cpu;
         PerfCapture& opened = capture_storage.emplace(options);
         PerfUnavailable why;
         if (!opened.add_process(getpid(), why))
             testing::skip_test("perf_event unavailable here: " + why.reason);
+        if (per_cpu && !opened.per_cpu_clocks())
+            testing::skip_test("per-CPU clocks refused here: " + opened.per_cpu_refusal());
+        CHECK(opened.per_cpu_clocks() == per_cpu);
         return opened;
     }
 };
@@ -347,7 +359,9 @@ WalkedRecords spin_known_thread_for(PerfCapture& capture, KernelPythonWalker& wa
 
 TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its samples, and hands back "
           "the others") {
-    WalkerOnThisProcess sampling(false);
+    const bool per_cpu = GENERATE(false, true);
+    INFO((per_cpu ? "clocks per CPU" : "clocks per thread"));
+    WalkerOnThisProcess sampling(false, per_cpu);
     KernelPythonWalker* walker = sampling.walker.get();
     PerfCapture& capture = sampling.capture;
 
@@ -383,7 +397,9 @@ TEST_CASE("perf capture: the kernel walker copies a known thread's frames at its
 
 TEST_CASE("perf capture: the kernel walker wakes a waiting reader once its ring passes PW_WAKE_AT_BYTES, "
           "not at each sample") {
-    WalkerOnThisProcess sampling(false);
+    const bool per_cpu = GENERATE(false, true);
+    INFO((per_cpu ? "clocks per CPU" : "clocks per thread"));
+    WalkerOnThisProcess sampling(false, per_cpu);
     KernelPythonWalker* walker = sampling.walker.get();
     PerfCapture& capture = sampling.capture;
 
@@ -452,8 +468,108 @@ TEST_CASE("perf capture: the kernel walker wakes a waiting reader once its ring 
     walker->forget_process(getpid());
 }
 
+TEST_CASE(
+    "perf capture: the kernel walker wakes the reader after every redraw_every(rate) walked samples of a "
+    "CPU, and each such wake-up gives the clock a new period") {
+    // Without it the walked samples were drained only every quarter of a second, and a clock kept
+    // each random period for all of a drain's samples (250 at 1000 Hz, not 64): a period that
+    // fit a loop's cycle saw the same point of it that long.
+    const bool per_cpu = GENERATE(false, true);
+    INFO((per_cpu ? "clocks per CPU" : "clocks per thread"));
+    FakeInterpreter fake;
+    WalkedRecords records;
+    records.state = &fake.state;
+    // The busy thread exists before the capture opens, so that with clocks per thread it has
+    // one of its own (a thread started later keeps the period it inherited); it spins once the
+    // walker knows it.
+    std::atomic<int> tid{0};
+    std::atomic<KernelPythonWalker*> known_by{nullptr};
+    std::atomic<bool> stop{false}, registered{false}, done{false};
+    std::thread busy([&] {
+        // On one CPU: with clocks per CPU a run is one CPU's samples, and a thread moving
+        // between two would take up to twice as many samples to end one.
+        cpu_set_t allowed;
+        CPU_ZERO(&allowed);
+        if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+            for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+                if (CPU_ISSET(cpu, &allowed)) {
+                    cpu_set_t one;
+                    CPU_ZERO(&one);
+                    CPU_SET(cpu, &one);
+                    sched_setaffinity(0, sizeof one, &one);
+                    break;
+                }
+        tid = this_tid();
+        while (!known_by && !stop)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (KernelPythonWalker* walker = known_by.load())
+            walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
+        registered = true;                              // the walker is not used past here
+        for (int spun = 0; spun < 500 && !stop; ++spun) // up to 5 s of CPU
+            spin_on_cpu_for(std::chrono::milliseconds(10));
+        done = true;
+    });
+    struct Joined {
+        std::thread& thread;
+        std::atomic<bool>& stop;
+        ~Joined() {
+            stop = true;
+            thread.join();
+        }
+    } joined{busy, stop}; // also when the test is skipped or fails below
+    while (tid == 0)
+        std::this_thread::yield();
+    WalkerOnThisProcess sampling(false, per_cpu);
+    KernelPythonWalker* walker = sampling.walker.get();
+    PerfCapture& capture = sampling.capture;
+    REQUIRE(walker->set_layout(getpid(), fake_layout(&fake.gil_holder)));
+    known_by = walker;
+    while (!registered)
+        std::this_thread::yield();
+    records.tid = tid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    capture.drain(records); // what came before the thread was known
+
+    // Small records (3 frames): the ring's fill would wake the reader after ~5000 of them. Each
+    // wait ends after a run of redraw_every samples instead (a few more when this thread drains
+    // late on a busy machine), and the drain after it sets the clock's next period.
+    constexpr int rounds = 8;
+    std::vector<int> walked_per_wait;
+    const std::uint64_t drawn_before = capture.periods_drawn();
+    // (A wait that ends with nothing walked was ended by something else: with clocks per thread,
+    // a sample of this thread, which the walker does not know, is a perf record that wakes.)
+    for (int waits = 0; static_cast<int>(walked_per_wait.size()) < rounds && waits < 200 && !done; ++waits) {
+        const int before = records.walked;
+        capture.wait(10'000);
+        capture.drain(records);
+        if (records.walked > before)
+            walked_per_wait.push_back(records.walked - before);
+    }
+    const std::uint64_t drawn = capture.periods_drawn() - drawn_before;
+    stop = true;
+    walker->forget_process(getpid());
+    std::sort(walked_per_wait.begin(), walked_per_wait.end());
+    std::string per_wait;
+    for (int walked : walked_per_wait)
+        per_wait += std::to_string(walked) + " ";
+    INFO("walked per wait (sorted): " << per_wait << "; periods drawn " << drawn << "; perf records "
+                                      << records.perf_records);
+    REQUIRE(walked_per_wait.size() == static_cast<std::size_t>(rounds)); // the thread outlasted them
+    CHECK(records.exact == records.walked);
+    // The median wait: woken near redraw_every samples (more when this thread is slow to drain),
+    // not by the fill (thousands) or per sample.
+    const int median = walked_per_wait[rounds / 2];
+    CHECK(median >= static_cast<int>(PerfCapture::redraw_every(1000)) / 2);
+    CHECK(median <= static_cast<int>(PerfCapture::redraw_every(1000)) * 3);
+    // A new period for (nearly) every run: one per drain that completed a run of redraw_every.
+    CHECK(drawn >= static_cast<std::uint64_t>(rounds) - 2);
+    CHECK(drawn <= static_cast<std::uint64_t>(rounds) + 2);
+}
+
 TEST_CASE("perf capture: with stack copies (--native) each walk is paired with its sample's perf record") {
-    WalkerOnThisProcess sampling(true);
+    const bool per_cpu = GENERATE(false, true);
+    INFO((per_cpu ? "clocks per CPU" : "clocks per thread"));
+    WalkerOnThisProcess sampling(true, per_cpu);
     KernelPythonWalker* walker = sampling.walker.get();
     PerfCapture& capture = sampling.capture;
     FakeInterpreter fake;
@@ -499,6 +615,183 @@ TEST_CASE("perf capture: with stack copies (--native) each walk is paired with i
     CHECK(changed.perf_records > 100);
     CHECK(changed.with_registers == changed.perf_records);
     walker->forget_process(getpid());
+}
+
+namespace {
+
+// A child process spinning `cpu` of CPU time, `after` the fork; killed and reaped when the test
+// ends, however it ends.
+struct SpinningChild {
+    pid_t pid = -1;  // until reaped
+    pid_t born = -1; // its pid, kept
+    SpinningChild(std::chrono::milliseconds cpu, std::chrono::milliseconds after) {
+        pid = ::fork();
+        if (pid == 0) {
+            // Only async-signal-safe work in the child of a threaded process.
+            const timespec pause{0, static_cast<long>(after.count()) * 1'000'000};
+            ::nanosleep(&pause, nullptr);
+            timespec start{}, now{};
+            ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+            const auto spun = [&] {
+                ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+                return (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1'000'000;
+            };
+            volatile std::uint64_t sink = 0;
+            while (spun() < cpu.count())
+                for (int i = 0; i < 10000; ++i)
+                    sink = sink + i;
+            ::_exit(0);
+        }
+        REQUIRE(pid > 0);
+        born = pid;
+    }
+    bool exited() {
+        if (pid < 0)
+            return true;
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            pid = -1;
+        return pid < 0;
+    }
+    ~SpinningChild() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    }
+};
+
+// Python-only sampling of this process at 1000 Hz with clocks per CPU (the walker filtering),
+// following forked children or not; skipped where the kernel refuses the walker or the clocks.
+struct PerCpuCapture {
+    WalkerOnThisProcess base;
+    std::optional<PerfCapture> storage;
+    PerfCapture& capture;
+    explicit PerCpuCapture(bool follow_children) : base(false, true), capture(reopen(follow_children)) {}
+
+  private:
+    PerfCapture& reopen(bool follow_children) {
+        base.capture_storage.reset();
+        PerfCaptureOptions options;
+        options.rate_hz = 1000;
+        options.registers_and_stack = false;
+        options.wake_per_sample = true;
+        options.python_walker = base.walker.get();
+        options.per_cpu = true;
+        options.follow_children = follow_children;
+        PerfCapture& opened = storage.emplace(options);
+        PerfUnavailable why;
+        REQUIRE(opened.add_process(getpid(), why));
+        REQUIRE(opened.per_cpu_clocks());
+        return opened;
+    }
+};
+
+} // namespace
+
+TEST_CASE("perf capture: clocks per CPU sample the target's threads at their rate and no other process") {
+    PerCpuCapture sampling(false);
+    PerfCapture& capture = sampling.capture;
+    SpinningChild other(std::chrono::milliseconds(300), std::chrono::milliseconds(0)); // not followed
+    BusyThread busy;
+    CountingHandler handler;
+    while (!busy.done || !other.exited()) {
+        capture.wait(5);
+        capture.drain(handler);
+    }
+    const int other_pid = other.born;
+    capture.drain(handler);
+    const int busy_samples = handler.samples_by_tid[busy.tid.load()];
+    INFO("busy thread " << busy_samples << " samples");
+    CHECK(busy_samples > 200);
+    CHECK(busy_samples < 400);
+    CHECK(handler.samples_by_tid.count(other_pid) == 0);
+    // What was received matches the process's CPU time (/proc, the kept share), within what
+    // chance gives: a CPU's clock ticks on whoever runs there, so the target's share of the
+    // ticks is a count of chance events (off by about its square root).
+    const double expected = double(capture.on_cpu_nanoseconds()) * 1000 / 1e9;
+    int received = 0;
+    for (const auto& [tid, count] : handler.samples_by_tid)
+        received += count;
+    const double spread = std::max(0.1 * expected, 3 * std::sqrt(expected));
+    INFO("received " << received << ", expected " << expected);
+    CHECK(received >= std::min(expected * 0.8, expected - spread));
+    CHECK(received <= expected + spread + 5);
+    CHECK(capture.lost_records() == 0);
+}
+
+TEST_CASE("perf capture: clocks per CPU sample a child forked while sampling from its fork, when following "
+          "children: the fork itself wakes the reader") {
+    PerCpuCapture sampling(true);
+    PerfCapture& capture = sampling.capture;
+    // It spins at once, and this process only waits: nothing but its fork can wake the reader
+    // before the long waits below end, and a child made a target only then would have spun its
+    // 200 ms unsampled.
+    SpinningChild child(std::chrono::milliseconds(200), std::chrono::milliseconds(0));
+    CountingHandler handler;
+    while (!child.exited()) {
+        capture.wait(1000);
+        capture.drain(handler);
+    }
+    capture.drain(handler);
+    INFO("child " << handler.samples_by_tid[child.born] << " samples");
+    CHECK(handler.samples_by_tid[child.born] >= 150);
+    CHECK(handler.samples_by_tid[child.born] <= 260);
+}
+
+TEST_CASE("perf capture: the fork bells wake the reader at most max_bell_wakes times a second") {
+    PerCpuCapture sampling(true);
+    PerfCapture& capture = sampling.capture;
+    // Threads started and joined, about 2000 a second: each start and end rings the bells. (Not
+    // faster: the task records of every process on the machine fill the per-CPU rings of any
+    // other test running beside this one.)
+    std::atomic<bool> stop{false};
+    std::atomic<long> started{0};
+    std::thread churn([&] {
+        while (!stop) {
+            std::thread([] {}).join();
+            ++started;
+            std::this_thread::sleep_for(std::chrono::microseconds(500));
+        }
+    });
+    CountingHandler handler;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+    while (std::chrono::steady_clock::now() < end) {
+        capture.wait(100);
+        capture.drain(handler);
+    }
+    stop = true;
+    churn.join();
+    INFO(started << " threads started; the bells woke the reader " << capture.fork_bell_wakes() << " times");
+    REQUIRE(started > 1000);
+    CHECK(capture.fork_bell_wakes() >= 10);
+    // Two and a half seconds: at most three seconds' share.
+    CHECK(capture.fork_bell_wakes() <= 3 * PerfCapture::max_bell_wakes);
+}
+
+TEST_CASE("perf capture: clocks per CPU, after a ring lost records, find the targets' children and "
+          "mappings in /proc") {
+    struct StartsAndMappings : CountingHandler {
+        std::set<int> processes_started;
+        std::set<int> mappings;
+        void on_task_start(const PerfTaskRecord& task) override {
+            CountingHandler::on_task_start(task);
+            if (task.pid == task.tid)
+                processes_started.insert(task.pid);
+        }
+        void on_new_mapping(int pid) override { mappings.insert(pid); }
+    };
+    for (const bool follow_children : {true, false})
+        DYNAMIC_SECTION((follow_children ? "following children" : "not following children")) {
+            PerCpuCapture sampling(follow_children);
+            SpinningChild child(std::chrono::milliseconds(50), std::chrono::milliseconds(0));
+            StartsAndMappings handler;
+            // Before any drain has read the child's fork record: as if a full ring had lost it.
+            sampling.capture.recover_lost_task_records(handler);
+            CHECK(sampling.base.walker->has_target(child.born) == follow_children);
+            CHECK(handler.processes_started.contains(child.born) == follow_children);
+            CHECK(handler.mappings == std::set<int>{getpid()});
+        }
 }
 
 } // namespace sampler

@@ -193,5 +193,22 @@ TEST_CASE("perf records: fork, exit, comm and lost records") {
     CHECK_FALSE(decode_perf_task(cut.finish(), task));
 }
 
+TEST_CASE("perf records: a side-band record's time comes from its sample_id trailer") {
+    // An exec's comm record: pid, tid, the name (8-byte padded), then pid, tid, time, stream id.
+    RecordBuilder comm(PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC);
+    comm.append(std::uint32_t{10}).append(std::uint32_t{10}).append(std::uint64_t{0x6e6f68747970});
+    comm.append(std::uint32_t{10})
+        .append(std::uint32_t{10})
+        .append(std::uint64_t{123456})
+        .append(std::uint64_t{7});
+    std::uint64_t time_ns = 0;
+    REQUIRE(decode_sample_id_time(comm.finish(), time_ns));
+    CHECK(time_ns == 123456);
+    // Too short for a trailer: refused, nothing read before the record.
+    RecordBuilder bare(PERF_RECORD_COMM);
+    bare.append(std::uint64_t{1});
+    CHECK_FALSE(decode_sample_id_time(bare.finish(), time_ns));
+}
+
 } // namespace
 } // namespace sampler

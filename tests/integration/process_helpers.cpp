@@ -263,6 +263,26 @@ long samples_matching(const std::map<std::string, long>& folded, const std::stri
     return count;
 }
 
+long samples_with_function(const std::map<std::string, long>& folded, const std::string& name) {
+    long count = 0;
+    for (const auto& [stack, samples] : folded) {
+        std::size_t start = 0;
+        while (start <= stack.size()) {
+            std::size_t end = stack.find(';', start);
+            if (end == std::string::npos)
+                end = stack.size();
+            const std::string_view frame(stack.data() + start, end - start);
+            const std::string_view rest = frame.starts_with(name) ? frame.substr(name.size()) : "@";
+            if (rest.empty() || rest.starts_with(" (") || rest.starts_with('.')) {
+                count += samples;
+                break;
+            }
+            start = end + 1;
+        }
+    }
+    return count;
+}
+
 long total_samples(const std::map<std::string, long>& folded) {
     long count = 0;
     for (const auto& [stack, samples] : folded)

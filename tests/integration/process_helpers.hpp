@@ -81,6 +81,10 @@ std::map<std::string, long> parse_folded(const std::string& text);
 // Samples whose stack contains `needle`, and all samples.
 long samples_matching(const std::map<std::string, long>& folded, const std::string& needle);
 long total_samples(const std::map<std::string, long>& folded);
+// Samples with a frame of function `name` itself: `name`, `name (file:line)`, or a part or
+// clone the compiler split off it (`name.cold`, `name.part.0`); not its PLT stub (`name@plt`)
+// nor another name that only contains it.
+long samples_with_function(const std::map<std::string, long>& folded, const std::string& name);
 // The names in the `thread TID (NAME)` root frames of stacks recorded with --threads.
 std::set<std::string> thread_root_names(const std::map<std::string, long>& folded);
 

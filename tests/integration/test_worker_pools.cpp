@@ -238,8 +238,11 @@ TEST_CASE("gunicorn: top --by-process ranks the hot worker first, with the CPU s
             INFO("hot worker: " << rows[0].cpu << "% sampled, " << proc << "% by /proc over the same window");
             REQUIRE(proc > 10); // it did burn: a share to compare
             if (std::string(engine) == "perf") {
-                // On-CPU samples, as the kernel counts CPU time: they agree.
-                CHECK(rows[0].cpu == Approx(proc).margin(10));
+                // On-CPU samples, as the kernel counts CPU time: they agree within 5% (issue 9).
+                // ~400 samples at 100 Hz: the clock's random periods must make up for each
+                // other within the window (this read 89.8% for 99.9% when a period was kept for
+                // 64 samples and its excess counted by the CPU's whole time).
+                CHECK(rows[0].cpu == Approx(proc).epsilon(0.05));
             } else {
                 // Rounds in which /proc said `R`, which includes waiting for a CPU: never much less.
                 CHECK(rows[0].cpu > proc - 10);

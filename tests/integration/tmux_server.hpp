@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -34,11 +35,20 @@ class TmuxServer {
     ~TmuxServer() {
         // tmux 3.3 leaves its socket file behind when the server is killed: remove it too.
         std::string socket_path = run({"display-message", "-p", "#{socket_path}"}).out;
+        // Each pane's command leads a process group of its own. The server's end hangs them up;
+        // one that outlives that (a sanitizer build's leak check was once seen to hang at exit,
+        // spinning a CPU for the rest of the run) is killed, group and all.
+        std::istringstream panes(run({"list-panes", "-a", "-F", "#{pane_dead} #{pane_pid}"}).out);
         run({"kill-server"});
         if (!socket_path.empty() && socket_path.back() == '\n')
             socket_path.pop_back();
         if (!socket_path.empty())
             ::unlink(socket_path.c_str());
+        // (A dead pane's pid is one tmux reaped already, maybe reused since: left alone.)
+        int dead = 0;
+        for (pid_t pane = 0; panes >> dead >> pane;)
+            if (!dead && pane > 1)
+                end_process_group(pane);
     }
     TmuxServer(const TmuxServer&) = delete;
     TmuxServer& operator=(const TmuxServer&) = delete;
@@ -76,6 +86,18 @@ class TmuxServer {
     }
 
   private:
+    // Not our children (tmux's): they cannot be reaped here, only waited out and killed.
+    static void end_process_group(pid_t leader) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (::kill(-leader, 0) == 0) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                ::kill(-leader, SIGKILL);
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+
     std::string tmux_;
     std::string socket_;
 };

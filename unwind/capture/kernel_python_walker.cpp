@@ -80,9 +80,11 @@ std::unique_ptr<KernelPythonWalker> KernelPythonWalker::load(std::string& why_no
     walker->layouts_fd_ = bpf_object__find_map_fd_by_name(walker->object_, "layouts");
     walker->threads_fd_ = bpf_object__find_map_fd_by_name(walker->object_, "threads");
     walker->counters_fd_ = bpf_object__find_map_fd_by_name(walker->object_, "counters");
+    walker->targets_fd_ = bpf_object__find_map_fd_by_name(walker->object_, "targets");
+    walker->settings_fd_ = bpf_object__find_map_fd_by_name(walker->object_, "settings");
     const int records_fd = bpf_object__find_map_fd_by_name(walker->object_, "records");
     if (walker->program_fd_ < 0 || walker->layouts_fd_ < 0 || walker->threads_fd_ < 0 ||
-        walker->counters_fd_ < 0 || records_fd < 0) {
+        walker->counters_fd_ < 0 || walker->targets_fd_ < 0 || walker->settings_fd_ < 0 || records_fd < 0) {
         why_not = "the BPF program built into sampler lacks a part (a build problem)";
         return nullptr;
     }
@@ -153,6 +155,39 @@ void KernelPythonWalker::forget_process(int pid) {
         const auto key = static_cast<std::uint32_t>(pid);
         bpf_map_delete_elem(layouts_fd_, &key);
     }
+}
+
+bool KernelPythonWalker::sample_only_targets(bool only) {
+    settings_.only_targets = only ? 1 : 0;
+    return write_settings();
+}
+
+bool KernelPythonWalker::wake_every(std::uint32_t samples) {
+    settings_.wake_every = samples;
+    return write_settings();
+}
+
+bool KernelPythonWalker::write_settings() {
+    const std::uint32_t key = 0;
+    return bpf_map_update_elem(settings_fd_, &key, &settings_, BPF_ANY) == 0;
+}
+
+bool KernelPythonWalker::add_target(int pid) {
+    if (targets_.contains(pid))
+        return true;
+    const auto key = static_cast<std::uint32_t>(pid);
+    const std::uint32_t value = 1;
+    if (bpf_map_update_elem(targets_fd_, &key, &value, BPF_ANY) != 0)
+        return false;
+    targets_.insert(pid);
+    return true;
+}
+
+void KernelPythonWalker::forget_target(int pid) {
+    if (targets_.erase(pid) == 0)
+        return;
+    const auto key = static_cast<std::uint32_t>(pid);
+    bpf_map_delete_elem(targets_fd_, &key);
 }
 
 int KernelPythonWalker::on_ring_record(void* self, void* data, std::size_t size) {

@@ -42,11 +42,22 @@ class KernelPythonWalker {
     // The process ended or exec'd: its layout and threads go.
     void forget_process(int pid);
 
+    // Per-CPU clocks: the program drops the samples of every process but the targets.
+    bool sample_only_targets(bool only);
+    // The program wakes the reader after every `samples` walked samples of a CPU (0: only when
+    // the ring fills), so that the reader can give a clock a new period on time.
+    bool wake_every(std::uint32_t samples);
+    bool add_target(int pid);
+    void forget_target(int pid);
+    bool has_target(int pid) const { return targets_.contains(pid); }
+    const std::unordered_set<int>& targets() const { return targets_; }
+
     // Calls `on_record` with each record (a pw_header and its frames) written since the last
     // drain; the bytes are valid during the call. Returns how many.
     std::size_t drain(const std::function<void(const std::uint8_t*, std::size_t)>& on_record);
-    // Readable (poll) once the program has woken the reader (the ring passed PW_WAKE_AT_BYTES),
-    // until acknowledge_wake(), which the reader calls before it drains.
+    // Readable (poll) once the program has woken the reader (the ring passed PW_WAKE_AT_BYTES, or
+    // a CPU wrote wake_every records), until acknowledge_wake(), which the reader calls before it
+    // drains.
     int wake_fd() const { return wake_epoll_fd_; }
     void acknowledge_wake();
 
@@ -68,8 +79,13 @@ class KernelPythonWalker {
     int layouts_fd_ = -1;
     int threads_fd_ = -1;
     int counters_fd_ = -1;
-    int wake_epoll_fd_ = -1;       // owned: see wake_fd()
-    std::unordered_set<int> pids_; // the processes with a layout set
+    int targets_fd_ = -1;
+    int settings_fd_ = -1;
+    pw_settings settings_{}; // as last written to the map `settings`
+    bool write_settings();
+    std::unordered_set<int> targets_; // what the map `targets` holds
+    int wake_epoll_fd_ = -1;          // owned: see wake_fd()
+    std::unordered_set<int> pids_;    // the processes with a layout set
     struct Thread {
         int pid = 0;
         pw_thread state{};

@@ -66,6 +66,11 @@ PerfCapture::PerfCapture(const PerfCaptureOptions& options) : options_(options) 
     options_.stack_bytes = std::min<std::size_t>(options_.stack_bytes, 65528) & ~std::size_t{7};
     format_.registers_and_stack = options_.registers_and_stack && options_.stack_bytes > 0;
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    // The walker's samples are drained every quarter of a second, or sooner when its ring fills:
+    // a clock's period would be redrawn only that often (at 1000 Hz, after 250 samples, not 64),
+    // and a period that happens to fit a loop's cycle sees the same point of it all that time.
+    if (walks_are_samples())
+        options_.python_walker->wake_every(static_cast<std::uint32_t>(redraw_every(options_.rate_hz)));
     std::size_t record_bytes = 512 + (format_.registers_and_stack ? options_.stack_bytes : 0);
     ring_pages_ = next_power_of_two((record_bytes * samples_per_ring + page - 1) / page);
     // Wall-clock sampling adds a record at every switch on or off a CPU: threads that hand a
@@ -182,6 +187,71 @@ perf_event_attr PerfCapture::ring_holder_attributes() const {
     return holder;
 }
 
+perf_event_attr PerfCapture::cpu_clock_attributes() const {
+    // The thread clock's sampling settings, for every task on one CPU: cpu-clock ticks at the
+    // rate whoever runs there (the program drops the ticks of other processes, and the kernel
+    // those of an idle CPU).
+    perf_event_attr attr = one_thread_attributes();
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.exclude_idle = 1;
+    // Task records of every process on the CPU: no event of the target's own needs to follow
+    // its threads (each such event is switched out and in with its thread, about half a
+    // microsecond per switch even when it counts nothing). The targets' records are kept.
+    attr.task = attr.comm = attr.comm_exec = attr.mmap = attr.mmap2 = 1;
+    return attr;
+}
+
+void PerfCapture::try_per_cpu_clocks() {
+    if (per_cpu_tried_)
+        return;
+    per_cpu_tried_ = true;
+    KernelPythonWalker* walker = filter();
+    if (!options_.per_cpu || !walker || options_.off_cpu)
+        return;
+    if (!in_initial_pid_namespace()) {
+        per_cpu_refusal_ = "sampler runs in a PID namespace of its own, and the BPF program sees the "
+                           "kernel's process ids, not the ones sampler knows";
+        return;
+    }
+    // The filter first: a clock that ran before it would record other processes' samples.
+    if (!walker->sample_only_targets(true)) {
+        per_cpu_refusal_ = "cannot set the BPF program's target filter";
+        return;
+    }
+    // A CPU's clock, like a thread's, takes at most the rate's samples a second, whatever runs
+    // there: a thread's ring size will do, doubled for a margin; and at least 256 KiB for the
+    // task records of a busy machine's processes between two drains.
+    const std::size_t pages = std::max<std::size_t>(ring_pages_ * 2, 64);
+    const std::size_t smallest = next_power_of_two(
+        (4 * (512 + (format_.registers_and_stack ? options_.stack_bytes : 0)) + 4095) / 4096);
+    perf_event_attr attr = cpu_clock_attributes();
+    if (attr.watermark)
+        attr.wakeup_watermark = static_cast<std::uint32_t>(pages * 4096 / 4);
+    int error = 0;
+    cpu_clocks_ = open_cpu_clocks(attr, pages, smallest, walker->program_fd(), error, per_cpu_refusal_);
+    if (cpu_clocks_.empty()) {
+        // (An array map's update does not fail for a valid key; if it did, the clocks per thread
+        // would keep no sample of a thread the walker knows, and hand back none.)
+        walker->sample_only_targets(false);
+        return;
+    }
+    per_cpu_refusal_.clear();
+    for (std::size_t i = 0; i < cpu_clocks_.size(); ++i) {
+        const auto cpu = static_cast<std::size_t>(cpu_clocks_[i].cpu);
+        if (clock_of_cpu_.size() <= cpu)
+            clock_of_cpu_.resize(cpu + 1, -1);
+        clock_of_cpu_[cpu] = static_cast<int>(i);
+    }
+    if (options_.follow_children) {
+        // Without them (refused), a child becomes a target at the next drain.
+        std::vector<int> cpus;
+        for (const CpuClock& clock : cpu_clocks_)
+            cpus.push_back(clock.cpu);
+        fork_bells_ = open_fork_bells(cpus, error);
+    }
+    poll_fds_stale_ = true;
+}
+
 bool PerfCapture::open_ring(ThreadEvents& events, int& error) {
     events.ring_holder = PerfEventFile::open(ring_holder_attributes(), events.tid, error);
     if (!events.ring_holder.valid())
@@ -277,6 +347,20 @@ bool PerfCapture::add_listed_threads(int pid, const std::vector<int>& tids, Perf
         why = {ESRCH, "the process has no threads left"};
         return false;
     }
+    try_per_cpu_clocks();
+    if (!cpu_clocks_.empty()) {
+        // Every thread it has or will have is sampled by the CPUs' clocks: nothing to open.
+        if (!filter()->add_target(pid)) {
+            why = {ENOSPC, "the BPF program's map of target processes is full"};
+            return false;
+        }
+        if (!cpu_times_.add(pid)) {
+            filter()->forget_target(pid);
+            why = {ESRCH, "the process has exited"};
+            return false;
+        }
+        return true;
+    }
     std::size_t opened = 0;
     int last_error = 0;
     const auto open_each = [&](const std::vector<int>& listed) {
@@ -328,22 +412,37 @@ std::uint64_t PerfCapture::counted_on_cpu_ns(const ThreadEvents& events) const {
 }
 
 void PerfCapture::wait(int timeout_ms) {
+    if (bells_muted_ && monotonic_ns() - bell_second_ns_ >= 1'000'000'000) {
+        bells_muted_ = false;
+        poll_fds_stale_ = true;
+    }
     if (poll_fds_stale_) {
         poll_fds_.clear();
         for (const ThreadEvents& events : threads_)
             poll_fds_.push_back(
                 {events.clock.valid() ? events.clock.fd() : events.ring_holder.fd(), POLLIN, 0});
+        for (const CpuClock& clock : cpu_clocks_)
+            poll_fds_.push_back({clock.event.fd(), POLLIN, 0});
+        if (!bells_muted_)
+            for (const ForkBell& bell : fork_bells_)
+                poll_fds_.push_back({bell.event.fd(), POLLIN, 0});
         // Last, past the entries that match threads_: the walker's ring, when it fills.
         if (options_.python_walker)
             poll_fds_.push_back({options_.python_walker->wake_fd(), POLLIN, 0});
         poll_fds_stale_ = false;
     }
+    if (bells_muted_)
+        // Unheard bells: a fork is still taken in within 1/max_bell_wakes of a second, with no
+        // more wake-ups than they were allowed.
+        timeout_ms = std::min(timeout_ms, static_cast<int>(1000 / max_bell_wakes));
     if (poll_fds_.empty()) {
         ::usleep(static_cast<useconds_t>(timeout_ms) * 1000);
         return;
     }
     if (::poll(poll_fds_.data(), poll_fds_.size(), timeout_ms) <= 0)
         return;
+    if (!fork_bells_.empty())
+        count_bell_wakes();
     if (options_.python_walker && (poll_fds_.back().revents & POLLIN))
         options_.python_walker->acknowledge_wake(); // before the drain: a wake-up during it counts
     for (std::size_t i = 0; i < threads_.size(); ++i)
@@ -351,6 +450,26 @@ void PerfCapture::wait(int timeout_ms) {
         // inherited it; nothing will write into this ring again.
         if (poll_fds_[i].revents & (POLLHUP | POLLERR | POLLNVAL))
             threads_[i].ended = true;
+}
+
+void PerfCapture::count_bell_wakes() {
+    if (bells_muted_)
+        return;
+    if (const std::uint64_t now = monotonic_ns(); now - bell_second_ns_ >= 1'000'000'000) {
+        bell_second_ns_ = now;
+        bell_wakes_ = 0;
+    }
+    const std::size_t first = threads_.size() + cpu_clocks_.size();
+    const bool rang = std::any_of(poll_fds_.begin() + static_cast<std::ptrdiff_t>(first),
+                                  poll_fds_.begin() + static_cast<std::ptrdiff_t>(first + fork_bells_.size()),
+                                  [](const pollfd& entry) { return entry.revents != 0; });
+    if (!rang)
+        return;
+    ++bell_wakes_total_;
+    if (++bell_wakes_ >= max_bell_wakes) {
+        bells_muted_ = true;
+        poll_fds_stale_ = true;
+    }
 }
 
 std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
@@ -364,6 +483,35 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
         events.ring.drain([&](const perf_event_header& header) { handle(header, handler, samples); });
     }
     draining_ = nullptr;
+    const std::uint64_t lost_before = lost_;
+    if (!cpu_clocks_.empty()) {
+        // Emptied first: a task record written after this rings again.
+        for (ForkBell& bell : fork_bells_)
+            bell.ring.drain([](const perf_event_header&) {});
+        drain_cpu_clocks(handler, samples);
+    }
+    // Before the slower work below: setting a period restarts its clock, and the later it is set
+    // after the sample that made it due, the more of the period it cuts short goes unsampled.
+    redraw_due_periods();
+    if (!cpu_clocks_.empty()) {
+        // At most once a second: a ring that overflows at every drain (stack copies faster than
+        // we read) would otherwise have /proc listed each time.
+        unrecovered_loss_ = unrecovered_loss_ || lost_ != lost_before;
+        const std::uint64_t now = monotonic_ns();
+        if (unrecovered_loss_ && now - recovered_ns_ >= 1'000'000'000) {
+            recovered_ns_ = now;
+            unrecovered_loss_ = false;
+            recover_lost_task_records(handler);
+        }
+        // A target is forgotten once its process is gone (reaped, or its pid reused), not at its
+        // main thread's exit: its other threads may run on, or one of them exec.
+        cpu_times_.refresh_now_and_then(now);
+        recently_forgotten_.clear();
+        for (int pid : cpu_times_.take_gone()) {
+            filter()->forget_target(pid);
+            recently_forgotten_.insert(pid);
+        }
+    }
     if (!pending_walks_.empty())
         forget_old_walks();
     // Opened after the loop over the rings, which this adds to.
@@ -408,13 +556,55 @@ void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& sa
         walked_.python_walk = record;
         walked_.python_walk_size = size;
         ++samples;
-        // The period's random steps, as for perf records drained in batches (see handle()).
-        if (ThreadEvents* events = with_own_clock(walked_.tid); events && ++events->samples % 64 == 0)
-            jitter_period_on_time(*events);
+        if (!cpu_clocks_.empty())
+            cpu_times_.note_sample(walked_.pid, walked_.time_ns);
+        // The period's random steps (see jitter_period_on_time).
+        const std::uint32_t key = cpu_clocks_.empty() ? header.tid : header.cpu;
+        if (ClockPeriod* period = clock_of_key(key).first)
+            count_walked_clock_sample(*period, key, header.time_ns);
         handler.on_sample(walked_);
         walked_.python_walk = nullptr;
         walked_.python_walk_size = 0;
     });
+}
+
+void PerfCapture::count_walked_clock_sample(ClockPeriod& period, std::uint32_t key, std::uint64_t time_ns) {
+    period.last_sample_ns = std::max(period.last_sample_ns, time_ns);
+    // By the samples since the period was set, not a multiple of a count: a clock's samples
+    // come both ways (walked, and handed back as perf records), and either may reach it. Half a
+    // run will do: the walker's wake-up after a run sets the pace, and the drain it brings also
+    // reads the samples taken since, which the next run then lacks (at a full run, a clock
+    // would be due only at every other wake-up).
+    if (++period.samples - period.samples_at_period >= (redraw_every(options_.rate_hz) + 1) / 2)
+        due_redraws_.push_back(key);
+}
+
+void PerfCapture::redraw_due_periods() {
+    // Once per clock and drain: a drain may hold several runs of a clock's samples (the walker
+    // wakes sampler after each run of a CPU's, but a busy sampler drains late), and a period set
+    // and replaced within the same drain would cost an IPI to the clock's CPU for nothing.
+    if (due_redraws_.empty())
+        return;
+    std::sort(due_redraws_.begin(), due_redraws_.end());
+    due_redraws_.erase(std::unique(due_redraws_.begin(), due_redraws_.end()), due_redraws_.end());
+    const std::uint64_t now = monotonic_ns();
+    const double mean = 1e9 / options_.rate_hz;
+    for (std::uint32_t key : due_redraws_) {
+        auto [period, clock] = clock_of_key(key);
+        if (!period)
+            continue;
+        // Setting the period restarts the clock: what it had run of the current one goes
+        // unsampled, and the samples fall behind by that much. Counted when the clock's latest
+        // sample is less than a period ago (its target presumably on the CPU since); from
+        // further back, a tick since went to another task, and how much of the loss was the
+        // target's is not known (a target seldom on the CPU loses little).
+        const double in_force = period->period_ns > 0 ? period->period_ns : mean;
+        if (period->last_sample_ns > 0 && now > period->last_sample_ns &&
+            double(now - period->last_sample_ns) < in_force)
+            period->samples_ahead -= double(now - period->last_sample_ns) / mean;
+        jitter_period_on_time(*period, *clock);
+    }
+    due_redraws_.clear();
 }
 
 void PerfCapture::keep_walks() {
@@ -513,42 +703,64 @@ bool PerfCapture::pair_walk(RawSample& sample) {
     return paired;
 }
 
-void PerfCapture::jitter_period_on_time(ThreadEvents& events) {
-    // The walker's samples are drained on a timer, so a period stays in force for a span of
-    // time, not for a number of samples, and mirrored periods do not average out: the shorter
-    // one gives more samples in its span than the longer one takes away (4-8% too many were
-    // seen at 1000 Hz). Instead, each new period makes up for the samples the periods so far
-    // gave beyond (or short of) what the thread's CPU time called for: longer when ahead,
-    // shorter when behind, by a random amount; either way, at random, when exactly even (the
-    // first time: always shorter gave 2% too many over a 5-s run at 100 Hz).
-    const double mean = 1e9 / options_.rate_hz;
-    const double u = std::uniform_real_distribution<double>(0.0, 0.5)(random_);
-    const bool longer =
-        events.samples_ahead > 0 || (events.samples_ahead == 0 && std::bernoulli_distribution(0.5)(random_));
-    set_period(events, longer ? mean * (1.0 + u) : mean / (1.0 + u));
-}
-
-void PerfCapture::set_period(ThreadEvents& events, double period_ns) {
-    // With the walker delivering samples (not --native, where every sample is a perf record and
-    // only mirrored periods are set), a thread's samples come both ways (walked, and handed back
-    // as perf records), so both jitter schemes set its period: each span's excess is counted
-    // whichever set it, or jitter_period_on_time would count a mirrored span at the wrong one.
-    // (The count is read here, an IPI to the thread's CPU: the program cannot put it in its
-    // record, as bpf_perf_prog_read_value refuses inherited events.)
-    if (options_.python_walker && !walks_are_halves()) {
-        const double mean = 1e9 / options_.rate_hz;
-        const std::uint64_t count = events.clock.read_count();
-        if (events.period_ns > 0 && count > events.count_at_period)
-            events.samples_ahead +=
-                double(count - events.count_at_period) * (1.0 / events.period_ns - 1.0 / mean);
-        events.period_ns = period_ns;
-        events.count_at_period = count;
+std::pair<ClockPeriod*, const PerfEventFile*> PerfCapture::clock_of_key(std::uint32_t key) {
+    if (!cpu_clocks_.empty()) {
+        if (key >= clock_of_cpu_.size() || clock_of_cpu_[key] < 0)
+            return {nullptr, nullptr};
+        CpuClock& clock = cpu_clocks_[static_cast<std::size_t>(clock_of_cpu_[key])];
+        return {&clock.period, &clock.event};
     }
-    std::uint64_t value = static_cast<std::uint64_t>(std::max(1.0, period_ns));
-    ::ioctl(events.clock.fd(), PERF_EVENT_IOC_PERIOD, &value);
+    if (ThreadEvents* events = with_own_clock(static_cast<int>(key)))
+        return {&events->period, &events->clock};
+    return {nullptr, nullptr};
 }
 
-void PerfCapture::jitter_period(ThreadEvents& events) {
+std::uint64_t PerfCapture::redraw_every(double rate_hz) {
+    return static_cast<std::uint64_t>(std::clamp(std::lround(rate_hz / 8), 8L, 64L));
+}
+
+void PerfCapture::jitter_period_on_time(ClockPeriod& period, const PerfEventFile& clock) {
+    // Walked samples are drained in batches, so a period may hold a few more samples than the
+    // run that made it due, and mirrored periods do not quite pair up (when a period lasted a
+    // span of time, a drain's, the shorter one gave more samples in its span than the longer
+    // one took away: 4-8% too many at 1000 Hz). So every other period is drawn at random,
+    // (1 + u) x the mean with u uniform in [-0.5, 0.5], and the one after it makes up for what
+    // the periods so far gave beyond (or short of) what their CPU time called for, over its
+    // expected run: longer when ahead, shorter when behind (after one random draw, that is its
+    // mirror). Counted in samples, as each sample stands for one period of the target's CPU time
+    // on that clock: the clock's own count is a CPU's whole time for a clock per CPU (whatever
+    // ran there, idle too), and reading it costs an IPI to that CPU.
+    const double mean = 1e9 / options_.rate_hz;
+    const double hold = double(redraw_every(options_.rate_hz));
+    double factor = 0;
+    if (period.draw_next)
+        factor = 1.0 + std::uniform_real_distribution<double>(-0.5, 0.5)(random_);
+    else
+        factor =
+            std::clamp(1.0 + (period.samples_ahead + excess_of_period_in_force(period)) / hold, 0.5, 1.5);
+    period.draw_next = !period.draw_next;
+    set_period(period, clock, mean * factor);
+}
+
+double PerfCapture::excess_of_period_in_force(const ClockPeriod& period) const {
+    if (period.period_ns <= 0)
+        return 0; // the mean, set when the clock opened
+    const double samples = double(period.samples - period.samples_at_period);
+    return samples * (1.0 - period.period_ns * options_.rate_hz / 1e9);
+}
+
+void PerfCapture::set_period(ClockPeriod& period, const PerfEventFile& clock, double period_ns) {
+    // Samples come both ways with the walker (walked, and handed back as perf records), so
+    // both jitter schemes may set a clock's period: each span's excess is counted whichever set it.
+    period.samples_ahead += excess_of_period_in_force(period);
+    period.period_ns = period_ns;
+    period.samples_at_period = period.samples;
+    std::uint64_t value = static_cast<std::uint64_t>(std::max(1.0, period_ns));
+    ::ioctl(clock.fd(), PERF_EVENT_IOC_PERIOD, &value);
+    ++periods_drawn_;
+}
+
+void PerfCapture::jitter_period(ClockPeriod& period, const PerfEventFile& clock) {
     // A fixed period can line up with periodic work in the target (a loop that takes as long as
     // the period is always seen at the same point). Every few samples a thread gets a new
     // period, (1 + u) x the mean with u uniform in [-0.5, 0.5], and the next time (1 - u) x the
@@ -556,13 +768,153 @@ void PerfCapture::jitter_period(ThreadEvents& events) {
     // rate over a few seconds stays the one asked for (with a new draw every time, its spread
     // was ±9% over 2 s). Setting it restarts the timer, so the part of the current period
     // already run is not counted: see handle() for how much that loses.
-    double offset = events.mirrored_offset;
-    if (events.draw_next) {
+    double offset = period.mirrored_offset;
+    if (period.draw_next) {
         offset = std::uniform_real_distribution<double>(-0.5, 0.5)(random_);
-        events.mirrored_offset = -offset;
+        period.mirrored_offset = -offset;
     }
-    events.draw_next = !events.draw_next;
-    set_period(events, 1e9 / options_.rate_hz * (1.0 + offset));
+    period.draw_next = !period.draw_next;
+    set_period(period, clock, 1e9 / options_.rate_hz * (1.0 + offset));
+}
+
+void PerfCapture::keep_side_band(const perf_event_header& header) {
+    SideBandRecord record;
+    record.type = header.type;
+    bool decoded = false;
+    if (header.type == PERF_RECORD_FORK || header.type == PERF_RECORD_EXIT) {
+        decoded = decode_perf_task(header, record.task);
+        record.time_ns = record.task.time_ns;
+    } else if (header.type == PERF_RECORD_MMAP || header.type == PERF_RECORD_MMAP2 ||
+               (header.type == PERF_RECORD_COMM && (header.misc & PERF_RECORD_MISC_COMM_EXEC))) {
+        PerfPidTid ids;
+        decoded = decode_perf_pid_tid(header, ids) && decode_sample_id_time(header, record.time_ns);
+        record.task.pid = record.task.ppid = ids.pid;
+        record.task.tid = ids.tid;
+    }
+    if (!decoded)
+        return;
+    // A target's records are all kept. Others only while children are followed (one may be a
+    // child whose fork is in a ring read later), and then bounded: a machine forking and mapping
+    // without pause between two drains.
+    const KernelPythonWalker& targets = *filter();
+    const bool of_target = targets.has_target(record.task.pid) ||
+                           (header.type == PERF_RECORD_FORK && targets.has_target(record.task.ppid));
+    if (of_target || (options_.follow_children && side_band_.size() < max_side_band_records))
+        side_band_.push_back(record);
+}
+
+void PerfCapture::drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samples) {
+    // The task records of every CPU's ring first, looked at without taking them, in time order:
+    // a sample is then handed on after the records written before it on any CPU (a target's
+    // exec, a library it mapped), as each thread's own ring kept them in order. Records written
+    // meanwhile are kept when the rings are taken, and handed on last.
+    const auto by_time = [](const SideBandRecord& a, const SideBandRecord& b) {
+        return a.time_ns < b.time_ns;
+    };
+    std::vector<std::size_t> peeked(cpu_clocks_.size());
+    for (std::size_t i = 0; i < cpu_clocks_.size(); ++i)
+        peeked[i] = cpu_clocks_[i].ring.peek([&](const perf_event_header& header) {
+            if (header.type != PERF_RECORD_SAMPLE && header.type != PERF_RECORD_LOST)
+                keep_side_band(header);
+        });
+    std::stable_sort(side_band_.begin(), side_band_.end(), by_time);
+    side_band_next_ = 0;
+    for (std::size_t i = 0; i < cpu_clocks_.size(); ++i) {
+        draining_cpu_ = &cpu_clocks_[i];
+        std::size_t seen = 0;
+        cpu_clocks_[i].ring.drain([&](const perf_event_header& header) {
+            const bool side_band = header.type != PERF_RECORD_SAMPLE && header.type != PERF_RECORD_LOST;
+            if (side_band) {
+                if (seen++ >= peeked[i])
+                    keep_side_band(header); // written since the look
+                return;
+            }
+            ++seen;
+            handle(header, handler, samples);
+        });
+    }
+    draining_cpu_ = nullptr;
+    std::stable_sort(side_band_.begin() + static_cast<std::ptrdiff_t>(side_band_next_), side_band_.end(),
+                     by_time);
+    deliver_side_band_until(UINT64_MAX, handler);
+    // What no target claimed waits one drain: it may be a child's, whose fork a ring read later
+    // held.
+    std::vector<SideBandRecord> unclaimed = std::move(side_band_unclaimed_);
+    side_band_ = std::move(unclaimed);
+    side_band_unclaimed_.clear();
+    side_band_next_ = 0;
+}
+
+void PerfCapture::recover_lost_task_records(PerfRecordHandler& handler) {
+    if (cpu_clocks_.empty())
+        return;
+    // A ring drops task records with samples when it is full (--native's stack copies, a machine
+    // busy forking): a target's fork lost would leave that child never sampled, an mmap lost its
+    // library unsymbolized. (An exec lost is not recovered: rare, and costly to check for.)
+    KernelPythonWalker& targets = *filter();
+    const std::vector<int> known(targets.targets().begin(), targets.targets().end());
+    std::unordered_set<int> listed; // a target found below another: its subtree was listed then
+    for (int pid : known) {
+        handler.on_new_mapping(pid);
+        if (!options_.follow_children || listed.contains(pid))
+            continue;
+        for (int child : descendants_of(pid)) {
+            listed.insert(child);
+            if (targets.has_target(child) || !targets.add_target(child))
+                continue;
+            if (!cpu_times_.add(child)) {
+                targets.forget_target(child); // gone already
+                continue;
+            }
+            // Its parent is not known here: `pid` is an ancestor.
+            handler.on_task_start(PerfTaskRecord{.pid = child, .ppid = pid, .tid = child, .ptid = pid});
+        }
+    }
+}
+
+void PerfCapture::deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandler& handler) {
+    KernelPythonWalker& targets = *filter();
+    for (; side_band_next_ < side_band_.size() && side_band_[side_band_next_].time_ns <= time_ns;
+         ++side_band_next_) {
+        SideBandRecord& record = side_band_[side_band_next_];
+        const PerfTaskRecord& task = record.task;
+        bool claimed = targets.has_target(task.pid);
+        if (record.type == PERF_RECORD_FORK && !claimed && options_.follow_children &&
+            task.pid != task.ppid &&
+            (targets.has_target(task.ppid) || recently_forgotten_.contains(task.ppid))) {
+            // A child of a target (which may have ended since), followed: the CPUs' clocks
+            // sample it from now on, and its CPU time counts from then.
+            claimed = targets.add_target(task.pid);
+            if (claimed && !cpu_times_.add(task.pid))
+                targets.forget_target(task.pid); // gone already
+        }
+        if (!claimed) {
+            // Maybe of a child whose fork, on a CPU read first, came after this drain read it.
+            if (!record.held && side_band_unclaimed_.size() < max_side_band_records) {
+                record.held = true;
+                side_band_unclaimed_.push_back(record);
+            }
+            continue;
+        }
+        switch (record.type) {
+        case PERF_RECORD_FORK:
+            handler.on_task_start(task);
+            break;
+        case PERF_RECORD_EXIT:
+            handler.on_task_exit(task);
+            // Its main thread ended, in practice the process: its time is read while it can be
+            // (the target is forgotten once the process is gone: see drain()).
+            if (task.tid == task.pid)
+                cpu_times_.refresh(task.pid);
+            break;
+        case PERF_RECORD_COMM:
+            handler.on_exec(task.pid);
+            break;
+        default:
+            handler.on_new_mapping(task.pid);
+            break;
+        }
+    }
 }
 
 void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples) {
@@ -570,6 +922,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
     case PERF_RECORD_SAMPLE: {
         std::uint64_t stream_id = 0;
         if (decode_perf_sample(header, format_, scratch_, stream_id)) {
+            if (draining_cpu_)
+                deliver_side_band_until(scratch_.time_ns, handler);
             scratch_.off_cpu = !switch_stream_ids_.empty() && switch_stream_ids_.contains(stream_id);
             // A thread with an event of its own that also inherited its creator's (see
             // add_listed_threads): the inherited copy's samples, in another ring, are dropped.
@@ -583,6 +937,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
                 break;
             }
             samples += !scratch_.off_cpu;
+            if (draining_cpu_)
+                cpu_times_.note_sample(scratch_.pid, scratch_.time_ns);
             const bool walked = !scratch_.off_cpu && walks_are_halves() && pair_walk(scratch_);
             // A new random period every few samples breaks any alignment with periodic work
             // in the target; not at every sample, as setting it interrupts the thread's CPU
@@ -593,9 +949,20 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             // and on average half a period is not sampled: so only every 64th sample (a loss
             // under 1%). A fixed period, as perf keeps, was seen to lock onto a 3:1 loop and
             // read it as 70:30.
-            if (!scratch_.off_cpu && draining_ && scratch_.tid == draining_->tid &&
-                ++draining_->samples % (options_.wake_per_sample ? 32 : 64) == 0)
-                jitter_period(*draining_);
+            // With the walker delivering samples, its scheme rules the clock, whose samples may
+            // be either (see jitter_period_on_time): these are ones it handed back.
+            const std::uint64_t every = options_.wake_per_sample ? 32 : 64;
+            const bool own = !scratch_.off_cpu && draining_ && scratch_.tid == draining_->tid;
+            if (walks_are_samples() && own)
+                count_walked_clock_sample(draining_->period, static_cast<std::uint32_t>(draining_->tid),
+                                          scratch_.time_ns);
+            else if (walks_are_samples() && draining_cpu_)
+                count_walked_clock_sample(draining_cpu_->period,
+                                          static_cast<std::uint32_t>(draining_cpu_->cpu), scratch_.time_ns);
+            else if (own && ++draining_->period.samples % every == 0)
+                jitter_period(draining_->period, draining_->clock);
+            else if (draining_cpu_ && ++draining_cpu_->period.samples % every == 0)
+                jitter_period(draining_cpu_->period, draining_cpu_->event);
             handler.on_sample(scratch_);
             if (walked) {
                 scratch_.python_walk = nullptr;
@@ -652,6 +1019,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
 }
 
 void PerfCapture::stop() {
+    for (CpuClock& clock : cpu_clocks_)
+        ::ioctl(clock.event.fd(), PERF_EVENT_IOC_DISABLE, 0);
     for (ThreadEvents& events : threads_) {
         ::ioctl(events.clock.fd(), PERF_EVENT_IOC_DISABLE, 0);
         if (events.switches.valid())
@@ -660,6 +1029,10 @@ void PerfCapture::stop() {
 }
 
 std::uint64_t PerfCapture::on_cpu_nanoseconds() const {
+    if (!cpu_clocks_.empty()) {
+        cpu_times_.refresh();
+        return cpu_times_.total_ns();
+    }
     std::uint64_t total = closed_on_cpu_ns_;
     for (const ThreadEvents& events : threads_)
         total += counted_on_cpu_ns(events);

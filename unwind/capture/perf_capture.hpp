@@ -6,9 +6,11 @@
 // and write into the ring of the thread that created them; fork, exit, exec and new mappings
 // arrive as records in the same rings, so no /proc file is read per sample.
 
+#include "cpu_clocks.hpp"
 #include "perf_record_source.hpp"
 #include "perf_records.hpp"
 #include "perf_ring.hpp"
+#include "process_cpu_times.hpp"
 #include "python_walk_abi.h"
 #include "raw_sample.hpp"
 
@@ -38,6 +40,14 @@ struct PerfCaptureOptions {
     // Walks Python frames in the kernel at each clock sample of a thread it knows (attached to
     // every clock event; samples it walks arrive from its ring, not as perf records). Not owned.
     KernelPythonWalker* python_walker = nullptr;
+    // Samples come from one clock per CPU (cpu_clocks.hpp), filtered to the targets by the walker
+    // (or by `sample_filter`), with the task records of every process, kept for the targets; no
+    // event of any thread of theirs. Needs one of the two and not off_cpu; per-thread clocks
+    // when the kernel refuses per-CPU events (per_cpu_refusal() says why).
+    bool per_cpu = false;
+    // The walker's program, loaded to filter per-CPU clocks where it walks nothing (native
+    // programs): given no layout, it hands every target's sample back. Not owned.
+    KernelPythonWalker* sample_filter = nullptr;
 };
 
 class PerfCapture final : public PerfRecordSource {
@@ -66,15 +76,35 @@ class PerfCapture final : public PerfRecordSource {
     // on_cpu_nanoseconds() describe the same samples.
     void stop() override;
 
+    // With clocks per CPU, what task records a full ring dropped would have said, read from /proc
+    // instead: children the targets forked since (when following children: they become
+    // targets, handed on as task starts) and new mappings (each target's, handed on as one).
+    // drain() calls it after a drain that counted lost records, at most once a second.
+    void recover_lost_task_records(PerfRecordHandler& handler);
+
+    // Wake-ups by the fork bells so far (cpu_clocks.hpp), at most max_bell_wakes a second.
+    std::uint64_t fork_bell_wakes() const { return bell_wakes_total_; }
+    static constexpr unsigned max_bell_wakes = 100;
+    // A walked clock's samples between two draws of its random period at `rate_hz`: the walker
+    // wakes sampler after each such run of a CPU's samples. 64 from 512 Hz up; fewer below, down
+    // to 8, so that a short window at a low rate still spans many draws (see
+    // jitter_period_on_time).
+    static std::uint64_t redraw_every(double rate_hz);
+    // Periods set so far, on all clocks.
+    std::uint64_t periods_drawn() const { return periods_drawn_; }
+
     // Records the kernel dropped because a ring was full.
     std::uint64_t lost_records() const override { return lost_; }
     // Nanoseconds on a CPU of every sampled thread (exited ones included) since it was opened:
     // samples expected = this × rate.
     std::uint64_t on_cpu_nanoseconds() const override;
+    std::uint64_t uncovered_samples() const override { return cpu_times_.uncovered_samples(); }
     // True when the kernel would not sample in kernel mode (perf_event_paranoid without
     // CAP_PERFMON): time in system calls then goes unsampled.
     bool kernel_time_excluded() const override { return exclude_kernel_; }
     KernelPythonWalker* python_walker() override { return options_.python_walker; }
+    bool per_cpu_clocks() const override { return !cpu_clocks_.empty(); }
+    std::string per_cpu_refusal() const override { return per_cpu_refusal_; }
 
   private:
     struct ThreadEvents {
@@ -89,14 +119,7 @@ class PerfCapture final : public PerfRecordSource {
         // Created after its creator's event was opened but before it was listed: the inherited
         // copy samples it too, into the creator's ring. Its own event is the one counted.
         bool also_inherited = false;
-        std::uint64_t samples = 0;  // of this thread itself (not of threads that inherited the event)
-        double mirrored_offset = 0; // the next period's offset from the mean, when not drawn anew
-        bool draw_next = true;
-        // set_period (with the walker): the period set last (0: none yet), the thread's CPU time then,
-        // and how many samples the periods so far gave beyond what that time called for.
-        double period_ns = 0;
-        std::uint64_t count_at_period = 0;
-        double samples_ahead = 0;
+        ClockPeriod period; // its samples: of this thread itself, not of threads that inherited it
     };
 
     perf_event_attr clock_attributes() const;
@@ -104,6 +127,20 @@ class PerfCapture final : public PerfRecordSource {
     perf_event_attr switch_attributes() const;
     perf_event_attr switch_record_attributes() const;
     perf_event_attr ring_holder_attributes() const;
+    perf_event_attr cpu_clock_attributes() const;
+    // Opens the per-CPU clocks when asked for and allowed, before the first thread's events.
+    void try_per_cpu_clocks();
+    void drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samples);
+    // After a poll: counts a wake-up by the fork bells (any event on them, an error too), and
+    // mutes them once they reach max_bell_wakes in a second.
+    void count_bell_wakes();
+    void keep_side_band(const perf_event_header& header);
+    // Hands on the kept task records up to `time_ns` (of the targets; others are held).
+    void deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandler& handler);
+    // The program that keeps the targets' ticks of per-CPU clocks.
+    KernelPythonWalker* filter() const {
+        return options_.python_walker ? options_.python_walker : options_.sample_filter;
+    }
     bool open_thread(int pid, int tid, int& error);
     // The thread's ring, smaller when the locked-memory limit wants it.
     bool open_ring(ThreadEvents& events, int& error);
@@ -111,13 +148,31 @@ class PerfCapture final : public PerfRecordSource {
     bool open_off_cpu_events(ThreadEvents& events, int& error);
     bool open_late_off_cpu_events(int pid, int tid);
     void handle(const perf_event_header& header, PerfRecordHandler& handler, std::size_t& samples);
-    void jitter_period(ThreadEvents& events);
-    void jitter_period_on_time(ThreadEvents& events);
-    // Sets the clock event's period (and, with the walker, counts the last one's excess).
-    void set_period(ThreadEvents& events, double period_ns);
+    void jitter_period(ClockPeriod& period, const PerfEventFile& clock);
+    void jitter_period_on_time(ClockPeriod& period, const PerfEventFile& clock);
+    // Counts the samples the period in force gave beyond what the CPU time they cover called
+    // for at the mean, and sets the clock's next period.
+    void set_period(ClockPeriod& period, const PerfEventFile& clock, double period_ns);
+    // The samples the period in force gave so far beyond what it would have at the mean: each
+    // sample stands for one period of its target's CPU time.
+    double excess_of_period_in_force(const ClockPeriod& period) const;
+    // A sample's clock, for its period's jitter, by key: with per-CPU clocks its CPU's (key: the
+    // CPU), else its thread's own (key: the tid). nullptr when it has none.
+    std::pair<ClockPeriod*, const PerfEventFile*> clock_of_key(std::uint32_t key);
+    // Walked samples' clocks whose period is due (by CPU, or with clocks per thread by thread),
+    // redrawn once each after the drain that found them due.
+    std::vector<std::uint32_t> due_redraws_;
+    // Counts a sample of a clock that walked samples rule; due for a new period after
+    // redraw_every(rate) since the last.
+    void count_walked_clock_sample(ClockPeriod& period, std::uint32_t key, std::uint64_t time_ns);
+    std::uint64_t periods_drawn_ = 0;
+    void redraw_due_periods();
     // With stack copies (--native), the walker's records are not samples of their own but the
     // Python halves of perf records, paired with them (pair_walk).
     bool walks_are_halves() const { return options_.python_walker && format_.registers_and_stack; }
+    // Without stack copies the walker's records are the samples (handed-back ones aside), and
+    // its scheme sets the clocks' periods (jitter_period_on_time).
+    bool walks_are_samples() const { return options_.python_walker && !format_.registers_and_stack; }
     // The samples the kernel's Python walker wrote since the last drain; with stack copies
     // (--native), the Python halves of perf records still to come, kept for them.
     void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);
@@ -142,8 +197,38 @@ class PerfCapture final : public PerfRecordSource {
     RawSample scratch_;                  // reused: its stack buffer keeps its capacity
     RawSample walked_;                   // a sample the kernel's Python walker wrote
     std::mt19937_64 random_{std::random_device{}()};
-    ThreadEvents* draining_ = nullptr;                    // the thread whose ring is being drained
-    std::vector<std::pair<int, int>> new_threads_;        // (pid, tid) started since the last drain
+    ThreadEvents* draining_ = nullptr; // the thread whose ring is being drained
+    std::vector<CpuClock> cpu_clocks_; // with per_cpu, when the kernel allowed them
+    std::vector<int> clock_of_cpu_;    // CPU number -> index in cpu_clocks_, or -1
+    CpuClock* draining_cpu_ = nullptr; // the CPU whose ring is being drained
+    std::vector<ForkBell> fork_bells_; // per-CPU clocks, following children: wake at a fork
+    bool unrecovered_loss_ = false;    // a CPU ring lost records since the last recovery
+    std::uint64_t recovered_ns_ = 0;   // when recover_lost_task_records last ran
+    // They ring for every process's threads too: at most max_bell_wakes a second wake us; past
+    // that they are left out of the poll until the second ends, and wait() sleeps at most
+    // 1/max_bell_wakes of a second meanwhile (a child is taken in within that).
+    unsigned bell_wakes_ = 0; // in the second from bell_second_ns_
+    std::uint64_t bell_wakes_total_ = 0;
+    std::uint64_t bell_second_ns_ = 0; // when that second began
+    bool bells_muted_ = false;
+    bool per_cpu_tried_ = false;
+    // Per-CPU clocks: the task records of every process, from each CPU's ring, kept until all
+    // rings are read and then taken in time order (a child's fork, on one CPU, comes before its
+    // exec, on another); those of processes not (yet) targets are kept one drain more.
+    struct SideBandRecord {
+        std::uint64_t time_ns = 0;
+        std::uint32_t type = 0;
+        PerfTaskRecord task; // fork and exit; for exec and mmap, pid and tid alone
+        bool held = false;   // kept from the drain before
+    };
+    static constexpr std::size_t max_side_band_records = 1 << 16;
+    std::vector<SideBandRecord> side_band_;           // this drain's, sorted up to the new ones
+    std::size_t side_band_next_ = 0;                  // the first not handed on yet
+    std::vector<SideBandRecord> side_band_unclaimed_; // for the next drain
+    std::unordered_set<int> recently_forgotten_;      // targets found gone at the last drain
+    mutable ProcessCpuTimes cpu_times_;            // per-CPU clocks: the targets' CPU time (the kept share)
+    std::string per_cpu_refusal_;                  // why per_cpu was asked for and not given
+    std::vector<std::pair<int, int>> new_threads_; // (pid, tid) started since the last drain
     std::unordered_set<std::uint64_t> switch_stream_ids_; // samples taken at a switch, not by the clock
     struct PendingWalk {
         std::uint64_t time_ns = 0;

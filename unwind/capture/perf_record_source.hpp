@@ -49,11 +49,18 @@ class PerfRecordSource {
     virtual std::uint64_t lost_records() const = 0;
     // Nanoseconds on a CPU of every sampled thread so far: samples expected = this x rate.
     virtual std::uint64_t on_cpu_nanoseconds() const = 0;
+    // Samples that time does not cover (clocks per CPU: of processes that ended after their CPU
+    // time was last read), to leave out of the kept share.
+    virtual std::uint64_t uncovered_samples() const { return 0; }
     // Kernel mode is not sampled (no CAP_PERFMON): time in system calls goes unsampled.
     virtual bool kernel_time_excluded() const = 0;
     // The BPF program walking Python frames at the samples, when one is attached: the session
     // tells it the processes' layouts and threads it learns. nullptr: none.
     virtual KernelPythonWalker* python_walker() { return nullptr; }
+    // Whether samples come from one clock per CPU (else from a clock per thread), and, when they
+    // were asked for and refused, why.
+    virtual bool per_cpu_clocks() const { return false; }
+    virtual std::string per_cpu_refusal() const { return {}; }
 };
 
 } // namespace sampler

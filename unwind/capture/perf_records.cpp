@@ -131,6 +131,14 @@ bool decode_perf_pid_tid(const perf_event_header& header, PerfPidTid& out) {
     return true;
 }
 
+bool decode_sample_id_time(const perf_event_header& header, std::uint64_t& time_ns) {
+    constexpr std::size_t trailer = 24; // pid, tid (4 + 4), time (8), stream id (8)
+    if (header.size < sizeof header + trailer)
+        return false;
+    std::memcpy(&time_ns, reinterpret_cast<const std::uint8_t*>(&header) + header.size - 16, sizeof time_ns);
+    return true;
+}
+
 bool decode_perf_switch(const perf_event_header& header, PerfSwitchRecord& out) {
     RecordReader reader(header);
     std::uint32_t pid = 0, tid = 0;

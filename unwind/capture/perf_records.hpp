@@ -42,6 +42,10 @@ struct PerfPidTid {
 };
 bool decode_perf_pid_tid(const perf_event_header& header, PerfPidTid& out);
 
+// The time in a side-band record's sample_id trailer (sample_id_all with TID, TIME and
+// STREAM_ID: pid, tid, time, stream id, last in the record). False when it is too short.
+bool decode_sample_id_time(const perf_event_header& header, std::uint64_t& time_ns);
+
 // PERF_RECORD_SWITCH: the thread went onto (or, with `out`, off) a CPU; `preempted` when it
 // went off still runnable. Its body is the sample_id trailer (TID, TIME, STREAM_ID).
 struct PerfSwitchRecord {

@@ -35,6 +35,16 @@ PerfEventFile PerfEventFile::open(const perf_event_attr& attr, int tid, int& err
     return PerfEventFile(static_cast<int>(fd));
 }
 
+PerfEventFile PerfEventFile::open_on_cpu(const perf_event_attr& attr, int cpu, int& error) {
+    long fd = ::syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        error = errno;
+        return PerfEventFile();
+    }
+    error = 0;
+    return PerfEventFile(static_cast<int>(fd));
+}
+
 std::uint64_t PerfEventFile::read_count() const {
     std::uint64_t count = 0;
     if (fd_ < 0 || ::read(fd_, &count, sizeof count) != static_cast<ssize_t>(sizeof count))

@@ -23,6 +23,8 @@ class PerfEventFile {
     // perf_event_open for one thread (`tid`, any CPU). Returns an invalid file and sets `error`
     // (an errno) on failure.
     static PerfEventFile open(const perf_event_attr& attr, int tid, int& error);
+    // perf_event_open for every task on one CPU.
+    static PerfEventFile open_on_cpu(const perf_event_attr& attr, int cpu, int& error);
 
     int fd() const { return fd_; }
     bool valid() const { return fd_ >= 0; }
@@ -52,9 +54,12 @@ class PerfRing {
 
     // Calls `on_record(const perf_event_header&)` for each complete record written since the
     // last call, then hands the space back to the kernel. Returns the number of records.
-    template <typename OnRecord> std::size_t drain(OnRecord&& on_record);
+    template <typename OnRecord> std::size_t drain(OnRecord&& on_record) { return read(on_record, true); }
+    // The same without handing the space back: the next drain sees these records again first.
+    template <typename OnRecord> std::size_t peek(OnRecord&& on_record) { return read(on_record, false); }
 
   private:
+    template <typename OnRecord> std::size_t read(OnRecord& on_record, bool consume);
     const perf_event_header* record_at(std::uint64_t position, std::uint64_t head);
     std::uint64_t data_head() const;
     void set_data_tail(std::uint64_t tail);
@@ -65,7 +70,7 @@ class PerfRing {
     std::vector<std::uint8_t> scratch_;
 };
 
-template <typename OnRecord> std::size_t PerfRing::drain(OnRecord&& on_record) {
+template <typename OnRecord> std::size_t PerfRing::read(OnRecord& on_record, bool consume) {
     if (!base_)
         return 0;
     const std::uint64_t head = data_head();
@@ -80,7 +85,8 @@ template <typename OnRecord> std::size_t PerfRing::drain(OnRecord&& on_record) {
         position += header->size;
         ++records;
     }
-    set_data_tail(head);
+    if (consume)
+        set_data_tail(head);
     return records;
 }
 

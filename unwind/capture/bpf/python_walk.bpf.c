@@ -1,10 +1,12 @@
 // Walks a CPython thread's frames at its perf sample, in the thread's own context (it is
 // interrupted, so nothing it owns changes meanwhile), and copies each frame's fields and its code
 // object's identifying fields, and who holds the GIL, into a ring buffer user space reads a few
-// times a second (woken only when the ring passes PW_WAKE_AT_BYTES). A sample it cannot finish
+// times a second (woken only when the ring passes PW_WAKE_AT_BYTES, or after every
+// settings.wake_every walked samples of a CPU, for the clock's next period). A sample it cannot finish
 // (a thread not yet known, a chain too long, an unreadable word, a full ring) returns 1: the
 // kernel then writes the perf record as without this program, and sampler reads that sample the
-// slower way. Built with clang -target bpf; embedded in sampler.
+// slower way. Attached to per-CPU clocks, it first drops the samples of every process that is
+// not a target (settings.only_targets). Built with clang -target bpf; embedded in sampler.
 // clang-format off
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
@@ -34,6 +36,20 @@ struct {
     __type(key, __u32);
     __type(value, struct pw_thread);
 } threads SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, __u32);
+} targets SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct pw_settings);
+} settings SEC(".maps");
 
 struct buffer {
     __u8 bytes[PW_BUFFER_BYTES];
@@ -118,13 +134,17 @@ static long copy_frame(__u32 index, void* data) {
 
 SEC("perf_event")
 int walk_python(struct bpf_perf_event_data* context) {
-    count(PW_SAMPLES);
     __u64 ids = bpf_get_current_pid_tgid();
     __u32 pid = ids >> 32;
     __u32 tid = (__u32)ids;
+    __u32 zero = 0;
+    // A per-CPU clock's tick in any other process: no record, nothing counted.
+    const struct pw_settings* setting = bpf_map_lookup_elem(&settings, &zero);
+    if (setting && setting->only_targets && !bpf_map_lookup_elem(&targets, &pid))
+        return 0;
+    count(PW_SAMPLES);
     const struct pw_thread* thread = bpf_map_lookup_elem(&threads, &tid);
     const struct pw_layout* layout = bpf_map_lookup_elem(&layouts, &pid);
-    __u32 zero = 0;
     struct buffer* buffer = bpf_map_lookup_elem(&buffers, &zero);
     if (!thread || !layout || !buffer)
         goto hand_back;
@@ -137,6 +157,8 @@ int walk_python(struct bpf_perf_event_data* context) {
     header->pid = pid;
     header->tid = tid;
     header->time_ns = bpf_ktime_get_ns();
+    header->cpu = bpf_get_smp_processor_id();
+    header->unused = 0;
     header->thread_state = thread->thread_state;
     header->frame_word = 0;
     if (bpf_probe_read_user(&header->frame_word, 8, (void*)(thread->thread_state + layout->thread_frame)))
@@ -164,13 +186,18 @@ int walk_python(struct bpf_perf_event_data* context) {
     __u64 size = sizeof(struct pw_header) + (__u64)walk.frames * walk.stride;
     if (size > PW_BUFFER_BYTES)
         goto hand_back;
-    const __u64 wake = bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= PW_WAKE_AT_BYTES
-                           ? BPF_RB_FORCE_WAKEUP
-                           : BPF_RB_NO_WAKEUP;
+    __u64 wake = bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= PW_WAKE_AT_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                                    : BPF_RB_NO_WAKEUP;
+    __u32 unwoken_at = PW_UNWOKEN;
+    __u64* unwoken = setting && setting->wake_every ? bpf_map_lookup_elem(&counters, &unwoken_at) : 0;
+    if (unwoken && setting && *unwoken + 1 >= setting->wake_every)
+        wake = BPF_RB_FORCE_WAKEUP;
     if (bpf_ringbuf_output(&records, buffer, size, wake)) {
         count(PW_RING_FULL);
         return 1;
     }
+    if (unwoken) // counted once written: a record the reader never gets must not use up a wake-up
+        *unwoken = wake == BPF_RB_FORCE_WAKEUP ? 0 : *unwoken + 1;
     count(PW_WALKED);
     // The record above is the sample: no perf record, no wake-up. With --native it is the
     // Python half, and the perf record (registers and stack) follows.

@@ -1,0 +1,40 @@
+# A parent that, over and over, sleeps 0.4 s, then forks a child that spins 0.03 s of CPU time
+# in first_steps() and 0.17 s in spin(), and exits, and waits for it: short-lived processes born
+# while the parent is idle, whose first moments are seen only if they are sampled from birth.
+import os
+import sys
+import time
+
+
+def cpu_seconds():
+    times = os.times()
+    return times[0] + times[1]
+
+
+def spin(seconds):
+    end = cpu_seconds() + seconds
+    x = 0
+    while cpu_seconds() < end:
+        for _ in range(1000):
+            x = (x + 1) % 1000003
+    return x
+
+
+def first_steps(seconds):
+    return spin(seconds)
+
+
+def main():
+    print("ready")
+    sys.stdout.flush()
+    while True:
+        time.sleep(0.4)
+        child = os.fork()
+        if child == 0:
+            first_steps(0.03)
+            spin(0.17)
+            os._exit(0)
+        os.waitpid(child, 0)
+
+
+main()
