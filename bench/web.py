@@ -62,7 +62,8 @@ class ProfilerFailed(Exception):
 class Config:
     def __init__(self, name, kind=None, rate=None):
         self.name = name
-        self.kind = kind  # None (unprofiled again), "sampler", "perf" (-p) or "perf-a" (-a)
+        # None (unprofiled again), "sampler", "perf" (-p), "perf-a" (-a) or "perf-floor" (-a, no -g)
+        self.kind = kind
         self.rate = rate
         self.pairs = []  # (unprofiled Run, this configuration's Run)
 
@@ -245,6 +246,10 @@ class Profiler:
                     "-o", self.out_path, "-f", "folded"]
         elif config.kind == "perf-a":
             argv = [args.perf, "record", "-a", "-F", str(config.rate), "-g", "-o", self.out_path]
+        elif config.kind == "perf-floor":
+            # The kernel's CPU-clock ticks on every CPU with the least a sample carries (no call
+            # chain, no stack): what timer sampling at this rate costs before any profiler work.
+            argv = [args.perf, "record", "-a", "-e", "cpu-clock", "-F", str(config.rate), "-o", self.out_path]
         else:
             argv = [args.perf, "record", "-F", str(config.rate), "-g", "-o", self.out_path,
                     "-p", ",".join(str(pid) for pid in server.workers)]
@@ -508,6 +513,8 @@ def make_configs(args, tmp):
             configs.append(Config(f"perf record -g -F {rate} -p WORKERS", "perf", rate))
         if not args.no_perf and args.perf and args.perf_system_wide:
             configs.append(Config(f"perf record -g -F {rate} -a", "perf-a", rate))
+        if not args.no_perf and args.perf and args.timer_floor:
+            configs.append(Config(f"perf record -e cpu-clock -F {rate} -a", "perf-floor", rate))
     return configs, perf_note
 
 
@@ -569,6 +576,9 @@ def main():
     parser.add_argument("--perf-system-wide", action="store_true",
                         help="also run perf record -a (per-CPU events: no per-task event to switch at "
                              "each context switch of the workers)")
+    parser.add_argument("--timer-floor", action="store_true",
+                        help="also run perf record -e cpu-clock -a without -g: the cost of the timer "
+                             "ticks alone, the floor under any sampling profiler at that rate")
     parser.add_argument("--raw", action="store_true", help="also print every pair's figures")
     args = parser.parse_args()
     try:
