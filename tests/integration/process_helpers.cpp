@@ -188,8 +188,10 @@ void check_target_runs_on(int pid) {
     CHECK(tracer_of(pid) == 0);
 }
 
-long cpu_ticks(int pid) {
-    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+namespace {
+
+long cpu_ticks_in(const std::string& stat_path) {
+    std::string stat = read_file(stat_path);
     std::size_t close = stat.rfind(')');
     if (close == std::string::npos)
         return -1;
@@ -204,6 +206,16 @@ long cpu_ticks(int pid) {
             stime = std::atol(field.c_str());
     }
     return utime + stime;
+}
+
+} // namespace
+
+long cpu_ticks(int pid) {
+    return cpu_ticks_in("/proc/" + std::to_string(pid) + "/stat");
+}
+
+long thread_cpu_ticks(int pid, int tid) {
+    return cpu_ticks_in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat");
 }
 
 namespace {
@@ -231,15 +243,28 @@ bool wait_for_output(const ChildProcess& process, const std::string& text,
     return wait_for_text([&] { return process.output(); }, text, timeout);
 }
 
-bool wait_for_cpu_ticks(int pid, long ticks, std::chrono::milliseconds timeout) {
+namespace {
+
+bool wait_for_more_ticks(const std::function<long()>& ticks_now, long ticks,
+                         std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    const long start = cpu_ticks(pid);
-    while (cpu_ticks(pid) - start < ticks) {
+    const long start = ticks_now();
+    while (ticks_now() - start < ticks) {
         if (std::chrono::steady_clock::now() > deadline)
             return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return true;
+}
+
+} // namespace
+
+bool wait_for_cpu_ticks(int pid, long ticks, std::chrono::milliseconds timeout) {
+    return wait_for_more_ticks([pid] { return cpu_ticks(pid); }, ticks, timeout);
+}
+
+bool wait_for_thread_cpu_ticks(int pid, int tid, long ticks, std::chrono::milliseconds timeout) {
+    return wait_for_more_ticks([pid, tid] { return thread_cpu_ticks(pid, tid); }, ticks, timeout);
 }
 
 std::map<std::string, long> parse_folded(const std::string& text) {

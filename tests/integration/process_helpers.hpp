@@ -64,7 +64,8 @@ char process_state(int pid); // from /proc/PID/stat; '?' when gone
 int tracer_of(int pid);      // TracerPid
 // Checks (CHECK) that the target runs or sleeps, untraced: sampler let it go.
 void check_target_runs_on(int pid);
-long cpu_ticks(int pid); // utime + stime
+long cpu_ticks(int pid);                 // utime + stime
+long thread_cpu_ticks(int pid, int tid); // the same for one thread
 // Waits (at most `timeout`) until the process's stderr contains `text`; false when it did not.
 bool wait_for_errors(const ChildProcess& process, const std::string& text, std::chrono::milliseconds timeout);
 // The same for its stdout.
@@ -72,6 +73,8 @@ bool wait_for_output(const ChildProcess& process, const std::string& text, std::
 // Waits (at most `timeout`) until the process has run `ticks` more clock ticks of CPU: what a
 // test needs for a number of on-CPU samples, however busy the machine is.
 bool wait_for_cpu_ticks(int pid, long ticks, std::chrono::milliseconds timeout);
+// The same for one thread's CPU time.
+bool wait_for_thread_cpu_ticks(int pid, int tid, long ticks, std::chrono::milliseconds timeout);
 std::string read_file(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 std::string temp_path(const std::string& name);

@@ -4,16 +4,17 @@
 # plain callback (1 unit, no task): 3:1:1. A unit is a count of the same bytecode, so the ratio
 # holds in CPU time whatever the machine's load; each step's count is drawn at random around its
 # mean, so the steps do not repeat with a period a sampler could fall in step with. A thread
-# named "helper" works a little beside the loop (without the GIL, so the loop never waits for
-# it), to show that threads without a loop keep their stacks as they are.
+# named "helper" works beside the loop (without the GIL, so the loop never waits for it, and at
+# the lowest priority, so it takes only a CPU left spare), to show that threads without a loop
+# keep their stacks as they are.
 #   task_split.py [--python-tasks]   every task is then the pure-Python asyncio.tasks._PyTask
 # Prints "task NAME COROUTINE" for each busy task, then "ready" once the loop runs.
 import asyncio
 import hashlib
+import os
 import random
 import sys
 import threading
-import time
 
 UNIT = 20000
 draw = random.Random(7)
@@ -46,12 +47,14 @@ def plain_callback(loop):
 
 def helper():
     # Key derivation runs without the GIL: the loop is not made to wait for it. Each call is
-    # long (about 100 ms here) because taking the GIL back is slow: the loop releases and retakes
-    # it on every iteration (its select), so a thread waiting for it is never granted a forced
-    # switch and may wait for seconds. Short calls would leave the helper almost never running.
+    # long (about 10 s here) because taking the GIL back may never happen within a recording:
+    # the loop releases and retakes it on every iteration (its select), so a thread waiting for
+    # it is never granted a forced switch. Calls of 100 ms with a sleep between them left the
+    # helper without a sample in a 4-s recording now and then. Nice 19 (Linux: per thread) keeps
+    # its CPU from the loop and from the sampler under test.
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     while True:
-        hashlib.pbkdf2_hmac("sha256", b"helper", b"salt", 500000)
-        time.sleep(0.1)
+        hashlib.pbkdf2_hmac("sha256", b"helper", b"salt", 50000000)
 
 
 async def main(python_tasks):
