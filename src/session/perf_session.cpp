@@ -271,9 +271,18 @@ class PerfSession final : public PerfRecordHandler {
     std::uint64_t wall_ticks() const { return wall_ticks_; }
 
     void on_task_start(const PerfTaskRecord& task) override {
-        // A new process (its main thread), which the inherited events sample from now on.
-        if (options_.subprocesses && task.pid == task.tid)
+        // A new process (its main thread), which the inherited events sample from now on. The
+        // walker walks it as its parent (whose memory it copies) from now on too: a short-lived
+        // child's first moments would otherwise be read only after its process was looked into,
+        // late.
+        if (options_.subprocesses && task.pid == task.tid) {
             followed_.insert(task.pid);
+            if (walker_ && task.pid != task.ppid) {
+                walker_->forget_process(task.pid); // what it knew of an earlier process of this pid
+                if (walker_->inherit_from_parent(task.pid, task.tid, task.ppid, task.ptid))
+                    walked_as_parent_[task.pid] = task.time_ns;
+            }
+        }
         if (wall_mode_ && (options_.subprocesses || roots_.contains(task.pid)) &&
             started_threads_.size() < max_pending_switches)
             started_threads_.emplace_back(task.pid, task.tid);
@@ -299,6 +308,7 @@ class PerfSession final : public PerfRecordHandler {
             walker_->forget_thread(task.tid);
         // The main thread may end alone (pthread_exit): the process goes on in its others.
         if (task.pid == task.tid && !process_exists(task.pid)) {
+            walked_as_parent_.erase(task.pid);
             if (walker_)
                 walker_->forget_process(task.pid);
             followed_.erase(task.pid);
@@ -316,9 +326,13 @@ class PerfSession final : public PerfRecordHandler {
     }
 
     void on_exec(int pid) override {
+        walked_as_parent_.erase(pid);
         auto process = processes_.find(pid);
-        if (process == processes_.end())
+        if (process == processes_.end()) {
+            if (walker_)
+                walker_->forget_process(pid); // a child not looked into yet, walked as its parent
             return;
+        }
         process_queue(std::chrono::hours(1)); // its queued samples belong to the old program
         if (walker_)
             walker_->forget_process(pid);
@@ -409,8 +423,14 @@ class PerfSession final : public PerfRecordHandler {
             return nullptr;
         try {
             auto process = std::make_unique<ProcessSampler>(pid, options_.stacks);
-            if (walker_)
-                walker_->forget_process(pid); // what it knew of an earlier process of this pid
+            // What the walker knew of an earlier process of this pid goes; what it was told at
+            // this one's fork stays, and its walks since the fork are of this program.
+            if (auto forked = walked_as_parent_.find(pid); forked != walked_as_parent_.end()) {
+                process->accept_walks_from(forked->second);
+                walked_as_parent_.erase(forked);
+            } else if (walker_) {
+                walker_->forget_process(pid);
+            }
             return processes_.emplace(pid, std::move(process)).first->second.get();
         } catch (const Error&) {
             unreadable_.insert(pid); // it exited, or exec'd into something we cannot read
@@ -455,6 +475,9 @@ class PerfSession final : public PerfRecordHandler {
     std::set<int> followed_;               // every process sampled, whether it had samples or not
     std::unordered_set<int> told_native_;  // processes copy_native_stack has warned about
     KernelPythonWalker* walker_ = nullptr; // the capture's, when Python frames are walked in the kernel
+    // Children the walker was told to walk as their parent at their fork, not yet looked into,
+    // and when they were forked.
+    std::unordered_map<int, std::uint64_t> walked_as_parent_;
 };
 
 } // namespace

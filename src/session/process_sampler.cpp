@@ -25,8 +25,8 @@ int thread_to_read_through(int pid) {
 } // namespace
 
 ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
-    : pid_(pid), created_ns_(monotonic_ns()), reader_tid_(thread_to_read_through(pid)), options_(options),
-      native_(reader_tid_), memory_(reader_tid_),
+    : pid_(pid), created_ns_(monotonic_ns()), walks_from_ns_(created_ns_),
+      reader_tid_(thread_to_read_through(pid)), options_(options), native_(reader_tid_), memory_(reader_tid_),
       filenames_("/proc/" + std::to_string(reader_tid_) + "/root") {
     detect_python();
 }
@@ -208,8 +208,9 @@ std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, Sessi
     if (python_ && sample.python_walk) {
         // Walked by the kernel at the sample: the frames are that instant's, nothing to check
         // (a code object changed since is read again by the walk, from the copy). A walk from
-        // before this sampler was made is of the program the process ran before an exec.
-        if (sample.time_ns < created_ns_)
+        // before this sampler was made is of the program the process ran before an exec, unless
+        // the session knows there was none (accept_walks_from).
+        if (sample.time_ns < walks_from_ns_)
             return std::nullopt;
         std::optional<bool> holds_gil;
         slot.python = python_->read_kernel_walk(sample.python_walk, sample.python_walk_size, memory_,

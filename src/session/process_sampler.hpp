@@ -51,6 +51,9 @@ class ProcessSampler {
     // Detects CPython in the process. An unsupported CPython is reported on stderr and the
     // process is sampled natively.
     ProcessSampler(int pid, const StackOptions& options);
+    // Kernel walks taken from `time_ns` (CLOCK_MONOTONIC) on are of this sampler's program, not
+    // only those taken since it was made: a child looked into after its fork, with no exec since.
+    void accept_walks_from(std::uint64_t time_ns) { walks_from_ns_ = std::min(walks_from_ns_, time_ns); }
 
     // One round over the threads the options select (every thread when `all_threads`): each is
     // stopped only for its own copy; unwinding, symbolizing and merging run after.
@@ -146,8 +149,9 @@ class ProcessSampler {
                                                     std::optional<bool>& holds_gil);
 
     int pid_;
-    std::uint64_t created_ns_; // CLOCK_MONOTONIC, when this sampler was made
-    int reader_tid_;           // the thread memory, maps and files are read through (see live_thread)
+    std::uint64_t created_ns_;    // CLOCK_MONOTONIC, when this sampler was made
+    std::uint64_t walks_from_ns_; // kernel walks taken before are of an earlier program
+    int reader_tid_;              // the thread memory, maps and files are read through (see live_thread)
     StackOptions options_;
     NativeStacks native_;
     ProcessMemory memory_;

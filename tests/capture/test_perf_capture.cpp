@@ -661,29 +661,44 @@ struct SpinningChild {
     }
 };
 
-// Python-only sampling of this process at 1000 Hz with clocks per CPU (the walker filtering),
-// following forked children or not; skipped where the kernel refuses the walker or the clocks.
+// Python-only sampling of this process at 1000 Hz with clocks per CPU (the walker filtering;
+// with `per_cpu` false, clocks per thread), following forked children or not; skipped where the
+// kernel refuses the walker or the clocks.
 struct PerCpuCapture {
     WalkerOnThisProcess base;
     std::optional<PerfCapture> storage;
     PerfCapture& capture;
-    explicit PerCpuCapture(bool follow_children) : base(false, true), capture(reopen(follow_children)) {}
+    explicit PerCpuCapture(bool follow_children, bool per_cpu = true)
+        : base(false, per_cpu), capture(reopen(follow_children, per_cpu)) {}
 
   private:
-    PerfCapture& reopen(bool follow_children) {
+    PerfCapture& reopen(bool follow_children, bool per_cpu) {
         base.capture_storage.reset();
         PerfCaptureOptions options;
         options.rate_hz = 1000;
         options.registers_and_stack = false;
         options.wake_per_sample = true;
         options.python_walker = base.walker.get();
-        options.per_cpu = true;
+        options.per_cpu = per_cpu;
         options.follow_children = follow_children;
         PerfCapture& opened = storage.emplace(options);
         PerfUnavailable why;
         REQUIRE(opened.add_process(getpid(), why));
-        REQUIRE(opened.per_cpu_clocks());
+        REQUIRE(opened.per_cpu_clocks() == per_cpu);
         return opened;
+    }
+};
+
+// WalkedRecords of a forked child (tid: its pid); at its fork it tells the walker to walk it
+// as its parent, as the session does.
+struct ForkedChildWalks : WalkedRecords {
+    KernelPythonWalker* walker = nullptr;
+    int forks_seen = 0, inherited = 0;
+    void on_task_start(const PerfTaskRecord& task) override {
+        if (task.pid != task.tid || task.ppid != getpid())
+            return;
+        ++forks_seen;
+        inherited += walker->inherit_from_parent(task.pid, task.tid, task.ppid, task.ptid);
     }
 };
 
@@ -737,6 +752,50 @@ TEST_CASE("perf capture: clocks per CPU sample a child forked while sampling fro
     INFO("child " << handler.samples_by_tid[child.born] << " samples");
     CHECK(handler.samples_by_tid[child.born] >= 150);
     CHECK(handler.samples_by_tid[child.born] <= 260);
+}
+
+TEST_CASE("perf capture: a child forked by a thread the walker knows is walked as its parent from its "
+          "fork, its thread on the forking thread's state") {
+    const bool per_cpu = GENERATE(false, true);
+    INFO((per_cpu ? "clocks per CPU" : "clocks per thread"));
+    PerCpuCapture sampling(true, per_cpu);
+    PerfCapture& capture = sampling.capture;
+    KernelPythonWalker* walker = sampling.base.walker.get();
+    FakeInterpreter fake;
+    REQUIRE(walker->set_layout(getpid(), fake_layout(&fake.gil_holder)));
+    ForkedChildWalks handler;
+    handler.walker = walker;
+    handler.state = &fake.state;
+    // The forking thread is a known one: the child's only thread runs on its thread state (the
+    // same address in the child's copy of this memory).
+    std::optional<SpinningChild> child;
+    std::thread forking([&] {
+        walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
+        child.emplace(std::chrono::milliseconds(300), std::chrono::milliseconds(0));
+    });
+    forking.join();
+    handler.tid = child->born; // its only thread
+    while (!child->exited()) {
+        capture.wait(5);
+        capture.drain(handler);
+    }
+    capture.drain(handler);
+    INFO("forks " << handler.forks_seen << ", walked " << handler.walked << " (" << handler.exact
+                  << " exact), perf records " << handler.perf_records);
+    CHECK(handler.forks_seen >= 1);
+    CHECK(handler.inherited == handler.forks_seen);
+    // 300 at 1000 Hz, all walked but those taken before the fork record was read (a clock per
+    // CPU drops them; an inherited clock per thread hands them back).
+    CHECK(handler.walked >= 200);
+    CHECK(handler.exact == handler.walked);
+    CHECK(handler.perf_records <= 30);
+    CHECK(walker->knows_process(child->born));
+    // Without a layout for the parent there is nothing to inherit.
+    const int unknown = child->born + 1;
+    CHECK_FALSE(walker->inherit_from_parent(unknown + 1, unknown + 1, unknown, unknown));
+    CHECK_FALSE(walker->knows_process(unknown + 1));
+    walker->forget_process(child->born);
+    walker->forget_process(getpid());
 }
 
 TEST_CASE("perf capture: the fork bells wake the reader at most max_bell_wakes times a second") {

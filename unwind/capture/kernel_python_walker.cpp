@@ -121,7 +121,19 @@ bool KernelPythonWalker::set_layout(int pid, const pw_layout& layout) {
     const auto key = static_cast<std::uint32_t>(pid);
     if (bpf_map_update_elem(layouts_fd_, &key, &layout, BPF_ANY) != 0)
         return false;
-    pids_.insert(pid);
+    layouts_[pid] = layout;
+    return true;
+}
+
+bool KernelPythonWalker::inherit_from_parent(int child, int child_tid, int parent, int parent_tid) {
+    const auto layout = layouts_.find(parent);
+    if (layout == layouts_.end() || !set_layout(child, pw_layout(layout->second)))
+        return false;
+    // The thread is optional: without it the child's samples are handed back until a read of
+    // its frames finds the thread state, as for any thread not yet known.
+    if (const auto thread = threads_.find(parent_tid);
+        thread != threads_.end() && thread->second.pid == parent)
+        set_thread(child, child_tid, pw_thread(thread->second.state));
     return true;
 }
 
@@ -151,7 +163,7 @@ void KernelPythonWalker::forget_process(int pid) {
             tids.push_back(tid);
     for (int tid : tids)
         forget_thread(tid);
-    if (pids_.erase(pid) != 0) {
+    if (layouts_.erase(pid) != 0) {
         const auto key = static_cast<std::uint32_t>(pid);
         bpf_map_delete_elem(layouts_fd_, &key);
     }

@@ -34,10 +34,17 @@ class KernelPythonWalker {
 
     // Where `pid`'s interpreter keeps its frames. False when the map refused it.
     bool set_layout(int pid, const pw_layout& layout);
-    bool knows_process(int pid) const { return pids_.contains(pid); }
+    bool knows_process(int pid) const { return layouts_.contains(pid); }
     // `tid`'s thread state, as found by a read of its frames; a call with what is already set
     // costs nothing.
     void set_thread(int pid, int tid, const pw_thread& thread);
+    // Process `child`, just forked by thread `parent_tid` of `parent`, is walked as its parent
+    // is: until it execs it has a copy of its parent's memory, so the parent's layout holds, and
+    // its one thread `child_tid` runs on the forking thread's thread state. Its samples are then
+    // walked from its first, instead of handed back until a slower read finds its thread (a
+    // process that lives for a moment may end before). False when the walker knows no layout of
+    // the parent (the child is then read as any new process), or a map refused it.
+    bool inherit_from_parent(int child, int child_tid, int parent, int parent_tid);
     void forget_thread(int tid);
     // The process ended or exec'd: its layout and threads go.
     void forget_process(int pid);
@@ -83,9 +90,9 @@ class KernelPythonWalker {
     int settings_fd_ = -1;
     pw_settings settings_{}; // as last written to the map `settings`
     bool write_settings();
-    std::unordered_set<int> targets_; // what the map `targets` holds
-    int wake_epoll_fd_ = -1;          // owned: see wake_fd()
-    std::unordered_set<int> pids_;    // the processes with a layout set
+    std::unordered_set<int> targets_;            // what the map `targets` holds
+    int wake_epoll_fd_ = -1;                     // owned: see wake_fd()
+    std::unordered_map<int, pw_layout> layouts_; // the layouts set, by process
     struct Thread {
         int pid = 0;
         pw_thread state{};
