@@ -280,7 +280,7 @@ class PerfSession final : public PerfRecordHandler {
             if (walker_ && task.pid != task.ppid) {
                 walker_->forget_process(task.pid); // what it knew of an earlier process of this pid
                 if (walker_->inherit_from_parent(task.pid, task.tid, task.ppid, task.ptid))
-                    walked_as_parent_[task.pid] = task.time_ns;
+                    walked_as_parent_[task.pid] = ForkedChild{task.ppid, task.time_ns};
             }
         }
         if (wall_mode_ && (options_.subprocesses || roots_.contains(task.pid)) &&
@@ -423,14 +423,23 @@ class PerfSession final : public PerfRecordHandler {
             return nullptr;
         try {
             auto process = std::make_unique<ProcessSampler>(pid, options_.stacks);
-            // What the walker knew of an earlier process of this pid goes; what it was told at
-            // this one's fork stays, and its walks since the fork are of this program.
+            // What the walker knew of an earlier process of this pid goes. What it was told at
+            // this one's fork stays while the process still runs its parent's program: its walks
+            // since the fork are then of this program. (It may have exec'd before its exec record
+            // was read: the runtime elsewhere says so; a parent not looked into cannot tell.)
+            bool walked_since_fork = false;
             if (auto forked = walked_as_parent_.find(pid); forked != walked_as_parent_.end()) {
-                process->accept_walks_from(forked->second);
+                const auto parent_found = processes_.find(forked->second.parent);
+                const ProcessSampler* parent =
+                    parent_found != processes_.end() ? parent_found->second.get() : nullptr;
+                walked_since_fork = parent && parent->python_runtime_address() != 0 &&
+                                    parent->python_runtime_address() == process->python_runtime_address();
+                if (walked_since_fork)
+                    process->accept_walks_from(forked->second.fork_ns);
                 walked_as_parent_.erase(forked);
-            } else if (walker_) {
-                walker_->forget_process(pid);
             }
+            if (walker_ && !walked_since_fork)
+                walker_->forget_process(pid);
             return processes_.emplace(pid, std::move(process)).first->second.get();
         } catch (const Error&) {
             unreadable_.insert(pid); // it exited, or exec'd into something we cannot read
@@ -475,9 +484,12 @@ class PerfSession final : public PerfRecordHandler {
     std::set<int> followed_;               // every process sampled, whether it had samples or not
     std::unordered_set<int> told_native_;  // processes copy_native_stack has warned about
     KernelPythonWalker* walker_ = nullptr; // the capture's, when Python frames are walked in the kernel
-    // Children the walker was told to walk as their parent at their fork, not yet looked into,
-    // and when they were forked.
-    std::unordered_map<int, std::uint64_t> walked_as_parent_;
+    // Children the walker was told to walk as their parent at their fork, not yet looked into.
+    struct ForkedChild {
+        int parent = 0;
+        std::uint64_t fork_ns = 0; // CLOCK_MONOTONIC
+    };
+    std::unordered_map<int, ForkedChild> walked_as_parent_;
 };
 
 } // namespace

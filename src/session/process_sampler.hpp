@@ -103,6 +103,8 @@ class ProcessSampler {
     // The ELF modules mapped now (by the last refresh), for outputs that describe them.
     std::vector<ModuleRecord> module_records() const;
     bool is_python() const { return python_.has_value(); }
+    // See PythonReader::runtime_address; 0 when not Python.
+    std::uint64_t python_runtime_address() const { return python_ ? python_->runtime_address() : 0; }
     std::string python_version() const { return python_ ? python_->version() : std::string(); }
     // For readers of more Python state than stacks (asyncio tasks): the interpreter's reader
     // (nullptr when the target is not CPython), the memory it reads, a file name as Python frames

@@ -50,8 +50,9 @@ std::string script(const std::string& name) {
 // Starts `python script` and waits until the interpreter is running the script's code: until
 // the script prints `ready_line` when it is given, else for half a second more.
 struct PythonProcess {
-    PythonProcess(const Interpreter& interpreter, const std::string& name, const std::string& ready_line = "")
-        : process({interpreter.executable, script(name)}) {
+    PythonProcess(const Interpreter& interpreter, const std::string& name, const std::string& ready_line = "",
+                  const std::vector<std::string>& arguments = {})
+        : process(command(interpreter, name, arguments)) {
         wait_until_started(process);
         if (ready_line.empty())
             std::this_thread::sleep_for(500ms); // imports done, loops entered
@@ -60,6 +61,14 @@ struct PythonProcess {
     }
     std::string pid() const { return std::to_string(process.pid()); }
     ChildProcess process;
+
+  private:
+    static std::vector<std::string> command(const Interpreter& interpreter, const std::string& name,
+                                            const std::vector<std::string>& arguments) {
+        std::vector<std::string> argv{interpreter.executable, script(name)};
+        argv.insert(argv.end(), arguments.begin(), arguments.end());
+        return argv;
+    }
 };
 
 std::map<std::string, long> record(const PythonProcess& target, std::vector<std::string> extra,
@@ -345,46 +354,73 @@ TEST_CASE("Python: --subprocesses samples a short-lived child from its birth, wh
           "[python][subprocesses][perf]") {
     // The parent sleeps, forks a child that spins 0.03 s of CPU time in first_steps() and 0.17 s
     // in spin(), waits for it, and again: each child must be sampled from its fork on (clocks
-    // per CPU: a fork wakes sampler; clocks per thread: the child inherits them), not from
-    // sampler's next look at its rings, up to a quarter of a second later, which would miss
-    // nearly every child's first steps. (The ptrace engine looks for children once a second.)
+    // per CPU: a fork wakes sampler; clocks per thread: the child inherits them; either way the
+    // kernel walks it as its parent), not from sampler's next look at its rings, up to a quarter
+    // of a second later, which would miss nearly every child's first steps. (The ptrace engine
+    // looks for children once a second.) With --exec each child execs the script again after
+    // first_steps(), which spins in after_exec(): its walks as its parent end at the exec, and
+    // no stack mixes the two programs.
     auto interpreter = find_pyenv_interpreter("3.12");
     if (!interpreter)
         skip_test("no pyenv CPython 3.12 on this machine");
-    PythonProcess target(*interpreter, "short_children.py", "ready");
-    auto folded = record(target, {"-r", "1000", "-d", "3", "--subprocesses"}, "py-short-children");
-    struct Child {
-        long first_steps = 0, all = 0;
-    };
-    std::map<int, Child> children; // by pid: in the order they were born
-    const std::regex child_root(R"(^process (\d+) )");
-    for (const auto& [stack, count] : folded) {
-        std::smatch root;
-        if (stack.find("spin (short_children.py:") == std::string::npos ||
-            !std::regex_search(stack, root, child_root))
-            continue;
-        Child& child = children[std::stoi(root[1])];
-        child.all += count;
-        if (stack.find("first_steps (short_children.py:") != std::string::npos)
-            child.first_steps += count;
-    }
-    std::ostringstream seen;
-    for (const auto& [pid, child] : children)
-        seen << " " << pid << ": " << child.first_steps << " + " << child.all - child.first_steps << ";";
-    INFO("samples in first_steps() + spin() alone, per child:" << seen.str());
-    // About five children in 3 s; the first and last may have lived partly outside the
-    // recording, and are left out.
-    REQUIRE(children.size() >= 4);
-    children.erase(children.begin());
-    children.erase(std::prev(children.end()));
-    for (const auto& [pid, child] : children) {
-        // 30 and 200 at the mean rate: clocks per CPU keep a period for a span of time, in
-        // [2/3, 3/2] of the mean, so a child's 0.2 s may be sampled at up to half again that
-        // rate, or two thirds of it.
-        CHECK(child.first_steps >= 10);
-        CHECK(child.all >= 120);
-        CHECK(child.all <= 330);
-    }
+    for (const bool exec_child : {false, true})
+        DYNAMIC_SECTION((exec_child ? "children that exec" : "children that only fork")) {
+            PythonProcess target(*interpreter, "short_children.py", "ready",
+                                 exec_child ? std::vector<std::string>{"--exec"}
+                                            : std::vector<std::string>{});
+            // (A child that execs lives longer: the new interpreter starts up first.)
+            auto folded = record(target, {"-r", "1000", "-d", exec_child ? "4" : "3", "--subprocesses"},
+                                 "py-short-children");
+            struct Child {
+                long first_steps = 0, after_exec = 0, all = 0;
+            };
+            std::map<int, Child> children; // by pid: in the order they were born
+            const std::regex child_root(R"(^process (\d+) )");
+            for (const auto& [stack, count] : folded) {
+                std::smatch root;
+                if (stack.find("spin (short_children.py:") == std::string::npos ||
+                    !std::regex_search(stack, root, child_root))
+                    continue;
+                Child& child = children[std::stoi(root[1])];
+                child.all += count;
+                const bool first = stack.find("first_steps (short_children.py:") != std::string::npos;
+                const bool after = stack.find("after_exec (short_children.py:") != std::string::npos;
+                INFO("stack: " << stack);
+                CHECK_FALSE((first && after));
+                child.first_steps += first ? count : 0;
+                child.after_exec += after ? count : 0;
+            }
+            std::ostringstream seen;
+            for (const auto& [pid, child] : children)
+                seen << " " << pid << ": " << child.first_steps << " + " << child.all - child.first_steps
+                     << " (" << child.after_exec << " after the exec);";
+            INFO("samples in first_steps() + the rest, per child:" << seen.str());
+            // About five children in 3 s (4 s with --exec); the first and last may have lived
+            // partly outside the recording, and are left out.
+            REQUIRE(children.size() >= 4);
+            children.erase(children.begin());
+            children.erase(std::prev(children.end()));
+            long after_exec = 0;
+            for (const auto& [pid, child] : children) {
+                after_exec += child.after_exec;
+                if (exec_child)
+                    continue;
+                // 30 and 200 at the mean rate: clocks per CPU keep a period for a span of time,
+                // in [1/2, 3/2] of the mean, so a child's 0.2 s may be sampled at up to half
+                // again that rate, or two thirds of it.
+                CHECK(child.first_steps >= 10);
+                CHECK(child.all >= 120);
+                CHECK(child.all <= 330);
+            }
+            // A child that execs is followed into its new program (looked into afresh, once its
+            // interpreter has started: not each child's every sample is Python yet). Walks taken
+            // before its exec are kept only when sampler looked into it before it exec'd (else
+            // they could not be told from the new program's): not asked for.
+            if (exec_child)
+                CHECK(after_exec >= 30);
+            else
+                CHECK(after_exec == 0);
+        }
 }
 
 TEST_CASE("Python: dump shows each thread's Python stack, text and JSON", "[python][dump]") {

@@ -39,6 +39,10 @@ const std::string& PythonReader::module_path() const {
     return impl_->target.module_path;
 }
 
+std::uint64_t PythonReader::runtime_address() const {
+    return impl_->target.entry_address;
+}
+
 std::vector<PythonThread> PythonReader::read_threads(const RemoteMemory& memory, std::uint64_t* errors) {
     std::uint64_t local = 0;
     std::uint64_t& error_count = error_sink(errors, local);

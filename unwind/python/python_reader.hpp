@@ -76,6 +76,9 @@ class PythonReader {
 
     const std::string& version() const;     // "3.11.7"; "3.9" when only the minor version is known
     const std::string& module_path() const; // the file holding the interpreter
+    // Where the interpreter's runtime (&_PyRuntime, or &interp_head before 3.7) lies in the
+    // target: with address space randomization, a process that exec'd has it elsewhere.
+    std::uint64_t runtime_address() const;
 
     // Every thread of every interpreter. `errors` (optional) is increased by the number of
     // problems met (unreadable frames or thread states, cycles).

@@ -1,6 +1,8 @@
 # A parent that, over and over, sleeps 0.4 s, then forks a child that spins 0.03 s of CPU time
 # in first_steps() and 0.17 s in spin(), and exits, and waits for it: short-lived processes born
 # while the parent is idle, whose first moments are seen only if they are sampled from birth.
+#   short_children.py --exec   the child execs this script again after first_steps(), which
+#                              then spins 0.17 s in after_exec() and exits
 import os
 import sys
 import time
@@ -24,7 +26,11 @@ def first_steps(seconds):
     return spin(seconds)
 
 
-def main():
+def after_exec(seconds):
+    return spin(seconds)
+
+
+def main(exec_child):
     print("ready")
     sys.stdout.flush()
     while True:
@@ -32,9 +38,14 @@ def main():
         child = os.fork()
         if child == 0:
             first_steps(0.03)
+            if exec_child:
+                os.execv(sys.executable, [sys.executable, __file__, "--after-exec"])
             spin(0.17)
             os._exit(0)
         os.waitpid(child, 0)
 
 
-main()
+if "--after-exec" in sys.argv[1:]:
+    after_exec(0.17)
+else:
+    main("--exec" in sys.argv[1:])
