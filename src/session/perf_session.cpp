@@ -29,6 +29,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Whether an interpreter runtime at `address` would lie elsewhere after an exec: the kernel
+// randomizes addresses (randomize_va_space) and it is in a PIE executable or a shared library,
+// mapped high (x86-64: from 0x5555... up), not linked at a fixed low address.
+bool runtime_is_randomized(std::uint64_t address) {
+    static const bool randomizing = [] {
+        std::FILE* file = std::fopen("/proc/sys/kernel/randomize_va_space", "r");
+        int value = 0;
+        if (file) {
+            if (std::fscanf(file, "%d", &value) != 1)
+                value = 0;
+            std::fclose(file);
+        }
+        return value != 0;
+    }();
+    return randomizing && address >= (std::uint64_t{1} << 40);
+}
+
 // Turns the engine's records into stacks for the sink: one ProcessSampler per process seen,
 // made anew when a process execs (its maps, modules and interpreter are new).
 class PerfSession final : public PerfRecordHandler {
@@ -275,9 +292,12 @@ class PerfSession final : public PerfRecordHandler {
         // walker walks it as its parent (whose memory it copies) from now on too: a short-lived
         // child's first moments would otherwise be read only after its process was looked into,
         // late.
+        // Not for a start told twice (the process looked into already), nor for one made up
+        // from /proc after lost records (no time, and an ancestor for its forking thread).
         if (options_.subprocesses && task.pid == task.tid) {
             followed_.insert(task.pid);
-            if (walker_ && task.pid != task.ppid) {
+            if (walker_ && task.pid != task.ppid && task.time_ns != 0 && !processes_.contains(task.pid)) {
+                walked_as_parent_.erase(task.pid);
                 walker_->forget_process(task.pid); // what it knew of an earlier process of this pid
                 if (walker_->inherit_from_parent(task.pid, task.tid, task.ppid, task.ptid))
                     walked_as_parent_[task.pid] = ForkedChild{task.ppid, task.time_ns};
@@ -393,6 +413,16 @@ class PerfSession final : public PerfRecordHandler {
 
     // Each process's between-sample reads (thread names), then the facts below.
     void update_processes() {
+        // Children walked as their parent that ended before they were looked into, and whose
+        // exit record was not handed on (lost, or they were gone before they became targets).
+        for (auto child = walked_as_parent_.begin(); child != walked_as_parent_.end();) {
+            if (process_exists(child->first)) {
+                ++child;
+                continue;
+            }
+            walker_->forget_process(child->first);
+            child = walked_as_parent_.erase(child);
+        }
         for (auto& [pid, process] : processes_) {
             try {
                 process->between_samples();
@@ -426,14 +456,17 @@ class PerfSession final : public PerfRecordHandler {
             // What the walker knew of an earlier process of this pid goes. What it was told at
             // this one's fork stays while the process still runs its parent's program: its walks
             // since the fork are then of this program. (It may have exec'd before its exec record
-            // was read: the runtime elsewhere says so; a parent not looked into cannot tell.)
+            // was read: the runtime elsewhere says so, where addresses are randomized: not with
+            // randomization off, nor for an interpreter linked at a fixed address (Debian's
+            // non-PIE python3); a parent not looked into cannot tell. Then they are dropped.)
             bool walked_since_fork = false;
             if (auto forked = walked_as_parent_.find(pid); forked != walked_as_parent_.end()) {
                 const auto parent_found = processes_.find(forked->second.parent);
                 const ProcessSampler* parent =
                     parent_found != processes_.end() ? parent_found->second.get() : nullptr;
-                walked_since_fork = parent && parent->python_runtime_address() != 0 &&
-                                    parent->python_runtime_address() == process->python_runtime_address();
+                const std::uint64_t runtime = parent ? parent->python_runtime_address() : 0;
+                walked_since_fork =
+                    runtime_is_randomized(runtime) && runtime == process->python_runtime_address();
                 if (walked_since_fork)
                     process->accept_walks_from(forked->second.fork_ns);
                 walked_as_parent_.erase(forked);
