@@ -766,16 +766,12 @@ TEST_CASE("perf capture: a child forked by a thread the walker knows is walked a
     ForkedChildWalks handler;
     handler.walker = walker;
     handler.state = &fake.state;
-    // The forking thread is a known one: the child's only thread runs on its thread state (the
-    // same address in the child's copy of this memory).
-    std::optional<SpinningChild> child;
-    std::thread forking([&] {
-        walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
-        child.emplace(std::chrono::milliseconds(300), std::chrono::milliseconds(0));
-    });
-    forking.join();
-    handler.tid = child->born; // its only thread
-    while (!child->exited()) {
+    // The forking thread (this one) is a known one: the child's only thread runs on its thread
+    // state (the same address in the child's copy of this memory).
+    walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
+    SpinningChild child(std::chrono::milliseconds(300), std::chrono::milliseconds(0));
+    handler.tid = child.born; // its only thread
+    while (!child.exited()) {
         capture.wait(5);
         capture.drain(handler);
     }
@@ -789,12 +785,12 @@ TEST_CASE("perf capture: a child forked by a thread the walker knows is walked a
     CHECK(handler.walked >= 200);
     CHECK(handler.exact == handler.walked);
     CHECK(handler.perf_records <= 30);
-    CHECK(walker->knows_process(child->born));
+    CHECK(walker->knows_process(child.born));
     // Without a layout for the parent there is nothing to inherit.
-    const int unknown = child->born + 1;
+    const int unknown = child.born + 1;
     CHECK_FALSE(walker->inherit_from_parent(unknown + 1, unknown + 1, unknown, unknown));
     CHECK_FALSE(walker->knows_process(unknown + 1));
-    walker->forget_process(child->born);
+    walker->forget_process(child.born);
     walker->forget_process(getpid());
 }
 
