@@ -71,7 +71,11 @@ class PerfSession final : public PerfRecordHandler {
             process->load_symbols();
     }
     void set_wall_mode(bool value) { wall_mode_ = value; }
-    void set_python_walker(KernelPythonWalker* walker) { walker_ = walker; }
+    void set_python_walker(KernelPythonWalker* walker) {
+        walker_ = walker;
+        for (auto& [pid, process] : processes_)
+            teach_walker_threads(*process);
+    }
 
     void on_sample(RawSample& sample) override {
         if (!options_.subprocesses && !roots_.contains(sample.pid))
@@ -159,16 +163,30 @@ class PerfSession final : public PerfRecordHandler {
     // A Python thread read the slower way: the kernel's walker learns its thread state (and
     // its process's layout), so that its next samples are walked at the sample instead.
     void teach_walker(ProcessSampler& process, int tid) {
-        if (!walker_)
+        if (!teach_walker_layout(process))
             return;
-        const int pid = process.pid();
-        if (!walker_->knows_process(pid)) {
-            const std::optional<pw_layout> layout = process.kernel_walk_layout();
-            if (!layout || !walker_->set_layout(pid, *layout))
-                return;
-        }
         if (const std::optional<pw_thread> thread = process.kernel_walk_thread(tid))
-            walker_->set_thread(pid, tid, *thread);
+            walker_->set_thread(process.pid(), tid, *thread);
+    }
+
+    // A process first looked into: the walker learns every thread its interpreter lists, so
+    // that each is walked from its first sample on, not from the one after the first sample
+    // read the slower way is resolved (with --native that waits on the sample's unwinding).
+    void teach_walker_threads(ProcessSampler& process) {
+        if (!process.is_python() || !teach_walker_layout(process))
+            return;
+        for (const auto& [tid, thread] : process.kernel_walk_threads())
+            walker_->set_thread(process.pid(), tid, thread);
+    }
+
+    // False when the process's samples are not walked in the kernel.
+    bool teach_walker_layout(ProcessSampler& process) {
+        if (!walker_)
+            return false;
+        if (walker_->knows_process(process.pid()))
+            return true;
+        const std::optional<pw_layout> layout = process.kernel_walk_layout();
+        return layout && walker_->set_layout(process.pid(), *layout);
     }
 
     // A queued sample's stack buffer goes to the next one: a fresh buffer per sample is a large
@@ -473,7 +491,9 @@ class PerfSession final : public PerfRecordHandler {
             }
             if (walker_ && !walked_since_fork)
                 walker_->forget_process(pid);
-            return processes_.emplace(pid, std::move(process)).first->second.get();
+            ProcessSampler& added = *processes_.emplace(pid, std::move(process)).first->second;
+            teach_walker_threads(added);
+            return &added;
         } catch (const Error&) {
             unreadable_.insert(pid); // it exited, or exec'd into something we cannot read
             return nullptr;

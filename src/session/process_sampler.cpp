@@ -285,6 +285,12 @@ std::optional<pw_thread> ProcessSampler::kernel_walk_thread(int tid) const {
     return python_ ? python_->kernel_walk_thread(tid) : std::nullopt;
 }
 
+std::vector<std::pair<int, pw_thread>> ProcessSampler::kernel_walk_threads() {
+    if (!python_)
+        return {};
+    return python_->kernel_walk_threads(memory_);
+}
+
 std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, SessionReport& report,
                                                                 bool& consistent,
                                                                 std::optional<bool>& holds_gil) {

@@ -7,6 +7,7 @@
 #include "kernel_walk_record.hpp"
 #include "synthetic_frames.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
@@ -54,6 +55,34 @@ TEST_CASE("kernel walk: every layout has one, within the program's limits", "[py
         CHECK(sizeof(pw_header) + (walk->max_frames - 1) * stride + PW_MAX_ENTRY_BYTES <= PW_BUFFER_BYTES);
         CHECK(walk->max_frames >= 64);
         CHECK(reader.kernel_walk_layout(10)->max_frames == 10);
+    }
+}
+
+TEST_CASE("kernel walk: one scan tells every listed thread's state, before any read of its frames",
+          "[python][kernel-walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        const std::uint64_t code = py.code("f", "f.py", 3, table);
+        const std::uint64_t first = py.thread_state(push_frame(py, code, 0, 0, true), 41);
+        const std::uint64_t second = py.thread_state(push_frame(py, code, 0, 0, true), 42);
+        PythonReader reader = py.reader();
+        CHECK_FALSE(reader.kernel_walk_thread(42));
+        auto threads = reader.kernel_walk_threads(py.memory());
+        std::ranges::sort(threads, {}, [](const auto& entry) { return entry.first; });
+        REQUIRE(threads.size() == 2);
+        CHECK(threads[0].first == 41);
+        CHECK(threads[0].second.thread_state == first);
+        CHECK(threads[1].first == 42);
+        CHECK(threads[1].second.thread_state == second);
+        // As a read would have found them.
+        const std::optional<pw_thread> known = reader.kernel_walk_thread(42);
+        REQUIRE(known);
+        CHECK(known->thread_id == threads[1].second.thread_id);
+        const auto read = reader.read_thread(py.memory(), 42);
+        REQUIRE(read);
+        CHECK(read->thread_state == second);
     }
 }
 

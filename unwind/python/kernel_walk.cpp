@@ -64,6 +64,16 @@ std::optional<pw_thread> PythonReader::kernel_walk_thread(int tid) const {
     return pw_thread{found->second.address, found->second.thread_id};
 }
 
+std::vector<std::pair<int, pw_thread>> PythonReader::kernel_walk_threads(const RemoteMemory& live) {
+    std::vector<int> found;
+    scan_thread_states(*impl_, live, &found);
+    std::vector<std::pair<int, pw_thread>> threads;
+    for (int tid : found)
+        if (const std::optional<pw_thread> thread = kernel_walk_thread(tid))
+            threads.emplace_back(tid, *thread);
+    return threads;
+}
+
 std::optional<PythonThread> PythonReader::read_kernel_walk(const std::uint8_t* record, std::size_t size,
                                                            const RemoteMemory& live, std::size_t max_frames,
                                                            std::uint64_t* errors,

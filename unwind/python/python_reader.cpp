@@ -88,6 +88,28 @@ bool same_thread_state(const python::ThreadStateFields& a, const python::ThreadS
            a.native_thread_id == b.native_thread_id;
 }
 
+} // namespace
+
+void scan_thread_states(PythonReader::Impl& impl, const RemoteMemory& memory, std::vector<int>* found) {
+    const python::PythonTarget& target = impl.target;
+    auto& known = impl.state_by_tid;
+    if (known.size() > 4 * PythonReader::max_threads)
+        known.clear(); // bounded, whatever the target's thread churn
+    std::uint64_t scan_errors = 0;
+    for (std::uint64_t interp : python::list_interpreters(target, memory, scan_errors)) {
+        for (const python::ThreadStateFields& candidate :
+             python::list_thread_states(target, memory, interp, PythonReader::max_threads, scan_errors)) {
+            if (const int candidate_tid = python::thread_state_tid(target, memory, candidate, impl.tids)) {
+                known[candidate_tid] = candidate;
+                if (found)
+                    found->push_back(candidate_tid);
+            }
+        }
+    }
+}
+
+namespace {
+
 // The thread state of OS thread `tid`. One found before is re-read and kept while it still
 // matches; otherwise one scan learns every thread state's tid, so the next lookups of other
 // threads hit: a round over N threads costs N small reads, not N scans of N states.
@@ -101,24 +123,12 @@ bool find_thread_state(PythonReader::Impl& impl, const RemoteMemory& memory, int
             return true;
         known.erase(cached);
     }
-    bool found = false;
-    std::uint64_t scan_errors = 0;
-    for (std::uint64_t interp : python::list_interpreters(target, memory, scan_errors)) {
-        for (const python::ThreadStateFields& candidate :
-             python::list_thread_states(target, memory, interp, PythonReader::max_threads, scan_errors)) {
-            int candidate_tid = python::thread_state_tid(target, memory, candidate, impl.tids);
-            if (candidate_tid == 0)
-                continue;
-            known[candidate_tid] = candidate;
-            if (candidate_tid == tid) {
-                state = candidate;
-                found = true;
-            }
-        }
-    }
-    if (known.size() > 4 * PythonReader::max_threads)
-        known.clear(); // bounded, whatever the target's thread churn
-    return found;
+    scan_thread_states(impl, memory);
+    const auto found = known.find(tid);
+    if (found == known.end())
+        return false;
+    state = found->second;
+    return true;
 }
 
 } // namespace

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace sampler {
@@ -125,6 +126,9 @@ class PythonReader {
                                                 const RemoteMemory* live = nullptr) const;
     // The thread state the last reads found for `tid` (no read now), as the program checks it.
     std::optional<pw_thread> kernel_walk_thread(int tid) const;
+    // Every thread state the interpreter lists now, by the OS thread that runs it (one scan
+    // of `live`): for the program to walk threads from their first sample on.
+    std::vector<std::pair<int, pw_thread>> kernel_walk_threads(const RemoteMemory& live);
     // The thread whose record (a pw_header and its frames, `size` bytes) the program wrote at a
     // sample: walked over the copy, so the stack is the sample's instant; only a code object seen
     // for the first time is read from `live`. nullopt: a record this reader cannot use (not its

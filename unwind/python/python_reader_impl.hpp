@@ -76,6 +76,11 @@ struct PythonReader::Impl {
     unsigned gil_word_lookups = 0;
 };
 
+// Learns every thread state's OS thread (state_by_tid) from one scan of the interpreters'
+// thread lists; `found` (optional) gets the threads this scan found.
+void scan_thread_states(PythonReader::Impl& impl, const RemoteMemory& memory,
+                        std::vector<int>* found = nullptr);
+
 // The main interpreter's GIL words, found once (looked for again now and then while missing).
 std::optional<python::GilWords>& main_gil_words(PythonReader::Impl& impl, const RemoteMemory& memory);
 
