@@ -318,12 +318,22 @@ class PerfSession final : public PerfRecordHandler {
                 walked_as_parent_.erase(task.pid);
                 walker_->forget_process(task.pid); // what it knew of an earlier process of this pid
                 if (walker_->inherit_from_parent(task.pid, task.tid, task.ppid, task.ptid))
-                    walked_as_parent_[task.pid] = ForkedChild{task.ppid, task.time_ns};
+                    walked_as_parent_[task.pid] = ForkedChild{task.time_ns, runtime_at_fork(task.ppid)};
             }
         }
         if (wall_mode_ && (options_.subprocesses || roots_.contains(task.pid)) &&
             started_threads_.size() < max_pending_switches)
             started_threads_.emplace_back(task.pid, task.tid);
+    }
+
+    // Where a forking process's interpreter runtime is: its sampler's, or, for a child not
+    // looked into yet, what its own parent's was at its fork (0: not known).
+    std::uint64_t runtime_at_fork(int parent) const {
+        if (auto found = processes_.find(parent); found != processes_.end())
+            return found->second->python_runtime_address();
+        if (auto forked = walked_as_parent_.find(parent); forked != walked_as_parent_.end())
+            return forked->second.runtime;
+        return 0;
     }
 
     // Threads created since the last drain, whose switch records now come from events opened
@@ -443,7 +453,12 @@ class PerfSession final : public PerfRecordHandler {
         }
         for (auto& [pid, process] : processes_) {
             try {
+                const bool was_python = process->is_python();
                 process->between_samples();
+                // Its interpreter found only now (it was starting up: after an exec, or a
+                // command sampler started): its threads are walked from their next samples.
+                if (!was_python && process->is_python())
+                    teach_walker_threads(*process);
             } catch (const Error& error) {
                 // A child that ended before its exit record was read (a short-lived fork): the
                 // record removes it; anything else is ours to report.
@@ -476,13 +491,11 @@ class PerfSession final : public PerfRecordHandler {
             // since the fork are then of this program. (It may have exec'd before its exec record
             // was read: the runtime elsewhere says so, where addresses are randomized: not with
             // randomization off, nor for an interpreter linked at a fixed address (Debian's
-            // non-PIE python3); a parent not looked into cannot tell. Then they are dropped.)
+            // non-PIE python3); nor when the parent's runtime was not known at the fork. Then
+            // they are dropped.)
             bool walked_since_fork = false;
             if (auto forked = walked_as_parent_.find(pid); forked != walked_as_parent_.end()) {
-                const auto parent_found = processes_.find(forked->second.parent);
-                const ProcessSampler* parent =
-                    parent_found != processes_.end() ? parent_found->second.get() : nullptr;
-                const std::uint64_t runtime = parent ? parent->python_runtime_address() : 0;
+                const std::uint64_t runtime = forked->second.runtime;
                 walked_since_fork =
                     runtime_is_randomized(runtime) && runtime == process->python_runtime_address();
                 if (walked_since_fork)
@@ -539,8 +552,10 @@ class PerfSession final : public PerfRecordHandler {
     KernelPythonWalker* walker_ = nullptr; // the capture's, when Python frames are walked in the kernel
     // Children the walker was told to walk as their parent at their fork, not yet looked into.
     struct ForkedChild {
-        int parent = 0;
         std::uint64_t fork_ns = 0; // CLOCK_MONOTONIC
+        // Where its parent's interpreter runtime was at the fork (0: not known): kept here, as
+        // the parent may be gone by the child's first look (a double fork, a daemon).
+        std::uint64_t runtime = 0;
     };
     std::unordered_map<int, ForkedChild> walked_as_parent_;
 };

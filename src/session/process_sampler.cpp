@@ -6,6 +6,7 @@
 #include "stack_merge.hpp"
 #include "thread_capture.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -288,7 +289,13 @@ std::optional<pw_thread> ProcessSampler::kernel_walk_thread(int tid) const {
 std::vector<std::pair<int, pw_thread>> ProcessSampler::kernel_walk_threads() {
     if (!python_)
         return {};
-    return python_->kernel_walk_threads(memory_);
+    std::vector<std::pair<int, pw_thread>> threads = python_->kernel_walk_threads(memory_);
+    // Only this process's own threads: a child just forked still lists its parent's other
+    // threads (by their tids, in its copy of their states) until its interpreter clears them.
+    const std::vector<int> own = list_threads(pid_);
+    std::erase_if(threads,
+                  [&](const auto& thread) { return std::ranges::find(own, thread.first) == own.end(); });
+    return threads;
 }
 
 std::optional<PythonThread> ProcessSampler::read_python_checked(int tid, SessionReport& report,

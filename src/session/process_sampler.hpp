@@ -75,7 +75,8 @@ class ProcessSampler {
     // and the thread state the last reads found for `tid`.
     std::optional<pw_layout> kernel_walk_layout() const;
     std::optional<pw_thread> kernel_walk_thread(int tid) const;
-    // Every thread the interpreter lists now, with its thread state (one scan of the target).
+    // Every thread of this process the interpreter lists now, with its thread state (one scan
+    // of the target).
     std::vector<std::pair<int, pw_thread>> kernel_walk_threads();
     // Perf engine bookkeeping: a thread ended; the process mapped new code; a pause between
     // drains (thread names are refreshed there, at most once a second).
