@@ -485,7 +485,7 @@ TEST_CASE("Python: threads carry their threading names in dump, --json and recor
                                       "py-deleted-attribute", "py-subclass"};
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {
-            PythonProcess target(interpreter, "thread_names.py");
+            PythonProcess target(interpreter, "thread_names.py", "ready");
             CommandResult text = run_sampler({"dump", "--pid", target.pid()});
             INFO(text.out << text.err);
             REQUIRE(text.exit_code == 0);

@@ -1,31 +1,40 @@
 # Threads named through `threading`, their attributes stored each way CPython can keep an
 # instance's attributes: shared-key values, a materialized dict (vars()), a dict grown past the
 # shared keys, one with a deleted attribute, and a subclass. All sleep. Python 2.7 and 3.x.
+# Prints "ready" once every thread has named itself and set its attributes.
+import sys
 import threading
 import time
 
+set_up = threading.Semaphore(0)
+
+
+def sleep_forever():
+    set_up.release()
+    time.sleep(1000)
+
 
 def plain():
-    time.sleep(1000)
+    sleep_forever()
 
 
 def with_vars():
     vars(threading.current_thread())
-    time.sleep(1000)
+    sleep_forever()
 
 
 def many_attributes():
     thread = threading.current_thread()
     for i in range(40):
         setattr(thread, "a%d" % i, i)
-    time.sleep(1000)
+    sleep_forever()
 
 
 def deleted_attribute():
     thread = threading.current_thread()
     thread.extra = 1
     del thread.extra
-    time.sleep(1000)
+    sleep_forever()
 
 
 class Worker(threading.Thread):
@@ -40,5 +49,9 @@ for target, name in ((plain, "plain"), (with_vars, "with-vars"), (many_attribute
 worker = Worker(target=plain, name="py-subclass")
 worker.daemon = True
 worker.start()
+for _ in range(5):
+    set_up.acquire()
+print("ready")
+sys.stdout.flush()
 while True:
     time.sleep(1000)
