@@ -443,8 +443,12 @@ class PerfSession final : public PerfRecordHandler {
     void update_processes() {
         // Children walked as their parent that ended before they were looked into, and whose
         // exit record was not handed on (lost, or they were gone before they became targets).
+        // Kept for a second after their fork: a go-between of a double fork exits at once, and
+        // its child's fork record, read at a later drain, inherits through it.
+        const std::uint64_t kept_after =
+            monotonic_ns() - std::min<std::uint64_t>(monotonic_ns(), 1'000'000'000);
         for (auto child = walked_as_parent_.begin(); child != walked_as_parent_.end();) {
-            if (process_exists(child->first)) {
+            if (child->second.fork_ns > kept_after || process_exists(child->first)) {
                 ++child;
                 continue;
             }
