@@ -102,16 +102,22 @@ struct pw_settings {
      * fill alone wakes it): each lets sampler redraw the clock's random period, which it can only
      * set from user space, after that many samples rather than at its next look. */
     pw_u32 wake_every;
+    /* Per-CPU clocks and --subprocesses: a process a target forks becomes a target at its fork,
+     * walked as its parent (its layout and the forking thread's entry copied), before sampler
+     * reads the fork's record (see follow_fork). */
+    pw_u32 follow_forks;
+    pw_u32 unused;
 };
 
 /* Counters (the array map `counters`), by index. */
 enum pw_counter {
-    PW_SAMPLES = 0,     /* samples the program ran on */
-    PW_WALKED = 1,      /* written to the ring */
-    PW_HANDED_BACK = 2, /* unknown thread, or a walk that could not finish: a perf record */
-    PW_RING_FULL = 3,   /* walked, but the ring had no room: a perf record instead */
-    PW_UNWOKEN = 4,     /* written since this CPU last woke the reader (see wake_every) */
-    PW_COUNTERS = 5
+    PW_SAMPLES = 0,        /* samples the program ran on */
+    PW_WALKED = 1,         /* written to the ring */
+    PW_HANDED_BACK = 2,    /* unknown thread, or a walk that could not finish: a perf record */
+    PW_RING_FULL = 3,      /* walked, but the ring had no room: a perf record instead */
+    PW_UNWOKEN = 4,        /* written since this CPU last woke the reader (see wake_every) */
+    PW_FORKS_FOLLOWED = 5, /* children made targets at their fork (see follow_forks) */
+    PW_COUNTERS = 6
 };
 
 #endif

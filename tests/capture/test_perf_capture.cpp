@@ -711,6 +711,25 @@ struct ForkedChildWalks : WalkedRecords {
     }
 };
 
+// Drains until `child` has ended and been reaped, then once more.
+void drain_until_reaped(PerfCapture& capture, SpinningChild& child, PerfRecordHandler& handler) {
+    while (!child.exited()) {
+        capture.wait(5);
+        capture.drain(handler);
+    }
+    capture.drain(handler);
+}
+
+// The fork follower needs the kernel's BTF (to find task_struct's fields): where it is, the
+// follower must load.
+void require_fork_follower(const PerfCapture& capture) {
+    if (capture.follows_forks())
+        return;
+    if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+        testing::skip_test("this kernel has no BTF (/sys/kernel/btf/vmlinux): no fork follower");
+    FAIL("the kernel has BTF, and the fork follower was not attached");
+}
+
 } // namespace
 
 TEST_CASE("perf capture: clocks per CPU sample the target's threads at their rate and no other process") {
@@ -780,17 +799,14 @@ TEST_CASE("perf capture: a child forked by a thread the walker knows is walked a
     walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
     SpinningChild child(std::chrono::milliseconds(300), std::chrono::milliseconds(0));
     handler.tid = child.born; // its only thread
-    while (!child.exited()) {
-        capture.wait(5);
-        capture.drain(handler);
-    }
-    capture.drain(handler);
+    drain_until_reaped(capture, child, handler);
     INFO("forks " << handler.forks_seen << ", walked " << handler.walked << " (" << handler.exact
                   << " exact), perf records " << handler.perf_records);
     CHECK(handler.forks_seen >= 1);
     CHECK(handler.inherited == handler.forks_seen);
-    // 300 at 1000 Hz, all walked but those taken before the fork record was read (a clock per
-    // CPU drops them; an inherited clock per thread hands them back).
+    // 300 at 1000 Hz, all walked (clocks per CPU: the kernel follows the fork, see the next
+    // test) but, with clocks per thread, those taken before the fork record was read (handed
+    // back).
     CHECK(handler.walked >= 200);
     CHECK(handler.exact == handler.walked);
     CHECK(handler.perf_records <= 30);
@@ -801,6 +817,61 @@ TEST_CASE("perf capture: a child forked by a thread the walker knows is walked a
     CHECK_FALSE(walker->knows_process(unknown + 1));
     walker->forget_process(child.born);
     walker->forget_process(getpid());
+}
+
+TEST_CASE("perf capture: clocks per CPU, following children: the kernel makes a target's child a target at "
+          "its fork, walked as its parent, before its fork record is read") {
+    PerCpuCapture sampling(true);
+    PerfCapture& capture = sampling.capture;
+    require_fork_follower(capture);
+    KernelPythonWalker* walker = sampling.base.walker.get();
+    FakeInterpreter fake;
+    REQUIRE(walker->set_layout(getpid(), fake_layout(&fake.gil_holder)));
+    walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
+    ForkedChildWalks handler;
+    handler.walker = walker;
+    handler.state = &fake.state;
+    const std::uint64_t followed_before = walker->counters().forks_followed;
+    SpinningChild child(std::chrono::milliseconds(200), std::chrono::milliseconds(0));
+    handler.tid = child.born;
+    // Nothing reads the fork's record for most of the child's life: until then only the
+    // kernel knows it is a target's child (before, its samples were all dropped).
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    drain_until_reaped(capture, child, handler);
+    INFO("forks " << handler.forks_seen << ", walked " << handler.walked << " (" << handler.exact
+                  << " exact), perf records " << handler.perf_records);
+    CHECK(walker->counters().forks_followed >= followed_before + 1);
+    CHECK(handler.forks_seen >= 1);
+    // 200 at 1000 Hz (a clock per CPU keeps a period for a while, in [1/2, 3/2] of the mean).
+    CHECK(handler.walked >= 150);
+    CHECK(handler.exact == handler.walked);
+    CHECK(handler.perf_records <= 10);
+    walker->forget_process(child.born);
+    walker->forget_process(getpid());
+}
+
+TEST_CASE("perf capture: what the kernel made a target at a fork whose record is never read is swept at the "
+          "second look") {
+    PerCpuCapture sampling(true);
+    require_fork_follower(sampling.capture);
+    KernelPythonWalker* walker = sampling.base.walker.get();
+    // Nothing drains: the child's fork record is never read, only the kernel made it a target.
+    // This process only sleeps, so the samples the program counts are nearly all the child's.
+    SpinningChild child(std::chrono::milliseconds(1000), std::chrono::milliseconds(0));
+    const auto samples_over = [&](std::chrono::milliseconds span) {
+        const std::uint64_t before = walker->counters().samples;
+        std::this_thread::sleep_for(span);
+        return walker->counters().samples - before;
+    };
+    const std::uint64_t as_target = samples_over(std::chrono::milliseconds(150));
+    walker->forget_unclaimed_entries(); // seen unclaimed once: kept
+    const std::uint64_t kept = samples_over(std::chrono::milliseconds(150));
+    walker->forget_unclaimed_entries(); // twice: taken out
+    const std::uint64_t swept = samples_over(std::chrono::milliseconds(150));
+    INFO("samples counted: " << as_target << ", after one look " << kept << ", after two " << swept);
+    CHECK(as_target >= 20);
+    CHECK(kept >= 20);
+    CHECK(swept <= 5);
 }
 
 TEST_CASE("perf capture: the fork bells wake the reader at most max_bell_wakes times a second") {

@@ -62,18 +62,32 @@ std::unique_ptr<KernelPythonWalker> KernelPythonWalker::load(std::string& why_no
         }
     } restore{previous};
 
-    bpf_object_open_opts options{};
-    options.sz = sizeof options;
-    options.object_name = "sampler_python_walk";
-    walker->object_ =
-        bpf_object__open_mem(embedded::python_walk_object, embedded::python_walk_object_size, &options);
-    if (!walker->object_) {
-        why_not = refusal(errno, log);
-        return nullptr;
-    }
-    if (int error = bpf_object__load(walker->object_); error != 0) {
-        why_not = refusal(-error, log);
-        return nullptr;
+    // Without the kernel's BTF (CO-RE), or on a kernel that refuses the fork follower, the walker
+    // loads without it: children then become targets when their fork record is read.
+    for (bool with_fork_follower : {true, false}) {
+        bpf_object_open_opts options{};
+        options.sz = sizeof options;
+        options.object_name = "sampler_python_walk";
+        walker->object_ =
+            bpf_object__open_mem(embedded::python_walk_object, embedded::python_walk_object_size, &options);
+        if (!walker->object_) {
+            why_not = refusal(errno, log);
+            return nullptr;
+        }
+        bpf_program* follower = bpf_object__find_program_by_name(walker->object_, "follow_fork");
+        if (follower && !with_fork_follower)
+            bpf_program__set_autoload(follower, false);
+        const int error = bpf_object__load(walker->object_);
+        if (error == 0) {
+            walker->fork_follower_ = with_fork_follower ? follower : nullptr;
+            break;
+        }
+        bpf_object__close(walker->object_);
+        walker->object_ = nullptr;
+        if (!with_fork_follower || error == -EPERM) {
+            why_not = refusal(-error, log);
+            return nullptr;
+        }
     }
     bpf_program* program = bpf_object__find_program_by_name(walker->object_, "walk_python");
     walker->program_fd_ = program ? bpf_program__fd(program) : -1;
@@ -109,6 +123,8 @@ std::unique_ptr<KernelPythonWalker> KernelPythonWalker::load(std::string& why_no
 }
 
 KernelPythonWalker::~KernelPythonWalker() {
+    if (fork_link_)
+        bpf_link__destroy(fork_link_);
     if (wake_epoll_fd_ >= 0)
         ::close(wake_epoll_fd_);
     if (ring_)
@@ -179,6 +195,46 @@ bool KernelPythonWalker::wake_every(std::uint32_t samples) {
     return write_settings();
 }
 
+bool KernelPythonWalker::follow_forks() {
+    if (!fork_follower_)
+        return false;
+    if (!fork_link_) {
+        fork_link_ = bpf_program__attach_raw_tracepoint(fork_follower_, "sched_process_fork");
+        if (!fork_link_)
+            return false;
+    }
+    settings_.follow_forks = 1;
+    return write_settings();
+}
+
+void KernelPythonWalker::forget_unclaimed_entries() {
+    if (!settings_.follow_forks)
+        return; // every entry is one this side made
+    const auto sweep = [](int map_fd, const auto& known, std::unordered_set<std::uint32_t>& seen_before) {
+        std::vector<std::uint32_t> unknown;
+        std::uint32_t key = 0;
+        const std::uint32_t* previous = nullptr;
+        // Bounded by the largest map's size, should keys be added as fast as they are listed.
+        for (std::size_t listed = 0; listed < 16384 && bpf_map_get_next_key(map_fd, previous, &key) == 0;
+             ++listed) {
+            if (!known.contains(static_cast<int>(key)))
+                unknown.push_back(key);
+            previous = &key;
+        }
+        std::unordered_set<std::uint32_t> seen_now;
+        for (std::uint32_t id : unknown) {
+            if (seen_before.contains(id))
+                bpf_map_delete_elem(map_fd, &id);
+            else
+                seen_now.insert(id);
+        }
+        seen_before = std::move(seen_now);
+    };
+    sweep(targets_fd_, targets_, unclaimed_targets_);
+    sweep(layouts_fd_, layouts_, unclaimed_layouts_);
+    sweep(threads_fd_, threads_, unclaimed_threads_);
+}
+
 bool KernelPythonWalker::write_settings() {
     const std::uint32_t key = 0;
     return bpf_map_update_elem(settings_fd_, &key, &settings_, BPF_ANY) == 0;
@@ -240,6 +296,7 @@ KernelPythonWalker::Counters KernelPythonWalker::counters() const {
     total.walked = sum(PW_WALKED);
     total.handed_back = sum(PW_HANDED_BACK);
     total.ring_full = sum(PW_RING_FULL);
+    total.forks_followed = sum(PW_FORKS_FOLLOWED);
     return total;
 }
 

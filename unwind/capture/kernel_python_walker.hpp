@@ -15,7 +15,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+struct bpf_link;
 struct bpf_object;
+struct bpf_program;
 struct ring_buffer;
 
 namespace sampler {
@@ -58,6 +60,15 @@ class KernelPythonWalker {
     void forget_target(int pid);
     bool has_target(int pid) const { return targets_.contains(pid); }
     const std::unordered_set<int>& targets() const { return targets_; }
+    // Per-CPU clocks with --subprocesses: a process a target forks becomes a target at its fork,
+    // in the kernel, walked as its parent (inherit_from_parent's entries, made before it first
+    // runs), instead of when sampler reads the fork's record, up to a drain later: until then
+    // its samples were dropped. The record still makes it a target here (add_target). False
+    // when the kernel refused the program (no BTF for it to find task_struct's fields in).
+    bool follow_forks();
+    // Entries the kernel made at a fork that this side never took on (the fork's record lost,
+    // or its child gone before it was read): taken out once seen unclaimed twice. Once a second.
+    void forget_unclaimed_entries();
 
     // Calls `on_record` with each record (a pw_header and its frames) written since the last
     // drain; the bytes are valid during the call. Returns how many.
@@ -69,10 +80,11 @@ class KernelPythonWalker {
     void acknowledge_wake();
 
     struct Counters {
-        std::uint64_t samples = 0;     // the program ran
-        std::uint64_t walked = 0;      // ... and wrote a record
-        std::uint64_t handed_back = 0; // ... and left the sample to the perf record
-        std::uint64_t ring_full = 0;   // ... walked, but the ring had no room (handed back too)
+        std::uint64_t samples = 0;        // the program ran
+        std::uint64_t walked = 0;         // ... and wrote a record
+        std::uint64_t handed_back = 0;    // ... and left the sample to the perf record
+        std::uint64_t ring_full = 0;      // ... walked, but the ring had no room (handed back too)
+        std::uint64_t forks_followed = 0; // children made targets at their fork (follow_forks)
     };
     Counters counters() const;
 
@@ -81,6 +93,9 @@ class KernelPythonWalker {
     static int on_ring_record(void* self, void* data, std::size_t size);
 
     bpf_object* object_ = nullptr;
+    bpf_program* fork_follower_ = nullptr; // loaded, when the kernel took it
+    bpf_link* fork_link_ = nullptr;        // attached to sched_process_fork
+    std::unordered_set<std::uint32_t> unclaimed_targets_, unclaimed_layouts_, unclaimed_threads_;
     ring_buffer* ring_ = nullptr;
     int program_fd_ = -1;
     int layouts_fd_ = -1;

@@ -243,7 +243,10 @@ void PerfCapture::try_per_cpu_clocks() {
         clock_of_cpu_[cpu] = static_cast<int>(i);
     }
     if (options_.follow_children) {
-        // Without them (refused), a child becomes a target at the next drain.
+        // A target's child is a target from its fork (when the kernel takes the follower), and
+        // its fork's record wakes the reader (bells), who takes it on. Without either, it
+        // becomes one at the next drain, and its samples until then are dropped.
+        follows_forks_ = walker->follow_forks();
         std::vector<int> cpus;
         for (const CpuClock& clock : cpu_clocks_)
             cpus.push_back(clock.cpu);
@@ -489,6 +492,7 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
         for (ForkBell& bell : fork_bells_)
             bell.ring.drain([](const perf_event_header&) {});
         drain_cpu_clocks(handler, samples);
+        hand_on_unclaimed_walks(handler, samples);
     }
     // Before the slower work below: setting a period restarts its clock, and the later it is set
     // after the sample that made it due, the more of the period it cuts short goes unsampled.
@@ -505,6 +509,10 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
         }
         // A target is forgotten once its process is gone (reaped, or its pid reused), not at its
         // main thread's exit: its other threads may run on, or one of them exec.
+        if (follows_forks_ && now - swept_ns_ >= 1'000'000'000) {
+            swept_ns_ = now;
+            filter()->forget_unclaimed_entries();
+        }
         cpu_times_.refresh_now_and_then(now);
         recently_forgotten_.clear();
         for (int pid : cpu_times_.take_gone()) {
@@ -548,24 +556,53 @@ void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& sa
         if (size < sizeof header)
             return;
         std::memcpy(&header, record, sizeof header);
-        walked_.pid = static_cast<int>(header.pid);
-        walked_.tid = static_cast<int>(header.tid);
-        walked_.time_ns = header.time_ns;
-        walked_.has_registers = false;
-        walked_.off_cpu = false;
-        walked_.python_walk = record;
-        walked_.python_walk_size = size;
-        ++samples;
-        if (!cpu_clocks_.empty())
-            cpu_times_.note_sample(walked_.pid, walked_.time_ns);
         // The period's random steps (see jitter_period_on_time).
         const std::uint32_t key = cpu_clocks_.empty() ? header.tid : header.cpu;
         if (ClockPeriod* period = clock_of_key(key).first)
             count_walked_clock_sample(*period, key, header.time_ns);
-        handler.on_sample(walked_);
-        walked_.python_walk = nullptr;
-        walked_.python_walk_size = 0;
+        // A child the kernel made a target at its fork (follow_forks) whose fork record is not
+        // read yet: handed on after the CPUs' rings, which hold it (the session would otherwise
+        // look into the child as a stranger, and drop its walks from before that look).
+        const int pid = static_cast<int>(header.pid);
+        if (!cpu_clocks_.empty() && !filter()->has_target(pid) && !recently_forgotten_.contains(pid)) {
+            if (unclaimed_walks_.size() < max_unclaimed_walks)
+                unclaimed_walks_.push_back({std::vector<std::uint8_t>(record, record + size), false});
+            return;
+        }
+        hand_on_walk(header, record, size, handler, samples);
     });
+}
+
+void PerfCapture::hand_on_walk(const pw_header& header, const std::uint8_t* record, std::size_t size,
+                               PerfRecordHandler& handler, std::size_t& samples) {
+    walked_.pid = static_cast<int>(header.pid);
+    walked_.tid = static_cast<int>(header.tid);
+    walked_.time_ns = header.time_ns;
+    walked_.has_registers = false;
+    walked_.off_cpu = false;
+    walked_.python_walk = record;
+    walked_.python_walk_size = size;
+    ++samples;
+    if (!cpu_clocks_.empty())
+        cpu_times_.note_sample(walked_.pid, walked_.time_ns);
+    handler.on_sample(walked_);
+    walked_.python_walk = nullptr;
+    walked_.python_walk_size = 0;
+}
+
+void PerfCapture::hand_on_unclaimed_walks(PerfRecordHandler& handler, std::size_t& samples) {
+    if (unclaimed_walks_.empty())
+        return;
+    std::vector<UnclaimedWalk> still_unclaimed;
+    for (UnclaimedWalk& walk : unclaimed_walks_) {
+        pw_header header{};
+        std::memcpy(&header, walk.bytes.data(), sizeof header);
+        if (filter()->has_target(static_cast<int>(header.pid)))
+            hand_on_walk(header, walk.bytes.data(), walk.bytes.size(), handler, samples);
+        else if (!walk.held) // its fork record may come at the next drain (see side_band_unclaimed_)
+            still_unclaimed.push_back({std::move(walk.bytes), true});
+    }
+    unclaimed_walks_ = std::move(still_unclaimed);
 }
 
 void PerfCapture::count_walked_clock_sample(ClockPeriod& period, std::uint32_t key, std::uint64_t time_ns) {
@@ -878,15 +915,23 @@ void PerfCapture::deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandl
          ++side_band_next_) {
         SideBandRecord& record = side_band_[side_band_next_];
         const PerfTaskRecord& task = record.task;
-        bool claimed = targets.has_target(task.pid);
+        // The exit of a target found gone before its record was read is still told.
+        bool claimed = targets.has_target(task.pid) ||
+                       (record.type == PERF_RECORD_EXIT && recently_forgotten_.contains(task.pid));
         if (record.type == PERF_RECORD_FORK && !claimed && options_.follow_children &&
             task.pid != task.ppid &&
             (targets.has_target(task.ppid) || recently_forgotten_.contains(task.ppid))) {
             // A child of a target (which may have ended since), followed: the CPUs' clocks
             // sample it from now on, and its CPU time counts from then.
             claimed = targets.add_target(task.pid);
-            if (claimed && !cpu_times_.add(task.pid))
-                targets.forget_target(task.pid); // gone already
+            if (claimed && !cpu_times_.add(task.pid)) {
+                // Gone already: nothing of it to sample or count. Its fork is still told, and
+                // its own children's forks are claimed through it: a double fork's go-between
+                // exits (and is reaped) at once, often before its fork record is read, and its
+                // child, a target's descendant, is then known from its fork on.
+                targets.forget_target(task.pid);
+                recently_forgotten_.insert(task.pid);
+            }
         }
         if (!claimed) {
             // Maybe of a child whose fork, on a CPU read first, came after this drain read it.

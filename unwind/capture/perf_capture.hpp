@@ -84,6 +84,8 @@ class PerfCapture final : public PerfRecordSource {
 
     // Wake-ups by the fork bells so far (cpu_clocks.hpp), at most max_bell_wakes a second.
     std::uint64_t fork_bell_wakes() const { return bell_wakes_total_; }
+    // Per-CPU clocks following children: the kernel makes a target's child a target at its fork.
+    bool follows_forks() const { return follows_forks_; }
     static constexpr unsigned max_bell_wakes = 100;
     // A walked clock's samples between two draws of its random period at `rate_hz`: the walker
     // wakes sampler after each such run of a CPU's samples. 64 from 512 Hz up; fewer below, down
@@ -176,6 +178,9 @@ class PerfCapture final : public PerfRecordSource {
     // The samples the kernel's Python walker wrote since the last drain; with stack copies
     // (--native), the Python halves of perf records still to come, kept for them.
     void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);
+    void hand_on_walk(const pw_header& header, const std::uint8_t* record, std::size_t size,
+                      PerfRecordHandler& handler, std::size_t& samples);
+    void hand_on_unclaimed_walks(PerfRecordHandler& handler, std::size_t& samples);
     void keep_walks(); // what the walker wrote since, kept by thread
     void keep_walk(const pw_header& header, const std::uint8_t* record, std::size_t size);
     // Gives a perf sample its walk (valid until the next call), when the walker wrote one.
@@ -226,6 +231,14 @@ class PerfCapture final : public PerfRecordSource {
     std::size_t side_band_next_ = 0;                  // the first not handed on yet
     std::vector<SideBandRecord> side_band_unclaimed_; // for the next drain
     std::unordered_set<int> recently_forgotten_;      // targets found gone at the last drain
+    bool follows_forks_ = false;                      // the kernel makes targets' children targets
+    struct UnclaimedWalk {
+        std::vector<std::uint8_t> bytes;
+        bool held = false; // kept from the drain before
+    };
+    static constexpr std::size_t max_unclaimed_walks = 4096;
+    std::vector<UnclaimedWalk> unclaimed_walks_;   // walks of processes not (yet) targets here
+    std::uint64_t swept_ns_ = 0;                   // its unclaimed entries last swept
     mutable ProcessCpuTimes cpu_times_;            // per-CPU clocks: the targets' CPU time (the kept share)
     std::string per_cpu_refusal_;                  // why per_cpu was asked for and not given
     std::vector<std::pair<int, int>> new_threads_; // (pid, tid) started since the last drain

@@ -11,6 +11,7 @@
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 // clang-format on
 
 #include "python_walk_abi.h"
@@ -206,6 +207,50 @@ int walk_python(struct bpf_perf_event_data* context) {
 hand_back:
     count(PW_HANDED_BACK);
     return 1;
+}
+
+// The two fields of the kernel's task_struct follow_fork reads, at the offsets the running
+// kernel's BTF gives (libbpf relocates them when it loads the program).
+struct task_struct {
+    int pid;
+    int tgid;
+} __attribute__((preserve_access_index));
+
+// At every fork on the machine, in the forking thread's context, before the child first runs
+// (settings.follow_forks): a new process whose parent is a target becomes one, so the per-CPU
+// clocks keep its samples from its first, and it is walked as its parent, whose memory it
+// copies. Sampler learns of it from the fork's perf record only at its next drain: a short-lived
+// child's first moments would otherwise be dropped, or read late.
+SEC("raw_tp/sched_process_fork")
+int follow_fork(struct bpf_raw_tracepoint_args* context) {
+    __u32 zero = 0;
+    const struct pw_settings* setting = bpf_map_lookup_elem(&settings, &zero);
+    if (!setting || !setting->follow_forks)
+        return 0;
+    __u64 ids = bpf_get_current_pid_tgid();
+    __u32 parent = ids >> 32;
+    __u32 parent_tid = (__u32)ids;
+    if (!bpf_map_lookup_elem(&targets, &parent))
+        return 0;
+    const struct task_struct* child = (const struct task_struct*)context->args[1];
+    int pid = 0;
+    int tgid = 0;
+    if (bpf_core_read(&pid, sizeof pid, &child->pid) || bpf_core_read(&tgid, sizeof tgid, &child->tgid) ||
+        pid != tgid || tgid <= 0)
+        return 0; // a new thread: sampled as its process is
+    __u32 key = (__u32)tgid;
+    __u32 target = 1;
+    if (bpf_map_update_elem(&targets, &key, &target, BPF_ANY))
+        return 0; // the map is full: the child becomes a target when sampler reads its fork
+    count(PW_FORKS_FOLLOWED);
+    const struct pw_layout* layout = bpf_map_lookup_elem(&layouts, &parent);
+    if (!layout || bpf_map_update_elem(&layouts, &key, layout, BPF_ANY))
+        return 0;
+    // Its one thread runs on the forking thread's state (its tid is the child's pid).
+    const struct pw_thread* thread = bpf_map_lookup_elem(&threads, &parent_tid);
+    if (thread)
+        bpf_map_update_elem(&threads, &key, thread, BPF_ANY);
+    return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
