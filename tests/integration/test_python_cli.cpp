@@ -360,15 +360,20 @@ TEST_CASE("Python: --subprocesses samples a short-lived child from its birth, wh
     // of a second later, which would miss nearly every child's first steps. (The ptrace engine
     // looks for children once a second.) With --exec each child execs the script again after
     // first_steps(), which spins in after_exec(): its walks as its parent end at the exec, and
-    // no stack mixes the two programs.
+    // no stack mixes the two programs. With --orphans each child is forked by a go-between that
+    // exits at once, gone before sampler first looks at the child (and, when sampler is slow, as
+    // under ASan, before its fork record is read): the child is followed through it, and what
+    // its walks since its fork are of was learnt at the fork.
     auto interpreter = find_pyenv_interpreter("3.12");
     if (!interpreter)
         skip_test("no pyenv CPython 3.12 on this machine");
-    for (const bool exec_child : {false, true})
-        DYNAMIC_SECTION((exec_child ? "children that exec" : "children that only fork")) {
+    for (const std::string mode : {"", "--exec", "--orphans"})
+        DYNAMIC_SECTION((mode == "--exec"      ? "children that exec"
+                         : mode == "--orphans" ? "children whose parent exits at once"
+                                               : "children that only fork")) {
+            const bool exec_child = mode == "--exec";
             PythonProcess target(*interpreter, "short_children.py", "ready",
-                                 exec_child ? std::vector<std::string>{"--exec"}
-                                            : std::vector<std::string>{});
+                                 mode.empty() ? std::vector<std::string>{} : std::vector<std::string>{mode});
             // (A child that execs lives longer: the new interpreter starts up first.)
             auto folded = record(target, {"-r", "1000", "-d", exec_child ? "4" : "3", "--subprocesses"},
                                  "py-short-children");
