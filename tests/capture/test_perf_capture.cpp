@@ -703,6 +703,11 @@ struct PerCpuCapture {
 struct ForkedChildWalks : WalkedRecords {
     KernelPythonWalker* walker = nullptr;
     int forks_seen = 0, inherited = 0;
+    int before_fork = 0; // the child's samples handed on before its fork record
+    void on_sample(RawSample& sample) override {
+        before_fork += sample.tid == tid && forks_seen == 0;
+        WalkedRecords::on_sample(sample);
+    }
     void on_task_start(const PerfTaskRecord& task) override {
         if (task.pid != task.tid || task.ppid != getpid())
             return;
@@ -839,9 +844,13 @@ TEST_CASE("perf capture: clocks per CPU, following children: the kernel makes a 
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     drain_until_reaped(capture, child, handler);
     INFO("forks " << handler.forks_seen << ", walked " << handler.walked << " (" << handler.exact
-                  << " exact), perf records " << handler.perf_records);
+                  << " exact), perf records " << handler.perf_records << ", handed on before the fork record "
+                  << handler.before_fork);
     CHECK(walker->counters().forks_followed >= followed_before + 1);
     CHECK(handler.forks_seen >= 1);
+    // Its walks waited for its fork record, read after them (the session would otherwise look
+    // into it as a stranger, and drop its walks from before that look).
+    CHECK(handler.before_fork == 0);
     // 200 at 1000 Hz (a clock per CPU keeps a period for a while, in [1/2, 3/2] of the mean).
     CHECK(handler.walked >= 150);
     CHECK(handler.exact == handler.walked);
