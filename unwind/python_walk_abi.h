@@ -106,6 +106,10 @@ struct pw_settings {
      * walked as its parent (its layout and the forking thread's entry copied), before sampler
      * reads the fork's record (see follow_fork). */
     pw_u32 follow_forks;
+    /* Where the running kernel's task_struct keeps pid and tgid (from its BTF; see
+     * kernel_task_fields.hpp): follow_fork reads both of the new task. */
+    pw_u32 task_pid_offset;
+    pw_u32 task_tgid_offset;
     pw_u32 unused;
 };
 

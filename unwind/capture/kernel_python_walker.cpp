@@ -1,5 +1,7 @@
 #include "kernel_python_walker.hpp"
 
+#include "kernel_task_fields.hpp"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
@@ -62,32 +64,18 @@ std::unique_ptr<KernelPythonWalker> KernelPythonWalker::load(std::string& why_no
         }
     } restore{previous};
 
-    // Without the kernel's BTF (CO-RE), or on a kernel that refuses the fork follower, the walker
-    // loads without it: children then become targets when their fork record is read.
-    for (bool with_fork_follower : {true, false}) {
-        bpf_object_open_opts options{};
-        options.sz = sizeof options;
-        options.object_name = "sampler_python_walk";
-        walker->object_ =
-            bpf_object__open_mem(embedded::python_walk_object, embedded::python_walk_object_size, &options);
-        if (!walker->object_) {
-            why_not = refusal(errno, log);
-            return nullptr;
-        }
-        bpf_program* follower = bpf_object__find_program_by_name(walker->object_, "follow_fork");
-        if (follower && !with_fork_follower)
-            bpf_program__set_autoload(follower, false);
-        const int error = bpf_object__load(walker->object_);
-        if (error == 0) {
-            walker->fork_follower_ = with_fork_follower ? follower : nullptr;
-            break;
-        }
-        bpf_object__close(walker->object_);
-        walker->object_ = nullptr;
-        if (!with_fork_follower || error == -EPERM) {
-            why_not = refusal(-error, log);
-            return nullptr;
-        }
+    bpf_object_open_opts options{};
+    options.sz = sizeof options;
+    options.object_name = "sampler_python_walk";
+    walker->object_ =
+        bpf_object__open_mem(embedded::python_walk_object, embedded::python_walk_object_size, &options);
+    if (!walker->object_) {
+        why_not = refusal(errno, log);
+        return nullptr;
+    }
+    if (int error = bpf_object__load(walker->object_); error != 0) {
+        why_not = refusal(-error, log);
+        return nullptr;
     }
     bpf_program* program = bpf_object__find_program_by_name(walker->object_, "walk_python");
     walker->program_fd_ = program ? bpf_program__fd(program) : -1;
@@ -196,12 +184,16 @@ bool KernelPythonWalker::wake_every(std::uint32_t samples) {
 }
 
 bool KernelPythonWalker::follow_forks() {
-    if (!fork_follower_)
-        return false;
     if (!fork_link_) {
-        fork_link_ = bpf_program__attach_raw_tracepoint(fork_follower_, "sched_process_fork");
+        const std::optional<TaskFields> fields = running_kernel_task_fields();
+        bpf_program* follower = bpf_object__find_program_by_name(object_, "follow_fork");
+        if (!fields || !follower)
+            return false;
+        fork_link_ = bpf_program__attach_raw_tracepoint(follower, "sched_process_fork");
         if (!fork_link_)
             return false;
+        settings_.task_pid_offset = fields->pid;
+        settings_.task_tgid_offset = fields->tgid;
     }
     settings_.follow_forks = 1;
     return write_settings();

@@ -17,7 +17,6 @@
 
 struct bpf_link;
 struct bpf_object;
-struct bpf_program;
 struct ring_buffer;
 
 namespace sampler {
@@ -64,7 +63,8 @@ class KernelPythonWalker {
     // in the kernel, walked as its parent (inherit_from_parent's entries, made before it first
     // runs), instead of when sampler reads the fork's record, up to a drain later: until then
     // its samples were dropped. The record still makes it a target here (add_target). False
-    // when the kernel refused the program (no BTF for it to find task_struct's fields in).
+    // without the kernel's BTF (to find task_struct's pid and tgid in), or when the kernel refused
+    // to attach it.
     bool follow_forks();
     // Entries the kernel made at a fork that this side never took on (the fork's record lost,
     // or its child gone before it was read): taken out once seen unclaimed twice. Once a second.
@@ -93,8 +93,7 @@ class KernelPythonWalker {
     static int on_ring_record(void* self, void* data, std::size_t size);
 
     bpf_object* object_ = nullptr;
-    bpf_program* fork_follower_ = nullptr; // loaded, when the kernel took it
-    bpf_link* fork_link_ = nullptr;        // attached to sched_process_fork
+    bpf_link* fork_link_ = nullptr; // the fork follower, attached to sched_process_fork
     std::unordered_set<std::uint32_t> unclaimed_targets_, unclaimed_layouts_, unclaimed_threads_;
     ring_buffer* ring_ = nullptr;
     int program_fd_ = -1;

@@ -11,7 +11,6 @@
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
 // clang-format on
 
 #include "python_walk_abi.h"
@@ -209,13 +208,6 @@ hand_back:
     return 1;
 }
 
-// The two fields of the kernel's task_struct follow_fork reads, at the offsets the running
-// kernel's BTF gives (libbpf relocates them when it loads the program).
-struct task_struct {
-    int pid;
-    int tgid;
-} __attribute__((preserve_access_index));
-
 // At every fork on the machine, in the forking thread's context, before the child first runs
 // (settings.follow_forks): a new process whose parent is a target becomes one, so the per-CPU
 // clocks keep its samples from its first, and it is walked as its parent, whose memory it
@@ -232,10 +224,14 @@ int follow_fork(struct bpf_raw_tracepoint_args* context) {
     __u32 parent_tid = (__u32)ids;
     if (!bpf_map_lookup_elem(&targets, &parent))
         return 0;
-    const struct task_struct* child = (const struct task_struct*)context->args[1];
+    // The new task's task_struct, whose pid and tgid are at offsets user space found in the
+    // kernel's BTF (not CO-RE relocations: with those the whole object would not load on a
+    // kernel without BTF).
+    __u64 child = context->args[1];
     int pid = 0;
     int tgid = 0;
-    if (bpf_core_read(&pid, sizeof pid, &child->pid) || bpf_core_read(&tgid, sizeof tgid, &child->tgid) ||
+    if (bpf_probe_read_kernel(&pid, sizeof pid, (void*)(child + setting->task_pid_offset)) ||
+        bpf_probe_read_kernel(&tgid, sizeof tgid, (void*)(child + setting->task_tgid_offset)) ||
         pid != tgid || tgid <= 0)
         return 0; // a new thread: sampled as its process is
     __u32 key = (__u32)tgid;
