@@ -513,6 +513,7 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
             swept_ns_ = now;
             filter()->forget_unclaimed_entries();
         }
+        std::erase_if(gone_at_fork_, [&](const auto& gone) { return now - gone.second > 1'000'000'000; });
         cpu_times_.refresh_now_and_then(now);
         recently_forgotten_.clear();
         for (int pid : cpu_times_.take_gone()) {
@@ -917,20 +918,23 @@ void PerfCapture::deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandl
         const PerfTaskRecord& task = record.task;
         // The exit of a target found gone before its record was read is still told.
         bool claimed = targets.has_target(task.pid) ||
-                       (record.type == PERF_RECORD_EXIT && recently_forgotten_.contains(task.pid));
+                       (record.type == PERF_RECORD_EXIT &&
+                        (recently_forgotten_.contains(task.pid) || gone_at_fork_.contains(task.pid)));
         if (record.type == PERF_RECORD_FORK && !claimed && options_.follow_children &&
             task.pid != task.ppid &&
-            (targets.has_target(task.ppid) || recently_forgotten_.contains(task.ppid))) {
+            (targets.has_target(task.ppid) || recently_forgotten_.contains(task.ppid) ||
+             gone_at_fork_.contains(task.ppid))) {
             // A child of a target (which may have ended since), followed: the CPUs' clocks
             // sample it from now on, and its CPU time counts from then.
             claimed = targets.add_target(task.pid);
             if (claimed && !cpu_times_.add(task.pid)) {
                 // Gone already: nothing of it to sample or count. Its fork is still told, and
-                // its own children's forks are claimed through it: a double fork's go-between
-                // exits (and is reaped) at once, often before its fork record is read, and its
-                // child, a target's descendant, is then known from its fork on.
+                // for a second its own children's forks are claimed through it: a double fork's
+                // go-between exits (and is reaped) at once, often before its fork record is
+                // read, and its child, a target's descendant, is then known from its fork on
+                // (whose record may come a drain later, from a ring read before).
                 targets.forget_target(task.pid);
-                recently_forgotten_.insert(task.pid);
+                gone_at_fork_[task.pid] = monotonic_ns();
             }
         }
         if (!claimed) {

@@ -227,11 +227,12 @@ class PerfCapture final : public PerfRecordSource {
         bool held = false;   // kept from the drain before
     };
     static constexpr std::size_t max_side_band_records = 1 << 16;
-    std::vector<SideBandRecord> side_band_;           // this drain's, sorted up to the new ones
-    std::size_t side_band_next_ = 0;                  // the first not handed on yet
-    std::vector<SideBandRecord> side_band_unclaimed_; // for the next drain
-    std::unordered_set<int> recently_forgotten_;      // targets found gone at the last drain
-    bool follows_forks_ = false;                      // the kernel makes targets' children targets
+    std::vector<SideBandRecord> side_band_;               // this drain's, sorted up to the new ones
+    std::size_t side_band_next_ = 0;                      // the first not handed on yet
+    std::vector<SideBandRecord> side_band_unclaimed_;     // for the next drain
+    std::unordered_set<int> recently_forgotten_;          // targets found gone at the last drain
+    std::unordered_map<int, std::uint64_t> gone_at_fork_; // children gone at their fork record: when
+    bool follows_forks_ = false;                          // the kernel makes targets' children targets
     struct UnclaimedWalk {
         std::vector<std::uint8_t> bytes;
         bool held = false; // kept from the drain before
