@@ -6,11 +6,17 @@
 #include "skips.hpp"
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <memory>
 #include <unistd.h>
 
 namespace sampler {
+namespace embedded {
+extern const unsigned char python_walk_object[];
+extern const std::size_t python_walk_object_size;
+} // namespace embedded
 namespace {
 
 using Types = std::unique_ptr<btf, decltype(&btf__free)>;
@@ -83,6 +89,24 @@ TEST_CASE("kernel task fields: the running kernel's, from its BTF") {
     // Declared one after the other (pid_t pid; pid_t tgid;) in every kernel since 2.6.
     CHECK(fields->tgid == fields->pid + 4);
     CHECK(fields->pid > 0);
+}
+
+TEST_CASE("kernel task fields: the walker's BPF object loads without the kernel's BTF (it has no CO-RE "
+          "relocations)") {
+    // Told to take a BTF file that does not exist in place of the kernel's: libbpf then fails
+    // the load of an object with any CO-RE relocation (even of a program not loaded), as it
+    // would on a kernel without BTF. The first fork follower read task_struct that way.
+    bpf_object_open_opts options{};
+    options.sz = sizeof options;
+    options.btf_custom_path = "/nonexistent/vmlinux.btf";
+    const std::unique_ptr<bpf_object, decltype(&bpf_object__close)> object(
+        bpf_object__open_mem(embedded::python_walk_object, embedded::python_walk_object_size, &options),
+        &bpf_object__close);
+    REQUIRE(object);
+    const int error = bpf_object__load(object.get());
+    if (error == -EPERM)
+        testing::skip_test("the kernel refused to load BPF programs here (not root?)");
+    CHECK(error == 0);
 }
 
 } // namespace sampler
