@@ -170,6 +170,7 @@ class ProcessSampler {
     std::vector<Frame> spare_frames_; // see reuse_frames
     MergeInput merge_;                // resolve()'s Python and native frames, reused from sample to sample
     std::chrono::steady_clock::time_point last_detection_;
+    unsigned redetections_ = 0;      // looks again while starting (see redetect_while_starting)
     bool gave_up_detecting_ = false; // an unsupported CPython: said so once
     // Perf engine: each thread's OS name, read once when it is first sampled; the module map is
     // re-read when mappings were added, not on a timer; the GIL holder, read at most per period.
