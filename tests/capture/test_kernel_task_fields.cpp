@@ -3,6 +3,7 @@
 // or odd ones) and on the running kernel's, where there is one.
 
 #include "kernel_task_fields.hpp"
+#include "python_walk_object.hpp"
 #include "skips.hpp"
 
 #include <bpf/btf.h>
@@ -13,10 +14,6 @@
 #include <unistd.h>
 
 namespace sampler {
-namespace embedded {
-extern const unsigned char python_walk_object[];
-extern const std::size_t python_walk_object_size;
-} // namespace embedded
 namespace {
 
 using Types = std::unique_ptr<btf, decltype(&btf__free)>;

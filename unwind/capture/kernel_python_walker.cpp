@@ -1,6 +1,7 @@
 #include "kernel_python_walker.hpp"
 
 #include "kernel_task_fields.hpp"
+#include "python_walk_object.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,10 +14,6 @@
 #include <vector>
 
 namespace sampler {
-namespace embedded {
-extern const unsigned char python_walk_object[];
-extern const std::size_t python_walk_object_size;
-} // namespace embedded
 
 namespace {
 
