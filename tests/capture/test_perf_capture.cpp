@@ -633,10 +633,18 @@ namespace {
 struct SpinningChild {
     pid_t pid = -1;  // until reaped
     pid_t born = -1; // its pid, kept
-    SpinningChild(std::chrono::milliseconds cpu, std::chrono::milliseconds after) {
+    // on_cpu >= 0: it runs on that CPU only.
+    SpinningChild(std::chrono::milliseconds cpu, std::chrono::milliseconds after, int on_cpu = -1) {
         pid = ::fork();
         if (pid == 0) {
             // Only async-signal-safe work in the child of a threaded process.
+            if (on_cpu >= 0) {
+                cpu_set_t one;
+                CPU_ZERO(&one);
+                CPU_SET(on_cpu, &one);
+                if (::sched_setaffinity(0, sizeof one, &one) != 0)
+                    ::_exit(1);
+            }
             const timespec pause{0, static_cast<long>(after.count()) * 1'000'000};
             ::nanosleep(&pause, nullptr);
             timespec start{}, now{};
@@ -677,11 +685,12 @@ struct PerCpuCapture {
     WalkerOnThisProcess base;
     std::optional<PerfCapture> storage;
     PerfCapture& capture;
-    explicit PerCpuCapture(bool follow_children, bool per_cpu = true)
-        : base(false, per_cpu), capture(reopen(follow_children, per_cpu)) {}
+    // kernel_follows_forks: see PerfCaptureOptions (false: as on a kernel without BTF).
+    explicit PerCpuCapture(bool follow_children, bool per_cpu = true, bool kernel_follows_forks = true)
+        : base(false, per_cpu), capture(reopen(follow_children, per_cpu, kernel_follows_forks)) {}
 
   private:
-    PerfCapture& reopen(bool follow_children, bool per_cpu) {
+    PerfCapture& reopen(bool follow_children, bool per_cpu, bool kernel_follows_forks) {
         base.capture_storage.reset();
         PerfCaptureOptions options;
         options.rate_hz = 1000;
@@ -690,6 +699,7 @@ struct PerCpuCapture {
         options.python_walker = base.walker.get();
         options.per_cpu = per_cpu;
         options.follow_children = follow_children;
+        options.kernel_follows_forks = kernel_follows_forks;
         PerfCapture& opened = storage.emplace(options);
         PerfUnavailable why;
         REQUIRE(opened.add_process(getpid(), why));
@@ -735,6 +745,14 @@ void require_fork_follower(const PerfCapture& capture) {
     FAIL("the kernel has BTF, and the fork follower was not attached");
 }
 
+// A capture opened with kernel_follows_forks as asked: the follower attached, or not.
+void require_fork_follower_if(const PerfCapture& capture, bool kernel_follows) {
+    if (kernel_follows)
+        require_fork_follower(capture);
+    else
+        REQUIRE_FALSE(capture.follows_forks());
+}
+
 } // namespace
 
 TEST_CASE("perf capture: clocks per CPU sample the target's threads at their rate and no other process") {
@@ -770,8 +788,13 @@ TEST_CASE("perf capture: clocks per CPU sample the target's threads at their rat
 
 TEST_CASE("perf capture: clocks per CPU sample a child forked while sampling from its fork, when following "
           "children: the fork itself wakes the reader") {
-    PerCpuCapture sampling(true);
+    // Without the kernel's fork follower (a kernel without BTF), the bell alone: the child is a
+    // target once its fork's record is read.
+    const bool kernel_follows = GENERATE(true, false);
+    INFO((kernel_follows ? "the kernel follows the fork" : "no fork follower (as without BTF)"));
+    PerCpuCapture sampling(true, true, kernel_follows);
     PerfCapture& capture = sampling.capture;
+    require_fork_follower_if(capture, kernel_follows);
     // It spins at once, and this process only waits: nothing but its fork can wake the reader
     // before the long waits below end, and a child made a target only then would have spun its
     // 200 ms unsampled.
@@ -857,6 +880,123 @@ TEST_CASE("perf capture: clocks per CPU, following children: the kernel makes a 
     CHECK(handler.perf_records <= 10);
     walker->forget_process(child.born);
     walker->forget_process(getpid());
+}
+
+namespace {
+
+// Pins the calling thread to one CPU, and gives it back the CPUs it had when destroyed.
+struct PinnedToCpu {
+    cpu_set_t before{};
+    bool pinned = false;
+    explicit PinnedToCpu(int cpu) {
+        if (::sched_getaffinity(0, sizeof before, &before) != 0)
+            return;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pinned = ::sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+    PinnedToCpu(const PinnedToCpu&) = delete;
+    PinnedToCpu& operator=(const PinnedToCpu&) = delete;
+    ~PinnedToCpu() {
+        if (pinned)
+            ::sched_setaffinity(0, sizeof before, &before);
+    }
+};
+
+// At the first sample of `spinner` (on CPU 0, so read from the first CPU's ring), forks a child
+// that spins on CPU 1, and waits 30 ms inside the drain: the fork's record goes into CPU 0's
+// ring after the drain took its end, and the child's samples into CPU 1's, read next.
+struct ForksDuringDrain : WalkedRecords {
+    int spinner = 0;
+    std::optional<SpinningChild> child;
+    int forks_seen = 0;
+    int before_fork = 0; // the child's samples handed on before its fork record
+    void on_sample(RawSample& sample) override {
+        if (!child && sample.tid == spinner) {
+            child.emplace(std::chrono::milliseconds(150), std::chrono::milliseconds(0), 1);
+            tid = child->born;
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            return;
+        }
+        before_fork += tid != 0 && sample.tid == tid && forks_seen == 0;
+        WalkedRecords::on_sample(sample);
+    }
+    void on_task_start(const PerfTaskRecord& task) override {
+        forks_seen += child && task.pid == child->born && task.tid == task.pid;
+    }
+};
+
+} // namespace
+
+TEST_CASE("perf capture: clocks per CPU, following children: a child's samples read before its fork record "
+          "(forked during a drain, sampled on a CPU whose ring that drain reads later) wait for it") {
+    if (std::thread::hardware_concurrency() < 2)
+        testing::skip_test("one CPU: no ring read after the fork's");
+    PerCpuCapture sampling(true);
+    PerfCapture& capture = sampling.capture;
+    require_fork_follower(capture);
+    PinnedToCpu drainer(0); // the fork, in the drain, runs on CPU 0: its record goes to CPU 0's ring
+    REQUIRE(drainer.pinned);
+    ForksDuringDrain handler;
+    std::atomic<int> spinner{0};
+    std::thread spinning([&] {
+        PinnedToCpu on_zero(0);
+        spinner = on_zero.pinned ? this_tid() : -1;
+        spin_on_cpu_for(std::chrono::milliseconds(300));
+    });
+    while (spinner == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    handler.spinner = spinner;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while ((!handler.child || !handler.child->exited()) && std::chrono::steady_clock::now() < give_up) {
+        capture.wait(5);
+        capture.drain(handler);
+    }
+    capture.drain(handler);
+    spinning.join();
+    REQUIRE(handler.spinner > 0);
+    REQUIRE(handler.child);
+    INFO("forks seen " << handler.forks_seen << ", the child's samples " << handler.perf_records
+                       << ", handed on before its fork record " << handler.before_fork);
+    CHECK(handler.forks_seen == 1);
+    CHECK(handler.before_fork == 0);
+    CHECK(handler.perf_records >= 100); // of 150 ms at 1000 Hz
+}
+
+TEST_CASE(
+    "perf capture: clocks per CPU, following children: without the fork follower a child's samples count "
+    "from its fork record's read, with it from its fork") {
+    const bool kernel_follows = GENERATE(true, false);
+    INFO((kernel_follows ? "the kernel follows the fork" : "no fork follower (as without BTF)"));
+    PerCpuCapture sampling(true, true, kernel_follows);
+    PerfCapture& capture = sampling.capture;
+    require_fork_follower_if(capture, kernel_follows);
+    WalkedRecords handler; // counts the child's samples, walked or not (no layout: not walked)
+    SpinningChild child(std::chrono::milliseconds(400), std::chrono::milliseconds(0));
+    handler.tid = child.born;
+    // Nothing reads its fork record until it has spun half its CPU time.
+    clockid_t child_clock{};
+    REQUIRE(::clock_getcpuclockid(child.born, &child_clock) == 0);
+    const auto spun_ms = [&] {
+        timespec now{};
+        if (::clock_gettime(child_clock, &now) != 0)
+            return std::int64_t{-1}; // gone
+        return std::int64_t{now.tv_sec} * 1000 + now.tv_nsec / 1'000'000;
+    };
+    for (int waited_ms = 0; spun_ms() >= 0 && spun_ms() < 200 && waited_ms < 10'000; waited_ms += 5)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(spun_ms() >= 200);
+    drain_until_reaped(capture, child, handler);
+    const int samples = handler.walked + handler.perf_records;
+    INFO("the child's samples: " << samples
+                                 << " of 400 ms at 1000 Hz, 200 of them before its fork record was read");
+    if (kernel_follows) {
+        CHECK(samples >= 300);
+    } else {
+        CHECK(samples >= 80); // still followed, from the read on
+        CHECK(samples <= 280);
+    }
 }
 
 TEST_CASE("perf capture: what the kernel made a target at a fork whose record is never read is swept at the "

@@ -246,7 +246,7 @@ void PerfCapture::try_per_cpu_clocks() {
         // A target's child is a target from its fork (when the kernel takes the follower), and
         // its fork's record wakes the reader (bells), who takes it on. Without either, it
         // becomes one at the next drain, and its samples until then are dropped.
-        follows_forks_ = walker->follow_forks();
+        follows_forks_ = options_.kernel_follows_forks && walker->follow_forks();
         std::vector<int> cpus;
         for (const CpuClock& clock : cpu_clocks_)
             cpus.push_back(clock.cpu);
@@ -492,7 +492,6 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
         for (ForkBell& bell : fork_bells_)
             bell.ring.drain([](const perf_event_header&) {});
         drain_cpu_clocks(handler, samples);
-        hand_on_unclaimed_walks(handler, samples);
     }
     // Before the slower work below: setting a period restarts its clock, and the later it is set
     // after the sample that made it due, the more of the period it cuts short goes unsampled.
@@ -561,13 +560,10 @@ void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& sa
         const std::uint32_t key = cpu_clocks_.empty() ? header.tid : header.cpu;
         if (ClockPeriod* period = clock_of_key(key).first)
             count_walked_clock_sample(*period, key, header.time_ns);
-        // A child the kernel made a target at its fork (follow_forks) whose fork record is not
-        // read yet: handed on after the CPUs' rings, which hold it (the session would otherwise
-        // look into the child as a stranger, and drop its walks from before that look).
-        const int pid = static_cast<int>(header.pid);
-        if (!cpu_clocks_.empty() && !filter()->has_target(pid) && !recently_forgotten_.contains(pid)) {
-            if (unclaimed_walks_.size() < max_unclaimed_walks)
-                unclaimed_walks_.push_back({std::vector<std::uint8_t>(record, record + size), false});
+        // A child the kernel made a target at its fork whose fork record is not read yet: its
+        // walks wait for the CPUs' rings, which hold it.
+        if (!cpu_clocks_.empty() && waits_for_fork(static_cast<int>(header.pid))) {
+            keep_waiting(record, size, header.time_ns, -1, false);
             return;
         }
         hand_on_walk(header, record, size, handler, samples);
@@ -591,19 +587,55 @@ void PerfCapture::hand_on_walk(const pw_header& header, const std::uint8_t* reco
     walked_.python_walk_size = 0;
 }
 
-void PerfCapture::hand_on_unclaimed_walks(PerfRecordHandler& handler, std::size_t& samples) {
-    if (unclaimed_walks_.empty())
+bool PerfCapture::waits_for_fork(int pid) const {
+    return waiting_pids_.contains(pid) || (!filter()->has_target(pid) && !recently_forgotten_.contains(pid));
+}
+
+void PerfCapture::keep_waiting(const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns, int clock,
+                               bool held) {
+    // Bounded: a machine forking without pause between two drains, or --native's stack copies.
+    if (waiting_.size() >= max_waiting_records || waiting_bytes_ + size > max_waiting_bytes)
         return;
-    std::vector<UnclaimedWalk> still_unclaimed;
-    for (UnclaimedWalk& walk : unclaimed_walks_) {
-        pw_header header{};
-        std::memcpy(&header, walk.bytes.data(), sizeof header);
-        if (filter()->has_target(static_cast<int>(header.pid)))
-            hand_on_walk(header, walk.bytes.data(), walk.bytes.size(), handler, samples);
-        else if (!walk.held) // its fork record may come at the next drain (see side_band_unclaimed_)
-            still_unclaimed.push_back({std::move(walk.bytes), true});
+    pw_header walk{};
+    int pid = 0;
+    if (clock < 0) {
+        std::memcpy(&walk, bytes, std::min(size, sizeof walk));
+        pid = static_cast<int>(walk.pid);
+    } else {
+        pid = scratch_.pid; // the sample being handled, decoded from these bytes
     }
-    unclaimed_walks_ = std::move(still_unclaimed);
+    waiting_.push_back({time_ns, std::vector<std::uint8_t>(bytes, bytes + size), clock, held});
+    waiting_bytes_ += size;
+    waiting_pids_.insert(pid);
+}
+
+void PerfCapture::hand_on_waiting(PerfRecordHandler& handler, std::size_t& samples) {
+    std::vector<WaitingRecord> waiting = std::move(waiting_);
+    waiting_.clear();
+    waiting_bytes_ = 0;
+    waiting_pids_.clear(); // those that wait again are put back
+    std::stable_sort(waiting.begin(), waiting.end(),
+                     [](const WaitingRecord& a, const WaitingRecord& b) { return a.time_ns < b.time_ns; });
+    for (const WaitingRecord& record : waiting) {
+        deliver_side_band_until(record.time_ns, handler);
+        if (record.clock < 0) {
+            pw_header header{};
+            std::memcpy(&header, record.bytes.data(), sizeof header);
+            if (!waits_for_fork(static_cast<int>(header.pid)))
+                hand_on_walk(header, record.bytes.data(), record.bytes.size(), handler, samples);
+            else if (!record.held)
+                keep_waiting(record.bytes.data(), record.bytes.size(), record.time_ns, -1, true);
+            continue;
+        }
+        if (static_cast<std::size_t>(record.clock) >= cpu_clocks_.size())
+            continue;
+        draining_cpu_ = &cpu_clocks_[static_cast<std::size_t>(record.clock)];
+        handing_on_ = &record;
+        handle(*reinterpret_cast<const perf_event_header*>(record.bytes.data()), handler, samples);
+    }
+    handing_on_ = nullptr;
+    draining_cpu_ = nullptr;
+    deliver_side_band_until(UINT64_MAX, handler);
 }
 
 void PerfCapture::count_walked_clock_sample(ClockPeriod& period, std::uint32_t key, std::uint64_t time_ns) {
@@ -874,7 +906,7 @@ void PerfCapture::drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samp
     draining_cpu_ = nullptr;
     std::stable_sort(side_band_.begin() + static_cast<std::ptrdiff_t>(side_band_next_), side_band_.end(),
                      by_time);
-    deliver_side_band_until(UINT64_MAX, handler);
+    hand_on_waiting(handler, samples);
     // What no target claimed waits one drain: it may be a child's, whose fork a ring read later
     // held.
     std::vector<SideBandRecord> unclaimed = std::move(side_band_unclaimed_);
@@ -973,6 +1005,15 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
         if (decode_perf_sample(header, format_, scratch_, stream_id)) {
             if (draining_cpu_)
                 deliver_side_band_until(scratch_.time_ns, handler);
+            if (draining_cpu_ && follows_forks_ && waits_for_fork(scratch_.pid)) {
+                // Of a child whose fork record, in a ring read before this one, came after that
+                // read: it waits for the drain's end (see waiting_), once.
+                if (!handing_on_ || !handing_on_->held)
+                    keep_waiting(reinterpret_cast<const std::uint8_t*>(&header), header.size,
+                                 scratch_.time_ns, static_cast<int>(draining_cpu_ - cpu_clocks_.data()),
+                                 handing_on_ != nullptr);
+                break;
+            }
             scratch_.off_cpu = !switch_stream_ids_.empty() && switch_stream_ids_.contains(stream_id);
             // A thread with an event of its own that also inherited its creator's (see
             // add_listed_threads): the inherited copy's samples, in another ring, are dropped.

@@ -48,6 +48,10 @@ struct PerfCaptureOptions {
     // The walker's program, loaded to filter per-CPU clocks where it walks nothing (native
     // programs): given no layout, it hands every target's sample back. Not owned.
     KernelPythonWalker* sample_filter = nullptr;
+    // Per-CPU clocks following children: the kernel makes a target's new process a target at its
+    // fork (KernelPythonWalker::follow_forks). False: only its fork's record does, read up to a
+    // drain later, as on a kernel without BTF (the tests take that path this way too).
+    bool kernel_follows_forks = true;
 };
 
 class PerfCapture final : public PerfRecordSource {
@@ -180,7 +184,15 @@ class PerfCapture final : public PerfRecordSource {
     void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);
     void hand_on_walk(const pw_header& header, const std::uint8_t* record, std::size_t size,
                       PerfRecordHandler& handler, std::size_t& samples);
-    void hand_on_unclaimed_walks(PerfRecordHandler& handler, std::size_t& samples);
+    // Whether a walk or CPU-ring sample of `pid` waits for the fork record that makes it a
+    // target here (see waiting_).
+    bool waits_for_fork(int pid) const;
+    // Keeps a record that waits; `clock`: a perf sample's clock (index in cpu_clocks_), -1 a walk.
+    void keep_waiting(const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns, int clock,
+                      bool held);
+    // At the end of the CPU rings' drain: the task records left and the records that waited, in
+    // time order; those whose process is still no target here wait one drain more, once.
+    void hand_on_waiting(PerfRecordHandler& handler, std::size_t& samples);
     void keep_walks(); // what the walker wrote since, kept by thread
     void keep_walk(const pw_header& header, const std::uint8_t* record, std::size_t size);
     // Gives a perf sample its walk (valid until the next call), when the walker wrote one.
@@ -233,12 +245,24 @@ class PerfCapture final : public PerfRecordSource {
     std::unordered_set<int> recently_forgotten_;          // targets found gone at the last drain
     std::unordered_map<int, std::uint64_t> gone_at_fork_; // children gone at their fork record: when
     bool follows_forks_ = false;                          // the kernel makes targets' children targets
-    struct UnclaimedWalk {
-        std::vector<std::uint8_t> bytes;
-        bool held = false; // kept from the drain before
+    // A child the kernel made a target at its fork (follow_forks) is sampled before sampler
+    // reads that fork's record: its walks, and its perf samples in a CPU's ring read before the
+    // ring that holds the record (a fork during a drain). Handed on before the record, they had
+    // the session look into the child as a stranger, and drop its walks from before that look.
+    // So they wait for the drain's end, and are then handed on in time order with the task
+    // records; a process with records waiting has its later ones wait too (kept in order).
+    struct WaitingRecord {
+        std::uint64_t time_ns = 0;
+        std::vector<std::uint8_t> bytes; // a walk (pw_header and frames) or a perf sample record
+        int clock = -1;                  // a perf sample's clock (index in cpu_clocks_); -1: a walk
+        bool held = false;               // waited a drain already
     };
-    static constexpr std::size_t max_unclaimed_walks = 4096;
-    std::vector<UnclaimedWalk> unclaimed_walks_;   // walks of processes not (yet) targets here
+    static constexpr std::size_t max_waiting_records = 4096;
+    static constexpr std::size_t max_waiting_bytes = 64u << 20; // --native: stack copies
+    std::vector<WaitingRecord> waiting_;
+    std::size_t waiting_bytes_ = 0;
+    std::unordered_set<int> waiting_pids_;         // processes with records in waiting_
+    const WaitingRecord* handing_on_ = nullptr;    // the waiting sample hand_on_waiting is handling
     std::uint64_t swept_ns_ = 0;                   // its unclaimed entries last swept
     mutable ProcessCpuTimes cpu_times_;            // per-CPU clocks: the targets' CPU time (the kept share)
     std::string per_cpu_refusal_;                  // why per_cpu was asked for and not given
