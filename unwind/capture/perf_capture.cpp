@@ -877,7 +877,8 @@ void PerfCapture::drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samp
     // The task records of every CPU's ring first, looked at without taking them, in time order:
     // a sample is then handed on after the records written before it on any CPU (a target's
     // exec, a library it mapped), as each thread's own ring kept them in order. Records written
-    // meanwhile are kept when the rings are taken, and handed on last.
+    // meanwhile are put in their place when the rings are taken (a sample in a ring read later
+    // may follow them).
     const auto by_time = [](const SideBandRecord& a, const SideBandRecord& b) {
         return a.time_ns < b.time_ns;
     };
@@ -895,8 +896,18 @@ void PerfCapture::drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samp
         cpu_clocks_[i].ring.drain([&](const perf_event_header& header) {
             const bool side_band = header.type != PERF_RECORD_SAMPLE && header.type != PERF_RECORD_LOST;
             if (side_band) {
-                if (seen++ >= peeked[i])
-                    keep_side_band(header); // written since the look
+                if (seen++ >= peeked[i]) { // written since the look
+                    const std::size_t kept_before = side_band_.size();
+                    keep_side_band(header);
+                    // In time order among those not handed on yet, as the samples of the rings
+                    // read next take them up to their time.
+                    if (side_band_.size() > kept_before) {
+                        const auto first = side_band_.begin() + static_cast<std::ptrdiff_t>(side_band_next_);
+                        const auto at =
+                            std::upper_bound(first, side_band_.end() - 1, side_band_.back(), by_time);
+                        std::rotate(at, side_band_.end() - 1, side_band_.end());
+                    }
+                }
                 return;
             }
             ++seen;
@@ -904,8 +915,6 @@ void PerfCapture::drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samp
         });
     }
     draining_cpu_ = nullptr;
-    std::stable_sort(side_band_.begin() + static_cast<std::ptrdiff_t>(side_band_next_), side_band_.end(),
-                     by_time);
     hand_on_waiting(handler, samples);
     // What no target claimed waits one drain: it may be a child's, whose fork a ring read later
     // held.
