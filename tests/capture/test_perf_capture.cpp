@@ -1049,7 +1049,9 @@ TEST_CASE("perf capture: the fork bells wake the reader at most max_bell_wakes t
     stop = true;
     churn.join();
     INFO(started << " threads started; the bells woke the reader " << capture.fork_bell_wakes() << " times");
-    REQUIRE(started > 1000);
+    // Each start and end rings: twice as many starts as the wake-ups let through in the span,
+    // at least (a loaded machine starts fewer than 2000 a second: 899 in 2.5 s was seen).
+    REQUIRE(started > 2 * 3 * static_cast<long>(PerfCapture::max_bell_wakes));
     CHECK(capture.fork_bell_wakes() >= 10);
     // Two and a half seconds: at most three seconds' share.
     CHECK(capture.fork_bell_wakes() <= 3 * PerfCapture::max_bell_wakes);

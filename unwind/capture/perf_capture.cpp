@@ -512,12 +512,11 @@ std::size_t PerfCapture::drain(PerfRecordHandler& handler) {
             swept_ns_ = now;
             filter()->forget_unclaimed_entries();
         }
-        std::erase_if(gone_at_fork_, [&](const auto& gone) { return now - gone.second > 1'000'000'000; });
+        std::erase_if(gone_targets_, [&](const auto& gone) { return now - gone.second > 1'000'000'000; });
         cpu_times_.refresh_now_and_then(now);
-        recently_forgotten_.clear();
         for (int pid : cpu_times_.take_gone()) {
             filter()->forget_target(pid);
-            recently_forgotten_.insert(pid);
+            gone_targets_[pid] = now;
         }
     }
     if (!pending_walks_.empty())
@@ -588,7 +587,7 @@ void PerfCapture::hand_on_walk(const pw_header& header, const std::uint8_t* reco
 }
 
 bool PerfCapture::waits_for_fork(int pid) const {
-    return waiting_pids_.contains(pid) || (!filter()->has_target(pid) && !recently_forgotten_.contains(pid));
+    return waiting_pids_.contains(pid) || (!filter()->has_target(pid) && !gone_targets_.contains(pid));
 }
 
 void PerfCapture::keep_waiting(const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns, int clock,
@@ -959,15 +958,13 @@ void PerfCapture::deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandl
         const PerfTaskRecord& task = record.task;
         // The exit of a target found gone before its record was read is still told.
         bool claimed = targets.has_target(task.pid) ||
-                       (record.type == PERF_RECORD_EXIT &&
-                        (recently_forgotten_.contains(task.pid) || gone_at_fork_.contains(task.pid)));
+                       (record.type == PERF_RECORD_EXIT && gone_targets_.contains(task.pid));
         if (record.type == PERF_RECORD_FORK && !claimed && options_.follow_children &&
-            task.pid != task.ppid &&
-            (targets.has_target(task.ppid) || recently_forgotten_.contains(task.ppid) ||
-             gone_at_fork_.contains(task.ppid))) {
+            task.pid != task.ppid && (targets.has_target(task.ppid) || gone_targets_.contains(task.ppid))) {
             // A child of a target (which may have ended since), followed: the CPUs' clocks
             // sample it from now on, and its CPU time counts from then.
             claimed = targets.add_target(task.pid);
+            gone_targets_.erase(task.pid); // its pid, of an earlier target, reused
             if (claimed && !cpu_times_.add(task.pid)) {
                 // Gone already: nothing of it to sample or count. Its fork is still told, and
                 // for a second its own children's forks are claimed through it: a double fork's
@@ -975,7 +972,7 @@ void PerfCapture::deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandl
                 // read, and its child, a target's descendant, is then known from its fork on
                 // (whose record may come a drain later, from a ring read before).
                 targets.forget_target(task.pid);
-                gone_at_fork_[task.pid] = monotonic_ns();
+                gone_targets_[task.pid] = monotonic_ns();
             }
         }
         if (!claimed) {

@@ -239,12 +239,15 @@ class PerfCapture final : public PerfRecordSource {
         bool held = false;   // kept from the drain before
     };
     static constexpr std::size_t max_side_band_records = 1 << 16;
-    std::vector<SideBandRecord> side_band_;               // this drain's, sorted up to the new ones
-    std::size_t side_band_next_ = 0;                      // the first not handed on yet
-    std::vector<SideBandRecord> side_band_unclaimed_;     // for the next drain
-    std::unordered_set<int> recently_forgotten_;          // targets found gone at the last drain
-    std::unordered_map<int, std::uint64_t> gone_at_fork_; // children gone at their fork record: when
-    bool follows_forks_ = false;                          // the kernel makes targets' children targets
+    std::vector<SideBandRecord> side_band_;           // this drain's, sorted up to the new ones
+    std::size_t side_band_next_ = 0;                  // the first not handed on yet
+    std::vector<SideBandRecord> side_band_unclaimed_; // for the next drain
+    // Targets found gone (at a drain's look at their CPU time, or a child already gone when its
+    // fork record was read), and when: for a second their exit records are still told, their
+    // children's forks (written before they ended, into a ring read later) still claimed
+    // through them, and their walks not kept waiting.
+    std::unordered_map<int, std::uint64_t> gone_targets_;
+    bool follows_forks_ = false; // the kernel makes targets' children targets
     // A child the kernel made a target at its fork (follow_forks) is sampled before sampler
     // reads that fork's record: its walks, and its perf samples in a CPU's ring read before the
     // ring that holds the record (a fork during a drain). Handed on before the record, they had
