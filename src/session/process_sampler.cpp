@@ -52,7 +52,7 @@ void ProcessSampler::redetect_while_starting() {
     // look, then at twice the wait each time up to 200 ms. An interpreter starts in 10 to 50 ms,
     // and sampler may look at an exec'd child within a millisecond of its exec (woken per
     // sample): at a first retry 200 ms later a child that lives that long was never read as
-    // Python. A native program is looked at six times in its first 0.6 s, then five a second.
+    // Python. A native program is looked at six times in its first half second, then five a second.
     using namespace std::chrono;
     auto now = steady_clock::now();
     const milliseconds wait = std::min(milliseconds(200), milliseconds(10 << std::min(redetections_, 5u)));

@@ -942,7 +942,7 @@ TEST_CASE("perf capture: clocks per CPU, following children: a child's samples r
     REQUIRE(drainer.pinned);
     ForksDuringDrain handler;
     std::atomic<int> spinner{0};
-    std::thread spinning([&] {
+    std::jthread spinning([&] { // joined on any way out
         PinnedToCpu on_zero(0);
         spinner = on_zero.pinned ? this_tid() : -1;
         spin_on_cpu_for(std::chrono::milliseconds(300));

@@ -561,8 +561,9 @@ void PerfCapture::drain_python_walks(PerfRecordHandler& handler, std::size_t& sa
             count_walked_clock_sample(*period, key, header.time_ns);
         // A child the kernel made a target at its fork whose fork record is not read yet: its
         // walks wait for the CPUs' rings, which hold it.
-        if (!cpu_clocks_.empty() && waits_for_fork(static_cast<int>(header.pid))) {
-            keep_waiting(record, size, header.time_ns, -1, false);
+        const int pid = static_cast<int>(header.pid);
+        if (!cpu_clocks_.empty() && waits_for_fork(pid)) {
+            keep_waiting(pid, record, size, header.time_ns, -1, false);
             return;
         }
         hand_on_walk(header, record, size, handler, samples);
@@ -590,19 +591,11 @@ bool PerfCapture::waits_for_fork(int pid) const {
     return waiting_pids_.contains(pid) || (!filter()->has_target(pid) && !gone_targets_.contains(pid));
 }
 
-void PerfCapture::keep_waiting(const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns, int clock,
-                               bool held) {
+void PerfCapture::keep_waiting(int pid, const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns,
+                               int clock, bool held) {
     // Bounded: a machine forking without pause between two drains, or --native's stack copies.
     if (waiting_.size() >= max_waiting_records || waiting_bytes_ + size > max_waiting_bytes)
         return;
-    pw_header walk{};
-    int pid = 0;
-    if (clock < 0) {
-        std::memcpy(&walk, bytes, std::min(size, sizeof walk));
-        pid = static_cast<int>(walk.pid);
-    } else {
-        pid = scratch_.pid; // the sample being handled, decoded from these bytes
-    }
     waiting_.push_back({time_ns, std::vector<std::uint8_t>(bytes, bytes + size), clock, held});
     waiting_bytes_ += size;
     waiting_pids_.insert(pid);
@@ -620,10 +613,11 @@ void PerfCapture::hand_on_waiting(PerfRecordHandler& handler, std::size_t& sampl
         if (record.clock < 0) {
             pw_header header{};
             std::memcpy(&header, record.bytes.data(), sizeof header);
-            if (!waits_for_fork(static_cast<int>(header.pid)))
+            const int pid = static_cast<int>(header.pid);
+            if (!waits_for_fork(pid))
                 hand_on_walk(header, record.bytes.data(), record.bytes.size(), handler, samples);
             else if (!record.held)
-                keep_waiting(record.bytes.data(), record.bytes.size(), record.time_ns, -1, true);
+                keep_waiting(pid, record.bytes.data(), record.bytes.size(), record.time_ns, -1, true);
             continue;
         }
         if (static_cast<std::size_t>(record.clock) >= cpu_clocks_.size())
@@ -1015,7 +1009,7 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
                 // Of a child whose fork record, in a ring read before this one, came after that
                 // read: it waits for the drain's end (see waiting_), once.
                 if (!handing_on_ || !handing_on_->held)
-                    keep_waiting(reinterpret_cast<const std::uint8_t*>(&header), header.size,
+                    keep_waiting(scratch_.pid, reinterpret_cast<const std::uint8_t*>(&header), header.size,
                                  scratch_.time_ns, static_cast<int>(draining_cpu_ - cpu_clocks_.data()),
                                  handing_on_ != nullptr);
                 break;

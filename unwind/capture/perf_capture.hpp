@@ -187,8 +187,9 @@ class PerfCapture final : public PerfRecordSource {
     // Whether a walk or CPU-ring sample of `pid` waits for the fork record that makes it a
     // target here (see waiting_).
     bool waits_for_fork(int pid) const;
-    // Keeps a record that waits; `clock`: a perf sample's clock (index in cpu_clocks_), -1 a walk.
-    void keep_waiting(const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns, int clock,
+    // Keeps a record of `pid` that waits; `clock`: a perf sample's clock (index in cpu_clocks_),
+    // -1 a walk.
+    void keep_waiting(int pid, const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns, int clock,
                       bool held);
     // At the end of the CPU rings' drain: the task records left and the records that waited, in
     // time order; those whose process is still no target here wait one drain more, once.
