@@ -594,8 +594,10 @@ bool PerfCapture::waits_for_fork(int pid) const {
 void PerfCapture::keep_waiting(int pid, const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns,
                                int clock, bool held) {
     // Bounded: a machine forking without pause between two drains, or --native's stack copies.
-    if (waiting_.size() >= max_waiting_records || waiting_bytes_ + size > max_waiting_bytes)
+    if (waiting_.size() >= max_waiting_records || waiting_bytes_ + size > max_waiting_bytes) {
+        ++dropped_waiting_;
         return;
+    }
     waiting_.push_back({time_ns, std::vector<std::uint8_t>(bytes, bytes + size), clock, held});
     waiting_bytes_ += size;
     waiting_pids_.insert(pid);
@@ -616,8 +618,10 @@ void PerfCapture::hand_on_waiting(PerfRecordHandler& handler, std::size_t& sampl
             const int pid = static_cast<int>(header.pid);
             if (!waits_for_fork(pid))
                 hand_on_walk(header, record.bytes.data(), record.bytes.size(), handler, samples);
-            else if (!record.held)
+            else if (!record.held && !stopped_)
                 keep_waiting(pid, record.bytes.data(), record.bytes.size(), record.time_ns, -1, true);
+            else
+                ++dropped_waiting_;
             continue;
         }
         if (static_cast<std::size_t>(record.clock) >= cpu_clocks_.size())
@@ -1008,10 +1012,12 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             if (draining_cpu_ && follows_forks_ && waits_for_fork(scratch_.pid)) {
                 // Of a child whose fork record, in a ring read before this one, came after that
                 // read: it waits for the drain's end (see waiting_), once.
-                if (!handing_on_ || !handing_on_->held)
+                if (!handing_on_ || (!handing_on_->held && !stopped_))
                     keep_waiting(scratch_.pid, reinterpret_cast<const std::uint8_t*>(&header), header.size,
                                  scratch_.time_ns, static_cast<int>(draining_cpu_ - cpu_clocks_.data()),
                                  handing_on_ != nullptr);
+                else
+                    ++dropped_waiting_;
                 break;
             }
             scratch_.off_cpu = !switch_stream_ids_.empty() && switch_stream_ids_.contains(stream_id);
@@ -1109,6 +1115,7 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
 }
 
 void PerfCapture::stop() {
+    stopped_ = true;
     for (CpuClock& clock : cpu_clocks_)
         ::ioctl(clock.event.fd(), PERF_EVENT_IOC_DISABLE, 0);
     for (ThreadEvents& events : threads_) {

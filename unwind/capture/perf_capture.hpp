@@ -99,8 +99,9 @@ class PerfCapture final : public PerfRecordSource {
     // Periods set so far, on all clocks.
     std::uint64_t periods_drawn() const { return periods_drawn_; }
 
-    // Records the kernel dropped because a ring was full.
-    std::uint64_t lost_records() const override { return lost_; }
+    // Samples lost: records the kernel dropped because a ring was full, and samples of a process
+    // that never became a target here (see waiting_) or past the bounds of those waiting.
+    std::uint64_t lost_records() const override { return lost_ + dropped_waiting_; }
     // Nanoseconds on a CPU of every sampled thread (exited ones included) since it was opened:
     // samples expected = this × rate.
     std::uint64_t on_cpu_nanoseconds() const override;
@@ -192,7 +193,8 @@ class PerfCapture final : public PerfRecordSource {
     void keep_waiting(int pid, const std::uint8_t* bytes, std::size_t size, std::uint64_t time_ns, int clock,
                       bool held);
     // At the end of the CPU rings' drain: the task records left and the records that waited, in
-    // time order; those whose process is still no target here wait one drain more, once.
+    // time order; those whose process is still no target here wait one drain more, once (not
+    // past the last drain, after stop()), and are then counted lost.
     void hand_on_waiting(PerfRecordHandler& handler, std::size_t& samples);
     void keep_walks(); // what the walker wrote since, kept by thread
     void keep_walk(const pw_header& header, const std::uint8_t* record, std::size_t size);
@@ -264,6 +266,8 @@ class PerfCapture final : public PerfRecordSource {
     static constexpr std::size_t max_waiting_records = 4096;
     static constexpr std::size_t max_waiting_bytes = 64u << 20; // --native: stack copies
     std::vector<WaitingRecord> waiting_;
+    std::uint64_t dropped_waiting_ = 0; // still no target's after a drain more, or past the bounds
+    bool stopped_ = false;              // stop() was called: the next drain is the last, none waits past it
     std::size_t waiting_bytes_ = 0;
     std::unordered_set<int> waiting_pids_;         // processes with records in waiting_
     const WaitingRecord* handing_on_ = nullptr;    // the waiting sample hand_on_waiting is handling
