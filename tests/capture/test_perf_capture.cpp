@@ -50,6 +50,13 @@ int this_tid() {
     return static_cast<int>(::syscall(SYS_gettid));
 }
 
+// This process's CPU time so far, every thread's.
+std::uint64_t process_cpu_ns() {
+    timespec now{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return std::uint64_t(now.tv_sec) * 1'000'000'000 + std::uint64_t(now.tv_nsec);
+}
+
 // Spins until this thread has run for `duration` of CPU time: on a loaded machine that takes
 // longer, but the samples it is owed stay the same.
 void spin_on_cpu_for(std::chrono::milliseconds duration) {
@@ -680,6 +687,14 @@ struct SpinningChild {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         return spun_ms() >= cpu.count();
     }
+    // Whether it ended, without reaping it (its /proc files stay, its CPU time readable).
+    bool ended() const {
+        if (pid < 0)
+            return true;
+        siginfo_t info{};
+        return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+               info.si_pid == pid;
+    }
     bool exited() {
         if (pid < 0)
             return true;
@@ -922,9 +937,10 @@ struct PinnedToCpu {
     }
 };
 
-// At the first sample of `spinner` (on CPU 0, so read from the first CPU's ring), forks a child
-// that spins on CPU 1, and waits 30 ms inside the drain: the fork's record goes into CPU 0's
-// ring after the drain took its end, and the child's samples into CPU 1's, read next.
+// At the first sample of `spinner` (on CPU 0), forks a child that spins on CPU 1, and waits 30 ms
+// inside the drain: the fork's record goes into CPU 0's ring and the child's samples into CPU 1's,
+// both after the drain took the rings' ends (read one by one, before the merge, the child's
+// samples were read in the same drain, before the fork's record).
 struct ForksDuringDrain : WalkedRecords {
     int spinner = 0;
     std::optional<SpinningChild> child;
@@ -947,8 +963,8 @@ struct ForksDuringDrain : WalkedRecords {
 
 } // namespace
 
-TEST_CASE("perf capture: clocks per CPU, following children: a child's samples read before its fork record "
-          "(forked during a drain, sampled on a CPU whose ring that drain reads later) wait for it") {
+TEST_CASE("perf capture: clocks per CPU, following children: a child forked during a drain, sampled on "
+          "another CPU, has no sample handed on before its fork record") {
     if (std::thread::hardware_concurrency() < 2)
         testing::skip_test("one CPU: no ring read after the fork's");
     PerCpuCapture sampling(true);
@@ -982,6 +998,61 @@ TEST_CASE("perf capture: clocks per CPU, following children: a child's samples r
     CHECK(handler.perf_records >= 100); // of 150 ms at 1000 Hz
 }
 
+namespace {
+
+// Counts the child's (tid: its pid) samples taken before its exit record and handed on after it
+// (a tick in the exit's last steps, after the record, is handed on after it rightly).
+struct AfterExit : WalkedRecords {
+    int exits_seen = 0;
+    std::uint64_t exit_ns = 0;
+    int after_exit = 0;
+    void on_task_exit(const PerfTaskRecord& task) override {
+        if (tid == 0 || task.tid != tid)
+            return;
+        ++exits_seen;
+        exit_ns = task.time_ns;
+    }
+    void on_sample(RawSample& sample) override {
+        after_exit += sample.tid == tid && exits_seen > 0 && sample.time_ns < exit_ns;
+        WalkedRecords::on_sample(sample);
+    }
+};
+
+} // namespace
+
+TEST_CASE("perf capture: clocks per CPU: a process's samples on a CPU whose ring is read later are handed on "
+          "before its exit record from another") {
+    if (std::thread::hardware_concurrency() < 2)
+        testing::skip_test("one CPU: one ring");
+    PerCpuCapture sampling(true);
+    PerfCapture& capture = sampling.capture;
+    AfterExit handler;
+    // CPU 0's ring, read first, holds this process's samples up to the drain; the child's, on
+    // CPU 1, end at its exit, which CPU 0's ring's time passes.
+    std::atomic<bool> spinning{false};
+    std::jthread spinner([&] { // joined on any way out
+        PinnedToCpu on_zero(0);
+        spinning = on_zero.pinned;
+        spin_on_cpu_for(std::chrono::milliseconds(400));
+    });
+    SpinningChild child(std::chrono::milliseconds(100), std::chrono::milliseconds(0), 1);
+    handler.tid = child.born;
+    REQUIRE(child.wait_until_spun(std::chrono::milliseconds(100)));
+    while (!child.exited())
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    capture.drain(handler);
+    spinner.join();
+    capture.drain(handler);
+    REQUIRE(spinning);
+    INFO("the child's samples " << handler.perf_records
+                                << ", taken before its exit record and handed on after " << handler.after_exit
+                                << "; exits seen " << handler.exits_seen);
+    CHECK(handler.exits_seen == 1);
+    CHECK(handler.perf_records >= 50); // of 100 ms at 1000 Hz
+    CHECK(handler.after_exit == 0);
+}
+
 TEST_CASE(
     "perf capture: clocks per CPU, following children: without the fork follower a child's samples count "
     "from its fork record's read, with it from its fork") {
@@ -990,21 +1061,41 @@ TEST_CASE(
     PerCpuCapture sampling(true, true, kernel_follows);
     PerfCapture& capture = sampling.capture;
     require_fork_follower_if(capture, kernel_follows);
+    const std::uint64_t own_cpu_before = process_cpu_ns(); // this process is a target too
     WalkedRecords handler; // counts the child's samples, walked or not (no layout: not walked)
     SpinningChild child(std::chrono::milliseconds(400), std::chrono::milliseconds(0));
     handler.tid = child.born;
     // Nothing reads its fork record until it has spun half its CPU time.
     REQUIRE(child.wait_until_spun(std::chrono::milliseconds(200)));
-    drain_until_reaped(capture, child, handler);
+    // Not reaped until its exit record is read: its CPU time is read then.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!child.ended() && std::chrono::steady_clock::now() < give_up) {
+        capture.wait(5);
+        capture.drain(handler);
+    }
+    REQUIRE(child.ended());
+    capture.drain(handler);
+    // The CPU time the kept share counts for the child (with its samples: over the same span).
+    const double child_ms =
+        (double(capture.on_cpu_nanoseconds()) - double(process_cpu_ns() - own_cpu_before)) / 1e6;
+    REQUIRE(child.exited());
     const int samples = handler.walked + handler.perf_records;
-    INFO("the child's samples: " << samples
-                                 << " of 400 ms at 1000 Hz, 200 of them before its fork record was read");
+    INFO("the child's samples: "
+         << samples
+         << " of 400 ms at 1000 Hz, 200 of them before its fork record was read; its CPU time "
+            "counted "
+         << child_ms << " ms");
     if (kernel_follows) {
         CHECK(samples >= 300);
+        CHECK(child_ms >= 350); // from its fork
     } else {
         CHECK(samples >= 80); // still followed, from the read on
         CHECK(samples <= 280);
+        CHECK(child_ms <= 260); // from the read on
     }
+    // 1 sample a millisecond (a clock per CPU keeps a period for a while, in [1/2, 3/2] of the mean)
+    CHECK(double(samples) >= 0.6 * child_ms);
+    CHECK(double(samples) <= 1.4 * child_ms + 10);
 }
 
 namespace {
@@ -1058,6 +1149,26 @@ TEST_CASE("perf capture: clocks per CPU, following children: a child's samples t
     CHECK(handler.forks_seen == 1);
     CHECK(handler.after_fork == 0);
     CHECK(lost >= 75); // of ~150 (a clock per CPU keeps a period for a while, in [1/2, 3/2] of the mean)
+}
+
+TEST_CASE("perf capture: clocks per CPU: the CPU time told after stop() is the targets' time at stop(), "
+          "not what they ran while the last drain was handled") {
+    PerCpuCapture sampling(false);
+    PerfCapture& capture = sampling.capture;
+    CountingHandler handler;
+    const std::uint64_t own_before = process_cpu_ns();
+    spin_on_cpu_for(std::chrono::milliseconds(100));
+    capture.drain(handler);
+    capture.stop();
+    const std::uint64_t own_at_stop = process_cpu_ns();
+    spin_on_cpu_for(std::chrono::milliseconds(300)); // unsampled
+    capture.drain(handler);
+    const double told_ms = double(capture.on_cpu_nanoseconds()) / 1e6;
+    const double sampled_ms = double(own_at_stop - own_before) / 1e6;
+    INFO("CPU time told " << told_ms << " ms; this process ran " << sampled_ms
+                          << " ms before stop(), 300 after");
+    CHECK(told_ms <= sampled_ms + 60);
+    CHECK(told_ms >= sampled_ms - 60);
 }
 
 TEST_CASE("perf capture: what the kernel made a target at a fork whose record is never read is swept at the "

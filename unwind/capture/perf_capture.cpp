@@ -861,8 +861,8 @@ void PerfCapture::keep_side_band(const perf_event_header& header) {
     if (!decoded)
         return;
     // A target's records are all kept. Others only while children are followed (one may be a
-    // child whose fork is in a ring read later), and then bounded: a machine forking and mapping
-    // without pause between two drains.
+    // child's whose fork record is not handed on yet, or not read yet), and then bounded: a
+    // machine forking and mapping without pause between two drains.
     const KernelPythonWalker& targets = *filter();
     const bool of_target = targets.has_target(record.task.pid) ||
                            (header.type == PERF_RECORD_FORK && targets.has_target(record.task.ppid));
@@ -871,50 +871,56 @@ void PerfCapture::keep_side_band(const perf_event_header& header) {
 }
 
 void PerfCapture::drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samples) {
-    // The task records of every CPU's ring first, looked at without taking them, in time order:
-    // a sample is then handed on after the records written before it on any CPU (a target's
-    // exec, a library it mapped), as each thread's own ring kept them in order. Records written
-    // meanwhile are put in their place when the rings are taken (a sample in a ring read later
-    // may follow them).
-    const auto by_time = [](const SideBandRecord& a, const SideBandRecord& b) {
-        return a.time_ns < b.time_ns;
+    // The CPUs' rings merged in time order, as each thread's own ring kept its records: a sample
+    // is handed on after every task record written before it on any CPU (a target's fork or
+    // exec, a library it mapped) and before those written after it (its process's exit or exec,
+    // on another CPU: read first, they had its samples from a CPU read later come after them,
+    // dropped or unwound against the new program). Each ring up to where it was when the drain
+    // began (the rings' ends are taken back to back); what is written since is read next time.
+    struct Next {
+        std::uint64_t time_ns = 0;
+        std::size_t ring = 0;
     };
-    std::vector<std::size_t> peeked(cpu_clocks_.size());
-    for (std::size_t i = 0; i < cpu_clocks_.size(); ++i)
-        peeked[i] = cpu_clocks_[i].ring.peek([&](const perf_event_header& header) {
-            if (header.type != PERF_RECORD_SAMPLE && header.type != PERF_RECORD_LOST)
-                keep_side_band(header);
-        });
-    std::stable_sort(side_band_.begin(), side_band_.end(), by_time);
-    side_band_next_ = 0;
-    for (std::size_t i = 0; i < cpu_clocks_.size(); ++i) {
+    const auto later = [](const Next& a, const Next& b) {
+        return a.time_ns > b.time_ns || (a.time_ns == b.time_ns && a.ring > b.ring);
+    };
+    const std::size_t rings = cpu_clocks_.size();
+    std::vector<PerfRing::Cursor> cursors(rings);
+    for (std::size_t i = 0; i < rings; ++i)
+        cursors[i] = cpu_clocks_[i].ring.cursor();
+    std::vector<const perf_event_header*> current(rings, nullptr); // each ring's next record
+    std::vector<Next> next;                                        // a heap: the earliest on top
+    next.reserve(rings);
+    const auto load = [&](std::size_t i) {
+        current[i] = cpu_clocks_[i].ring.record(cursors[i]);
+        if (!current[i])
+            return;
+        std::uint64_t time_ns = 0; // too short to say: first, and dropped when decoded
+        decode_record_time(*current[i], time_ns);
+        next.push_back({time_ns, i});
+        std::push_heap(next.begin(), next.end(), later);
+    };
+    for (std::size_t i = 0; i < rings; ++i)
+        load(i);
+    while (!next.empty()) {
+        std::pop_heap(next.begin(), next.end(), later);
+        const std::size_t i = next.back().ring;
+        next.pop_back();
+        const perf_event_header& header = *current[i];
         draining_cpu_ = &cpu_clocks_[i];
-        std::size_t seen = 0;
-        cpu_clocks_[i].ring.drain([&](const perf_event_header& header) {
-            const bool side_band = header.type != PERF_RECORD_SAMPLE && header.type != PERF_RECORD_LOST;
-            if (side_band) {
-                if (seen++ >= peeked[i]) { // written since the look
-                    const std::size_t kept_before = side_band_.size();
-                    keep_side_band(header);
-                    // In time order among those not handed on yet, as the samples of the rings
-                    // read next take them up to their time.
-                    if (side_band_.size() > kept_before) {
-                        const auto first = side_band_.begin() + static_cast<std::ptrdiff_t>(side_band_next_);
-                        const auto at =
-                            std::upper_bound(first, side_band_.end() - 1, side_band_.back(), by_time);
-                        std::rotate(at, side_band_.end() - 1, side_band_.end());
-                    }
-                }
-                return;
-            }
-            ++seen;
+        if (header.type != PERF_RECORD_SAMPLE && header.type != PERF_RECORD_LOST)
+            keep_side_band(header); // handed on before the next sample after it
+        else
             handle(header, handler, samples);
-        });
+        cpu_clocks_[i].ring.step(cursors[i], header);
+        load(i);
     }
+    for (std::size_t i = 0; i < rings; ++i)
+        cpu_clocks_[i].ring.consume(cursors[i]);
     draining_cpu_ = nullptr;
     hand_on_waiting(handler, samples);
-    // What no target claimed waits one drain: it may be a child's, whose fork a ring read later
-    // held.
+    // What no target claimed waits one drain: it may be a child's, whose fork record a ring got
+    // after its end was taken.
     std::vector<SideBandRecord> unclaimed = std::move(side_band_unclaimed_);
     side_band_ = std::move(unclaimed);
     side_band_unclaimed_.clear();
@@ -960,10 +966,11 @@ void PerfCapture::deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandl
         if (record.type == PERF_RECORD_FORK && !claimed && options_.follow_children &&
             task.pid != task.ppid && (targets.has_target(task.ppid) || gone_targets_.contains(task.ppid))) {
             // A child of a target (which may have ended since), followed: the CPUs' clocks
-            // sample it from now on, and its CPU time counts from then.
+            // sample it from now on (with the fork follower, from its fork), and its CPU time
+            // counts from then.
             claimed = targets.add_target(task.pid);
             gone_targets_.erase(task.pid); // its pid, of an earlier target, reused
-            if (claimed && !cpu_times_.add(task.pid)) {
+            if (claimed && !cpu_times_.add(task.pid, follows_forks_)) {
                 // Gone already: nothing of it to sample or count. Its fork is still told, and
                 // for a second its own children's forks are claimed through it: a double fork's
                 // go-between exits (and is reaped) at once, often before its fork record is
@@ -1123,10 +1130,18 @@ void PerfCapture::stop() {
         if (events.switches.valid())
             ::ioctl(events.switches.fd(), PERF_EVENT_IOC_DISABLE, 0);
     }
+    // The targets run on while the last drain is handled (new stacks' symbols and lines): their
+    // time since is not sampled.
+    if (!cpu_clocks_.empty()) {
+        cpu_times_.refresh();
+        on_cpu_at_stop_ns_ = cpu_times_.total_ns();
+    }
 }
 
 std::uint64_t PerfCapture::on_cpu_nanoseconds() const {
     if (!cpu_clocks_.empty()) {
+        if (on_cpu_at_stop_ns_)
+            return *on_cpu_at_stop_ns_;
         cpu_times_.refresh();
         return cpu_times_.total_ns();
     }

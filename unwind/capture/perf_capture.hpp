@@ -77,7 +77,7 @@ class PerfCapture final : public PerfRecordSource {
     std::size_t drain(PerfRecordHandler& handler) override;
 
     // Stops sampling (every event, inherited copies included), so that a last drain and
-    // on_cpu_nanoseconds() describe the same samples.
+    // on_cpu_nanoseconds() describe the same samples (with per-CPU clocks, the time read here).
     void stop() override;
 
     // With clocks per CPU, what task records a full ring dropped would have said, read from /proc
@@ -232,9 +232,10 @@ class PerfCapture final : public PerfRecordSource {
     std::uint64_t bell_second_ns_ = 0; // when that second began
     bool bells_muted_ = false;
     bool per_cpu_tried_ = false;
-    // Per-CPU clocks: the task records of every process, from each CPU's ring, kept until all
-    // rings are read and then taken in time order (a child's fork, on one CPU, comes before its
-    // exec, on another); those of processes not (yet) targets are kept one drain more.
+    // Per-CPU clocks: the task records of every process, from the CPUs' rings merged in time
+    // order, kept until the next sample after them is handed on (a child's fork, on one CPU,
+    // comes before its exec, on another); those of processes not (yet) targets are kept one
+    // drain more.
     struct SideBandRecord {
         std::uint64_t time_ns = 0;
         std::uint32_t type = 0;
@@ -242,18 +243,19 @@ class PerfCapture final : public PerfRecordSource {
         bool held = false;   // kept from the drain before
     };
     static constexpr std::size_t max_side_band_records = 1 << 16;
-    std::vector<SideBandRecord> side_band_;           // this drain's, sorted up to the new ones
+    std::vector<SideBandRecord> side_band_;           // this drain's, in time order
     std::size_t side_band_next_ = 0;                  // the first not handed on yet
     std::vector<SideBandRecord> side_band_unclaimed_; // for the next drain
     // Targets found gone (at a drain's look at their CPU time, or a child already gone when its
     // fork record was read), and when: for a second their exit records are still told, their
-    // children's forks (written before they ended, into a ring read later) still claimed
+    // children's forks (written before they ended, read after) still claimed
     // through them, and their walks not kept waiting.
     std::unordered_map<int, std::uint64_t> gone_targets_;
     bool follows_forks_ = false; // the kernel makes targets' children targets
     // A child the kernel made a target at its fork (follow_forks) is sampled before sampler
-    // reads that fork's record: its walks, and its perf samples in a CPU's ring read before the
-    // ring that holds the record (a fork during a drain). Handed on before the record, they had
+    // reads that fork's record: its walks (the walker's ring is read before the CPUs'), and its
+    // perf samples read before the record (a fork while the rings' ends were being taken).
+    // Handed on before the record, they had
     // the session look into the child as a stranger, and drop its walks from before that look.
     // So they wait for the drain's end, and are then handed on in time order with the task
     // records; a process with records waiting has its later ones wait too (kept in order).
@@ -268,6 +270,7 @@ class PerfCapture final : public PerfRecordSource {
     std::vector<WaitingRecord> waiting_;
     std::uint64_t dropped_waiting_ = 0; // still no target's after a drain more, or past the bounds
     bool stopped_ = false;              // stop() was called: the next drain is the last, none waits past it
+    std::optional<std::uint64_t> on_cpu_at_stop_ns_; // per-CPU clocks: the targets' CPU time at stop()
     std::size_t waiting_bytes_ = 0;
     std::unordered_set<int> waiting_pids_;         // processes with records in waiting_
     const WaitingRecord* handing_on_ = nullptr;    // the waiting sample hand_on_waiting is handling

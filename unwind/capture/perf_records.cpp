@@ -139,6 +139,14 @@ bool decode_sample_id_time(const perf_event_header& header, std::uint64_t& time_
     return true;
 }
 
+bool decode_record_time(const perf_event_header& header, std::uint64_t& time_ns) {
+    if (header.type != PERF_RECORD_SAMPLE)
+        return decode_sample_id_time(header, time_ns);
+    RecordReader reader(header);
+    std::uint64_t pid_tid = 0; // TID comes first, then TIME
+    return reader.read(pid_tid) && reader.read(time_ns);
+}
+
 bool decode_perf_switch(const perf_event_header& header, PerfSwitchRecord& out) {
     RecordReader reader(header);
     std::uint32_t pid = 0, tid = 0;

@@ -46,6 +46,10 @@ bool decode_perf_pid_tid(const perf_event_header& header, PerfPidTid& out);
 // STREAM_ID: pid, tid, time, stream id, last in the record). False when it is too short.
 bool decode_sample_id_time(const perf_event_header& header, std::uint64_t& time_ns);
 
+// When any record PerfCapture reads was written: a sample's time, or a side-band record's
+// sample_id trailer's. False when it is too short to say.
+bool decode_record_time(const perf_event_header& header, std::uint64_t& time_ns);
+
 // PERF_RECORD_SWITCH: the thread went onto (or, with `out`, off) a CPU; `preempted` when it
 // went off still runnable. Its body is the sample_id trailer (TID, TIME, STREAM_ID).
 struct PerfSwitchRecord {

@@ -90,6 +90,22 @@ bool PerfRing::map(int fd, std::size_t data_pages, int& error) {
     return true;
 }
 
+PerfRing::Cursor PerfRing::cursor() const {
+    if (!base_)
+        return {};
+    const std::uint64_t head = data_head();
+    return {static_cast<perf_event_mmap_page*>(base_)->data_tail, head};
+}
+
+const perf_event_header* PerfRing::record(Cursor& at) {
+    if (!base_ || at.position >= at.head)
+        return nullptr;
+    const perf_event_header* header = record_at(at.position, at.head);
+    if (!header)
+        at.position = at.head;
+    return header;
+}
+
 std::uint64_t PerfRing::data_head() const {
     auto* control = static_cast<perf_event_mmap_page*>(base_);
     // Pairs with the kernel's store of data_head after it wrote the records.

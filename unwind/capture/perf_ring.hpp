@@ -54,12 +54,26 @@ class PerfRing {
 
     // Calls `on_record(const perf_event_header&)` for each complete record written since the
     // last call, then hands the space back to the kernel. Returns the number of records.
-    template <typename OnRecord> std::size_t drain(OnRecord&& on_record) { return read(on_record, true); }
-    // The same without handing the space back: the next drain sees these records again first.
-    template <typename OnRecord> std::size_t peek(OnRecord&& on_record) { return read(on_record, false); }
+    template <typename OnRecord> std::size_t drain(OnRecord&& on_record);
+
+    // Reading one record at a time, to merge several rings in time order: a cursor covers the
+    // records written before it was taken; records written since are left for the next.
+    struct Cursor {
+        std::uint64_t position = 0;
+        std::uint64_t head = 0;
+    };
+    Cursor cursor() const;
+    // The record at the cursor, valid until this ring's next call; nullptr at its end (or at a
+    // torn or impossible header, which also moves the cursor to its end rather than misread).
+    const perf_event_header* record(Cursor& at);
+    void step(Cursor& at, const perf_event_header& past) const { at.position += past.size; }
+    // Hands back the space of the records before the cursor.
+    void consume(const Cursor& at) {
+        if (base_)
+            set_data_tail(at.position);
+    }
 
   private:
-    template <typename OnRecord> std::size_t read(OnRecord& on_record, bool consume);
     const perf_event_header* record_at(std::uint64_t position, std::uint64_t head);
     std::uint64_t data_head() const;
     void set_data_tail(std::uint64_t tail);
@@ -70,23 +84,15 @@ class PerfRing {
     std::vector<std::uint8_t> scratch_;
 };
 
-template <typename OnRecord> std::size_t PerfRing::read(OnRecord& on_record, bool consume) {
-    if (!base_)
-        return 0;
-    const std::uint64_t head = data_head();
-    auto* control = static_cast<perf_event_mmap_page*>(base_);
-    std::uint64_t position = control->data_tail;
+template <typename OnRecord> std::size_t PerfRing::drain(OnRecord&& on_record) {
+    Cursor at = cursor();
     std::size_t records = 0;
-    while (position < head) {
-        const perf_event_header* header = record_at(position, head);
-        if (!header)
-            break; // a torn or impossible header: skip to the head rather than misread
+    while (const perf_event_header* header = record(at)) {
         on_record(*header);
-        position += header->size;
+        step(at, *header);
         ++records;
     }
-    if (consume)
-        set_data_tail(head);
+    consume(at);
     return records;
 }
 

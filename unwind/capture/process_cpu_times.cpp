@@ -56,7 +56,7 @@ void ProcessCpuTimes::retire(int pid, const Counted& counted) {
     retired_read_at_[pid] = counted.read_at_ns;
 }
 
-bool ProcessCpuTimes::add(int pid) {
+bool ProcessCpuTimes::add(int pid, bool since_fork) {
     const std::uint64_t now = monotonic_ns();
     const std::optional<ProcessCpuReading> reading = read(pid);
     auto known = processes_.find(pid);
@@ -69,7 +69,7 @@ bool ProcessCpuTimes::add(int pid) {
     if (!reading)
         return false; // gone already: nothing to count
     retired_read_at_.erase(pid);
-    processes_[pid] = {reading->start_time, reading->cpu_ns, reading->cpu_ns, now, 0};
+    processes_[pid] = {reading->start_time, since_fork ? 0 : reading->cpu_ns, reading->cpu_ns, now, 0};
     return true;
 }
 

@@ -24,9 +24,9 @@ std::optional<ProcessCpuReading> parse_process_cpu(const std::string& stat_text,
 
 class ProcessCpuTimes {
   public:
-    // Counts `pid` from now on. Adding a pid already counted changes nothing. False when it is
-    // gone already.
-    bool add(int pid);
+    // Counts `pid` from now on, or with `since_fork` all its time (a child sampled from its
+    // fork). Adding a pid already counted changes nothing. False when it is gone already.
+    bool add(int pid, bool since_fork = false);
     // Reads every live process again (or one).
     void refresh();
     void refresh(int pid);
