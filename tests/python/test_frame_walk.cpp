@@ -251,6 +251,46 @@ TEST_CASE("lines found once per offset are found again from the memo, each offse
     }
 }
 
+TEST_CASE("3.11+: a running thread's chain that ends at a generator's frame (read while it was suspended, "
+          "its caller link cleared) is torn, not a stack",
+          "[python][walk]") {
+    for (const PythonLayout* layout : {&layout_3_11(), &layout_3_12(), &layout_3_13()}) {
+        INFO("layout " << layout->name());
+        const InterpreterFrameLayout& f = layout->interp_frame;
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t module = py.code("<module>", "f.py", 1, table);
+        std::uint64_t encode = py.code("encode", "f.py", 10, table);
+        std::uint64_t items = py.code("items", "f.py", 20, table);
+        // <module> calls encode, which resumes the generator `items` (3.12+: through a shim).
+        const bool shims = f.owner_cstack != absent;
+        std::uint64_t bottom = py.interpreter_frame(module, 0, 4, 0, true);
+        if (shims)
+            bottom = py.interpreter_frame(module, py.interpreter_frame(module, 0, 0, f.owner_cstack), 4);
+        std::uint64_t caller = py.interpreter_frame(encode, bottom, 4, 0, !shims);
+        std::uint64_t below_generator =
+            shims ? py.interpreter_frame(module, caller, 0, f.owner_cstack) : caller;
+        std::uint64_t generator = py.interpreter_frame(items, below_generator, 8, f.owner_generator, !shims);
+        py.thread_state(generator, 7);
+        PythonReader reader = py.reader();
+
+        auto running = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        REQUIRE(running.thread);
+        CHECK(running.consistent);
+        CHECK_FALSE(running.thread->ends_at_suspended_generator);
+        CHECK(running.thread->frames.size() == 3);
+
+        // It yields: its link to its caller is cleared while the read takes its frames (the
+        // top, read again after it resumed, is the same frame with the same code).
+        py.memory().put(caller_link_at(*layout, generator), std::uint64_t{0});
+        auto raced = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        REQUIRE(raced.thread);
+        CHECK(raced.thread->ends_at_suspended_generator);
+        CHECK(raced.thread->frames.size() == 1);
+        CHECK_FALSE(raced.consistent);
+    }
+}
+
 TEST_CASE("a running thread's read checks its cached code objects and the GIL in one read",
           "[python][walk]") {
     for (const PythonLayout* layout : all_layouts) {

@@ -223,6 +223,9 @@ std::size_t FrameWalker::walk_interpreter_frames(const RemoteMemory& memory, std
         std::uint64_t previous = bytes.u64(f.previous);
         int owner = bytes.u8(f.owner);
         bool entry = f.is_entry != absent && bytes.u8(f.is_entry) != 0;
+        // A running generator is always called (3.12+: through the shim below it), so a chain
+        // that ends at one was read while it was suspended (see PythonThread).
+        thread.ends_at_suspended_generator = previous == 0 && owner == f.owner_generator;
         if (f.owner_cstack != absent && owner >= f.owner_cstack) {
             end_call(); // a shim pushed by the eval loop on entry: the frames before it are one call
             address = previous;

@@ -427,6 +427,9 @@ PythonReader::CheckedThread PythonReader::read_running_thread(const RemoteMemory
         for (std::size_t i = 0; i < unchecked.size() && consistent; ++i)
             consistent = impl_->codes.confirm(unchecked[i], identities.data() + i * size);
     }
+    // The top held, but the frames below it did not: read again, or dropped as torn.
+    if (thread.ends_at_suspended_generator)
+        consistent = false;
     result.consistent = consistent;
     if (impl_->innermost_by_tid.size() > 4 * PythonReader::max_threads)
         impl_->innermost_by_tid.clear(); // bounded, whatever the target's thread churn

@@ -43,8 +43,12 @@ struct PythonThread {
     std::uint64_t thread_state = 0; // PyThreadState* in the target
     int tid = 0;                    // OS thread id; 0 when it could not be found
     bool holds_gil = false;
-    bool truncated = false;          // the walk stopped early (depth limit, cycle, unreadable frame)
-    bool depth_limit = false;        // ... because it reached the depth limit
+    bool truncated = false;   // the walk stopped early (depth limit, cycle, unreadable frame)
+    bool depth_limit = false; // ... because it reached the depth limit
+    // The chain ended at a generator's frame (3.11+): a generator's frame loses its link to its
+    // caller when it yields, so in a thread that was not stopped this is a read that raced a
+    // yield (the frames read while suspended, the top after it resumed), its callers missing.
+    bool ends_at_suspended_generator = false;
     std::vector<PythonFrame> frames; // innermost first
     // Not this thread's: frames of an earlier read, handed back (PythonReader::recycle) so the
     // next walk fills them instead of allocating each frame's strings anew.
