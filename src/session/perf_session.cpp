@@ -1,8 +1,8 @@
 #include "perf_session.hpp"
 
+#include "covered_time.hpp"
 #include "kernel_python_walker.hpp"
 #include "own_cpu.hpp"
-#include "period_counter.hpp"
 #include "proc_threads.hpp"
 #include "sampler/clock.hpp"
 #include "sampler/error.hpp"
@@ -216,11 +216,13 @@ class PerfSession final : public PerfRecordHandler {
         ++report_.thread_samples;
         report_.active_samples += 1;
         report_.gil_samples += stack->thread.holds_gil;
-        // A round, for the shares: the sampling period this sample fell in.
-        std::uint64_t period = sample.time_ns > start_ns_ ? (sample.time_ns - start_ns_) / period_ns_ : 0;
-        active_periods_.add(period);
+        // For the shares: the span of time the sample stands for, its clock's period up to it.
+        const std::uint64_t span =
+            sample.period_ns > 0 ? sample.period_ns : static_cast<std::uint64_t>(period_ns_);
+        const std::uint64_t from = sample.time_ns > span ? sample.time_ns - span : 0;
+        active_time_.add(from, sample.time_ns);
         if (stack->thread.holds_gil)
-            gil_periods_.add(period);
+            gil_time_.add(from, sample.time_ns);
     }
 
   public:
@@ -405,8 +407,12 @@ class PerfSession final : public PerfRecordHandler {
         }
         double elapsed = now_ns > start_ns_ ? double(now_ns - start_ns_) : 0;
         report_.ticks = wall_mode_ ? wall_ticks_ : static_cast<std::uint64_t>(elapsed / period_ns_);
-        report_.active_ticks = std::min(active_periods_.count(), report_.ticks);
-        report_.gil_ticks = std::min(gil_periods_.count(), report_.ticks);
+        const auto ticks_covered = [&](const CoveredTime& time) {
+            return std::min(static_cast<std::uint64_t>(double(time.covered_ns()) / period_ns_ + 0.5),
+                            report_.ticks);
+        };
+        report_.active_ticks = ticks_covered(active_time_);
+        report_.gil_ticks = ticks_covered(gil_time_);
     }
 
     // Whether every target has ended: seen in an exit record, or (records can be lost to a
@@ -546,8 +552,8 @@ class PerfSession final : public PerfRecordHandler {
     std::vector<std::pair<int, int>> started_threads_; // (pid, tid) created since the last drain
     bool stacks_from_switch_samples_ = false;          // native stacks: from the switch samples
     std::uint64_t wall_ticks_ = 0;
-    PeriodCounter active_periods_;         // periods in which some thread was sampled
-    PeriodCounter gil_periods_;            // ... and some sampled thread held the GIL
+    CoveredTime active_time_;              // time some sampled thread was on a CPU
+    CoveredTime gil_time_;                 // ... and held the GIL
     std::unordered_set<int> roots_;        // the targets (--pid)
     std::set<int> live_roots_;             // ... not seen ending yet
     bool roots_ended_ = false;             // the last of them was seen ending

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 using namespace sampler::testing;
 using namespace std::chrono_literals;
@@ -131,6 +132,34 @@ TEST_CASE("Python: a 3:1 split between two callers is recovered, with Python nam
             CHECK(samples_matching(folded, "PyEval_EvalFrameEx") == 0);
         }
     }
+}
+
+TEST_CASE("Python: on the perf engine the GIL and active shares are the busy thread's share of the time",
+          "[python][perf]") {
+    // Each sample stands for its clock's period up to it; counted as slots of the mean period
+    // instead, the random periods left a thread that ran throughout at 86-91%.
+    auto interpreter = find_pyenv_interpreter("3.12");
+    if (!interpreter)
+        skip_test("no pyenv CPython 3.12 on this machine");
+    PythonProcess target(*interpreter, "split.py");
+    const int pid = target.process.pid();
+    const long ticks_before = cpu_ticks(pid);
+    const auto started = std::chrono::steady_clock::now();
+    const CommandResult result =
+        run_sampler({"record", "--capture", "perf", "-r", "200", "-d", "3", "--pid", target.pid(), "-f",
+                     "folded", "-o", temp_path("py-shares.txt")});
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double cpu_share =
+        100.0 * double(cpu_ticks(pid) - ticks_before) / double(::sysconf(_SC_CLK_TCK)) / wall;
+    INFO("sampler stderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    std::smatch shares;
+    REQUIRE(std::regex_search(
+        result.err, shares, std::regex(R"(GIL held in ([\d.]+)% of samples, threads active in ([\d.]+)%)")));
+    INFO("the target's CPU share over sampler's run " << cpu_share << "%");
+    // Over sampler's whole run, its start-up included: a little less than while it sampled.
+    CHECK(std::stod(shares[1]) == Approx(cpu_share).margin(8.0));
+    CHECK(std::stod(shares[2]) == Approx(cpu_share).margin(8.0));
 }
 
 TEST_CASE("Python: on the perf engine the kernel walks the frames at the sample (BPF), --no-bpf reads them",

@@ -577,6 +577,8 @@ void PerfCapture::hand_on_walk(const pw_header& header, const std::uint8_t* reco
     walked_.time_ns = header.time_ns;
     walked_.has_registers = false;
     walked_.off_cpu = false;
+    const ClockPeriod* period = clock_of_key(cpu_clocks_.empty() ? header.tid : header.cpu).first;
+    walked_.period_ns = period ? period_in_force(*period) : 0;
     walked_.python_walk = record;
     walked_.python_walk_size = size;
     ++samples;
@@ -780,6 +782,11 @@ std::pair<ClockPeriod*, const PerfEventFile*> PerfCapture::clock_of_key(std::uin
     if (ThreadEvents* events = with_own_clock(static_cast<int>(key)))
         return {&events->period, &events->clock};
     return {nullptr, nullptr};
+}
+
+std::uint64_t PerfCapture::period_in_force(const ClockPeriod& period) const {
+    const double mean = 1e9 / options_.rate_hz;
+    return static_cast<std::uint64_t>(period.period_ns > 0 ? period.period_ns : mean);
 }
 
 std::uint64_t PerfCapture::redraw_every(double rate_hz) {
@@ -1042,6 +1049,12 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             samples += !scratch_.off_cpu;
             if (draining_cpu_)
                 cpu_times_.note_sample(scratch_.pid, scratch_.time_ns);
+            // Before the period is set anew below. (A thread's inherited copy of its creator's
+            // clock: taken as the creator's.)
+            scratch_.period_ns = scratch_.off_cpu ? 0
+                                 : draining_cpu_  ? period_in_force(draining_cpu_->period)
+                                 : draining_      ? period_in_force(draining_->period)
+                                                  : 0;
             const bool walked = !scratch_.off_cpu && walks_are_halves() && pair_walk(scratch_);
             // A new random period every few samples breaks any alignment with periodic work
             // in the target; not at every sample, as setting it interrupts the thread's CPU

@@ -166,6 +166,8 @@ class PerfCapture final : public PerfRecordSource {
     // A sample's clock, for its period's jitter, by key: with per-CPU clocks its CPU's (key: the
     // CPU), else its thread's own (key: the tid). nullptr when it has none.
     std::pair<ClockPeriod*, const PerfEventFile*> clock_of_key(std::uint32_t key);
+    // The period a clock ticks at now, in nanoseconds (the mean until one is drawn).
+    std::uint64_t period_in_force(const ClockPeriod& period) const;
     // Walked samples' clocks whose period is due (by CPU, or with clocks per thread by thread),
     // redrawn once each after the drain that found them due.
     std::vector<std::uint32_t> due_redraws_;

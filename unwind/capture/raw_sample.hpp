@@ -20,6 +20,9 @@ struct RawSample {
     // Taken as the thread left its CPU (to sleep, wait, or because it was preempted), not by the
     // clock: the stack it will have while off the CPU, for wall-clock (--idle) sampling.
     bool off_cpu = false;
+    // The period of the clock that took it, in nanoseconds (0: none, or not known): it ticked
+    // that long before too, so the sample stands for that span of the thread's time on its CPU.
+    std::uint64_t period_ns = 0;
     ThreadSnapshot snapshot; // registers (and stack_start) when has_registers
     // The kernel's copy of the stack, from the stack pointer up, where it lies in the ring:
     // valid only during the handler's on_sample. Whoever keeps the sample copies what it needs
