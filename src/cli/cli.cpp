@@ -271,9 +271,12 @@ int run_cli(int argc, char** argv) {
         std::fprintf(stderr, "sampler: error: %s\n", error.what());
         return static_cast<int>(ErrorKind::usage);
     } catch (const CLI::ParseError& error) {
-        // CLI11 prints what was wrong; --help and --version are not errors. Every misuse exits
-        // with the one usage code the README gives, not CLI11's own numbers.
-        return app.exit(error) == 0 ? 0 : static_cast<int>(ErrorKind::usage);
+        // --help and --version are not errors: CLI11 prints them. A misuse is told as every other
+        // error is, and exits with the one usage code the README gives, not CLI11's own numbers.
+        if (error.get_exit_code() == 0)
+            return app.exit(error);
+        std::fprintf(stderr, "sampler: error: %s\nRun with --help for more information.\n", error.what());
+        return static_cast<int>(ErrorKind::usage);
     }
     // A closed pipe is an error we report (or, for stdout, exit quietly on) where the write
     // failed, rather than a signal that kills us wherever it lands.

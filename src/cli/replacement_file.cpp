@@ -60,10 +60,14 @@ ReplacementFile::ReplacementFile(const std::string& path) : path_(resolve_link(p
         fd_ = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd_ >= 0)
             temp_path_ = std::move(candidate);
-        else if (errno != EEXIST || attempt == 100)
-            throw cannot_write(shown_, errno == ENOENT ? "no directory " + directory
-                                                       : "cannot create a file in " + directory + ": " +
-                                                             std::strerror(errno));
+        else if (errno != EEXIST || attempt == 100) {
+            // ENOENT also from a directory that exists but takes no new files (/proc).
+            struct stat info {};
+            const bool missing = errno == ENOENT && ::stat(directory.c_str(), &info) != 0;
+            throw cannot_write(shown_, missing ? "no directory " + directory
+                                               : "cannot create a file in " + directory + ": " +
+                                                     std::strerror(errno));
+        }
     }
     if (exists) {
         // The replacement keeps what writing in place would have kept: mode and owner.

@@ -107,6 +107,11 @@ void check_target(int pid, TargetAccess access) {
                     "process " + std::to_string(pid) + " has already exited (zombie)");
     const char state = process_state(thread);
     const std::string proc = "/proc/" + std::to_string(thread);
+    // Before any access is tried: without a memory map, every way to read it fails as if refused.
+    std::ifstream maps(proc + "/maps");
+    if (maps && maps.peek() == std::ifstream::traits_type::eof() && process_command_line(pid).empty())
+        throw Error(ErrorKind::unsupported, "process " + std::to_string(pid) +
+                                                " is a kernel thread: it has no user-space stack to sample");
     if (access == TargetAccess::read_memory) {
         // No stop: only check that its memory may be read (the same permission as ptrace's).
         ProcessMemory memory(thread);
@@ -131,11 +136,6 @@ void check_target(int pid, TargetAccess access) {
                         std::to_string(tracer) + (name.empty() ? "" : " (" + name + ")") +
                         ": only one debugger or profiler can attach at a time; detach it first");
     }
-    std::ifstream maps(proc + "/maps");
-    if (maps && maps.peek() == std::ifstream::traits_type::eof() && process_command_line(pid).empty())
-        throw Error(ErrorKind::unsupported, "process " + std::to_string(pid) +
-                                                " is a kernel thread: it has no user-space stack to sample");
-
     // A real stop-and-go of a live thread (the main one unless it has ended): the only reliable
     // test that ptrace is allowed.
     ThreadSnapshot probe;

@@ -43,6 +43,9 @@ void ProcessSampler::detect_python() {
     if (python_) {
         interpreter_module_ = path_basename(python_->module_path());
         native_.set_names_only(eval_loop_function_names());
+        // The threads it has now are named from their first sample (each a root frame with
+        // --threads: read later, their first samples had the OS name, a second root).
+        thread_names_.refresh(*python_, memory_, list_threads(pid_));
     }
 }
 

@@ -3,6 +3,9 @@
 #include "skips.hpp"
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +19,48 @@ TEST_CASE("no such PID", "[errors]") {
     CHECK(result.err.find("no such process: 999999999") != std::string::npos);
     result = run_sampler({"record", "--pid", "999999999", "-d", "1"});
     CHECK(result.exit_code == 3);
+}
+
+namespace {
+
+// A kernel thread's PID (PF_KTHREAD in /proc/PID/stat's flags), or 0 when none is visible (a
+// PID namespace of our own).
+int some_kernel_thread() {
+    constexpr unsigned long kernel_thread_flag = 0x00200000;
+    for (int pid = 2; pid < 200; ++pid) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const std::size_t close = text.rfind(')');
+        if (close == std::string::npos)
+            continue;
+        std::istringstream fields(text.substr(close + 2));
+        std::string state;
+        long ppid = 0, group = 0, session = 0, tty = 0, foreground = 0;
+        unsigned long flags = 0;
+        if (fields >> state >> ppid >> group >> session >> tty >> foreground >> flags &&
+            (flags & kernel_thread_flag))
+            return pid;
+    }
+    return 0;
+}
+
+} // namespace
+
+TEST_CASE("a kernel thread is refused as one, by every command", "[errors]") {
+    const int kernel_thread = some_kernel_thread();
+    if (kernel_thread == 0)
+        skip_test("no kernel thread visible (a PID namespace of our own)");
+    const std::string pid = std::to_string(kernel_thread);
+    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+             {"dump", "--pid", pid},
+             {"record", "--pid", pid, "-d", "1", "-o", temp_path("kthread.svg")},
+             {"top", "--pid", pid, "--once", "--delay", "1"}}) {
+        INFO(command[0]);
+        const CommandResult result = run_sampler(command);
+        INFO(result.err);
+        CHECK(result.exit_code == 6);
+        CHECK(result.err.find("process " + pid + " is a kernel thread") != std::string::npos);
+    }
 }
 
 TEST_CASE("the profiler's own PID is refused", "[errors]") {
@@ -50,7 +95,13 @@ TEST_CASE("a target already traced by a debugger is refused", "[errors]") {
 }
 
 TEST_CASE("unknown flags, bad values and missing targets are usage errors", "[errors]") {
-    CHECK(run_sampler({"record", "--bogus"}).exit_code != 0);
+    CommandResult bogus = run_sampler({"record", "--bogus"});
+    CHECK(bogus.exit_code == 2);
+    CHECK(bogus.err.rfind("sampler: error: ", 0) == 0);
+    // Flags that need or exclude another are told as every other error.
+    CommandResult alone = run_sampler({"record", "--pid", "1", "--stalls-only"});
+    CHECK(alone.exit_code == 2);
+    CHECK(alone.err.rfind("sampler: error: --stalls-only requires --asyncio", 0) == 0);
     CommandResult rate = run_sampler({"record", "--pid", "1", "--rate", "0"});
     CHECK(rate.exit_code != 0);
     CHECK(rate.err.find("rate") != std::string::npos);

@@ -238,8 +238,14 @@ TEST_CASE("Python: idle threads are left out unless --idle, --gil keeps the GIL 
         DYNAMIC_SECTION(interpreter.label) {
             PythonProcess target(interpreter, "gil_pair.py", "ready");
             long active_rounds = 0;
-            auto active =
-                record(target, {"-r", "200", "-d", "2"}, "py-active-" + interpreter.label, &active_rounds);
+            auto active = record(target, {"-r", "200", "-d", "2", "--threads"},
+                                 "py-active-" + interpreter.label, &active_rounds);
+            // Each thread under its threading name from its first sample: named later, its first
+            // samples had the OS name, a second root for the same thread.
+            const std::set<std::string> roots = thread_root_names(active);
+            INFO("thread roots: " << roots.size());
+            for (const std::string& root : roots)
+                CHECK((root == "spinner" || root == "reader"));
             INFO("active: spin " << samples_matching(active, "spin_python") << " read "
                                  << samples_matching(active, "read_without_gil") << " sleep "
                                  << samples_matching(active, "sleep_forever") << " rounds " << active_rounds);
