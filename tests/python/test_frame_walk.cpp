@@ -291,6 +291,43 @@ TEST_CASE("3.11+: a running thread's chain that ends at a generator's frame (rea
     }
 }
 
+TEST_CASE("<= 3.10: a running thread's chain that ends at a generator's frame object (its f_back cleared "
+          "as it yielded) is torn, not a stack",
+          "[python][walk]") {
+    for (const PythonLayout* layout : all_layouts) {
+        if (layout->frames != FrameModel::frame_object)
+            continue;
+        INFO("layout " << layout->name());
+        REQUIRE(layout->code.flags != absent);
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t module = py.code("<module>", "f.py", 1, table);
+        std::uint64_t encode = py.code("encode", "f.py", 10, table);
+        std::uint64_t items = py.code("items", "f.py", 20, table);
+        py.memory().put(items + static_cast<std::uint64_t>(layout->code.flags), std::int32_t{0x20 | 0x3});
+        std::uint64_t generator =
+            push_frame(py, items, push_frame(py, encode, push_frame(py, module, 0, 4), 4), 8);
+        py.thread_state(generator, 7);
+        PythonReader reader = py.reader();
+
+        auto running = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        REQUIRE(running.thread);
+        CHECK_FALSE(running.thread->ends_at_suspended_generator);
+        CHECK(running.thread->frames.size() == 3);
+
+        py.memory().put(caller_link_at(*layout, generator), std::uint64_t{0});
+        auto raced = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        REQUIRE(raced.thread);
+        CHECK(raced.thread->ends_at_suspended_generator);
+        CHECK_FALSE(raced.consistent);
+        // A plain function at the bottom is a stack's natural end.
+        py.memory().put(items + static_cast<std::uint64_t>(layout->code.flags), std::int32_t{0x3});
+        PythonReader fresh = py.reader();
+        CHECK_FALSE(
+            fresh.read_running_thread(py.memory(), py.memory(), 7, 100).thread->ends_at_suspended_generator);
+    }
+}
+
 TEST_CASE("a running thread's read checks its cached code objects and the GIL in one read",
           "[python][walk]") {
     for (const PythonLayout* layout : all_layouts) {

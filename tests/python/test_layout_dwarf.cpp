@@ -104,6 +104,7 @@ std::vector<Field> fields_to_check(const PythonLayout& l) {
     add("PyCodeObject", minor >= 10 ? "co_linetable" : "co_lnotab", l.code.linetable);
     add("PyCodeObject", "co_code_adaptive", l.code.code_adaptive);
     add("PyCodeObject", "_co_firsttraceable", l.code.firsttraceable);
+    add("PyCodeObject", "co_flags", l.code.flags);
     if (l.strings.py2_bytes) {
         add("PyStringObject", "ob_size", l.strings.bytes_size);
         add("PyStringObject", "ob_sval", l.strings.bytes_data);

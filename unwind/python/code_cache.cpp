@@ -9,7 +9,7 @@ FieldRange CodeCache::identity_range() const {
     const CodeLayout& c = layout.code;
     FieldRange range;
     range.add(layout.ob_type, 8).add(c.name, 8).add(c.qualname, 8).add(c.filename, 8).add(c.linetable, 8);
-    range.add(c.firstlineno, 4).add(c.firsttraceable, 4);
+    range.add(c.firstlineno, 4).add(c.firsttraceable, 4).add(c.flags, 4);
     return range;
 }
 
@@ -28,6 +28,7 @@ bool CodeCache::parse_identity(const StructBytes& bytes, Identity& out) const {
     out.line_table = bytes.u64(c.linetable);
     out.first_line = bytes.i32(c.firstlineno);
     out.first_traceable = bytes.i32(c.firsttraceable);
+    out.flags = bytes.i32(c.flags);
     std::uint64_t expected_type = objects_.types().code;
     return expected_type == 0 || out.type == expected_type;
 }
@@ -48,6 +49,8 @@ std::optional<CodeInfo> CodeCache::decode(const RemoteMemory& memory, const Iden
     info.file = std::move(*file);
     info.first_line = identity.first_line;
     info.first_traceable = identity.first_traceable;
+    // CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+    info.generator = (identity.flags & (0x20 | 0x80 | 0x100 | 0x200)) != 0;
     if (auto table = objects_.read_bytes(memory, identity.line_table, max_line_table_bytes))
         info.line_table = std::move(*table);
     return info;

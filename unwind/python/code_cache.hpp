@@ -21,6 +21,7 @@ struct CodeInfo {
     int first_line = 0;
     std::vector<std::uint8_t> line_table; // empty when unreadable: lines are then unknown
     int first_traceable = 0;              // code units before the first traceable one (3.11+)
+    bool generator = false;               // a generator's or coroutine's code (<= 3.10: co_flags)
     // Lines already found, by byte offset: a hot loop's few offsets then cost a lookup per
     // sample, not a decode of the table from its start. It belongs to this code object, and
     // goes with it when the cache drops it. Bounded by max_memo_lines.
@@ -57,7 +58,7 @@ class CodeCache {
     // The fields whose values identify a code object; a change means another object.
     struct Identity {
         std::uint64_t type = 0, name = 0, qualname = 0, filename = 0, line_table = 0;
-        std::int32_t first_line = 0, first_traceable = 0;
+        std::int32_t first_line = 0, first_traceable = 0, flags = 0;
         bool operator==(const Identity&) const = default;
     };
     struct Entry {

@@ -191,6 +191,8 @@ std::size_t FrameWalker::walk_frame_objects(const RemoteMemory& memory, std::uin
         add_frame(thread, code, byte_offset);
         thread.frames.back().is_entry = true; // each frame object is run by its own eval-loop call
         address = bytes.u64(f.back);
+        // A running generator's frame links to its caller; a suspended one's does not.
+        thread.ends_at_suspended_generator = address == 0 && code && code->generator;
     }
     return visited.count();
 }

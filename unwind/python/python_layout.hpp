@@ -89,6 +89,8 @@ struct CodeLayout {           // PyCodeObject
     int linetable = absent;      // co_lnotab / co_linetable (bytes)
     int code_adaptive = absent;  // inline bytecode (3.11+)
     int firsttraceable = absent; // int (3.11+)
+    int flags = absent;          // co_flags (int), <= 3.10: which code runs as a generator (3.11+:
+                                 // its frame's owner says so)
 };
 
 // How a dict stores its entries.

@@ -45,7 +45,7 @@ struct PythonThread {
     bool holds_gil = false;
     bool truncated = false;   // the walk stopped early (depth limit, cycle, unreadable frame)
     bool depth_limit = false; // ... because it reached the depth limit
-    // The chain ended at a generator's frame (3.11+): a generator's frame loses its link to its
+    // The chain ended at a generator's frame: a generator's frame loses its link to its
     // caller when it yields, so in a thread that was not stopped this is a read that raced a
     // yield (the frames read while suspended, the top after it resumed), its callers missing.
     bool ends_at_suspended_generator = false;
