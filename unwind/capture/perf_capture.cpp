@@ -1024,8 +1024,8 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             if (draining_cpu_)
                 deliver_side_band_until(scratch_.time_ns, handler);
             if (draining_cpu_ && follows_forks_ && waits_for_fork(scratch_.pid)) {
-                // Of a child whose fork record, in a ring read before this one, came after that
-                // read: it waits for the drain's end (see waiting_), once.
+                // Of a child whose fork record came after the rings' ends were taken (or was
+                // lost): it waits for the drain's end (see waiting_), once.
                 if (!handing_on_ || (!handing_on_->held && !stopped_))
                     keep_waiting(scratch_.pid, reinterpret_cast<const std::uint8_t*>(&header), header.size,
                                  scratch_.time_ns, static_cast<int>(draining_cpu_ - cpu_clocks_.data()),
