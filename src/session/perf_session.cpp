@@ -714,7 +714,7 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
                 if (wall)
                     session.emit_wall_tick(next_tick_ns);
             if (sink.wants_periods())
-                sink.on_period(now_ns, session.processes());
+                sink.on_period(now_ns, session.processes(), PeriodSampling::jittered);
         }
         session.end_of_drain(now_ns);
         if (stop_requested()) {

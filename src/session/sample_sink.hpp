@@ -87,6 +87,16 @@ struct SessionReport {
 };
 
 // Receives what a session produces: `record` builds a Profile, `top` keeps its own tables.
+// How the engine samples the threads, as a period's call tells a sink that watches them.
+enum class PeriodSampling {
+    // Each thread on CPU at its own times, about once a period, jittered (the perf_event
+    // engine): one not sampled for a period may still be running.
+    jittered,
+    // Every running thread in one round just before the call (the ptrace engine): one the round
+    // did not sample was not running.
+    rounds,
+};
+
 class SampleSink {
   public:
     virtual ~SampleSink() = default;
@@ -105,7 +115,8 @@ class SampleSink {
     // the loop's callback count) needs the Python frames read when the engine is woken for the
     // sample, not walked in the kernel and handed over up to a drain later.
     virtual bool reads_at_each_sample() const { return false; }
-    virtual void on_period(std::uint64_t /*now_ns: CLOCK_MONOTONIC*/, const ProcessSamplers&) {}
+    virtual void on_period(std::uint64_t /*now_ns: CLOCK_MONOTONIC*/, const ProcessSamplers&,
+                           PeriodSampling) {}
     // How long a session may go without a round (end_of_round) when no sample wakes it: a
     // recording does not mind a few looks a second; a screen that redraws and answers keys does.
     virtual int longest_quiet_ms() const { return 250; }

@@ -98,7 +98,7 @@ class Session {
         update_process_facts();
         ++report_.ticks;
         if (sink_.wants_periods())
-            sink_.on_period(monotonic_ns(), processes_);
+            sink_.on_period(monotonic_ns(), processes_, PeriodSampling::rounds);
     }
 
     SessionReport& report() { return report_; }

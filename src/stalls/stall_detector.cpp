@@ -27,18 +27,36 @@ std::string stack_key(const std::vector<Frame>& frames) {
 
 // A run began somewhere in the gap before its first observation and ended somewhere in the gap
 // after its last: half of each is the estimate, off by at most half a gap at either end. A gap
-// much longer than the period (we were descheduled) says little, so it is capped.
+// much longer than the period (we were descheduled) says little, so it is capped: not below the
+// gaps the looks leave when all is well (up to 2.5 periods: see StallWatch::on_period), or every
+// stall seen through them would read short.
 std::uint64_t StallDetector::bounded_gap(std::uint64_t gap_ns) const {
-    return std::min(gap_ns, 2 * period_ns_);
+    return std::min(gap_ns, max_gap_periods * period_ns_);
+}
+
+// Where in the gap before its first observation a run began. Mostly unknown: half the gap. But
+// when the thread was on CPU at the observation before, and off it at this one (not sampled
+// since, and looked at by us), it went off CPU within about a period of the one before: the
+// engine samples a thread on CPU once a period or so (jittered). A run that is first seen off
+// CPU began before the thread went off CPU, when the loop is busy (as it is when it stalls):
+// within that period, not anywhere in the whole gap, which our look after a missing sample
+// makes 1.5-2.5 periods long (a 150-ms sleep in a callback read 7-10 ms short from that alone).
+std::uint64_t StallDetector::lead(const Thread& thread, const LoopObservation& seen,
+                                  std::uint64_t gap_ns) const {
+    if (thread.seen && thread.last_on_cpu && !seen.on_cpu)
+        return gap_ns - std::min(gap_ns, period_ns_) / 2;
+    return gap_ns / 2;
 }
 
 StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
     Thread& thread = threads_[{seen.pid, seen.tid}];
     const bool first_look = !thread.seen;
-    thread.seen = true;
     const std::uint64_t gap = bounded_gap(
         !first_look && seen.time_ns > thread.last_ns ? seen.time_ns - thread.last_ns : period_ns_);
+    const std::uint64_t lead_ns = lead(thread, seen, gap);
+    thread.seen = true;
     thread.last_ns = std::max(thread.last_ns, seen.time_ns);
+    thread.last_on_cpu = seen.on_cpu;
     Outcome outcome;
     const bool in_callback = seen.phase == LoopPhase::callback && seen.callbacks_started.has_value();
     if (thread.run && !(in_callback && *seen.callbacks_started == thread.run->callbacks_started)) {
@@ -59,14 +77,14 @@ StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
         thread.run.emplace();
         thread.run->callbacks_started = *seen.callbacks_started;
         thread.run->first_ns = seen.time_ns;
-        thread.run->gap_before_ns = gap;
+        thread.run->lead_ns = lead_ns;
         thread.run->task = std::move(task);
     }
     if (!thread.run) {
         thread.run.emplace();
         thread.run->callbacks_started = *seen.callbacks_started;
         thread.run->first_ns = seen.time_ns;
-        thread.run->gap_before_ns = gap;
+        thread.run->lead_ns = lead_ns;
         thread.run->began_before = first_look; // it may have begun long before
     }
     Run& run = *thread.run;
@@ -95,14 +113,14 @@ std::optional<Stall> StallDetector::end_run(int pid, int tid, Thread& thread, st
 
 std::optional<Stall> StallDetector::stall_of(int pid, int tid, const Run& run, std::uint64_t end_gap_ns,
                                              bool ongoing) const {
-    const std::uint64_t duration = run.last_ns - run.first_ns + run.gap_before_ns / 2 + end_gap_ns / 2;
+    const std::uint64_t duration = run.last_ns - run.first_ns + run.lead_ns + end_gap_ns / 2;
     if (duration < threshold_ns_)
         return std::nullopt;
     Stall stall;
     stall.pid = pid;
     stall.tid = tid;
     stall.thread_name = run.thread_name;
-    stall.start_ns = run.first_ns - std::min(run.first_ns, run.gap_before_ns / 2);
+    stall.start_ns = run.first_ns - std::min(run.first_ns, run.lead_ns);
     stall.duration_ns = duration;
     stall.task = run.task.value_or("");
     stall.observations = run.observations;
@@ -137,7 +155,7 @@ bool StallDetector::wants_task(int pid, int tid, std::uint64_t callbacks_started
                            found->second.run->callbacks_started == callbacks_started;
     if (continues)
         return !found->second.run->task.has_value();
-    return threshold_ns_ <= 2 * period_ns_;
+    return threshold_ns_ <= longest_single_look_ns();
 }
 
 std::optional<Stall> StallDetector::forget(int pid, int tid, std::uint64_t now_ns) {

@@ -30,6 +30,9 @@ struct LoopObservation {
     // task is read once, on its second look (see wants_task).
     std::optional<std::string> task;
     std::vector<Frame> callback_frames; // see LoopPosition
+    // Taken while the thread was on CPU (the engine's sample of a running thread). A read of
+    // ours between samples is not known to be.
+    bool on_cpu = false;
 };
 
 struct Stall {
@@ -50,6 +53,9 @@ struct Stall {
 class StallDetector {
   public:
     static constexpr std::size_t max_stacks_per_run = 64; // distinct stacks kept per callback run
+    // A gap between two looks at a thread counts up to this many periods: a longer one (we were
+    // descheduled) says little of where in it a run began or ended.
+    static constexpr std::uint64_t max_gap_periods = 3;
 
     // `period_ns`: the sampling interval, the gap assumed before a thread's first observation.
     StallDetector(std::uint64_t threshold_ns, std::uint64_t period_ns)
@@ -65,8 +71,8 @@ class StallDetector {
     Outcome observe(const LoopObservation& observation);
     // Whether a look inside a callback with this count should read the running task: once per
     // run, on its second look, since most runs are seen once and too short to be stalls (a run
-    // seen once lasts at most two periods: see bounded_gap). On the first look when a run that
-    // short can be a stall (a threshold of two periods or less).
+    // seen once lasts at most longest_single_look_ns). On the first look when a run that short
+    // can be a stall.
     bool wants_task(int pid, int tid, std::uint64_t callbacks_started) const;
     // The runs still open that are stalls already (timed to their last observation), as ongoing,
     // left open: a live view counts a stall while it lasts, not only once it has ended.
@@ -76,12 +82,15 @@ class StallDetector {
     // Forgets a thread (it ended), ending its run as finish() does.
     std::optional<Stall> forget(int pid, int tid, std::uint64_t now_ns);
 
+    // The longest a run seen once is timed: the most of a gap before and of a gap after it.
+    std::uint64_t longest_single_look_ns() const { return (max_gap_periods + 1) * period_ns_; }
+
   private:
     struct Run {
         std::uint64_t callbacks_started = 0;
         std::uint64_t first_ns = 0;
         std::uint64_t last_ns = 0;
-        std::uint64_t gap_before_ns = 0; // from the observation before it
+        std::uint64_t lead_ns = 0; // how long before first_ns it is taken to have begun
         std::uint64_t observations = 0;
         bool began_before = false;
         std::string root; // what it runs: see run_root()
@@ -92,6 +101,7 @@ class StallDetector {
     struct Thread {
         bool seen = false; // observed before
         std::uint64_t last_ns = 0;
+        bool last_on_cpu = false; // the last observation was taken on CPU
         std::optional<Run> run;
     };
 
@@ -99,6 +109,7 @@ class StallDetector {
     std::optional<Stall> stall_of(int pid, int tid, const Run& run, std::uint64_t end_gap_ns,
                                   bool ongoing) const;
     std::uint64_t bounded_gap(std::uint64_t gap_ns) const;
+    std::uint64_t lead(const Thread& thread, const LoopObservation& seen, std::uint64_t gap_ns) const;
 
     std::uint64_t threshold_ns_;
     std::uint64_t period_ns_;

@@ -53,8 +53,9 @@ void StallWatch::add_sampled_stack(ProcessSampler& process, const ThreadInfo& th
             inner_.add_sampled_stack(process, thread, innermost_first);
         return;
     }
-    const LoopObservation seen = observation(*loops, *loop, thread.pid, thread.tid, thread.name, sampled_ns,
-                                             innermost_first, loops->callbacks_started(*loop));
+    LoopObservation seen = observation(*loops, *loop, thread.pid, thread.tid, thread.name, sampled_ns,
+                                       innermost_first, loops->callbacks_started(*loop));
+    seen.on_cpu = thread.on_cpu();
     Watched& watched = watched_[{thread.pid, thread.tid}];
     watched.last_from_engine = true;
     const bool in_run = observe(seen, watched);
@@ -64,7 +65,7 @@ void StallWatch::add_sampled_stack(ProcessSampler& process, const ThreadInfo& th
         watched.held.emplace_back(thread, innermost_first);
 }
 
-void StallWatch::on_period(std::uint64_t now_ns, const ProcessSamplers& processes) {
+void StallWatch::on_period(std::uint64_t now_ns, const ProcessSamplers& processes, PeriodSampling sampling) {
     for (const auto& [pid, process] : processes) {
         LoopThreads* loops = processes_.loops_for(*process, steady_at(now_ns));
         if (!loops)
@@ -73,9 +74,14 @@ void StallWatch::on_period(std::uint64_t now_ns, const ProcessSamplers& processe
             if (loop.tid == 0)
                 continue;
             Watched& watched = watched_[{pid, loop.tid}];
-            // Engine samples come at jittered intervals (up to 1.5 periods apart): look only when
-            // one is clearly missing. Our own looks keep to the period.
-            const std::uint64_t wait_ns = watched.last_from_engine ? period_ns_ * 3 / 2 : period_ns_ * 9 / 10;
+            // The perf engine's samples come at jittered intervals (up to 1.5 periods apart): look
+            // only when one is clearly missing. A round of the ptrace engine that did not sample
+            // the thread says it is not running: look now. Our own looks come at every call at
+            // least half a period after the last (the ptrace engine's rounds are jittered: a
+            // wait of nearly a period skipped the next round, leaving gaps of up to 2.4 periods).
+            const std::uint64_t wait_ns = watched.last_from_engine && sampling == PeriodSampling::jittered
+                                              ? period_ns_ * 3 / 2
+                                              : period_ns_ / 2;
             if (watched.last_ns != 0 && now_ns < watched.last_ns + wait_ns)
                 continue;
             // The count read before and after the frames: equal, the frames belong to that run.

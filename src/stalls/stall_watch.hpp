@@ -46,7 +46,7 @@ class StallWatch final : public SampleSink {
     bool reads_at_each_sample() const override { return true; }
     int longest_quiet_ms() const override { return inner_.longest_quiet_ms(); }
     bool shows_kept_live() const override { return inner_.shows_kept_live(); }
-    void on_period(std::uint64_t now_ns, const ProcessSamplers& processes) override;
+    void on_period(std::uint64_t now_ns, const ProcessSamplers& processes, PeriodSampling sampling) override;
 
     // Sampling ended: runs still open end (as ongoing) and are told. Every stall, in the order seen.
     const std::vector<Stall>& finish(std::uint64_t now_ns);

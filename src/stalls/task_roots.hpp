@@ -40,8 +40,8 @@ class TaskRoots final : public SampleSink {
     bool reads_at_each_sample() const override { return true; }
     int longest_quiet_ms() const override { return inner_.longest_quiet_ms(); }
     bool shows_kept_live() const override { return inner_.shows_kept_live(); }
-    void on_period(std::uint64_t now_ns, const ProcessSamplers& processes) override {
-        inner_.on_period(now_ns, processes);
+    void on_period(std::uint64_t now_ns, const ProcessSamplers& processes, PeriodSampling sampling) override {
+        inner_.on_period(now_ns, processes, sampling);
     }
 
     // Stacks of loop threads given a root: while a task ran, and while none did.

@@ -137,6 +137,60 @@ TEST_CASE("stalls: one long callback run is one stall, timed from the gaps aroun
     CHECK_FALSE(stall.began_before);
 }
 
+TEST_CASE("stalls: a run first seen off CPU began within a period of the last sample on CPU", "[stalls]") {
+    // A callback that sleeps (time.sleep in a coroutine) on a busy loop: the engine sampled the
+    // thread on CPU at 0 ms, in the callback before; it went off CPU in the sleeping one before
+    // the engine's next sample (about a period later), and our look after the missing sample
+    // found it there at 20 ms. Looks every 10 ms to 150, then the engine's sample at 160.
+    auto sleeping_run = [](bool sampled_on_cpu) {
+        StallDetector detector(100 * ms, 10 * ms);
+        LoopObservation before = seen(0, LoopPhase::callback, 5, "chatter", {py("chatter", "app.py", 30)});
+        before.on_cpu = sampled_on_cpu;
+        detector.observe(before);
+        for (std::uint64_t t = 20; t <= 150; t += 10)
+            CHECK(
+                detector.observe(seen(t, LoopPhase::callback, 6, std::nullopt, {py("sleeper", "app.py", 63)}))
+                    .in_run);
+        LoopObservation after = seen(160, LoopPhase::callback, 7, "chatter", {py("chatter", "app.py", 30)});
+        after.on_cpu = sampled_on_cpu;
+        return detector.observe(after).ended_stall;
+    };
+    const std::optional<Stall> stall = sleeping_run(true);
+    REQUIRE(stall);
+    // Began within (0, 10]: at 5 ms, not in the middle of the whole gap (10 ms); ended in
+    // (150, 160): at 155.
+    CHECK(stall->start_ns == 5 * ms);
+    CHECK(stall->duration_ns == 150 * ms);
+    // Not known to be on CPU at the look before (a read of ours), the whole gap is open.
+    const std::optional<Stall> open_gap = sleeping_run(false);
+    REQUIRE(open_gap);
+    CHECK(open_gap->start_ns == 10 * ms);
+    CHECK(open_gap->duration_ns == 145 * ms);
+}
+
+TEST_CASE("stalls: gaps the looks leave are counted whole up to three periods, longer ones capped",
+          "[stalls]") {
+    // A run looked at every `step` ms from `step` to 150, the looks before and after it at 0 and `end`.
+    auto timed = [](std::uint64_t step, std::uint64_t end) {
+        StallDetector detector(100 * ms, 10 * ms);
+        detector.observe(seen(0, LoopPhase::waiting, 5));
+        for (std::uint64_t t = step; t <= 150; t += step)
+            detector.observe(seen(t, LoopPhase::callback, 6, "sleeper"));
+        auto outcome = detector.observe(seen(end, LoopPhase::waiting, 6));
+        return outcome.ended_stall ? outcome.ended_stall->duration_ns : 0;
+    };
+    // Looks 25 ms apart (the ptrace engine's jittered rounds on a busy machine): a run in
+    // (0, 25) .. (150, 175) is timed from the middle of each gap.
+    CHECK(timed(25, 175) == 150 * ms);
+    // We were descheduled for half a second before the look after it: the end is taken in the
+    // first 30 ms of that gap, not in its middle.
+    CHECK(timed(10, 650) == 160 * ms);
+    // A run seen once is at most 2.5 periods before its look and 1.5 after: a threshold of four
+    // periods reads its task on the first look, one of five on the second.
+    CHECK(StallDetector(40 * ms, 10 * ms).wants_task(10, 11, 1));
+    CHECK_FALSE(StallDetector(50 * ms, 10 * ms).wants_task(10, 11, 1));
+}
+
 TEST_CASE("stalls: short callbacks in a row never merge, however alike their stacks", "[stalls]") {
     StallDetector detector(100 * ms, 10 * ms);
     const std::vector<Frame> work{py("burn", "app.py", 16), py("chatter", "app.py", 30)};
