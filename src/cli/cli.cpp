@@ -56,8 +56,10 @@ void add_target_options(CLI::App& command, TargetOptions& target, CommandKind ki
                     ->check(whole_number("a process ID (a positive integer)", 1, INT_MAX));
     StackOptions& stacks = target.stacks;
     if (kind == CommandKind::sampling) {
-        auto* program = command.add_option(
-            "command", target.command, "COMMAND ARGS... (after --): start it and profile it until it exits");
+        auto* program =
+            command.add_option("command", target.command,
+                               "COMMAND ARGS... (after --): start it and profile it until it exits; "
+                               "sampler then exits with its status");
         pid->excludes(program);
         command.add_flag("--idle", stacks.include_idle,
                          "Also sample threads that are not running (sleeping, waiting)");

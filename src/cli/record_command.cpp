@@ -173,9 +173,9 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
 }
 
 // "process 123 (./server)", or "processes 101, 102, 103".
-std::string targets_text(const std::vector<int>& pids) {
+std::string targets_text(const std::vector<int>& pids, const std::string& command_line) {
     if (pids.size() == 1)
-        return "process " + std::to_string(pids.front()) + " (" + process_command_line(pids.front()) + ")";
+        return "process " + std::to_string(pids.front()) + " (" + command_line + ")";
     std::string text = "processes";
     for (std::size_t i = 0; i < pids.size(); ++i)
         text += (i == 0 ? " " : ", ") + std::to_string(pids[i]);
@@ -270,7 +270,8 @@ int run_record(const RecordOptions& options) {
 
     Profile profile;
     profile.info.pid = pid;
-    profile.info.command_line = process_command_line(pid);
+    profile.info.command_line =
+        target_command_line(pid, launched ? options.target.command : std::vector<std::string>{});
     profile.info.requested_rate_hz = options.rate_hz;
     profile.info.title = options.title;
     profile.info.start_unix_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -280,8 +281,9 @@ int run_record(const RecordOptions& options) {
 
     // Once sampling has begun, not before loading symbols: from this line on the work is counted.
     session.on_started = [&] {
-        std::fprintf(stderr, "sampler: recording %s at %g Hz%s\n", targets_text(session.pids).c_str(),
-                     options.rate_hz, options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
+        std::fprintf(stderr, "sampler: recording %s at %g Hz%s\n",
+                     targets_text(session.pids, profile.info.command_line).c_str(), options.rate_hz,
+                     options.duration_seconds > 0 ? "" : "; press Ctrl-C to stop");
     };
 
     // Several processes: each is a root frame, and the summary gives each its line.
@@ -349,7 +351,7 @@ int run_record(const RecordOptions& options) {
     if (report.thread_samples == 0)
         std::fprintf(stderr,
                      "sampler: no stacks were recorded: the target may have been idle (try --idle)\n");
-    return 0;
+    return launched ? command_exit_code(report.exit_status) : 0;
 }
 
 } // namespace sampler

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -216,6 +217,33 @@ int launch_command(const std::vector<std::string>& command) {
         throw Error(ErrorKind::usage, "cannot run " + command[0] + ": " + std::strerror(exec_errno));
     }
     return child;
+}
+
+std::string target_command_line(int pid, const std::vector<std::string>& launched) {
+    if (launched.empty())
+        return process_command_line(pid);
+    std::string text;
+    for (const std::string& arg : launched)
+        text += (text.empty() ? "" : " ") + arg;
+    return text;
+}
+
+int command_exit_code(int wait_status) {
+    if (wait_status < 0)
+        return 0;
+    if (WIFEXITED(wait_status)) {
+        const int code = WEXITSTATUS(wait_status);
+        if (code != 0)
+            std::fprintf(stderr, "sampler: the command exited with status %d\n", code);
+        return code;
+    }
+    if (WIFSIGNALED(wait_status)) {
+        const int signal = WTERMSIG(wait_status);
+        std::fprintf(stderr, "sampler: the command was killed by signal %d (%s)%s\n", signal,
+                     ::strsignal(signal), WCOREDUMP(wait_status) ? ", core dumped" : "");
+        return 128 + signal;
+    }
+    return 0;
 }
 
 } // namespace sampler

@@ -29,6 +29,15 @@ TargetAccess target_access(const SessionOptions& session);
 // Starts `command` (argv[0] looked up in PATH) and returns its PID once exec succeeded.
 int launch_command(const std::vector<std::string>& command);
 
+// The command line a target is named by: the command as given when we started it (`launched`;
+// a short one can end before /proc is read), else /proc's.
+std::string target_command_line(int pid, const std::vector<std::string>& launched);
+
+// What a command we started ended with (its wait status; -1: it had not ended when sampling
+// did), told on stderr when it failed. sampler's exit code is then the command's, as perf's and
+// time's are: its exit status, or 128 + the signal that killed it; 0 when it exited 0 or runs on.
+int command_exit_code(int wait_status);
+
 // Explains why ptrace was refused on `pid` (permissions, Yama, capabilities, containers).
 std::string explain_ptrace_denied(int pid);
 

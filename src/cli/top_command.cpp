@@ -92,7 +92,8 @@ int run_top(const TopOptions& options) {
 
     const int pid = session.main_pid();
     TopSettings settings{.pids = session.pids,
-                         .command_line = process_command_line(pid),
+                         .command_line = target_command_line(pid, launched ? options.target.command
+                                                                           : std::vector<std::string>{}),
                          .rate_hz = options.rate_hz,
                          .delay_seconds = options.delay_seconds,
                          .once = options.once,
@@ -123,7 +124,7 @@ int run_top(const TopOptions& options) {
                          ? ("process " + std::to_string(pid)).c_str()
                          : ("all " + std::to_string(session.pids.size()) + " processes").c_str(),
                      report.elapsed_seconds, static_cast<unsigned long long>(report.ticks));
-    return 0;
+    return launched ? command_exit_code(report.exit_status) : 0;
 }
 
 } // namespace sampler

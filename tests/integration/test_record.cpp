@@ -3,6 +3,7 @@
 #include "process_helpers.hpp"
 
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <regex>
 #include <thread>
@@ -250,6 +251,35 @@ TEST_CASE("record -- COMMAND starts the program and stops when it exits", "[reco
     REQUIRE(total > 50);
     CHECK(heavy + light >= total * 9 / 10);
     CHECK(heavy > light);
+}
+
+TEST_CASE("record -- COMMAND ends with the command's exit status, and names a command that ended at once",
+          "[record][command]") {
+    for (const char* engine : {"perf", "ptrace"})
+        DYNAMIC_SECTION(engine) {
+            std::string out = temp_path("command-status.txt");
+            // Ended before sampling began: /proc has no command line for it any more.
+            CommandResult failed = run_sampler(
+                {"record", "--capture", engine, "-f", "folded", "-o", out, "--", "sh", "-c", "exit 3"});
+            INFO(failed.err);
+            CHECK(failed.exit_code == 3);
+            CHECK(failed.err.find(" (sh -c exit 3) at 100 Hz") != std::string::npos);
+            CHECK(failed.err.find("sampler: the command exited with status 3\n") != std::string::npos);
+            CHECK(failed.err.find("sampler: wrote folded stacks to " + out) !=
+                  std::string::npos); // the profile still
+            // Killed by a signal: 128 + its number, as a shell tells it.
+            CommandResult killed = run_sampler({"record", "--capture", engine, "-f", "folded", "-o", out,
+                                                "--", "sh", "-c", "sleep 0.3; kill -SEGV $$"});
+            INFO(killed.err);
+            CHECK(killed.exit_code == 128 + SIGSEGV);
+            CHECK(killed.err.find("sampler: the command was killed by signal 11 (Segmentation fault)") !=
+                  std::string::npos);
+            CommandResult fine = run_sampler(
+                {"record", "--capture", engine, "-f", "folded", "-o", out, "--", "sh", "-c", "exit 0"});
+            INFO(fine.err);
+            CHECK(fine.exit_code == 0);
+            CHECK(fine.err.find("the command") == std::string::npos);
+        }
 }
 
 TEST_CASE("record names its output after the PID and time by default", "[record][naming]") {

@@ -141,6 +141,12 @@ TEST_CASE("top --once shows what it has when the command exits first", "[top]") 
     CHECK(count_of(result.out, column_titles) == 1);
     CHECK(contains(result.out, "parent_heavy()"));
     CHECK(contains(result.err, "exited"));
+    // sampler's exit code is then the command's.
+    CommandResult failed =
+        run_sampler({"top", "--once", "--delay", "30", "--", "sh", "-c", "sleep 0.3; exit 5"});
+    INFO("stderr:\n" << failed.err);
+    CHECK(failed.exit_code == 5);
+    CHECK(contains(failed.err, "sampler: the command exited with status 5"));
 }
 
 TEST_CASE("top on a terminal its host has no terminfo entry for prints plain text instead", "[top][tmux]") {
