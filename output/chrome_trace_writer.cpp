@@ -16,22 +16,9 @@ using json = nlohmann::json;
 constexpr double default_rate_hz = 100;
 constexpr double idle_gap_intervals = 2.5;
 
+// Root labels (thread, process, task) share one category: they name who ran, not code.
 const char* category_of(FrameKind kind) {
-    switch (kind) {
-    case FrameKind::native:
-        return "native";
-    case FrameKind::python:
-        return "python";
-    case FrameKind::kernel:
-        return "kernel";
-    case FrameKind::unknown:
-        return "unknown";
-    case FrameKind::thread:
-    case FrameKind::process:
-    case FrameKind::task:
-        return "pseudo";
-    }
-    return "unknown";
+    return is_root_label(kind) ? "pseudo" : frame_kind_name(kind);
 }
 
 struct ThreadState {

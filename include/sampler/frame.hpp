@@ -17,6 +17,10 @@ enum class FrameKind : std::uint8_t {
     task,    // pseudo-frame: `task NAME (coroutine)` or `loop (no task)` root added by --tasks
 };
 
+// The kind as outputs name it: "native", "python", "kernel", "unknown", "thread", "process",
+// "task".
+const char* frame_kind_name(FrameKind kind);
+
 // A root frame that names who ran the stack (a process, a task, a thread), not code.
 constexpr bool is_root_label(FrameKind kind) {
     return kind == FrameKind::thread || kind == FrameKind::process || kind == FrameKind::task;

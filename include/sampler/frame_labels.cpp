@@ -20,6 +20,26 @@ std::string file_and_line(const Frame& frame) {
 
 } // namespace
 
+const char* frame_kind_name(FrameKind kind) {
+    switch (kind) {
+    case FrameKind::native:
+        return "native";
+    case FrameKind::python:
+        return "python";
+    case FrameKind::kernel:
+        return "kernel";
+    case FrameKind::unknown:
+        return "unknown";
+    case FrameKind::thread:
+        return "thread";
+    case FrameKind::process:
+        return "process";
+    case FrameKind::task:
+        return "task";
+    }
+    return "unknown";
+}
+
 std::string aggregate_label(const Frame& frame) {
     if (!frame.name.empty()) {
         if (frame.file.empty() || is_root_label(frame.kind))

@@ -32,26 +32,6 @@ const char* state_text(char state) {
     }
 }
 
-const char* kind_text(FrameKind kind) {
-    switch (kind) {
-    case FrameKind::native:
-        return "native";
-    case FrameKind::python:
-        return "python";
-    case FrameKind::kernel:
-        return "kernel";
-    case FrameKind::unknown:
-        return "unknown";
-    case FrameKind::thread:
-        return "thread";
-    case FrameKind::process:
-        return "process";
-    case FrameKind::task:
-        return "task";
-    }
-    return "unknown";
-}
-
 // Python targets list their Python threads (and, with --native, every thread); others all.
 bool shown(const SampledStack& stack, const ProcessSampler& sampler, const DumpOptions& options) {
     return !sampler.is_python() || stack.python || options.target.stacks.native;
@@ -105,7 +85,7 @@ nlohmann::json process_json(int pid, const ProcessSampler& sampler, const std::v
         nlohmann::json frames = nlohmann::json::array();
         for (const Frame& frame : stack.frames) {
             nlohmann::json entry{
-                {"name", frame.name}, {"kind", kind_text(frame.kind)}, {"inlined", frame.inlined}};
+                {"name", frame.name}, {"kind", frame_kind_name(frame.kind)}, {"inlined", frame.inlined}};
             if (!frame.file.empty())
                 entry["file"] = frame.file;
             if (frame.line != 0)

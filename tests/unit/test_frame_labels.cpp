@@ -28,3 +28,14 @@ TEST_CASE("dump labels follow the documented forms") {
     Frame inlined{.kind = FrameKind::native, .name = "mix", .file = "w.cpp", .line = 3, .inlined = true};
     CHECK(dump_label(inlined) == "mix (w.cpp:3) [inline]");
 }
+
+TEST_CASE("frame kinds have the names dump's JSON and the Chrome trace's categories use") {
+    CHECK(std::string(frame_kind_name(FrameKind::native)) == "native");
+    CHECK(std::string(frame_kind_name(FrameKind::python)) == "python");
+    CHECK(std::string(frame_kind_name(FrameKind::kernel)) == "kernel");
+    CHECK(std::string(frame_kind_name(FrameKind::unknown)) == "unknown");
+    CHECK(std::string(frame_kind_name(FrameKind::thread)) == "thread");
+    CHECK(std::string(frame_kind_name(FrameKind::process)) == "process");
+    CHECK(std::string(frame_kind_name(FrameKind::task)) == "task");
+    CHECK(std::string(frame_kind_name(static_cast<FrameKind>(200))) == "unknown"); // a value read from a file
+}
