@@ -113,8 +113,8 @@ string(APPEND page ".SH EXIT STATUS\n"
     ".TP\n5\nthe target is already traced by another tool (a debugger)\n"
     ".TP\n6\nunsupported: an interpreter, a terminal, a capture engine the kernel refuses\n.TP\n7\nan input or output error\n"
     ".TP\n8\nan internal error\n.TP\n141\nthe reader of standard output went away\n"
-    ".PP\nWith \\-\\- COMMAND, once the profile is written, the command's status: its exit code, "
-    "or 128 + the signal that killed it.\n")
+    ".PP\nWith \\-\\- COMMAND (record, top), once the profile is written, the command's status: its "
+    "exit code, or 128 + the signal that killed it; 0 when it runs on after sampling stopped.\n")
 string(APPEND page ".SH SEE ALSO\n\\fBperf\\fR(1), \\fBptrace\\fR(2), \\fBperf_event_open\\fR(2); "
     "the README for how it works, containers and permissions, and benchmarks.\n")
 file(WRITE "${OUT}" "${page}")

@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <csignal>
 #include <ctime>
+#include <map>
 #include <sched.h>
+#include <set>
 #include <sys/ptrace.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -18,6 +20,14 @@ namespace {
 
 int g_last_attach_errno = 0;
 std::vector<int> g_lingering; // seized threads that had not stopped when we gave up waiting
+std::set<int> g_exits_kept;   // see keep_exit_of
+std::map<int, int> g_kept_exits;
+
+// A wait below reaped `tid`'s exit (`status`): kept when it is a child sampler waits for.
+void note_reaped(int tid, int status) {
+    if (g_exits_kept.contains(tid))
+        g_kept_exits[tid] = status;
+}
 
 enum class StopResult { stopped, exited, timed_out };
 
@@ -55,8 +65,10 @@ int check_stop(int tid, int flags, int& pending_signal) {
     int status = 0;
     pid_t got = ::waitpid(tid, &status, __WALL | flags);
     if (got == tid) {
-        if (WIFEXITED(status) || WIFSIGNALED(status))
+        if (WIFEXITED(status) || WIFSIGNALED(status)) {
+            note_reaped(tid, status);
             return -1;
+        }
         if (WIFSTOPPED(status)) {
             int event = status >> 16;
             int signal = WSTOPSIG(status);
@@ -178,9 +190,38 @@ void detach_lingering_threads() {
             int event = status >> 16;
             int signal = (event == 0 && WSTOPSIG(status) != SIGTRAP) ? WSTOPSIG(status) : 0;
             ::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(signal)));
+        } else if (got == tid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+            note_reaped(tid, status);
         }
     }
     g_lingering = std::move(still_waiting);
+}
+
+void keep_exit_of(int pid) {
+    g_exits_kept.insert(pid);
+}
+
+std::optional<int> reap_exited_child(int pid) {
+    if (auto kept = g_kept_exits.find(pid); kept != g_kept_exits.end())
+        return kept->second;
+    // Exits only: a ptrace stop of the same child stays for the capture that waits for it.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG) != 0 || info.si_pid != pid)
+        return std::nullopt;
+    int status = 0;
+    switch (info.si_code) {
+    case CLD_EXITED:
+        status = (info.si_status & 0xff) << 8;
+        break;
+    case CLD_DUMPED:
+        status = (info.si_status & 0x7f) | 0x80;
+        break;
+    default: // CLD_KILLED
+        status = info.si_status & 0x7f;
+        break;
+    }
+    g_kept_exits[pid] = status; // asked again (the session's end, then the command's status)
+    return status;
 }
 
 } // namespace sampler

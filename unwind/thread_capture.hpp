@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 namespace sampler {
 
@@ -42,5 +43,13 @@ void detach_lingering_threads();
 
 // Errno of the last refused ptrace attach, for diagnostics.
 int last_attach_errno();
+
+// A command sampler started is its child and, while captured, its tracee too: a wait above for
+// one of its stops can reap its exit instead. Its wait status is then kept for
+// reap_exited_child, once keep_exit_of(pid) was called.
+void keep_exit_of(int pid);
+// The wait status of our child `pid` once it has exited (reaped now, or by a wait above);
+// nullopt while it runs (a ptrace stop is not an exit, and is left for whoever waits for it).
+std::optional<int> reap_exited_child(int pid);
 
 } // namespace sampler

@@ -242,7 +242,8 @@ void print_task_roots_summary(const TaskRoots& roots, const AsyncioProcesses& lo
 
 } // namespace
 
-int run_record(const RecordOptions& options) {
+// `launched_pid`: set to the PID of the command it starts, if any.
+static int record_with(const RecordOptions& options, int& launched_pid) {
     if (!format_info(options.format))
         throw Error(ErrorKind::usage, "unknown format '" + options.format +
                                           "': use flamegraph, folded, pprof, speedscope or chrometrace");
@@ -260,6 +261,7 @@ int run_record(const RecordOptions& options) {
     SessionOptions session;
     session.pids = launched ? std::vector<int>{launch_command(options.target.command)} : given;
     const int pid = session.main_pid();
+    launched_pid = launched ? pid : 0;
     session.target_is_child = launched;
     session.rate_hz = options.rate_hz;
     session.duration_seconds = options.duration_seconds;
@@ -352,6 +354,10 @@ int run_record(const RecordOptions& options) {
         std::fprintf(stderr,
                      "sampler: no stacks were recorded: the target may have been idle (try --idle)\n");
     return launched ? command_exit_code(report.exit_status) : 0;
+}
+
+int run_record(const RecordOptions& options) {
+    return run_for_command_status([&](int& launched_pid) { return record_with(options, launched_pid); });
 }
 
 } // namespace sampler

@@ -216,6 +216,7 @@ int launch_command(const std::vector<std::string>& command) {
         ::waitpid(child, nullptr, 0);
         throw Error(ErrorKind::usage, "cannot run " + command[0] + ": " + std::strerror(exec_errno));
     }
+    keep_exit_of(child); // its status is sampler's at the end (command_exit_code)
     return child;
 }
 
@@ -244,6 +245,32 @@ int command_exit_code(int wait_status) {
         return 128 + signal;
     }
     return 0;
+}
+
+std::optional<int> ended_command_exit_code(int pid, const Error& error) {
+    if (error.kind() != ErrorKind::no_such_process)
+        return std::nullopt;
+    // Found ended (a zombie) or gone: reapable at once, or within moments.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        if (std::optional<int> status = reap_exited_child(pid)) {
+            std::fprintf(stderr, "sampler: the command ended before sampling began: nothing was recorded\n");
+            return command_exit_code(*status);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+}
+
+int run_for_command_status(const std::function<int(int& launched_pid)>& run) {
+    int launched_pid = 0;
+    try {
+        return run(launched_pid);
+    } catch (const Error& error) {
+        if (std::optional<int> code =
+                launched_pid ? ended_command_exit_code(launched_pid, error) : std::nullopt)
+            return *code;
+        throw;
+    }
 }
 
 } // namespace sampler

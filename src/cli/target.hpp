@@ -2,6 +2,8 @@
 // Choosing the process to profile: checks a PID (exists, not us, attachable) with errors that
 // say what to do, or starts a command and hands back its PID.
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,15 @@ std::string target_command_line(int pid, const std::vector<std::string>& launche
 // did), told on stderr when it failed. sampler's exit code is then the command's, as perf's and
 // time's are: its exit status, or 128 + the signal that killed it; 0 when it exited 0 or runs on.
 int command_exit_code(int wait_status);
+
+class Error;
+// For a command we started, found gone before sampling began (`error`, of a check or of the
+// session's start: no such process): command_exit_code of its status, once reaped, after a
+// line saying nothing was recorded. nullopt when it has not ended: the error stands.
+std::optional<int> ended_command_exit_code(int pid, const Error& error);
+// Runs a `record` or `top` (`run`, which sets its argument to the PID of the command it starts,
+// if any) through ended_command_exit_code.
+int run_for_command_status(const std::function<int(int& launched_pid)>& run);
 
 // Explains why ptrace was refused on `pid` (permissions, Yama, capabilities, containers).
 std::string explain_ptrace_denied(int pid);

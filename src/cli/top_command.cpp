@@ -77,7 +77,8 @@ std::unique_ptr<TopDisplay> make_display(const TopOptions& options, bool interac
 
 } // namespace
 
-int run_top(const TopOptions& options) {
+// `launched_pid`: set to the PID of the command it starts, if any.
+static int top_with(const TopOptions& options, int& launched_pid) {
     install_stop_handlers(); // before the screen, so that ncurses leaves SIGINT/SIGTERM to us
     bool interactive = !options.once && ::isatty(STDOUT_FILENO);
     bool launched = options.target.pids.empty();
@@ -88,9 +89,10 @@ int run_top(const TopOptions& options) {
                            .subprocesses = options.target.subprocesses,
                            .stacks = options.target.stacks,
                            .capture = options.target.capture};
+    const int pid = session.main_pid();
+    launched_pid = launched ? pid : 0;
     check_targets(session.pids, target_access(session));
 
-    const int pid = session.main_pid();
     TopSettings settings{.pids = session.pids,
                          .command_line = target_command_line(pid, launched ? options.target.command
                                                                            : std::vector<std::string>{}),
@@ -125,6 +127,10 @@ int run_top(const TopOptions& options) {
                          : ("all " + std::to_string(session.pids.size()) + " processes").c_str(),
                      report.elapsed_seconds, static_cast<unsigned long long>(report.ticks));
     return launched ? command_exit_code(report.exit_status) : 0;
+}
+
+int run_top(const TopOptions& options) {
+    return run_for_command_status([&](int& launched_pid) { return top_with(options, launched_pid); });
 }
 
 } // namespace sampler

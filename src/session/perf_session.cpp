@@ -731,20 +731,9 @@ std::optional<SessionReport> run_perf_session(const SessionOptions& options, Sam
         if (look)
             last_alive_check = Clock::now();
         bool ended = session.roots_ended(look);
-        if (options.target_is_child) {
-            // The exit record can come a moment before the child is reapable.
-            const int child = options.main_pid();
-            for (int attempt = 0; attempt < (ended ? 100 : 1); ++attempt) {
-                int status = 0;
-                if (::waitpid(child, &status, WNOHANG) == child) {
-                    report.exit_status = status;
-                    ended = true;
-                    break;
-                }
-                if (ended)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-        }
+        // The exit record can come a moment before the child is reapable.
+        if (options.target_is_child && launched_command_ended(options, report, ended ? 100 : 1))
+            ended = true;
         if (ended) {
             capture.drain(session); // the last samples before the exit
             session.process_queue(std::chrono::hours(1));

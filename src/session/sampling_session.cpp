@@ -6,6 +6,7 @@
 #include "sampler/clock.hpp"
 #include "sampler/error.hpp"
 #include "stop_signal.hpp"
+#include "thread_capture.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -39,20 +40,11 @@ class Session {
     }
 
     bool target_alive() {
-        if (options_.target_is_child) {
-            // A child that ended mid-round may take a moment to become reapable.
-            const int child = options_.main_pid();
-            for (int attempt = 0; attempt < (roots_ended_ ? 100 : 1); ++attempt) {
-                int status = 0;
-                if (::waitpid(child, &status, WNOHANG) == child) {
-                    report_.exit_status = status;
-                    return false;
-                }
-                if (roots_ended_)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-        }
         std::erase_if(live_roots_, [](int pid) { return !process_exists(pid); });
+        // A child that ended mid-round may take a moment to become reapable.
+        const bool ending = roots_ended_ || live_roots_.empty();
+        if (options_.target_is_child && launched_command_ended(options_, report_, ending ? 100 : 1))
+            return false;
         return !roots_ended_ && !live_roots_.empty();
     }
 
@@ -285,12 +277,26 @@ SessionReport run_ptrace_session(const SessionOptions& options, SampleSink& sink
 
 namespace sampler {
 
+bool launched_command_ended(const SessionOptions& options, SessionReport& report, int attempts) {
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        if (attempt > 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (std::optional<int> status = reap_exited_child(options.main_pid())) {
+            report.exit_status = *status;
+            return true;
+        }
+    }
+    return false;
+}
+
 bool wants_ptrace_engine(const SessionOptions& options) {
     // Exact Python stacks (--blocking) need the thread stopped.
     return options.capture == CaptureChoice::ptrace || options.stacks.blocking;
 }
 
-SessionReport run_sampling_session(const SessionOptions& options, SampleSink& sink) {
+namespace {
+
+SessionReport run_chosen_engine(const SessionOptions& options, SampleSink& sink) {
     if (!wants_ptrace_engine(options)) {
         std::string why_not;
         if (auto report = run_perf_session(options, sink, why_not))
@@ -303,6 +309,18 @@ SessionReport run_sampling_session(const SessionOptions& options, SampleSink& si
                      why_not.c_str());
     }
     return run_ptrace_session(options, sink);
+}
+
+} // namespace
+
+SessionReport run_sampling_session(const SessionOptions& options, SampleSink& sink) {
+    SessionReport report = run_chosen_engine(options, sink);
+    // Ctrl-C on a terminal reaches a command we started too (it is in our process group): when
+    // it ends at once, its status is sampler's (130, as a shell would say); one that runs on
+    // after 200 ms is left running.
+    if (options.target_is_child && report.reason == StopReason::stop_signal && report.exit_status < 0)
+        launched_command_ended(options, report, 20);
+    return report;
 }
 
 } // namespace sampler

@@ -42,4 +42,9 @@ bool wants_ptrace_engine(const SessionOptions& options);
 // Samples until a stop signal, the duration, the target's exit, or the sink says stop.
 SessionReport run_sampling_session(const SessionOptions& options, SampleSink& sink);
 
+// For a command the session started (target_is_child): whether it has exited, its wait status
+// then in report.exit_status. Looks `attempts` times, 10 ms apart: its end seen in /proc or in a
+// perf record can come a moment before it is reapable.
+bool launched_command_ended(const SessionOptions& options, SessionReport& report, int attempts);
+
 } // namespace sampler

@@ -258,27 +258,67 @@ TEST_CASE("record -- COMMAND ends with the command's exit status, and names a co
     for (const char* engine : {"perf", "ptrace"})
         DYNAMIC_SECTION(engine) {
             std::string out = temp_path("command-status.txt");
-            // Ended before sampling began: /proc has no command line for it any more.
+            // Ended before sampling began, or while sampler was starting (then /proc had no
+            // command line for it any more): its status either way (42: no error of sampler's).
             CommandResult failed = run_sampler(
-                {"record", "--capture", engine, "-f", "folded", "-o", out, "--", "sh", "-c", "exit 3"});
+                {"record", "--capture", engine, "-f", "folded", "-o", out, "--", "sh", "-c", "exit 42"});
             INFO(failed.err);
-            CHECK(failed.exit_code == 3);
-            CHECK(failed.err.find(" (sh -c exit 3) at 100 Hz") != std::string::npos);
-            CHECK(failed.err.find("sampler: the command exited with status 3\n") != std::string::npos);
-            CHECK(failed.err.find("sampler: wrote folded stacks to " + out) !=
-                  std::string::npos); // the profile still
-            // Killed by a signal: 128 + its number, as a shell tells it.
+            CHECK(failed.exit_code == 42);
+            CHECK(failed.err.find("sampler: the command exited with status 42\n") != std::string::npos);
+            if (failed.err.find("sampler: recording process ") != std::string::npos) {
+                CHECK(failed.err.find(" (sh -c exit 42) at 100 Hz") != std::string::npos);
+                CHECK(failed.err.find("sampler: wrote folded stacks to " + out) != std::string::npos);
+            } else {
+                CHECK(failed.err.find(
+                          "sampler: the command ended before sampling began: nothing was recorded") !=
+                      std::string::npos);
+            }
+            // Killed by a signal while sampled: 128 + its number, as a shell tells it.
             CommandResult killed = run_sampler({"record", "--capture", engine, "-f", "folded", "-o", out,
-                                                "--", "sh", "-c", "sleep 0.3; kill -SEGV $$"});
+                                                "--", "sh", "-c", "sleep 0.5; kill -SEGV $$"});
             INFO(killed.err);
             CHECK(killed.exit_code == 128 + SIGSEGV);
             CHECK(killed.err.find("sampler: the command was killed by signal 11 (Segmentation fault)") !=
                   std::string::npos);
+            CHECK(killed.err.find("sampler: wrote folded stacks to " + out) != std::string::npos);
             CommandResult fine = run_sampler(
                 {"record", "--capture", engine, "-f", "folded", "-o", out, "--", "sh", "-c", "exit 0"});
             INFO(fine.err);
             CHECK(fine.exit_code == 0);
             CHECK(fine.err.find("the command") == std::string::npos);
+        }
+}
+
+TEST_CASE("record -- COMMAND stopped by Ctrl-C tells the command's end; stopped alone it leaves the command "
+          "running, and exits 0",
+          "[record][command]") {
+    const std::regex recording("sampler: recording process ([0-9]+) ");
+    for (const bool whole_group : {true, false})
+        DYNAMIC_SECTION((whole_group ? "Ctrl-C: the whole process group" : "SIGINT to sampler alone")) {
+            std::string out = temp_path("command-interrupted.txt");
+            // Its own process group, as a terminal's foreground job.
+            ChildProcess sampler(
+                {sampler_binary(), "record", "-f", "folded", "-o", out, "--", "/bin/sleep", "30"});
+            REQUIRE(wait_for_errors(sampler, "at 100 Hz", std::chrono::seconds(30)));
+            std::smatch match;
+            const std::string started = sampler.errors();
+            REQUIRE(std::regex_search(started, match, recording));
+            const int command = std::stoi(match[1]);
+            ::kill(whole_group ? -sampler.pid() : sampler.pid(), SIGINT);
+            const int code = sampler.wait(std::chrono::seconds(30));
+            const std::string err = sampler.errors();
+            INFO(err);
+            if (whole_group) {
+                CHECK(code == 128 + SIGINT);
+                CHECK(err.find("sampler: the command was killed by signal 2 (Interrupt)") !=
+                      std::string::npos);
+            } else {
+                CHECK(code == 0);
+                CHECK(err.find("the command") == std::string::npos);
+                CHECK(process_state(command) == 'S'); // it runs on
+            }
+            CHECK(err.find("sampler: wrote folded stacks to " + out) != std::string::npos);
+            ::kill(command, SIGKILL); // reaped by init: sampler, its parent, has exited
         }
 }
 
