@@ -86,17 +86,17 @@ struct SessionReport {
     double active_share() const { return ticks > 0 ? double(active_ticks) / double(ticks) : 0; }
 };
 
-// Receives what a session produces: `record` builds a Profile, `top` keeps its own tables.
 // How the engine samples the threads, as a period's call tells a sink that watches them.
 enum class PeriodSampling {
     // Each thread on CPU at its own times, about once a period, jittered (the perf_event
     // engine): one not sampled for a period may still be running.
     jittered,
-    // Every running thread in one round just before the call (the ptrace engine): one the round
-    // did not sample was not running.
+    // The threads it samples (the running ones; with --gil, those holding the GIL), in one
+    // round just before the call (the ptrace engine).
     rounds,
 };
 
+// Receives what a session produces: `record` builds a Profile, `top` keeps its own tables.
 class SampleSink {
   public:
     virtual ~SampleSink() = default;

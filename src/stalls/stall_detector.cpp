@@ -35,15 +35,17 @@ std::uint64_t StallDetector::bounded_gap(std::uint64_t gap_ns) const {
 }
 
 // Where in the gap before its first observation a run began. Mostly unknown: half the gap. But
-// when the thread was on CPU at the observation before, and off it at this one (not sampled
-// since, and looked at by us), it went off CPU within about a period of the one before: the
-// engine samples a thread on CPU once a period or so (jittered). A run that is first seen off
-// CPU began before the thread went off CPU, when the loop is busy (as it is when it stalls):
+// when a CPU-time clock sampled the thread at the observation before, and did not since (this
+// one is a look of ours), the thread went off CPU within about a period of it: the clock
+// samples a thread on CPU once a period or so (jittered). A run that is first seen off CPU
+// began before the thread went off CPU, when the loop is busy (as it is when it stalls):
 // within that period, not anywhere in the whole gap, which our look after a missing sample
 // makes 1.5-2.5 periods long (a 150-ms sleep in a callback read 7-10 ms short from that alone).
+// (The ptrace engine's rounds are looked after at the next round: the gap is the span the
+// thread went off CPU in.)
 std::uint64_t StallDetector::lead(const Thread& thread, const LoopObservation& seen,
                                   std::uint64_t gap_ns) const {
-    if (thread.seen && thread.last_on_cpu && !seen.on_cpu)
+    if (thread.seen && thread.last_on_cpu_clock && !seen.on_cpu_clock)
         return gap_ns - std::min(gap_ns, period_ns_) / 2;
     return gap_ns / 2;
 }
@@ -55,8 +57,11 @@ StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
         !first_look && seen.time_ns > thread.last_ns ? seen.time_ns - thread.last_ns : period_ns_);
     const std::uint64_t lead_ns = lead(thread, seen, gap);
     thread.seen = true;
-    thread.last_ns = std::max(thread.last_ns, seen.time_ns);
-    thread.last_on_cpu = seen.on_cpu;
+    // An engine's sample handed over after a look of ours can be older than it.
+    if (seen.time_ns >= thread.last_ns) {
+        thread.last_ns = seen.time_ns;
+        thread.last_on_cpu_clock = seen.on_cpu_clock;
+    }
     Outcome outcome;
     const bool in_callback = seen.phase == LoopPhase::callback && seen.callbacks_started.has_value();
     if (thread.run && !(in_callback && *seen.callbacks_started == thread.run->callbacks_started)) {
@@ -89,7 +94,7 @@ StallDetector::Outcome StallDetector::observe(const LoopObservation& seen) {
     }
     Run& run = *thread.run;
     outcome.in_run = true;
-    run.last_ns = seen.time_ns;
+    run.last_ns = std::max(run.last_ns, seen.time_ns);
     ++run.observations;
     run.thread_name = seen.thread_name;
     if (run.root.empty())

@@ -30,9 +30,10 @@ struct LoopObservation {
     // task is read once, on its second look (see wants_task).
     std::optional<std::string> task;
     std::vector<Frame> callback_frames; // see LoopPosition
-    // Taken while the thread was on CPU (the engine's sample of a running thread). A read of
-    // ours between samples is not known to be.
-    bool on_cpu = false;
+    // Taken by a clock of the thread's CPU time while it ran (the perf_event engine's sample),
+    // which samples it again within about a period while it stays on CPU. A read of ours
+    // between samples, or a ptrace round's sample, is not.
+    bool on_cpu_clock = false;
 };
 
 struct Stall {
@@ -47,7 +48,8 @@ struct Stall {
     std::uint64_t observations = 0;
     bool ongoing = false;      // still running when watching ended
     bool began_before = false; // already running when its thread was first looked at
-    // Either way the duration is a lower bound: the part that was watched.
+    // Either way the duration is a lower bound: the part that was watched, and half a gap (of
+    // at most max_gap_periods) at either end.
 };
 
 class StallDetector {
@@ -82,8 +84,9 @@ class StallDetector {
     // Forgets a thread (it ended), ending its run as finish() does.
     std::optional<Stall> forget(int pid, int tid, std::uint64_t now_ns);
 
-    // The longest a run seen once is timed: the most of a gap before and of a gap after it.
-    std::uint64_t longest_single_look_ns() const { return (max_gap_periods + 1) * period_ns_; }
+    // The longest a run seen once is timed: the longest lead before its look (all of a gap
+    // but half a period: see lead()) and half the longest gap after it.
+    std::uint64_t longest_single_look_ns() const { return (3 * max_gap_periods - 1) * period_ns_ / 2; }
 
   private:
     struct Run {
@@ -101,7 +104,7 @@ class StallDetector {
     struct Thread {
         bool seen = false; // observed before
         std::uint64_t last_ns = 0;
-        bool last_on_cpu = false; // the last observation was taken on CPU
+        bool last_on_cpu_clock = false; // the latest observation was (see LoopObservation)
         std::optional<Run> run;
     };
 

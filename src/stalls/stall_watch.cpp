@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 namespace sampler {
 
@@ -55,9 +56,10 @@ void StallWatch::add_sampled_stack(ProcessSampler& process, const ThreadInfo& th
     }
     LoopObservation seen = observation(*loops, *loop, thread.pid, thread.tid, thread.name, sampled_ns,
                                        innermost_first, loops->callbacks_started(*loop));
-    seen.on_cpu = thread.on_cpu();
+    seen.on_cpu_clock = sampling_ == PeriodSampling::jittered && thread.on_cpu();
     Watched& watched = watched_[{thread.pid, thread.tid}];
     watched.last_from_engine = true;
+    watched.sampled_since_period = true;
     const bool in_run = observe(seen, watched);
     if (!options_.stalls_only)
         inner_.add_sampled_stack(process, thread, innermost_first);
@@ -66,6 +68,7 @@ void StallWatch::add_sampled_stack(ProcessSampler& process, const ThreadInfo& th
 }
 
 void StallWatch::on_period(std::uint64_t now_ns, const ProcessSamplers& processes, PeriodSampling sampling) {
+    sampling_ = sampling;
     for (const auto& [pid, process] : processes) {
         LoopThreads* loops = processes_.loops_for(*process, steady_at(now_ns));
         if (!loops)
@@ -74,16 +77,20 @@ void StallWatch::on_period(std::uint64_t now_ns, const ProcessSamplers& processe
             if (loop.tid == 0)
                 continue;
             Watched& watched = watched_[{pid, loop.tid}];
-            // The perf engine's samples come at jittered intervals (up to 1.5 periods apart): look
-            // only when one is clearly missing. A round of the ptrace engine that did not sample
-            // the thread says it is not running: look now. Our own looks come at every call at
-            // least half a period after the last (the ptrace engine's rounds are jittered: a
-            // wait of nearly a period skipped the next round, leaving gaps of up to 2.4 periods).
-            const std::uint64_t wait_ns = watched.last_from_engine && sampling == PeriodSampling::jittered
-                                              ? period_ns_ * 3 / 2
-                                              : period_ns_ / 2;
-            if (watched.last_ns != 0 && now_ns < watched.last_ns + wait_ns)
-                continue;
+            const bool sampled = std::exchange(watched.sampled_since_period, false);
+            if (sampling == PeriodSampling::rounds) {
+                // A thread the round did not sample (asleep, or without the GIL with --gil) is
+                // looked at now, at every round (they are jittered: a wait of nearly a period
+                // after our last look skipped the next one, leaving gaps of up to 2.4 periods).
+                if (sampled)
+                    continue;
+            } else {
+                // The perf engine's samples come at jittered intervals (up to 1.5 periods apart):
+                // look only when one is clearly missing. Our own looks keep to the period.
+                const std::uint64_t wait_ns = watched.last_from_engine ? period_ns_ * 3 / 2 : period_ns_ / 2;
+                if (watched.last_ns != 0 && now_ns < watched.last_ns + wait_ns)
+                    continue;
+            }
             // The count read before and after the frames: equal, the frames belong to that run.
             // A read that failed (the thread was changing its frames as we read them) or that a
             // callback's start crossed is tried again at once: these come where runs begin and

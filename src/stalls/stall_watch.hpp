@@ -66,8 +66,9 @@ class StallWatch final : public SampleSink {
 
   private:
     struct Watched {
-        std::uint64_t last_ns = 0;     // last observation
-        bool last_from_engine = false; // ... a sample the engine took (else a read of ours)
+        std::uint64_t last_ns = 0;         // last observation
+        bool last_from_engine = false;     // ... a sample the engine took (else a read of ours)
+        bool sampled_since_period = false; // the engine sampled it since the last on_period
         std::vector<std::pair<ThreadInfo, std::vector<Frame>>> held; // --stalls-only
     };
 
@@ -93,6 +94,8 @@ class StallWatch final : public SampleSink {
     std::map<std::pair<int, int>, Watched> watched_;
     std::vector<Stall> stalls_;
     std::uint64_t kept_stacks_ = 0;
+    // As the last on_period said (the ptrace engine's first round comes before its first call).
+    PeriodSampling sampling_ = PeriodSampling::jittered;
     SessionReport scratch_; // counters of our own reads, which are not samples
 };
 

@@ -145,14 +145,14 @@ TEST_CASE("stalls: a run first seen off CPU began within a period of the last sa
     auto sleeping_run = [](bool sampled_on_cpu) {
         StallDetector detector(100 * ms, 10 * ms);
         LoopObservation before = seen(0, LoopPhase::callback, 5, "chatter", {py("chatter", "app.py", 30)});
-        before.on_cpu = sampled_on_cpu;
+        before.on_cpu_clock = sampled_on_cpu;
         detector.observe(before);
         for (std::uint64_t t = 20; t <= 150; t += 10)
             CHECK(
                 detector.observe(seen(t, LoopPhase::callback, 6, std::nullopt, {py("sleeper", "app.py", 63)}))
                     .in_run);
         LoopObservation after = seen(160, LoopPhase::callback, 7, "chatter", {py("chatter", "app.py", 30)});
-        after.on_cpu = sampled_on_cpu;
+        after.on_cpu_clock = sampled_on_cpu;
         return detector.observe(after).ended_stall;
     };
     const std::optional<Stall> stall = sleeping_run(true);
@@ -166,6 +166,25 @@ TEST_CASE("stalls: a run first seen off CPU began within a period of the last sa
     REQUIRE(open_gap);
     CHECK(open_gap->start_ns == 10 * ms);
     CHECK(open_gap->duration_ns == 145 * ms);
+}
+
+TEST_CASE("stalls: an engine's sample handed over after a later look of ours is no earlier end", "[stalls]") {
+    // The perf engine's samples reach the watch a drain late, with the kernel's time: one can
+    // come after a look of ours taken later.
+    StallDetector detector(100 * ms, 10 * ms);
+    detector.observe(seen(0, LoopPhase::waiting, 5));
+    detector.observe(seen(100, LoopPhase::callback, 6, "decoder"));
+    LoopObservation stale = seen(95, LoopPhase::callback, 6, std::nullopt);
+    stale.on_cpu_clock = true;
+    CHECK(detector.observe(stale).in_run);
+    // Timed from 100 on: not 95 - 100, wrapped around.
+    CHECK(detector.open_stalls().empty());
+    for (std::uint64_t t = 110; t <= 250; t += 10)
+        detector.observe(seen(t, LoopPhase::callback, 6));
+    auto outcome = detector.observe(seen(260, LoopPhase::waiting, 6));
+    REQUIRE(outcome.ended_stall);
+    // From 100 - 15 (half the gap before it, capped at three periods) to 250 + 5.
+    CHECK(outcome.ended_stall->duration_ns == 170 * ms);
 }
 
 TEST_CASE("stalls: gaps the looks leave are counted whole up to three periods, longer ones capped",
@@ -506,7 +525,8 @@ TEST_CASE("stalls: a run's task is read once, on its second look, or on its firs
     detector.observe(seen(20, LoopPhase::callback, 2));
     detector.observe(seen(30, LoopPhase::callback, 2, ""));
     CHECK_FALSE(detector.wants_task(10, 11, 2));
-    // A threshold of two periods: a run seen once can be a stall, so its first look reads it.
+    // A threshold of two periods (of up to four: see the test of gaps): a run seen once can be
+    // a stall, so its first look reads it.
     StallDetector short_threshold(20 * ms, 10 * ms);
     CHECK(short_threshold.wants_task(10, 11, 1));
 }
