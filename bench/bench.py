@@ -692,8 +692,11 @@ def run_python_section(args, tmp, began):
         calibrate(interpreter, args, tmp)
         group = python_configs(interpreter, args)
         # A short warm-up with sampler (page cache, the interpreter's debug information), not counted.
+        # About a second of work: the calibration's rounds take 0.13 s under Debian's python3.11,
+        # which ended before sampler had attached.
+        warm_rounds = max(PYTHON_CALIBRATION_ROUNDS, round(1.0 / interpreter.seconds_per_round))
         run_once(Config("warm-up", profiler="sampler", rate=100, flags=["--native"], interpreter=interpreter,
-                        target=[interpreter.path, args.python_workload, str(PYTHON_CALIBRATION_ROUNDS)]),
+                        target=[interpreter.path, args.python_workload, str(warm_rounds)]),
                  args, tmp)
         configs += group
         print(f"{interpreter.label}: {interpreter.path}, {interpreter.rounds} rounds "
