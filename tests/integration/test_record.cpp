@@ -289,8 +289,8 @@ TEST_CASE("record -- COMMAND ends with the command's exit status, and names a co
         }
 }
 
-TEST_CASE("record -- COMMAND stopped by Ctrl-C tells the command's end; stopped alone it leaves the command "
-          "running, and exits 0",
+TEST_CASE("record -- COMMAND stopped by Ctrl-C tells the command's end, stopped alone it leaves the command "
+          "running and exits 0",
           "[record][command]") {
     const std::regex recording("sampler: recording process ([0-9]+) ");
     for (const bool whole_group : {true, false})
