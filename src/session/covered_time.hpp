@@ -19,6 +19,8 @@ class CoveredTime {
     std::uint64_t covered_ns() const { return settled_ns_ + open_ns_; }
 
   private:
+    void settle();
+
     std::map<std::uint64_t, std::uint64_t> open_; // begin -> end: disjoint, recent
     std::uint64_t open_ns_ = 0;                   // their length
     std::uint64_t settled_ns_ = 0;
