@@ -7,7 +7,6 @@
 #include <ctime>
 #include <map>
 #include <sched.h>
-#include <set>
 #include <sys/ptrace.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -20,13 +19,13 @@ namespace {
 
 int g_last_attach_errno = 0;
 std::vector<int> g_lingering; // seized threads that had not stopped when we gave up waiting
-std::set<int> g_exits_kept;   // see keep_exit_of
-std::map<int, int> g_kept_exits;
+// Children whose exit is kept (keep_exit_of): their wait status once reaped.
+std::map<int, std::optional<int>> g_kept_exits;
 
 // A wait below reaped `tid`'s exit (`status`): kept when it is a child sampler waits for.
 void note_reaped(int tid, int status) {
-    if (g_exits_kept.contains(tid))
-        g_kept_exits[tid] = status;
+    if (auto kept = g_kept_exits.find(tid); kept != g_kept_exits.end())
+        kept->second = status;
 }
 
 enum class StopResult { stopped, exited, timed_out };
@@ -198,11 +197,11 @@ void detach_lingering_threads() {
 }
 
 void keep_exit_of(int pid) {
-    g_exits_kept.insert(pid);
+    g_kept_exits.try_emplace(pid);
 }
 
 std::optional<int> reap_exited_child(int pid) {
-    if (auto kept = g_kept_exits.find(pid); kept != g_kept_exits.end())
+    if (auto kept = g_kept_exits.find(pid); kept != g_kept_exits.end() && kept->second)
         return kept->second;
     // Exits only: a ptrace stop of the same child stays for the capture that waits for it.
     siginfo_t info{};

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -247,6 +248,9 @@ int command_exit_code(int wait_status) {
     return 0;
 }
 
+namespace {
+
+// See run_for_command_status.
 std::optional<int> ended_command_exit_code(int pid, const Error& error) {
     if (error.kind() != ErrorKind::no_such_process)
         return std::nullopt;
@@ -260,6 +264,8 @@ std::optional<int> ended_command_exit_code(int pid, const Error& error) {
     }
     return std::nullopt;
 }
+
+} // namespace
 
 int run_for_command_status(const std::function<int(int& launched_pid)>& run) {
     int launched_pid = 0;

@@ -3,7 +3,6 @@
 // say what to do, or starts a command and hands back its PID.
 
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,13 +39,10 @@ std::string target_command_line(int pid, const std::vector<std::string>& launche
 // time's are: its exit status, or 128 + the signal that killed it; 0 when it exited 0 or runs on.
 int command_exit_code(int wait_status);
 
-class Error;
-// For a command we started, found gone before sampling began (`error`, of a check or of the
-// session's start: no such process): command_exit_code of its status, once reaped, after a
-// line saying nothing was recorded. nullopt when it has not ended: the error stands.
-std::optional<int> ended_command_exit_code(int pid, const Error& error);
 // Runs a `record` or `top` (`run`, which sets its argument to the PID of the command it starts,
-// if any) through ended_command_exit_code.
+// if any). A command found gone before sampling began (an error of a check or of the session's
+// start: no such process) ends it with the command's status (command_exit_code), after a line
+// saying nothing was recorded; while the command has not ended, the error stands.
 int run_for_command_status(const std::function<int(int& launched_pid)>& run);
 
 // Explains why ptrace was refused on `pid` (permissions, Yama, capabilities, containers).

@@ -321,7 +321,9 @@ TEST_CASE("record -- COMMAND stopped by Ctrl-C tells the command's end, stopped 
                 CHECK(process_state(command) == 'S'); // it runs on
             }
             CHECK(err.find("sampler: wrote folded stacks to " + out) != std::string::npos);
-            ::kill(command, SIGKILL); // reaped by init: sampler, its parent, has exited
+            // Reaped by init (sampler, its parent, has exited). On a failed REQUIRE above,
+            // `sampler`'s end kills its process group, the command in it.
+            ::kill(command, SIGKILL);
         }
 }
 
