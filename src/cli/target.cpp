@@ -142,6 +142,10 @@ void check_target(int pid, TargetAccess access) {
     // test that ptrace is allowed.
     ThreadSnapshot probe;
     CaptureStatus status = capture_thread(thread, CaptureLimits{.max_stack_bytes = 0}, probe);
+    // ptrace refuses a zombie with EPERM: a process that ended since the checks above is gone,
+    // not protected.
+    if (status == CaptureStatus::not_permitted && !process_exists(pid))
+        throw Error(ErrorKind::no_such_process, "process " + std::to_string(pid) + " exited");
     if (status == CaptureStatus::not_permitted) {
         if (last_attach_errno() == EPERM && process_tracer(thread) != 0)
             throw Error(ErrorKind::already_traced,
@@ -252,7 +256,9 @@ namespace {
 
 // See run_for_command_status.
 std::optional<int> ended_command_exit_code(int pid, const Error& error) {
-    if (error.kind() != ErrorKind::no_such_process)
+    // Attaching to a zombie fails with EPERM, not ESRCH: a permission error stands only while
+    // the command runs.
+    if (error.kind() != ErrorKind::no_such_process && process_exists(pid))
         return std::nullopt;
     // Found ended (a zombie) or gone: reapable at once, or within moments.
     for (int attempt = 0; attempt < 100; ++attempt) {

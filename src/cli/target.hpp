@@ -42,7 +42,8 @@ int command_exit_code(int wait_status);
 // Runs a `record` or `top` (`run`, which sets its argument to the PID of the command it starts,
 // if any). A command found gone before sampling began (an error of a check or of the session's
 // start: no such process) ends it with the command's status (command_exit_code), after a line
-// saying nothing was recorded; while the command has not ended, the error stands.
+// saying nothing was recorded; while the command has not ended, the error stands. Any error
+// counts once the command has ended: ptrace's attach to a zombie says "no permission".
 int run_for_command_status(const std::function<int(int& launched_pid)>& run);
 
 // Explains why ptrace was refused on `pid` (permissions, Yama, capabilities, containers).
