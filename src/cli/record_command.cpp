@@ -26,6 +26,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <string>
 
 namespace sampler {
 namespace {
@@ -97,12 +99,28 @@ const char* reason_text(StopReason reason) {
     return "";
 }
 
+std::string kept_share_text(const SessionReport& report, double rate_hz) {
+    char text[160];
+    if (const std::optional<double> kept = report.kept_share())
+        std::snprintf(text, sizeof text, "%.1f%% of the %.0f its threads' CPU time called for", 100 * *kept,
+                      report.expected_samples);
+    else
+        std::snprintf(text, sizeof text,
+                      "its threads ran %.1f ms on a CPU, too little to tell the share of the rate kept",
+                      1e3 * report.expected_samples / rate_hz);
+    return text;
+}
+
 // The end-of-run summary. The first line has one shape for both engines (scripts parse it); the
 // perf_event engine adds what only it knows: the share of the requested rate it kept, measured
 // against the CPU time the threads used, and that nothing was stopped.
 void print_session_summary(const SessionReport& report, double rate_hz) {
     const bool perf = report.engine == "perf_event";
-    const double achieved = perf ? rate_hz * report.kept_share() : report.achieved_rate();
+    // A target that hardly ran called for too few samples to tell what share was kept: the rate
+    // is then the one asked for, with the reason on the engine's line (not "0.0 Hz", which
+    // reads as a failure to sample).
+    const std::optional<double> kept = report.kept_share();
+    const double achieved = perf ? rate_hz * kept.value_or(1.0) : report.achieved_rate();
     std::fprintf(stderr,
                  "sampler: %s after %.1f s: %llu samples (%.1f Hz of %g Hz requested), %llu stacks, "
                  "%llu errors, %llu truncated; pause per thread sample p50 %llu us, p99 %llu us\n",
@@ -113,16 +131,15 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                  (unsigned long long)report.pauses.percentile_micros(0.99));
     if (perf)
         std::fprintf(stderr,
-                     "sampler: perf_event engine: %s; %llu thread samples, %.1f%% of the %.0f "
-                     "its threads' CPU time called for%s; %llu lost, %llu torn Python reads dropped%s\n",
+                     "sampler: perf_event engine: %s; %llu thread samples, %s%s; %llu lost, %llu torn "
+                     "Python reads dropped%s\n",
                      report.pauses.count() == 0
                          ? "target never stopped"
                          : ("target stopped " + std::to_string(report.pauses.count()) +
                             " times, for stacks the kernel does not copy (threads asleep at the start, once "
                             "each, with --idle; native programs a Python target exec'd, without --native)")
                                .c_str(),
-                     (unsigned long long)report.received_samples, 100 * report.kept_share(),
-                     report.expected_samples,
+                     (unsigned long long)report.received_samples, kept_share_text(report, rate_hz).c_str(),
                      report.uncovered_samples == 0
                          ? ""
                          : (" (" + std::to_string(report.uncovered_samples) +

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,9 +70,16 @@ struct SessionReport {
     // ... of which the CPU time behind expected_samples does not cover these (clocks per CPU:
     // those of processes that ended after their CPU time was last read).
     std::uint64_t uncovered_samples = 0;
-    double kept_share() const {
+    // Fewer samples called for than this tell nothing of the share kept: one sample more or less
+    // moves it by 5% or more (a target asleep calls for none).
+    static constexpr double min_expected_for_share = 20;
+    // The share of the samples its CPU time called for that arrived; nullopt when too few were
+    // called for to tell.
+    std::optional<double> kept_share() const {
+        if (expected_samples < min_expected_for_share)
+            return std::nullopt;
         const std::uint64_t covered = received_samples - std::min(received_samples, uncovered_samples);
-        return expected_samples > 0 ? double(covered) / expected_samples : 0;
+        return double(covered) / expected_samples;
     }
     int exit_status = -1; // the child's wait status when we started it and it ended
 

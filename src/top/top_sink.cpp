@@ -208,7 +208,7 @@ void TopSink::end_window(const SessionReport& report, Clock::time_point now) {
     const double expected = report.expected_samples - window_first_expected_;
     const std::uint64_t covered =
         report.received_samples - std::min(report.received_samples, report.uncovered_samples);
-    status.kept_percent = report.engine == "perf_event" && expected >= 20
+    status.kept_percent = report.engine == "perf_event" && expected >= SessionReport::min_expected_for_share
                               ? 100.0 * double(covered - std::min(covered, window_first_covered_)) / expected
                               : (report.engine == "perf_event" ? status.kept_percent : -1);
     window_first_expected_ = report.expected_samples;

@@ -169,6 +169,19 @@ TEST_CASE("perf engine: --idle gives a sleeping thread its stack at every tick w
           std::string::npos);
 }
 
+TEST_CASE("perf engine: a target that hardly ran is told so, not shown as keeping none of the rate",
+          "[perf]") {
+    ChildProcess target({"/bin/sleep", "30"});
+    std::this_thread::sleep_for(100ms);
+    const std::string out = temp_path("perf-asleep.txt");
+    CommandResult result = run_sampler(record_args(target, out, {"--capture", "perf", "-d", "1"}));
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.err.find("(100.0 Hz of 100 Hz requested)") != std::string::npos);
+    CHECK(result.err.find(" ms on a CPU, too little to tell the share of the rate kept") !=
+          std::string::npos);
+}
+
 TEST_CASE("perf engine: --idle gives a busy thread one stack per tick, on its CPU or off it", "[perf]") {
     // A thread is either on a CPU or not at each tick: its samples taken on its CPU clock plus
     // the stacks it gets while off add up to the ticks. Off-CPU is judged at the tick's time by

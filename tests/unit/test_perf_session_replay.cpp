@@ -324,7 +324,8 @@ TEST_CASE("perf session, fake engine: lost records and the threads' CPU time giv
 
     CHECK(report.lost_samples == 7);
     CHECK(report.expected_samples == Approx(200));
-    CHECK(report.kept_share() == Approx(1.0 / 200));
+    REQUIRE(report.kept_share());
+    CHECK(*report.kept_share() == Approx(1.0 / 200));
     CHECK(report.kernel_time_excluded);
 }
 
@@ -423,4 +424,16 @@ TEST_CASE("perf session, fake engine: --idle samples a thread off its CPU at eve
         CHECK(stack.thread.state == 'S'); // it went off to wait, not preempted
         CHECK(testing::contains_in_order(stack.names, known_chain));
     }
+}
+
+TEST_CASE("the share of the rate kept is told only when enough samples were called for", "[session]") {
+    SessionReport report;
+    report.received_samples = 3;
+    report.expected_samples = SessionReport::min_expected_for_share - 1;
+    CHECK_FALSE(report.kept_share());
+    report.expected_samples = 0; // asleep throughout
+    CHECK_FALSE(report.kept_share());
+    report.expected_samples = 2 * SessionReport::min_expected_for_share;
+    REQUIRE(report.kept_share());
+    CHECK(*report.kept_share() == Approx(3 / (2 * SessionReport::min_expected_for_share)));
 }
