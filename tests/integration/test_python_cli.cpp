@@ -775,6 +775,35 @@ TEST_CASE("Python: a process whose main thread has exited is read through its ot
     }
 }
 
+TEST_CASE("Python: a generator that C drives from a thread's start is read whole, not dropped as torn",
+          "[python][perf]") {
+    // With no Python frame under it, the running generator's frame has no caller, as a suspended
+    // one's has none: its state tells them apart (before 3.12, which puts a shim frame under it).
+    for (const Interpreter& interpreter : interpreters()) {
+        DYNAMIC_SECTION(interpreter.label) {
+            PythonProcess target(interpreter, "generator_from_c.py", "ready");
+            const std::string out = temp_path("py-generator-from-c-" + interpreter.label + ".txt");
+            // --no-bpf: the reads that race the target (the kernel's walk is of one instant).
+            CommandResult result = run_sampler({"record", "--pid", target.pid(), "-f", "folded", "-o", out,
+                                                "-r", "200", "-d", "1", "--no-bpf"});
+            INFO("sampler stderr: " << result.err);
+            REQUIRE(result.exit_code == 0);
+            auto folded = parse_folded(read_file(out));
+            const long total = total_samples(folded);
+            REQUIRE(total > 50);
+            CHECK(samples_matching(folded, "producer (generator_from_c.py:") > total * 9 / 10);
+            CHECK(samples_matching(folded, "producer (generator_from_c.py:25);busy (generator_from_c.py:") >
+                  total * 8 / 10);
+            std::smatch engine;
+            if (std::regex_search(result.err, engine,
+                                  std::regex(R"((\d+) thread samples, .*; \d+ lost, (\d+) torn)"))) {
+                // Each of them was dropped before.
+                CHECK(std::stol(engine[2]) * 100 <= std::stol(engine[1]));
+            }
+        }
+    }
+}
+
 TEST_CASE("Python: an event loop of short steps is read whole: torn reads are rare and counted",
           "[python][perf]") {
     // Many short task steps change the innermost frames all the time: the perf engine's reads

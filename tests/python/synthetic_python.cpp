@@ -129,7 +129,15 @@ std::uint64_t SyntheticPython::frame_object(std::uint64_t code, std::uint64_t ba
 std::uint64_t SyntheticPython::interpreter_frame(std::uint64_t code, std::uint64_t previous,
                                                  std::int64_t byte_offset, int owner, bool is_entry) {
     const python::InterpreterFrameLayout& f = layout_.interp_frame;
-    std::uint64_t frame = alloc(96);
+    std::uint64_t frame = 0;
+    if (owner == f.owner_generator && f.generator_iframe != absent) {
+        // Inside its generator object, which says it runs (see set_generator_running).
+        frame = alloc(static_cast<std::size_t>(f.generator_iframe) + 96) +
+                static_cast<std::uint64_t>(f.generator_iframe);
+        set_generator_running(frame, true);
+    } else {
+        frame = alloc(96);
+    }
     memory_.put(frame + static_cast<std::uint64_t>(f.code), code);
     memory_.put(frame + static_cast<std::uint64_t>(f.previous), previous);
     std::uint64_t instr = code + static_cast<std::uint64_t>(layout_.code.code_adaptive) +
@@ -139,6 +147,24 @@ std::uint64_t SyntheticPython::interpreter_frame(std::uint64_t code, std::uint64
     if (f.is_entry != absent)
         memory_.put(frame + static_cast<std::uint64_t>(f.is_entry), static_cast<std::uint8_t>(is_entry));
     return frame;
+}
+
+void SyntheticPython::set_generator_running(std::uint64_t frame, bool running) {
+    if (layout_.frames == python::FrameModel::frame_object) {
+        const python::FrameObjectLayout& f = layout_.frame_object;
+        if (f.stacktop != absent) // a suspended frame keeps its value stack's top; a running one NULL
+            memory_.put(frame + static_cast<std::uint64_t>(f.stacktop),
+                        running ? std::uint64_t{0} : frame + 200);
+        if (f.state != absent)
+            memory_.put(frame + static_cast<std::uint64_t>(f.state),
+                        static_cast<std::int8_t>(running ? f.state_executing : f.state_executing - 1));
+        return;
+    }
+    const python::InterpreterFrameLayout& f = layout_.interp_frame;
+    if (f.generator_frame_state != absent)
+        memory_.put(frame - static_cast<std::uint64_t>(f.generator_iframe) +
+                        static_cast<std::uint64_t>(f.generator_frame_state),
+                    static_cast<std::int8_t>(running ? f.generator_executing : f.generator_executing - 1));
 }
 
 std::uint64_t SyntheticPython::pthread(int tid) {

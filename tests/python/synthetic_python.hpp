@@ -37,6 +37,10 @@ class SyntheticPython {
     // 3.11+ interpreter frame; `byte_offset` of the current instruction from the code start.
     std::uint64_t interpreter_frame(std::uint64_t code, std::uint64_t previous, std::int64_t byte_offset,
                                     int owner = 0, bool is_entry = false);
+    // Whether the generator running `frame` runs or is suspended, where the version keeps it
+    // (<= 3.10 in the frame object; 3.11 in the generator holding its frame, which
+    // interpreter_frame makes for a generator-owned frame). Frames begin as running.
+    void set_generator_running(std::uint64_t frame, bool running);
     // A glibc-like struct pthread with tid `tid`.
     std::uint64_t pthread(int tid);
     // A thread state of the main interpreter (prepended to its list) whose innermost frame is `frame`.

@@ -283,6 +283,7 @@ TEST_CASE("3.11+: a running thread's chain that ends at a generator's frame (rea
         // It yields: its link to its caller is cleared while the read takes its frames (the
         // top, read again after it resumed, is the same frame with the same code).
         py.memory().put(caller_link_at(*layout, generator), std::uint64_t{0});
+        py.set_generator_running(generator, false);
         auto raced = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
         REQUIRE(raced.thread);
         CHECK(raced.thread->ends_at_suspended_generator);
@@ -316,6 +317,7 @@ TEST_CASE("<= 3.10: a running thread's chain that ends at a generator's frame ob
         CHECK(running.thread->frames.size() == 3);
 
         py.memory().put(caller_link_at(*layout, generator), std::uint64_t{0});
+        py.set_generator_running(generator, false);
         auto raced = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
         REQUIRE(raced.thread);
         CHECK(raced.thread->ends_at_suspended_generator);
@@ -325,6 +327,45 @@ TEST_CASE("<= 3.10: a running thread's chain that ends at a generator's frame ob
         PythonReader fresh = py.reader();
         CHECK_FALSE(
             fresh.read_running_thread(py.memory(), py.memory(), 7, 100).thread->ends_at_suspended_generator);
+    }
+}
+
+TEST_CASE("<= 3.11: a generator that C drives from a thread's start has no caller yet runs: its stack is "
+          "whole",
+          "[python][walk]") {
+    // _thread.start_new_thread(collections.deque, (generator, 0)): no Python frame under the
+    // generator's. 3.12+ puts a shim frame under it.
+    for (const PythonLayout* layout : all_layouts) {
+        const bool states = layout->frames == FrameModel::frame_object ||
+                            layout->interp_frame.generator_frame_state != absent;
+        if (!states)
+            continue;
+        INFO("layout " << layout->name());
+        SyntheticPython py(*layout);
+        auto table = three_line_table(*layout);
+        std::uint64_t producer = py.code("producer", "f.py", 20, table);
+        std::uint64_t busy = py.code("busy", "f.py", 10, table);
+        if (layout->code.flags != absent)
+            py.memory().put(producer + static_cast<std::uint64_t>(layout->code.flags),
+                            std::int32_t{0x20 | 0x3});
+        std::uint64_t generator =
+            layout->frames == FrameModel::frame_object
+                ? push_frame(py, producer, 0, 8)
+                : py.interpreter_frame(producer, 0, 8, layout->interp_frame.owner_generator, true);
+        py.thread_state(push_frame(py, busy, generator, 4), 7);
+        PythonReader reader = py.reader();
+
+        auto read = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        REQUIRE(read.thread);
+        CHECK_FALSE(read.thread->ends_at_suspended_generator);
+        CHECK(read.consistent);
+        CHECK(read.thread->frames.size() == 2);
+        // Its state unreadable or suspended: a read that raced its yield, as before.
+        py.set_generator_running(generator, false);
+        auto raced = reader.read_running_thread(py.memory(), py.memory(), 7, 100);
+        REQUIRE(raced.thread);
+        CHECK(raced.thread->ends_at_suspended_generator);
+        CHECK_FALSE(raced.consistent);
     }
 }
 

@@ -87,6 +87,12 @@ std::vector<Field> fields_to_check(const PythonLayout& l) {
         add("PyFrameObject", "f_back", l.frame_object.back);
         add("PyFrameObject", "f_code", l.frame_object.code);
         add("PyFrameObject", "f_lasti", l.frame_object.lasti);
+        add("PyFrameObject", "f_stacktop", l.frame_object.stacktop);
+        add("PyFrameObject", "f_state", l.frame_object.state);
+        if (l.frame_object.state != absent) {
+            f.push_back({"sizeof(((PyFrameObject*)0)->f_state)", 1});
+            f.push_back({"(int)FRAME_EXECUTING", l.frame_object.state_executing});
+        }
     } else {
         add("_PyInterpreterFrame", minor >= 13 ? "f_executable" : "f_code", l.interp_frame.code);
         add("_PyInterpreterFrame", "previous", l.interp_frame.previous);
@@ -96,6 +102,12 @@ std::vector<Field> fields_to_check(const PythonLayout& l) {
         f.push_back({"FRAME_OWNED_BY_GENERATOR", l.interp_frame.owner_generator});
         if (l.interp_frame.owner_cstack != absent)
             f.push_back({"FRAME_OWNED_BY_CSTACK", l.interp_frame.owner_cstack});
+        add("PyGenObject", "gi_iframe", l.interp_frame.generator_iframe);
+        add("PyGenObject", "gi_frame_state", l.interp_frame.generator_frame_state);
+        if (l.interp_frame.generator_frame_state != absent) {
+            f.push_back({"sizeof(((PyGenObject*)0)->gi_frame_state)", 1});
+            f.push_back({"(int)FRAME_EXECUTING", l.interp_frame.generator_executing});
+        }
     }
     add("PyCodeObject", "co_firstlineno", l.code.firstlineno);
     add("PyCodeObject", "co_filename", l.code.filename);

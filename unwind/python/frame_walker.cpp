@@ -125,12 +125,37 @@ FieldRange FrameWalker::frame_range() const {
     FieldRange range;
     if (layout.frames == FrameModel::frame_object) {
         const FrameObjectLayout& f = layout.frame_object;
-        range.add(layout.ob_type, 8).add(f.back, 8).add(f.code, 8).add(f.lasti, 4);
+        range.add(layout.ob_type, 8)
+            .add(f.back, 8)
+            .add(f.code, 8)
+            .add(f.lasti, 4)
+            .add(f.stacktop, 8)
+            .add(f.state, 1);
     } else {
         const InterpreterFrameLayout& f = layout.interp_frame;
         range.add(f.code, 8).add(f.previous, 8).add(f.instr, 8).add(f.owner, 1).add(f.is_entry, 1);
     }
     return range;
+}
+
+bool FrameWalker::frame_object_runs(const StructBytes& bytes) const {
+    const FrameObjectLayout& f = objects_.layout().frame_object;
+    if (f.stacktop != absent)
+        return bytes.u64(f.stacktop) == 0;
+    if (f.state != absent)
+        return bytes.i8(f.state) == f.state_executing;
+    return false;
+}
+
+bool FrameWalker::generator_runs(const RemoteMemory& memory, std::uint64_t frame) const {
+    const InterpreterFrameLayout& f = objects_.layout().interp_frame;
+    if (f.generator_iframe == absent || f.generator_frame_state == absent ||
+        frame < static_cast<std::uint64_t>(f.generator_iframe))
+        return false;
+    const std::uint64_t generator = frame - static_cast<std::uint64_t>(f.generator_iframe);
+    std::int8_t state = 0;
+    return memory.read_value(generator + static_cast<std::uint64_t>(f.generator_frame_state), state) &&
+           state == f.generator_executing;
 }
 
 std::uint64_t FrameWalker::code_of(const RemoteMemory& memory, std::uint64_t frame) const {
@@ -191,8 +216,10 @@ std::size_t FrameWalker::walk_frame_objects(const RemoteMemory& memory, std::uin
         add_frame(thread, code, byte_offset);
         thread.frames.back().is_entry = true; // each frame object is run by its own eval-loop call
         address = bytes.u64(f.back);
-        // A running generator's frame links to its caller; a suspended one's does not.
-        thread.ends_at_suspended_generator = address == 0 && code && code->generator;
+        // A running generator's frame links to its caller; a suspended one's does not. One with
+        // no caller may still run, where C drives it from a thread's start (its state says).
+        thread.ends_at_suspended_generator =
+            address == 0 && code && code->generator && !frame_object_runs(bytes);
     }
     return visited.count();
 }
@@ -225,9 +252,11 @@ std::size_t FrameWalker::walk_interpreter_frames(const RemoteMemory& memory, std
         std::uint64_t previous = bytes.u64(f.previous);
         int owner = bytes.u8(f.owner);
         bool entry = f.is_entry != absent && bytes.u8(f.is_entry) != 0;
-        // A running generator is always called (3.12+: through the shim below it), so a chain
-        // that ends at one was read while it was suspended (see PythonThread).
-        thread.ends_at_suspended_generator = previous == 0 && owner == f.owner_generator;
+        // A running generator is called (3.12+: through the shim below it), so a chain that
+        // ends at one was read while it was suspended (see PythonThread), unless its state says
+        // it runs: 3.11 has no shim under a generator that C drives from a thread's start.
+        thread.ends_at_suspended_generator =
+            previous == 0 && owner == f.owner_generator && !generator_runs(memory, address);
         if (f.owner_cstack != absent && owner >= f.owner_cstack) {
             end_call(); // a shim pushed by the eval loop on entry: the frames before it are one call
             address = previous;

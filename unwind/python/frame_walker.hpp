@@ -38,6 +38,11 @@ class FrameWalker {
     std::size_t walk_interpreter_frames(const RemoteMemory& memory, std::uint64_t innermost,
                                         PythonThread& thread, std::uint64_t& errors, std::size_t max_frames);
     const CodeInfo* code_at(const RemoteMemory& memory, std::uint64_t address);
+    // Whether the generator whose frame has no caller runs (C drives it from a thread's start)
+    // rather than being suspended: from the frame object's own bytes (<= 3.10), or from the
+    // state of the generator that holds the frame (3.11). False where the version cannot tell.
+    bool frame_object_runs(const StructBytes& bytes) const;
+    bool generator_runs(const RemoteMemory& memory, std::uint64_t frame) const;
     // Appends the frame running `code` at `byte_offset` (unreadable when `code` is null).
     void add_frame(PythonThread& thread, const CodeInfo* code, std::int64_t byte_offset) const;
 

@@ -14,7 +14,7 @@ const PythonLayout& layout_2_7() {
         l.gil_model = GilModel::current_symbol;
         l.interp = {.next = 0, .threads_head = 8, .modules = 16};
         l.tstate = {.next = 0, .interp = 8, .frame = 16, .thread_id = 144};
-        l.frame_object = {.back = 24, .code = 32, .lasti = 120};
+        l.frame_object = {.back = 24, .code = 32, .lasti = 120, .stacktop = 72};
         l.code = {.firstlineno = 96, .filename = 80, .name = 88, .linetable = 104, .flags = 28};
         l.strings.py2_bytes = true;
         l.strings.bytes_data = 36;

@@ -18,7 +18,13 @@ const PythonLayout& layout_3_11() {
                     .cframe_current_frame = 8,
                     .thread_id = 152,
                     .native_thread_id = 160};
-        l.interp_frame = {.code = 32, .previous = 48, .instr = 56, .owner = 69, .is_entry = 68};
+        l.interp_frame = {.code = 32,
+                          .previous = 48,
+                          .instr = 56,
+                          .owner = 69,
+                          .is_entry = 68,
+                          .generator_iframe = 80,
+                          .generator_frame_state = 75};
         l.code = {.firstlineno = 72,
                   .filename = 112,
                   .name = 120,

@@ -14,7 +14,7 @@ const PythonLayout& layout_3_6() {
         l.gil_model = GilModel::current_symbol;
         l.interp = {.next = 0, .threads_head = 8, .modules = 16};
         l.tstate = {.next = 8, .interp = 16, .frame = 24, .thread_id = 152};
-        l.frame_object = {.back = 24, .code = 32, .lasti = 120};
+        l.frame_object = {.back = 24, .code = 32, .lasti = 120, .stacktop = 72};
         l.code = {.firstlineno = 36, .filename = 96, .name = 104, .linetable = 112, .flags = 32};
         l.dict = dict_layout_3_6_to_3_10();
         return l;

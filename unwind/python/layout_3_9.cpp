@@ -12,7 +12,7 @@ const PythonLayout& layout_3_9() {
         l.runtime = {.interpreters_head = 32, .tstate_current = 568};
         l.interp = {.next = 0, .threads_head = 8, .modules = 856};
         l.tstate = {.next = 8, .interp = 16, .frame = 24, .thread_id = 176};
-        l.frame_object = {.back = 24, .code = 32, .lasti = 104};
+        l.frame_object = {.back = 24, .code = 32, .lasti = 104, .stacktop = 72};
         l.code = {.firstlineno = 40, .filename = 104, .name = 112, .linetable = 120, .flags = 36};
         l.dict = dict_layout_3_6_to_3_10();
         return l;

@@ -68,6 +68,11 @@ struct FrameObjectLayout { // PyFrameObject (<= 3.10)
     int code = absent;
     int lasti = absent;               // int
     bool lasti_in_code_units = false; // 3.10: index of a 2-byte code unit, -1 before the first
+    // Whether a generator's frame runs: f_stacktop is NULL while it runs (<= 3.9); f_state
+    // (int8, 3.10) is state_executing.
+    int stacktop = absent;
+    int state = absent;
+    int state_executing = 0;
 };
 
 struct InterpreterFrameLayout { // _PyInterpreterFrame (3.11+)
@@ -77,7 +82,13 @@ struct InterpreterFrameLayout { // _PyInterpreterFrame (3.11+)
     int owner = absent;    // char
     int is_entry = absent; // bool (3.11 only)
     int owner_generator = 1;
-    int owner_cstack = absent;   // frames owned by the C stack (shims) start here (3.12+)
+    int owner_cstack = absent; // frames owned by the C stack (shims) start here (3.12+)
+    // A generator-owned frame lies inside its PyGenObject (gi_iframe), next to the generator's
+    // state (gi_frame_state, int8; state_executing while it runs). Read where no shim frame
+    // tells a running generator from a suspended one (3.11).
+    int generator_iframe = absent;
+    int generator_frame_state = absent;
+    int generator_executing = 0;
     bool code_is_tagged = false; // 3.14: _PyStackRef, low bits are tags
 };
 

@@ -64,6 +64,7 @@ class StructBytes {
     std::uint32_t u32(int offset) const { return get<std::uint32_t>(offset); }
     std::int32_t i32(int offset) const { return get<std::int32_t>(offset); }
     std::uint8_t u8(int offset) const { return get<std::uint8_t>(offset); }
+    std::int8_t i8(int offset) const { return get<std::int8_t>(offset); }
 
   private:
     template <typename T> T get(int offset) const {
