@@ -873,8 +873,10 @@ void PerfCapture::keep_side_band(const perf_event_header& header) {
     const KernelPythonWalker& targets = *filter();
     const bool of_target = targets.has_target(record.task.pid) ||
                            (header.type == PERF_RECORD_FORK && targets.has_target(record.task.ppid));
-    if (of_target || (options_.follow_children && side_band_.size() < max_side_band_records))
+    if (of_target || (options_.follow_children && side_band_.size() < options_.max_side_band_records))
         side_band_.push_back(record);
+    else if (options_.follow_children)
+        unrecovered_loss_ = true; // maybe a child's fork: found in /proc instead
 }
 
 void PerfCapture::drain_cpu_clocks(PerfRecordHandler& handler, std::size_t& samples) {
@@ -989,9 +991,11 @@ void PerfCapture::deliver_side_band_until(std::uint64_t time_ns, PerfRecordHandl
         }
         if (!claimed) {
             // Maybe of a child whose fork, on a CPU read first, came after this drain read it.
-            if (!record.held && side_band_unclaimed_.size() < max_side_band_records) {
+            if (!record.held && side_band_unclaimed_.size() < options_.max_side_band_records) {
                 record.held = true;
                 side_band_unclaimed_.push_back(record);
+            } else if (!record.held) {
+                unrecovered_loss_ = true; // as above
             }
             continue;
         }

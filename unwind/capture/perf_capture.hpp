@@ -52,6 +52,11 @@ struct PerfCaptureOptions {
     // fork (KernelPythonWalker::follow_forks). False: only its fork's record does, read up to a
     // drain later, as on a kernel without BTF (the tests take that path this way too).
     bool kernel_follows_forks = true;
+    // Per-CPU clocks following children: the records of other processes kept per drain (one may
+    // be a child's whose fork is not handed on yet), a bound on memory when the machine forks
+    // and maps without pause. One dropped counts as a lost record: /proc is listed for the
+    // targets' children within a second (recover_lost_task_records).
+    std::size_t max_side_band_records = 1 << 16;
 };
 
 class PerfCapture final : public PerfRecordSource {
@@ -224,7 +229,7 @@ class PerfCapture final : public PerfRecordSource {
     std::vector<int> clock_of_cpu_;    // CPU number -> index in cpu_clocks_, or -1
     CpuClock* draining_cpu_ = nullptr; // the CPU whose ring is being drained
     std::vector<ForkBell> fork_bells_; // per-CPU clocks, following children: wake at a fork
-    bool unrecovered_loss_ = false;    // a CPU ring lost records since the last recovery
+    bool unrecovered_loss_ = false;    // a CPU ring lost records (or we dropped one) since the last recovery
     std::uint64_t recovered_ns_ = 0;   // when recover_lost_task_records last ran
     // They ring for every process's threads too: at most max_bell_wakes a second wake us; past
     // that they are left out of the poll until the second ends, and wait() sleeps at most
@@ -244,7 +249,6 @@ class PerfCapture final : public PerfRecordSource {
         PerfTaskRecord task; // fork and exit; for exec and mmap, pid and tid alone
         bool held = false;   // kept from the drain before
     };
-    static constexpr std::size_t max_side_band_records = 1 << 16;
     std::vector<SideBandRecord> side_band_;           // this drain's, in time order
     std::size_t side_band_next_ = 0;                  // the first not handed on yet
     std::vector<SideBandRecord> side_band_unclaimed_; // for the next drain
