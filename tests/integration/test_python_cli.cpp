@@ -103,12 +103,13 @@ TEST_CASE("Python: a 3:1 split between two callers is recovered, with Python nam
             // ~2 ms cycle (1 to 2 times) sees the same one or two points of it 64 times.
             // 1500 samples read 69:31 once in CI, when a period held a drain's 125 samples
             // (bench/aliasing.py: 1 run in 120 that way, 1 in 650 with 64, none in 20,000 with
-            // 3000 samples). A busy machine may take several recordings to get them.
+            // 3000 samples). A busy machine may take several recordings to get them; 3.5 s
+            // gives them in one where the thread has its CPU (3 s took two about half the time).
             std::map<std::string, long> folded;
             long heavy = 0, light = 0;
             for (int attempt = 0; attempt < 6 && heavy + light <= 3000; ++attempt) {
                 for (const auto& [stack, count] :
-                     record(target, {"-r", "1000", "-d", "3"}, "py-split-" + interpreter.label))
+                     record(target, {"-r", "1000", "-d", "3.5"}, "py-split-" + interpreter.label))
                     folded[stack] += count;
                 heavy = samples_matching(folded, "heavy (split.py:");
                 light = samples_matching(folded, "light (split.py:");
