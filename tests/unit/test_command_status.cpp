@@ -25,6 +25,18 @@ int zombie_child(int code) {
     return pid;
 }
 
+// Reaps the child at the end of its test, whether or not the code under test did. Killed only
+// while it runs: until reaped its pid cannot be another process's.
+struct ChildReaper {
+    pid_t pid;
+    ~ChildReaper() {
+        if (::waitpid(pid, nullptr, WNOHANG) != 0)
+            return; // reaped now, or before
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+};
+
 int status_after(int pid, ErrorKind kind) {
     return run_for_command_status([&](int& launched_pid) -> int {
         launched_pid = pid;
@@ -38,6 +50,7 @@ TEST_CASE("a command found ended gives its status for every error its end caused
     // ESRCH once it is gone, EPERM from ptrace's attach while it is a zombie.
     for (ErrorKind kind : {ErrorKind::no_such_process, ErrorKind::permission, ErrorKind::io}) {
         const int pid = zombie_child(42);
+        const ChildReaper reaper{pid};
         INFO("error kind " << static_cast<int>(kind));
         CHECK(status_after(pid, kind) == 42);
         CHECK(::waitpid(pid, nullptr, WNOHANG) == -1); // reaped
@@ -51,13 +64,7 @@ TEST_CASE("a command that runs on leaves a permission error standing", "[command
         ::pause();
         ::_exit(0);
     }
-    struct Reaper {
-        pid_t pid;
-        ~Reaper() {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
-        }
-    } reaper{pid};
+    const ChildReaper reaper{pid};
     try {
         status_after(pid, ErrorKind::permission);
         FAIL("the error was swallowed");
