@@ -80,14 +80,14 @@ TEST_CASE("Python in a PID namespace: dump, record and --native by the host PID,
 
             for (const std::string engine : {"perf", "ptrace"}) {
                 std::string err;
-                auto folded = record(target, engine, {"-r", "200", "-d", "2"},
+                auto folded = record(target, engine, {"-r", "200", "-d", "1"},
                                      "ns-" + interpreter.label + "-" + engine, err);
                 INFO(engine << ": " << err);
                 const long total = total_samples(folded);
                 CHECK(total > 20);
                 CHECK(samples_matching(folded, "<module> (split.py:23);main (split.py:") > total * 9 / 10);
 
-                auto native = record(target, engine, {"-r", "200", "-d", "2", "--native"},
+                auto native = record(target, engine, {"-r", "200", "-d", "1", "--native"},
                                      "ns-native-" + interpreter.label + "-" + engine, err);
                 INFO(engine << " --native: " << err);
                 const long native_total = total_samples(native);
