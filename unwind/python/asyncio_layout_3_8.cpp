@@ -1,6 +1,7 @@
 // asyncio's structs in CPython 3.8 (x86-64), measured with gdb against the DWARF of the pyenv
 // build's libpython and _asyncio module.
 #include "asyncio_layout.hpp"
+#include "python_layout.hpp"
 
 namespace sampler::python {
 
@@ -12,7 +13,7 @@ const AsyncioLayout& asyncio_layout_3_8() {
         l.generator = {.frame = 16, .qualname = 56};
         l.frame = {.yield_from = YieldFromModel::next_opcode,
                    .gen = 96,
-                   .stacktop = 72,
+                   .stacktop = layout_3_8().frame_object.stacktop, // the frame walker reads it too
                    .executing = 116,
                    .code_bytes = 48,
                    .yield_from_opcode = 72};
