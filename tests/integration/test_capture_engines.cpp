@@ -182,6 +182,21 @@ TEST_CASE("perf engine: a target that hardly ran is told so, not shown as keepin
           std::string::npos);
 }
 
+TEST_CASE("ptrace engine: a session too short to tell the rate kept is told so, not shown as 0 Hz",
+          "[perf]") {
+    // 0.1 s at 100 Hz: 10 rounds, fewer than the 20 a share is told for (a target that exits at
+    // once read "0.0 Hz of 100 Hz requested").
+    ChildProcess target({"/bin/sleep", "30"});
+    std::this_thread::sleep_for(100ms);
+    const std::string out = temp_path("ptrace-short.txt");
+    CommandResult result = run_sampler(record_args(target, out, {"--capture", "ptrace", "-d", "0.1"}));
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.err.find("(100.0 Hz of 100 Hz requested)") != std::string::npos);
+    CHECK(result.err.find("ptrace engine: each sampled thread was stopped for its copy; the session was too "
+                          "short to tell the rate kept") != std::string::npos);
+}
+
 TEST_CASE("perf engine: --idle gives a busy thread one stack per tick, on its CPU or off it", "[perf]") {
     // A thread is either on a CPU or not at each tick: its samples taken on its CPU clock plus
     // the stacks it gets while off add up to the ticks. Off-CPU is judged at the tick's time by
