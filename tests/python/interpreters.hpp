@@ -19,7 +19,7 @@ std::optional<Interpreter> find_pyenv_interpreter(const std::string& minor_versi
 std::optional<Interpreter> find_debian_python311();
 
 // The interpreters with these labels ("2.7", "3.12", "debian-3.11") that this machine has, in
-// that order, narrowed by SAMPLER_TEST_PYTHONS (e.g. "2.7,3.12,debian-3.11": the sanitizer
+// that order, narrowed by SAMPLER_TEST_PYTHONS (e.g. "2.7,3.13,debian-3.11": the sanitizer
 // build runs a few). Labels selected but not installed go to `missing`, for the caller to say.
 std::vector<Interpreter> test_interpreters(const std::vector<std::string>& labels,
                                            std::vector<std::string>& missing);

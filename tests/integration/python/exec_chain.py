@@ -1,5 +1,5 @@
 # Runs Python code for a while, then execs another program (Python 2.7 and 3.x):
-#   exec_chain.py then PROGRAM [ARGS...]   burns in before_exec() for 1 s, then execs PROGRAM
+#   exec_chain.py then PROGRAM [ARGS...]   burns in before_exec() for 1.5 s, then execs PROGRAM
 #   exec_chain.py after                    burns in after_exec() forever
 import os
 import sys
@@ -21,7 +21,7 @@ def after_exec():
 
 
 if sys.argv[1] == "then":
-    before_exec(1.0)
+    before_exec(1.5)
     os.execv(sys.argv[2], sys.argv[2:])
 else:
     after_exec()
