@@ -119,13 +119,8 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
     // A target that hardly ran called for too few samples to tell what share was kept: the rate
     // is then the one asked for, with the reason on the engine's line (not "0.0 Hz", which
     // reads as a failure to sample).
-    const std::optional<double> kept = report.kept_share();
-    // The same on ptrace, for a session too short to have called for that many rounds (a target
-    // that exited at once: "0.0 Hz" after 0.0 s).
-    const bool too_short_to_tell =
-        !perf && rate_hz * report.elapsed_seconds < SessionReport::min_expected_for_share;
-    const double achieved =
-        perf ? rate_hz * kept.value_or(1.0) : (too_short_to_tell ? rate_hz : report.achieved_rate());
+    const std::optional<double> kept_rate = report.kept_rate(rate_hz);
+    const double achieved = kept_rate.value_or(rate_hz);
     std::fprintf(stderr,
                  "sampler: %s after %.1f s: %llu samples (%.1f Hz of %g Hz requested), %llu stacks, "
                  "%llu errors, %llu truncated; pause per thread sample p50 %llu us, p99 %llu us\n",
@@ -154,7 +149,7 @@ void print_session_summary(const SessionReport& report, double rate_hz) {
                      report.kernel_time_excluded ? "; user mode only (no CAP_PERFMON)" : "");
     else
         std::fprintf(stderr, "sampler: ptrace engine: each sampled thread was stopped for its copy%s\n",
-                     too_short_to_tell ? "; the session was too short to tell the rate kept" : "");
+                     kept_rate ? "" : "; the session was too short to tell the rate kept");
     if (perf && report.kernel_walked_samples > 0)
         std::fprintf(stderr,
                      "sampler: Python frames walked in the kernel (BPF) at the sample for %llu of the %llu "

@@ -84,6 +84,18 @@ struct SessionReport {
     int exit_status = -1; // the child's wait status when we started it and it ended
 
     double achieved_rate() const { return elapsed_seconds > 0 ? double(ticks) / elapsed_seconds : 0; }
+    // The rate the session kept, as its summary tells it: on perf_event the requested rate times
+    // the share kept, on ptrace the rounds taken per second. nullopt when too few samples
+    // (perf_event) or rounds (ptrace: a target that exited at once) were called for to tell.
+    std::optional<double> kept_rate(double rate_hz) const {
+        if (engine == "perf_event") {
+            const std::optional<double> kept = kept_share();
+            return kept ? std::optional<double>(rate_hz * *kept) : std::nullopt;
+        }
+        if (rate_hz * elapsed_seconds < min_expected_for_share)
+            return std::nullopt;
+        return achieved_rate();
+    }
     // What a process's CPU share is taken of, for the whole session: on perf_event, the periods
     // of 1/rate seconds in the span (a thread on a CPU all the time gets one sample in each); on
     // ptrace, the rounds taken.
