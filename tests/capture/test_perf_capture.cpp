@@ -332,10 +332,12 @@ struct FakeInterpreter {
 // A thread spinning `cpu` with its thread state given to the walker as `thread_id`; its
 // samples as `capture` delivers them.
 // With `flicker`, the thread state's thread_id word alternates between matching and not every
-// 2 ms of CPU, so that walks that finish and walks that fail come side by side.
-WalkedRecords spin_known_thread_for(PerfCapture& capture, KernelPythonWalker& walker, FakeThreadState& state,
-                                    std::uint64_t thread_id, std::chrono::milliseconds cpu,
-                                    bool flicker = false) {
+// 2 ms of CPU, so that walks that finish and walks that fail come side by side. The first drain
+// comes `first_drain_after` the thread starts (a reader busy elsewhere).
+WalkedRecords
+spin_known_thread_for(PerfCapture& capture, KernelPythonWalker& walker, FakeThreadState& state,
+                      std::uint64_t thread_id, std::chrono::milliseconds cpu, bool flicker = false,
+                      std::chrono::milliseconds first_drain_after = std::chrono::milliseconds(0)) {
     WalkedRecords records;
     records.state = &state;
     std::atomic<bool> done{false};
@@ -353,6 +355,7 @@ WalkedRecords spin_known_thread_for(PerfCapture& capture, KernelPythonWalker& wa
         }
         done = true;
     });
+    std::this_thread::sleep_for(first_drain_after);
     while (!done) {
         capture.wait(5);
         capture.drain(records);
@@ -624,6 +627,17 @@ TEST_CASE("perf capture: with stack copies (--native) each walk is paired with i
     CHECK(mixed.walked >= written - 2);
     CHECK(mixed.exact == mixed.walked);
     CHECK(mixed.walk_near >= mixed.walked * 9 / 10);
+
+    // A reader that comes late (sampler's first --native stacks load DWARF): its perf ring holds
+    // the first few dozen samples and lost the rest, the walker's ring holds every walk since.
+    // Each perf record kept still finds its walk, hundreds of walks older than the newest.
+    const WalkedRecords late =
+        spin_known_thread_for(capture, *walker, fake.state, 0xfeed, std::chrono::milliseconds(500), false,
+                              std::chrono::milliseconds(300));
+    INFO("late reader: walked " << late.walked << ", not walked " << late.perf_records);
+    CHECK(late.walked > 100);
+    CHECK(late.perf_records <= 10);
+    CHECK(late.exact == late.walked);
 
     // A walk that could not finish leaves its sample a plain perf record.
     fake.state.thread_id = 0xbeef;

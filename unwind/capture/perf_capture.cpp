@@ -688,9 +688,13 @@ void PerfCapture::keep_walks() {
 
 void PerfCapture::keep_walk(const pw_header& header, const std::uint8_t* record, std::size_t size) {
     std::deque<PendingWalk>& walks = pending_walks_[static_cast<int>(header.tid)];
-    // A thread's perf records keep up with its walks (both are drained at each wake-up); more
-    // than this waiting are walks whose perf records were lost.
-    if (walks.size() >= 64) {
+    // A walk waits for its perf record, drained after it: as long as sampler's slowest drain,
+    // which can be most of a second (the first --native stacks load a library's DWARF, slower
+    // still in the sanitizer build). Older than that, its perf record was lost. A count of 64
+    // was once the bound here: 128 ms at 500 Hz, and such a first drain lost a few dozen walks.
+    // The count bound is for memory only (a second at 1000 Hz).
+    while (!walks.empty() &&
+           (walks.size() >= 1024 || walks.front().time_ns + 1'000'000'000 < header.time_ns)) {
         spare_walk(std::move(walks.front().bytes));
         walks.pop_front();
     }
