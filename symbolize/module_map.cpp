@@ -22,7 +22,19 @@ ModuleMap::ModuleMap(ProcessMaps maps, std::map<std::string, std::shared_ptr<con
 }
 
 bool ModuleMap::refresh() {
-    ProcessMaps fresh = ProcessMaps::read(pid_);
+    // A process that has exited lists no mappings (a zombie) or none at all (reaped), yet the
+    // samples it left are still to be unwound and named, in its last maps. (A pid never read
+    // before is an error: nothing stands for it.)
+    ProcessMaps fresh;
+    try {
+        fresh = ProcessMaps::read(pid_);
+    } catch (const Error& error) {
+        if (error.kind() != ErrorKind::no_such_process || maps_.entries().empty())
+            throw;
+        return false;
+    }
+    if (fresh.entries().empty() && !maps_.entries().empty())
+        return false;
     if (fresh.text() == maps_.text() && !modules_.empty())
         return false;
     maps_ = std::move(fresh);

@@ -29,6 +29,7 @@ class ModuleMap {
     explicit ModuleMap(int pid);
 
     // Re-reads the target's maps; opens newly mapped modules. Returns true when the maps changed.
+    // Once the process has exited, its last maps stand.
     bool refresh();
 
     const ProcessMaps& maps() const { return maps_; }

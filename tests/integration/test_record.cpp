@@ -251,6 +251,13 @@ TEST_CASE("record -- COMMAND starts the program and stops when it exits", "[reco
     REQUIRE(total > 50);
     CHECK(heavy + light >= total * 9 / 10);
     CHECK(heavy > light);
+    // Its last samples, unwound after it exited, are named in its last maps: no stack is a bare
+    // address (a zombie's maps are empty, and were once read as such).
+    long bare = 0;
+    for (const auto& [stack, count] : folded)
+        if (stack.rfind("0x", 0) == 0)
+            bare += count;
+    CHECK(bare == 0);
 }
 
 TEST_CASE("record -- COMMAND ends with the command's exit status, and names a command that ended at once",

@@ -3,6 +3,7 @@
 // error standing.
 #include "sampler/error.hpp"
 #include "target.hpp"
+#include "test_children.hpp"
 
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -25,18 +26,6 @@ int zombie_child(int code) {
     return pid;
 }
 
-// Reaps the child at the end of its test, whether or not the code under test did. Killed only
-// while it runs: until reaped its pid cannot be another process's.
-struct ChildReaper {
-    pid_t pid;
-    ~ChildReaper() {
-        if (::waitpid(pid, nullptr, WNOHANG) != 0)
-            return; // reaped now, or before
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-    }
-};
-
 int status_after(int pid, ErrorKind kind) {
     return run_for_command_status([&](int& launched_pid) -> int {
         launched_pid = pid;
@@ -58,12 +47,8 @@ TEST_CASE("a command found ended gives its status for every error its end caused
 }
 
 TEST_CASE("a command that runs on leaves a permission error standing", "[command]") {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::pause();
-        ::_exit(0);
-    }
+    const pid_t pid = fork_paused_child();
+    REQUIRE(pid > 0);
     const ChildReaper reaper{pid};
     try {
         status_after(pid, ErrorKind::permission);

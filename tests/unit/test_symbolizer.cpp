@@ -1,11 +1,15 @@
 #include "elf_symbols.hpp"
 #include "module_map.hpp"
+#include "sampler/error.hpp"
 #include "symbolizer.hpp"
+#include "test_children.hpp"
 
 #include <catch2/catch.hpp>
 #include <climits>
+#include <csignal>
 #include <dlfcn.h>
 #include <set>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace sampler;
@@ -150,4 +154,32 @@ TEST_CASE("of several names at one address, the public one is shown whatever the
         CHECK(frames.back().name == name);
     }
     ::dlclose(libc);
+}
+
+TEST_CASE("a process's last maps stand once it has exited, zombie or reaped, for the samples it left") {
+    const pid_t child = fork_paused_child();
+    REQUIRE(child > 0);
+    const ChildReaper reaper{child};
+    // A fork: this function is at the same address in the child.
+    const auto address = reinterpret_cast<std::uint64_t>(&test_symbols::known_function);
+    ModuleMap modules(child);
+    modules.refresh();
+    REQUIRE(modules.module_at(address) != nullptr);
+    const std::size_t count = modules.modules().size();
+    Symbolizer symbolizer(modules); // its files opened while the process runs, as a session's are
+    CHECK(symbolizer.frames_for(address, false).front().name == "test_symbols::known_function(int)");
+
+    ::kill(child, SIGKILL);
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) == 0); // a zombie
+    CHECK_FALSE(modules.refresh());
+    CHECK(modules.modules().size() == count);
+    CHECK(symbolizer.frames_for(address + 2, false).front().name == "test_symbols::known_function(int)");
+
+    REQUIRE(::waitpid(child, nullptr, 0) == child); // reaped
+    CHECK_FALSE(modules.refresh());
+    CHECK(modules.module_at(address) != nullptr);
+    // A pid read for the first time once gone is an error still.
+    ModuleMap never_read(child);
+    CHECK_THROWS_AS(never_read.refresh(), Error);
 }
