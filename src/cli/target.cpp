@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -53,6 +54,24 @@ bool in_container() {
     return ::access("/.dockerenv", F_OK) == 0 || ::access("/run/.containerenv", F_OK) == 0 ||
            first_line("/proc/1/cgroup").find("docker") != std::string::npos ||
            first_line("/proc/1/cgroup").find("kubepods") != std::string::npos;
+}
+
+// The kernel maps a program (and its ELF interpreter) only after exec has closed the
+// close-on-exec descriptors, which is how launch_command learns that the exec succeeded: maps
+// read in between lack the program, whose first samples would stay unsymbolized (a short
+// command's, all of them). The auxiliary vector is written once both are mapped: wait, a second
+// at most, until its first entry is set. (Unreadable or empty, the process is gone or not ours
+// to read: nothing to wait for.)
+void wait_until_program_mapped(int pid) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/auxv";
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (std::chrono::steady_clock::now() < give_up) {
+        std::ifstream auxv(path, std::ios::binary); // opened anew: it reads the mm of its opening
+        std::uint64_t first_type = 0;
+        if (!auxv.read(reinterpret_cast<char*>(&first_type), sizeof first_type) || first_type != 0)
+            return;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
 }
 
 } // namespace
@@ -222,6 +241,7 @@ int launch_command(const std::vector<std::string>& command) {
         throw Error(ErrorKind::usage, "cannot run " + command[0] + ": " + std::strerror(exec_errno));
     }
     keep_exit_of(child); // its status is sampler's at the end (command_exit_code)
+    wait_until_program_mapped(child);
     return child;
 }
 

@@ -27,7 +27,8 @@ struct SessionOptions;
 // With --capture perf, throws when the kernel refuses it.
 TargetAccess target_access(const SessionOptions& session);
 
-// Starts `command` (argv[0] looked up in PATH) and returns its PID once exec succeeded.
+// Starts `command` (argv[0] looked up in PATH) and returns its PID once exec succeeded and the
+// kernel has mapped the program (its maps then name it).
 int launch_command(const std::vector<std::string>& command);
 
 // The command line a target is named by: the command as given when we started it (`launched`;
