@@ -78,8 +78,11 @@ struct SessionReport {
     std::optional<double> kept_share() const {
         if (expected_samples < min_expected_for_share)
             return std::nullopt;
-        const std::uint64_t covered = received_samples - std::min(received_samples, uncovered_samples);
-        return double(covered) / expected_samples;
+        return double(covered_samples()) / expected_samples;
+    }
+    // The samples received that the CPU time behind expected_samples covers.
+    std::uint64_t covered_samples() const {
+        return received_samples - std::min(received_samples, uncovered_samples);
     }
     int exit_status = -1; // the child's wait status when we started it and it ended
 

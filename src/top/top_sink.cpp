@@ -206,8 +206,7 @@ void TopSink::end_window(const SessionReport& report, Clock::time_point now) {
     // share of the samples that CPU time called for which arrived. Too few to tell: unknown.
     // (Samples no counted CPU time covers, of processes that ended: left out, as in record.)
     const double expected = report.expected_samples - window_first_expected_;
-    const std::uint64_t covered =
-        report.received_samples - std::min(report.received_samples, report.uncovered_samples);
+    const std::uint64_t covered = report.covered_samples();
     status.kept_percent = report.engine == "perf_event" && expected >= SessionReport::min_expected_for_share
                               ? 100.0 * double(covered - std::min(covered, window_first_covered_)) / expected
                               : (report.engine == "perf_event" ? status.kept_percent : -1);
