@@ -22,9 +22,11 @@ ModuleMap::ModuleMap(ProcessMaps maps, std::map<std::string, std::shared_ptr<con
 }
 
 bool ModuleMap::refresh() {
-    // A process that has exited lists no mappings (a zombie) or none at all (reaped), yet the
-    // samples it left are still to be unwound and named, in its last maps. (A pid never read
-    // before is an error: nothing stands for it.)
+    // Once a process has exited its maps file is empty (a zombie) or gone (reaped), yet the
+    // samples it left are still to be unwound and named, in its last maps. (So is the file of a
+    // thread that ended, the main one after pthread_exit, while the others run on: its last maps
+    // stand there too, better than none. A pid never read before is an error: nothing stands
+    // for it. Whether the process is gone is for the session to tell, by its threads.)
     ProcessMaps fresh;
     try {
         fresh = ProcessMaps::read(pid_);

@@ -74,6 +74,10 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
     // the names would lengthen a thread's pause.
     int gil_holder = python_ ? python_->gil_holder_tid(memory_) : 0;
     std::vector<int> tids = list_threads(pid_);
+    // Gone (reaped): its last maps stand for what it left (ModuleMap::refresh), so say so here,
+    // before its pid can be another process's, whose threads would then be stopped.
+    if (tids.empty() && !process_exists(pid_))
+        throw Error(ErrorKind::no_such_process, "process " + std::to_string(pid_) + " has exited");
     if (python_)
         thread_names_.refresh(*python_, memory_, tids);
     for (int tid : tids) {
@@ -204,6 +208,7 @@ void ProcessSampler::between_samples() {
 std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, SessionReport& report) {
     if (maps_changed_) {
         maps_changed_ = false;
+        native_.note_maps_changed();
         native_.refresh_if_stale(std::chrono::milliseconds(100));
     }
     Captured& slot = perf_slot_;
