@@ -10,6 +10,7 @@ void NativeStacks::refresh() {
     if (modules_.refresh())
         unwinder_.flush_cache();
     last_refresh_ = std::chrono::steady_clock::now();
+    maps_changed_ = false;
 }
 
 void NativeStacks::refresh_if_stale() {
@@ -49,10 +50,11 @@ ResolvedStack NativeStacks::resolve(const ThreadSnapshot& snapshot, std::size_t 
 ResolvedFrames NativeStacks::resolve_frames(const ThreadSnapshot& snapshot, std::size_t max_depth) {
     UnwoundStack unwound = unwinder_.unwind(snapshot, max_depth);
     // An address outside every known module usually means a library loaded since the last read
-    // of the maps: refresh once (rate-limited) and unwind again.
+    // of the maps: refresh once (rate-limited, unless an mmap record said so) and unwind again.
     bool unknown_code = unwound.frames.empty() || !modules_.module_at(unwound.frames.front().address) ||
                         unwound.end == UnwindEnd::truncated;
-    if (unknown_code && std::chrono::steady_clock::now() - last_refresh_ > std::chrono::milliseconds(100)) {
+    if (unknown_code && (maps_changed_ ||
+                         std::chrono::steady_clock::now() - last_refresh_ > std::chrono::milliseconds(100))) {
         refresh();
         unwound = unwinder_.unwind(snapshot, max_depth);
     }

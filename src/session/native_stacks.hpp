@@ -42,6 +42,9 @@ class NativeStacks {
     void refresh_if_stale();
     // Re-reads the maps unless they were read less than `age` ago.
     void refresh_if_stale(std::chrono::steady_clock::duration age);
+    // The target mapped code since (a perf mmap record): until the maps are read again, a stack
+    // with code outside every known module has them read at once, not after 100 ms.
+    void note_maps_changed() { maps_changed_ = true; }
 
     const ModuleMap& modules() const { return modules_; }
     // See Symbolizer::set_names_only.
@@ -54,6 +57,7 @@ class NativeStacks {
     RemoteUnwinder unwinder_;
     Symbolizer symbolizer_;
     std::chrono::steady_clock::time_point last_refresh_;
+    bool maps_changed_ = false;
 };
 
 } // namespace sampler
