@@ -690,11 +690,11 @@ void PerfCapture::keep_walk(const pw_header& header, const std::uint8_t* record,
     std::deque<PendingWalk>& walks = pending_walks_[static_cast<int>(header.tid)];
     // A walk waits for its perf record, drained after it: as long as sampler's slowest drain,
     // which can be most of a second (the first --native stacks load a library's DWARF, slower
-    // still in the sanitizer build). Older than that, its perf record was lost. A count of 64
-    // was once the bound here: 128 ms at 500 Hz, and such a first drain lost a few dozen walks.
-    // The count bound is for memory only (a second at 1000 Hz).
+    // still in the sanitizer build). Older than that, its perf record was lost. The count bound
+    // is for memory only: two seconds of one thread's walks at the rate (periods are jittered).
+    const auto max_walks = std::max<std::size_t>(1024, static_cast<std::size_t>(2 * options_.rate_hz));
     while (!walks.empty() &&
-           (walks.size() >= 1024 || walks.front().time_ns + 1'000'000'000 < header.time_ns)) {
+           (walks.size() >= max_walks || walks.front().time_ns + 1'000'000'000 < header.time_ns)) {
         spare_walk(std::move(walks.front().bytes));
         walks.pop_front();
     }
