@@ -25,13 +25,16 @@ bool ModuleMap::refresh() {
     // Once a process has exited its maps file is empty (a zombie) or gone (reaped), yet the
     // samples it left are still to be unwound and named, in its last maps. (So is the file of a
     // thread that ended, the main one after pthread_exit, while the others run on: its last maps
-    // stand there too, better than none. A pid never read before is an error: nothing stands
-    // for it. Whether the process is gone is for the session to tell, by its threads.)
+    // stand there too, better than none. And so they do for a process that may no longer be
+    // read, after a setuid exec.) A pid never read before is an error: nothing stands for it.
+    // Whether the process is gone is for the session to tell, by its threads.
     ProcessMaps fresh;
     try {
         fresh = ProcessMaps::read(pid_);
     } catch (const Error& error) {
-        if (error.kind() != ErrorKind::no_such_process || maps_.entries().empty())
+        const bool gone_or_closed =
+            error.kind() == ErrorKind::no_such_process || error.kind() == ErrorKind::permission;
+        if (!gone_or_closed || maps_.entries().empty())
             throw;
         return false;
     }

@@ -3,9 +3,11 @@
 #include "sampler/error.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <sstream>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace sampler {
 namespace {
@@ -24,6 +26,20 @@ bool parse_dec(std::string_view& text, std::uint64_t& value) {
         return false;
     text.remove_prefix(static_cast<std::size_t>(end - text.data()));
     return true;
+}
+
+// Why /proc/PID/maps could not be read, by errno: gone, not allowed, or something else.
+[[noreturn]] void throw_maps_error(int pid, const std::string& path, int error) {
+    const std::string process = "process " + std::to_string(pid);
+    if (error == ENOENT || error == ESRCH)
+        throw Error(ErrorKind::no_such_process, "cannot read " + path + ": " + process + " has exited");
+    if (error == EACCES || error == EPERM)
+        throw Error(ErrorKind::permission,
+                    "not allowed to read " + path + " (" + std::strerror(error) +
+                        "): only a user allowed to trace " + process +
+                        " may: its owner (unless it is not dumpable, as after a setuid exec) " +
+                        "or one with CAP_SYS_PTRACE");
+    throw Error(ErrorKind::io, "cannot read " + path + ": " + std::strerror(error));
 }
 
 bool expect(std::string_view& text, char c) {
@@ -128,14 +144,26 @@ ProcessMaps ProcessMaps::parse(std::string_view text) {
 }
 
 ProcessMaps ProcessMaps::read(int pid) {
-    std::string path = "/proc/" + std::to_string(pid) + "/maps";
-    std::ifstream in(path);
-    if (!in)
-        throw Error(ErrorKind::no_such_process,
-                    "cannot read " + path + ": process " + std::to_string(pid) + " has exited");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    std::string text = buffer.str();
+    const std::string path = "/proc/" + std::to_string(pid) + "/maps";
+    std::string text;
+    int error = 0;
+    if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd < 0) {
+        error = errno;
+    } else {
+        char chunk[16384];
+        for (;;) {
+            const ssize_t got = ::read(fd, chunk, sizeof chunk);
+            if (got > 0)
+                text.append(chunk, static_cast<std::size_t>(got));
+            else if (got == 0 || errno != EINTR) {
+                error = got == 0 ? 0 : errno;
+                break;
+            }
+        }
+        ::close(fd);
+    }
+    if (error != 0)
+        throw_maps_error(pid, path, error);
     ProcessMaps maps = parse(text);
     maps.text_ = std::move(text);
     return maps;
