@@ -47,6 +47,18 @@ bool ModuleMap::refresh() {
     return true;
 }
 
+void ModuleMap::read_through(int tid) {
+    const std::string old_proc = "/proc/" + std::to_string(pid_) + "/";
+    const std::string new_proc = "/proc/" + std::to_string(tid) + "/";
+    pid_ = tid;
+    root_ = new_proc + "root";
+    // Modules not yet handed to the symbolizer are opened by these paths later.
+    for (auto& [path, open_path] : open_paths_)
+        if (open_path.starts_with(old_proc))
+            open_path.replace(0, old_proc.size(), new_proc);
+    rebuild_modules();
+}
+
 bool ModuleMap::has_image(const MapEntry& entry) {
     return entry.is_file() || entry.path == vdso_map_name;
 }

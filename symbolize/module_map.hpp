@@ -31,6 +31,9 @@ class ModuleMap {
     // Re-reads the target's maps; opens newly mapped modules. Returns true when the maps changed.
     // Once the process has exited, its last maps stand.
     bool refresh();
+    // The maps and files are read through thread `tid` of the same process from now on: the
+    // thread they were read through has ended (its /proc entries no longer show them).
+    void read_through(int tid);
 
     const ProcessMaps& maps() const { return maps_; }
     const std::vector<Module>& modules() const { return modules_; }

@@ -54,6 +54,8 @@ class ProcessMemory final : public RemoteMemory {
     bool read(std::uint64_t address, void* out, std::size_t size) const override;
     std::size_t read_scattered(const Piece* pieces, std::size_t count) const override;
     int pid() const { return pid_; }
+    // Reads go through thread `tid` of the same process from now on (the one read through ended).
+    void read_through(int tid) { pid_ = tid; }
 
   private:
     int pid_;

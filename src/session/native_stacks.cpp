@@ -13,6 +13,11 @@ void NativeStacks::refresh() {
     maps_changed_ = false;
 }
 
+void NativeStacks::read_through(int tid) {
+    modules_.read_through(tid);
+    unwinder_.flush_cache();
+}
+
 void NativeStacks::refresh_if_stale() {
     if (std::chrono::steady_clock::now() - last_refresh_ > std::chrono::seconds(1))
         refresh();

@@ -45,6 +45,8 @@ class NativeStacks {
     // The target mapped code since (a perf mmap record): until the maps are read again, a stack
     // with code outside every known module has them read at once, not after 100 ms.
     void note_maps_changed() { maps_changed_ = true; }
+    // The target is read through its thread `tid` from now on (see ModuleMap::read_through).
+    void read_through(int tid);
 
     const ModuleMap& modules() const { return modules_; }
     // See Symbolizer::set_names_only.

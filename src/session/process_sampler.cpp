@@ -32,6 +32,21 @@ ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
     detect_python();
 }
 
+void ProcessSampler::read_through_another_thread() {
+    for (int tid : list_threads(pid_)) {
+        if (tid == reader_tid_)
+            continue;
+        auto info = read_thread_info(pid_, tid);
+        if (!info || info->state == 'Z' || info->state == 'X')
+            continue;
+        reader_tid_ = tid;
+        memory_.read_through(tid);
+        native_.read_through(tid);
+        filenames_.set_root("/proc/" + std::to_string(tid) + "/root");
+        return;
+    }
+}
+
 void ProcessSampler::detect_python() {
     last_detection_ = std::chrono::steady_clock::now();
     try {
@@ -80,11 +95,18 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
         throw Error(ErrorKind::no_such_process, "process " + std::to_string(pid_) + " has exited");
     if (python_)
         thread_names_.refresh(*python_, memory_, tids);
+    // The thread the process is read through may end, a main thread by pthread_exit (then a
+    // zombie, listed) or another (gone from the list): the rest is read through a live one.
+    bool reader_live = false;
     for (int tid : tids) {
         auto info = read_thread_info(pid_, tid);
         // An exited thread (a main thread that called pthread_exit) has no stack left to read.
-        if (!info || info->state == 'Z' || info->state == 'X')
+        if (!info || info->state == 'Z' || info->state == 'X') {
+            if (tid == reader_tid_)
+                read_through_another_thread();
             continue;
+        }
+        reader_live = reader_live || tid == reader_tid_;
         info->holds_gil = gil_holder != 0 && gil_holder == tid;
         if (const std::string* name = thread_names_.find(tid))
             info->name = *name;
@@ -101,6 +123,8 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
             captured_.pop_back();
     }
     detach_lingering_threads();
+    if (!reader_live && !tids.empty() && std::ranges::find(tids, reader_tid_) == tids.end())
+        read_through_another_thread();
 
     std::vector<SampledStack> stacks;
     for (Captured& captured : captured_) {

@@ -83,6 +83,8 @@ class ProcessSampler {
     void forget_thread(int tid) {
         thread_comms_.erase(tid);
         python_pages_by_tid_.erase(tid);
+        if (tid == reader_tid_)
+            read_through_another_thread();
     }
     void note_new_mapping() { maps_changed_ = true; }
     // A stack's frames handed back once the sink has them: the next native stack is copied into
@@ -142,6 +144,10 @@ class ProcessSampler {
     };
 
     void detect_python();
+    // The thread the process is read through (reader_tid_) has ended while others run on: its
+    // /proc entries and process_vm_readv no longer reach the address space. Read through a live
+    // one from now on; none left: the process is gone, and nothing changes.
+    void read_through_another_thread();
     const std::string& thread_comm(int tid);
     std::uint64_t gil_holder_for_samples();
     void redetect_while_starting();

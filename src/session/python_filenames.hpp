@@ -17,6 +17,9 @@ class PythonFilenames {
     // file lives there; otherwise from the outermost directory that is a package (holds an
     // __init__.py) down; otherwise the file's own name. Pseudo names (`<string>`) stay as they are.
     const std::string& shorten(const std::string& path);
+    // The file system is checked through `root` from now on (the target's thread it was seen
+    // through ended).
+    void set_root(std::string root) { root_ = std::move(root); }
 
   private:
     std::string compute(const std::string& path) const;

@@ -774,6 +774,39 @@ TEST_CASE("Python: a process whose main thread has exited is read through its ot
     }
 }
 
+TEST_CASE("Python: a main thread that exits while recorded leaves the rest read through another thread",
+          "[python][perf]") {
+    // Read through the main thread until then, the process must be read through a live one
+    // after: the exited thread's /proc files and process_vm_readv no longer reach its memory.
+    // Both ways of reading frames from the target: stopped (ptrace), and running, with native
+    // frames (their maps and files too). Not the kernel's walk: it reads no memory through a thread.
+    auto interpreter = find_pyenv_interpreter("3.12");
+    if (!interpreter)
+        skip_test("no pyenv CPython 3.12 on this machine");
+    const std::vector<std::vector<std::string>> ways{{"--capture", "ptrace"},
+                                                     {"--capture", "perf", "--native", "--no-bpf"}};
+    for (const auto& way : ways) {
+        DYNAMIC_SECTION(way[1] << (way.size() > 2 ? " --native --no-bpf" : "")) {
+            // The main thread exits a second after "ready", well after sampler has started.
+            PythonProcess target(*interpreter, "leader_exit.py", "ready", {"1.0"});
+            const int pid = target.process.pid();
+            const long ticks_before = cpu_ticks(pid);
+            std::vector<std::string> options = way;
+            options.insert(options.end(), {"-r", "200", "-d", "3"});
+            auto folded = record(target, options, "leader-exits-later");
+            const double cpu_seconds = double(cpu_ticks(pid) - ticks_before) / double(::sysconf(_SC_CLK_TCK));
+            REQUIRE(process_state(pid) == 'Z'); // it did exit meanwhile
+            const long spin = samples_matching(folded, "spin (leader_exit.py:");
+            INFO("spin samples " << spin << " of " << total_samples(folded) << ", target CPU " << cpu_seconds
+                                 << " s");
+            // Two thirds of the run came after the exit: without the change of thread, at most a
+            // third of the samples was read.
+            CHECK(double(spin) > 0.6 * cpu_seconds * 200);
+            CHECK(spin > total_samples(folded) * 9 / 10);
+        }
+    }
+}
+
 TEST_CASE("Python: a generator that C drives from a thread's start is read whole, not dropped as torn",
           "[python][perf]") {
     // With no Python frame under it, the running generator's frame has no caller, as a suspended

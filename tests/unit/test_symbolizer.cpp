@@ -8,8 +8,10 @@
 #include <climits>
 #include <csignal>
 #include <dlfcn.h>
+#include <future>
 #include <set>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace sampler;
@@ -182,4 +184,36 @@ TEST_CASE("a process's last maps stand once it has exited, zombie or reaped, for
     // A pid read for the first time once gone is an error still.
     ModuleMap never_read(child);
     CHECK_THROWS_AS(never_read.refresh(), Error);
+}
+
+TEST_CASE("a module map read through another thread of the process opens its files there") {
+    // As a session does when the thread it read through ends (a main thread's pthread_exit).
+    std::promise<int> tid_of_other;
+    std::promise<void> done;
+    std::thread other([&] {
+        tid_of_other.set_value(static_cast<int>(::gettid()));
+        done.get_future().wait();
+    });
+    const int tid = tid_of_other.get_future().get();
+    ModuleMap modules(::getpid());
+    modules.refresh();
+    const std::uint64_t generation = modules.generation();
+    modules.read_through(tid);
+    CHECK(modules.generation() != generation); // caches keyed by module see new ones
+    const std::string through_other = "/proc/" + std::to_string(tid) + "/";
+    std::size_t reopened = 0;
+    for (const Module& module : modules.modules()) {
+        INFO(module.path << " opened at " << module.open_path);
+        if (module.path != "[vdso]") { // served from our own copy of the vDSO
+            CHECK(module.open_path.starts_with(through_other));
+            ++reopened;
+        }
+    }
+    CHECK(reopened > 2);
+    Symbolizer symbolizer(modules);
+    const auto address = reinterpret_cast<std::uint64_t>(&test_symbols::known_function);
+    CHECK(symbolizer.frames_for(address, false).front().name == "test_symbols::known_function(int)");
+    CHECK_NOTHROW(modules.refresh());
+    done.set_value();
+    other.join();
 }

@@ -17,4 +17,5 @@ threading.Thread(target=spin, name="spinner").start()
 time.sleep(0.2)
 print("ready")
 sys.stdout.flush()
+time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)  # an argument delays the exit
 ctypes.CDLL(None).pthread_exit(None)
