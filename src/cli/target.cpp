@@ -83,9 +83,16 @@ std::string explain_ptrace_denied(int pid) {
     why << intro;
     struct stat owner {};
     std::string proc = "/proc/" + std::to_string(pid);
+    // The kernel gives a process that is not dumpable to root: its /proc files, not its directory.
+    struct stat files_owner {};
     if (::geteuid() != 0 && ::stat(proc.c_str(), &owner) == 0 && owner.st_uid != ::geteuid())
         why << "\n  - it belongs to another user (uid " << owner.st_uid
             << "): run sampler as root (sudo) or as that user.";
+    else if (::geteuid() != 0 && ::stat((proc + "/stat").c_str(), &files_owner) == 0 &&
+             files_owner.st_uid != ::geteuid())
+        why << "\n  - it is yours but not dumpable (a setuid or setgid program, or prctl(PR_SET_DUMPABLE, "
+               "0)): "
+               "only CAP_SYS_PTRACE (root) may read it.";
     if (!have_cap_sys_ptrace()) {
         if (::geteuid() == 0)
             why << root_without_cap_sys_ptrace(pid);

@@ -84,6 +84,25 @@ TEST_CASE("no permission explains what to do", "[errors]") {
     CHECK(process_state(target.pid()) == 'R');
 }
 
+TEST_CASE("a target of one's own that is not dumpable is refused, and the error says why", "[errors]") {
+    if (::geteuid() != 0)
+        skip_test("needs root to run the target and sampler as an unprivileged user");
+    ChildProcess target({fixture_path("workload"), "undumpable"}, 65534);
+    wait_until_started(target);
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"dump"}, {"record", "-d", "1", "-o", "/dev/null", "-f", "folded"}}) {
+        std::vector<std::string> argv{sampler_binary()};
+        argv.insert(argv.end(), command.begin(), command.end());
+        argv.insert(argv.end(), {"--pid", std::to_string(target.pid())});
+        ChildProcess sampler(argv, 65534);
+        const int code = sampler.wait(20s);
+        INFO(command[0] << ": " << sampler.errors());
+        CHECK(code == 4);
+        CHECK(sampler.errors().find("it is yours but not dumpable") != std::string::npos);
+    }
+    CHECK(process_state(target.pid()) == 'R');
+}
+
 TEST_CASE("a target already traced by a debugger is refused", "[errors]") {
     ChildProcess target({fixture_path("workload"), "split"});
     wait_until_started(target);

@@ -43,8 +43,9 @@ std::string refusal_reason(int error, bool kernel_excluded) {
             reason += ": kernel.perf_event_paranoid is " + std::to_string(paranoid) +
                       " (set it to 2 or lower, or grant CAP_PERFMON)";
         else if (kernel_excluded)
-            reason += ": the process belongs to another user (needs CAP_PERFMON, or root), or a seccomp "
-                      "profile (as in most containers) blocks perf_event_open";
+            reason +=
+                ": the process belongs to another user or is not dumpable (a setuid program; needs "
+                "CAP_PERFMON, or root), or a seccomp profile (as in most containers) blocks perf_event_open";
         return reason;
     }
     case ENOSYS:
