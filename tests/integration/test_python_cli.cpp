@@ -98,7 +98,7 @@ int mark(const std::string& file, const std::string& name) {
 TEST_CASE("Python: a 3:1 split between two callers is recovered, with Python names and lines", "[python]") {
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {
-            PythonProcess target(interpreter, "split.py");
+            PythonProcess target(interpreter, "split.py", "ready");
             // Enough samples for ±5 points to be over 4 standard errors, and enough random
             // periods: a clock keeps each for 64 samples, and one that happens to fit the loop's
             // ~2 ms cycle (1 to 2 times) sees the same one or two points of it 64 times.
@@ -143,7 +143,7 @@ TEST_CASE("Python: on the perf engine the GIL and active shares are the busy thr
     auto interpreter = find_pyenv_interpreter("3.12");
     if (!interpreter)
         skip_test("no pyenv CPython 3.12 on this machine");
-    PythonProcess target(*interpreter, "split.py");
+    PythonProcess target(*interpreter, "split.py", "ready");
     const int pid = target.process.pid();
     const long ticks_before = cpu_ticks(pid);
     const auto started = std::chrono::steady_clock::now();
@@ -172,7 +172,7 @@ TEST_CASE("Python: on the perf engine the kernel walks the frames at the sample 
     const std::regex walked(R"(walked in the kernel \(BPF\) at the sample for (\d+) of the (\d+) stacks)");
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {
-            PythonProcess target(interpreter, "split.py");
+            PythonProcess target(interpreter, "split.py", "ready");
             auto run = [&](std::vector<std::string> extra, const std::string& name) {
                 const std::string out = temp_path(name + "-" + interpreter.label + ".txt");
                 std::vector<std::string> args{"record", "--pid", target.pid(), "-f", "folded", "-o",
@@ -220,7 +220,7 @@ TEST_CASE("Python: on the perf engine the kernel walks the frames at the sample 
 TEST_CASE("Python: --function groups frames by their function's first line", "[python]") {
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {
-            PythonProcess target(interpreter, "split.py");
+            PythonProcess target(interpreter, "split.py", "ready");
             auto folded =
                 record(target, {"-r", "500", "-d", "1", "--function"}, "py-function-" + interpreter.label);
             long total = total_samples(folded);
@@ -469,7 +469,7 @@ TEST_CASE("Python: --subprocesses samples a short-lived child from its birth, wh
 TEST_CASE("Python: dump shows each thread's Python stack, text and JSON", "[python][dump]") {
     for (const Interpreter& interpreter : interpreters()) {
         DYNAMIC_SECTION(interpreter.label) {
-            PythonProcess target(interpreter, "split.py");
+            PythonProcess target(interpreter, "split.py", "ready");
             CommandResult text = run_sampler({"dump", "--pid", target.pid()});
             INFO(text.out << text.err);
             REQUIRE(text.exit_code == 0);
@@ -550,7 +550,7 @@ TEST_CASE("Python: --nonblocking reads without stopping, it cannot be combined w
     auto interpreter = find_pyenv_interpreter("3.12");
     if (!interpreter)
         skip_test("no pyenv CPython 3.12 on this machine");
-    PythonProcess target(*interpreter, "split.py");
+    PythonProcess target(*interpreter, "split.py", "ready");
     auto folded = record(target, {"-r", "200", "-d", "1", "--nonblocking"}, "py-nonblocking");
     // Shares, not counts: on a busy machine the sampler gets fewer rounds in its second (two
     // CPU hogs and a profiler beside it once gave 48 stacks of 200).
