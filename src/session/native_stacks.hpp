@@ -45,6 +45,12 @@ class NativeStacks {
     // The target mapped code since (a perf mmap record): until the maps are read again, a stack
     // with code outside every known module has them read at once, not after 100 ms.
     void note_maps_changed() { maps_changed_ = true; }
+    // Re-reads the maps when the target mapped code since they were read, unless they were read
+    // less than `age` ago (tried again at the next call, until they are).
+    void refresh_if_changed(std::chrono::steady_clock::duration age) {
+        if (maps_changed_)
+            refresh_if_stale(age);
+    }
     // The target is read through its thread `tid` from now on (see ModuleMap::read_through).
     void read_through(int tid);
 

@@ -230,11 +230,7 @@ void ProcessSampler::between_samples() {
 }
 
 std::optional<SampledStack> ProcessSampler::sample_from(RawSample& sample, SessionReport& report) {
-    if (maps_changed_) {
-        maps_changed_ = false;
-        native_.note_maps_changed();
-        native_.refresh_if_stale(std::chrono::milliseconds(100));
-    }
+    native_.refresh_if_changed(std::chrono::milliseconds(100));
     Captured& slot = perf_slot_;
     slot.info = ThreadInfo{};
     slot.info.pid = pid_;

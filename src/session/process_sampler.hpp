@@ -86,7 +86,7 @@ class ProcessSampler {
         if (tid == reader_tid_)
             read_through_another_thread();
     }
-    void note_new_mapping() { maps_changed_ = true; }
+    void note_new_mapping() { native_.note_maps_changed(); }
     // A stack's frames handed back once the sink has them: the next native stack is copied into
     // these Frames, whose strings keep their buffers (no allocation per frame and sample).
     void reuse_frames(std::vector<Frame>&& frames) {
@@ -178,12 +178,12 @@ class ProcessSampler {
     std::chrono::steady_clock::time_point last_detection_;
     unsigned redetections_ = 0;      // looks again while starting (see redetect_while_starting)
     bool gave_up_detecting_ = false; // an unsupported CPython: said so once
-    // Perf engine: each thread's OS name, read once when it is first sampled; the module map is
-    // re-read when mappings were added, not on a timer; the GIL holder, read at most per period.
+    // Perf engine: each thread's OS name, read once when it is first sampled (the module map is
+    // re-read when mappings were added, not on a timer: NativeStacks keeps that hint); the GIL
+    // holder, read at most per period.
     std::unordered_map<int, std::string> thread_comms_;
     std::unordered_map<int, std::vector<std::uint64_t>> python_pages_by_tid_; // pages of its last walk
     std::vector<int> sampled_tids_;
-    bool maps_changed_ = false;
     Captured perf_slot_;
     std::uint64_t gil_holder_ = 0; // PyThreadState*
     std::function<void(int tid, PythonRead moment)> python_read_hook_;
