@@ -26,15 +26,14 @@ bool ModuleMap::refresh() {
     // samples it left are still to be unwound and named, in its last maps. (So is the file of a
     // thread that ended, the main one after pthread_exit, while the others run on: its last maps
     // stand there too, better than none. And so they do for a process that may no longer be
-    // read, after a setuid exec.) A pid never read before is an error: nothing stands for it.
+    // read, after a setuid exec, or when a read fails for want of memory or descriptors: a
+    // recording goes on with them.) A pid never read before is an error: nothing stands for it.
     // Whether the process is gone is for the session to tell, by its threads.
     ProcessMaps fresh;
     try {
         fresh = ProcessMaps::read(pid_);
-    } catch (const Error& error) {
-        const bool gone_or_closed =
-            error.kind() == ErrorKind::no_such_process || error.kind() == ErrorKind::permission;
-        if (!gone_or_closed || maps_.entries().empty())
+    } catch (const Error&) {
+        if (maps_.entries().empty())
             throw;
         return false;
     }
