@@ -51,10 +51,12 @@ void ModuleMap::read_through(int tid) {
     const std::string new_proc = "/proc/" + std::to_string(tid) + "/";
     pid_ = tid;
     root_ = new_proc + "root";
-    // Modules not yet handed to the symbolizer are opened by these paths later.
+    // Modules not yet handed to the symbolizer are opened by these paths later; files that could
+    // not be opened may have failed through the ended thread.
     for (auto& [path, open_path] : open_paths_)
         if (open_path.starts_with(old_proc))
             open_path.replace(0, old_proc.size(), new_proc);
+    failures_.clear();
     rebuild_modules();
 }
 

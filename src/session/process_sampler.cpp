@@ -32,6 +32,11 @@ ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
     detect_python();
 }
 
+bool ProcessSampler::reader_thread_live() const {
+    auto info = read_thread_info(pid_, reader_tid_);
+    return info && info->state != 'Z' && info->state != 'X';
+}
+
 void ProcessSampler::read_through_another_thread() {
     for (int tid : list_threads(pid_)) {
         if (tid == reader_tid_)
@@ -85,6 +90,10 @@ void ProcessSampler::redetect_while_starting() {
 std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport& report) {
     captured_.clear();
     redetect_while_starting();
+    // The thread the process is read through may have ended (a main thread's pthread_exit, or
+    // another thread when that one had ended before): read the rest through a live one.
+    if (!reader_thread_live())
+        read_through_another_thread();
     // Read before any thread is stopped: stopping changes both the OS state and who runs, and
     // the names would lengthen a thread's pause.
     int gil_holder = python_ ? python_->gil_holder_tid(memory_) : 0;
@@ -95,18 +104,11 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
         throw Error(ErrorKind::no_such_process, "process " + std::to_string(pid_) + " has exited");
     if (python_)
         thread_names_.refresh(*python_, memory_, tids);
-    // The thread the process is read through may end, a main thread by pthread_exit (then a
-    // zombie, listed) or another (gone from the list): the rest is read through a live one.
-    bool reader_live = false;
     for (int tid : tids) {
         auto info = read_thread_info(pid_, tid);
         // An exited thread (a main thread that called pthread_exit) has no stack left to read.
-        if (!info || info->state == 'Z' || info->state == 'X') {
-            if (tid == reader_tid_)
-                read_through_another_thread();
+        if (!info || info->state == 'Z' || info->state == 'X')
             continue;
-        }
-        reader_live = reader_live || tid == reader_tid_;
         info->holds_gil = gil_holder != 0 && gil_holder == tid;
         if (const std::string* name = thread_names_.find(tid))
             info->name = *name;
@@ -123,8 +125,6 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
             captured_.pop_back();
     }
     detach_lingering_threads();
-    if (!reader_live && !tids.empty() && std::ranges::find(tids, reader_tid_) == tids.end())
-        read_through_another_thread();
 
     std::vector<SampledStack> stacks;
     for (Captured& captured : captured_) {
@@ -223,6 +223,13 @@ std::string ProcessSampler::thread_name(int tid) {
 
 void ProcessSampler::between_samples() {
     redetect_while_starting();
+    // The thread's exit record switches at once (forget_thread); this is for an exit record
+    // lost with a full ring. One /proc read a second.
+    if (auto now = std::chrono::steady_clock::now(); now - reader_checked_at_ > std::chrono::seconds(1)) {
+        reader_checked_at_ = now;
+        if (!reader_thread_live())
+            read_through_another_thread();
+    }
     if (python_ && !sampled_tids_.empty()) {
         std::erase_if(sampled_tids_, [&](int tid) { return !thread_comms_.contains(tid); });
         thread_names_.refresh(*python_, memory_, sampled_tids_);

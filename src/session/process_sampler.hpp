@@ -148,6 +148,7 @@ class ProcessSampler {
     // /proc entries and process_vm_readv no longer reach the address space. Read through a live
     // one from now on; none left: the process is gone, and nothing changes.
     void read_through_another_thread();
+    bool reader_thread_live() const;
     const std::string& thread_comm(int tid);
     std::uint64_t gil_holder_for_samples();
     void redetect_while_starting();
@@ -164,6 +165,7 @@ class ProcessSampler {
     std::uint64_t created_ns_;    // CLOCK_MONOTONIC, when this sampler was made
     std::uint64_t walks_from_ns_; // kernel walks taken before are of an earlier program
     int reader_tid_;              // the thread memory, maps and files are read through (see live_thread)
+    std::chrono::steady_clock::time_point reader_checked_at_{}; // perf engine: its last check
     StackOptions options_;
     NativeStacks native_;
     ProcessMemory memory_;

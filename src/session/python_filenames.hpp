@@ -19,7 +19,10 @@ class PythonFilenames {
     const std::string& shorten(const std::string& path);
     // The file system is checked through `root` from now on (the target's thread it was seen
     // through ended).
-    void set_root(std::string root) { root_ = std::move(root); }
+    void set_root(std::string root) {
+        root_ = std::move(root);
+        cache_.clear(); // names found when the old root no longer led anywhere
+    }
 
   private:
     std::string compute(const std::string& path) const;

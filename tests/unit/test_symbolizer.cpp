@@ -194,6 +194,14 @@ TEST_CASE("a module map read through another thread of the process opens its fil
         tid_of_other.set_value(static_cast<int>(::gettid()));
         done.get_future().wait();
     });
+    struct Release { // even when an assertion throws: a joinable thread's destructor aborts
+        std::promise<void>& done;
+        std::thread& thread;
+        ~Release() {
+            done.set_value();
+            thread.join();
+        }
+    } release{done, other};
     const int tid = tid_of_other.get_future().get();
     ModuleMap modules(::getpid());
     modules.refresh();
@@ -214,6 +222,4 @@ TEST_CASE("a module map read through another thread of the process opens its fil
     const auto address = reinterpret_cast<std::uint64_t>(&test_symbols::known_function);
     CHECK(symbolizer.frames_for(address, false).front().name == "test_symbols::known_function(int)");
     CHECK_NOTHROW(modules.refresh());
-    done.set_value();
-    other.join();
 }

@@ -7,7 +7,9 @@
 #include "sampler/error.hpp"
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <unistd.h>
 #include <vector>
 
@@ -15,6 +17,18 @@ namespace sampler::python {
 namespace {
 
 constexpr const char* supported_versions = "2.7 and 3.6-3.14";
+
+// The process (thread group) thread `tid` belongs to, from its status file; `tid` when unreadable.
+int thread_group_of(int tid) {
+    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+    std::string line;
+    for (int lines = 0; lines < 64 && std::getline(status, line); ++lines)
+        if (line.starts_with("Tgid:")) {
+            const int group = std::atoi(line.c_str() + 5);
+            return group > 0 ? group : tid;
+        }
+    return tid;
+}
 
 std::string executable_path(int pid) {
     if (pid <= 0)
@@ -192,7 +206,9 @@ std::optional<PythonTarget> locate_interpreter(int pid, const ModuleMap& modules
             continue;
         std::string why;
         if (auto target = ModuleProbe(*module, modules.maps(), memory, options).probe(why)) {
-            target->pid = pid;
+            // Its threads are looked up under the process's id: the thread it was found through
+            // (`pid`, another than the main one when that had exited) may end before the others.
+            target->pid = pid > 0 ? thread_group_of(pid) : pid;
             return target;
         }
         reasons += (reasons.empty() ? "" : "; ") + why;

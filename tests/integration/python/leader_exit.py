@@ -14,8 +14,14 @@ def spin():
 
 
 threading.Thread(target=spin, name="spinner").start()
+on_signal = sys.argv[1:] == ["on-signal"]  # the main thread exits when SIGUSR1 comes, not at once
+if on_signal:
+    import signal
+
+    signal.signal(signal.SIGUSR1, lambda number, frame: ctypes.CDLL(None).pthread_exit(None))
 time.sleep(0.2)
 print("ready")
 sys.stdout.flush()
-time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)  # an argument delays the exit
+while on_signal:
+    time.sleep(0.05)
 ctypes.CDLL(None).pthread_exit(None)
