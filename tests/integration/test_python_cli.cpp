@@ -872,9 +872,16 @@ TEST_CASE("Python: an event loop of short steps is read whole: torn reads are ra
             }
             const long received = std::stol(engine[1]);
             const long torn = std::stol(engine[2]);
-            // The share, not the count: a busy machine gives fewer samples.
+            // The share, not the count: a busy machine gives fewer samples. Under the sanitizers
+            // each read runs ten times slower (about 1 ms of sampler's CPU per sample) and spans
+            // more of the loop's steps: once 22 of 1555 stayed torn there (Debian's 3.11).
+#ifdef SAMPLER_SANITIZED_BUILD
+            const long torn_percent = 3;
+#else
+            const long torn_percent = 1;
+#endif
             REQUIRE(received >= 100);
-            CHECK(torn * 100 <= received);
+            CHECK(torn * 100 <= received * torn_percent);
             CHECK(total_samples(parse_folded(read_file(out))) + torn <= received);
         }
     }
