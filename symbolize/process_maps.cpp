@@ -150,6 +150,10 @@ ProcessMaps ProcessMaps::read(int pid) {
     if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd < 0) {
         error = errno;
     } else {
+        const struct Closer {
+            int fd;
+            ~Closer() { ::close(fd); }
+        } closer{fd}; // also when appending throws
         char chunk[16384];
         for (;;) {
             const ssize_t got = ::read(fd, chunk, sizeof chunk);
@@ -160,7 +164,6 @@ ProcessMaps ProcessMaps::read(int pid) {
                 break;
             }
         }
-        ::close(fd);
     }
     if (error != 0)
         throw_maps_error(pid, path, error);

@@ -20,6 +20,8 @@ struct ThreadInfo {
     // the kernel's sample time, which can precede the stack's handling); 0: just now.
     std::uint64_t sampled_ns = 0;
     bool running() const { return state == 'R'; }
+    // Ended: a zombie (a main thread after pthread_exit, or a whole process not yet reaped) or dead.
+    bool exited() const { return state == 'Z' || state == 'X'; }
     // Whether this sample counts as CPU time: on the perf_event engine the kernel took it on the
     // thread's CPU clock; on the ptrace engine /proc said `R` (which includes waiting for a CPU).
     bool on_cpu() const { return running() && !off_cpu; }

@@ -90,9 +90,8 @@ std::string explain_ptrace_denied(int pid) {
             << "): run sampler as root (sudo) or as that user.";
     else if (::geteuid() != 0 && ::stat((proc + "/stat").c_str(), &files_owner) == 0 &&
              files_owner.st_uid != ::geteuid())
-        why << "\n  - it is yours but not dumpable (a setuid or setgid program, or prctl(PR_SET_DUMPABLE, "
-               "0)): "
-               "only CAP_SYS_PTRACE (root) may read it.";
+        why << "\n  - it is yours but not dumpable (a setuid or setgid program, or "
+               "prctl(PR_SET_DUMPABLE, 0)): only CAP_SYS_PTRACE (root) may read it.";
     if (!have_cap_sys_ptrace()) {
         if (::geteuid() == 0)
             why << root_without_cap_sys_ptrace(pid);

@@ -345,8 +345,7 @@ class PerfSession final : public PerfRecordHandler {
         for (auto [pid, tid] : started_threads_) {
             if (auto known = wall_.find(tid); known != wall_.end() && !known->second.switches.empty())
                 continue; // its records came in already
-            if (auto info = read_thread_info(pid, tid);
-                info && !info->running() && info->state != 'Z' && info->state != 'X')
+            if (auto info = read_thread_info(pid, tid); info && !info->running() && !info->exited())
                 note_sleeping_thread(pid, tid, stacks_from_switch_samples_);
         }
         started_threads_.clear();

@@ -34,7 +34,7 @@ ProcessSampler::ProcessSampler(int pid, const StackOptions& options)
 
 bool ProcessSampler::reader_thread_live() const {
     auto info = read_thread_info(pid_, reader_tid_);
-    return info && info->state != 'Z' && info->state != 'X';
+    return info && !info->exited();
 }
 
 void ProcessSampler::read_through_another_thread() {
@@ -42,7 +42,7 @@ void ProcessSampler::read_through_another_thread() {
         if (tid == reader_tid_)
             continue;
         auto info = read_thread_info(pid_, tid);
-        if (!info || info->state == 'Z' || info->state == 'X')
+        if (!info || info->exited())
             continue;
         reader_tid_ = tid;
         memory_.read_through(tid);
@@ -107,7 +107,7 @@ std::vector<SampledStack> ProcessSampler::sample(bool all_threads, SessionReport
     for (int tid : tids) {
         auto info = read_thread_info(pid_, tid);
         // An exited thread (a main thread that called pthread_exit) has no stack left to read.
-        if (!info || info->state == 'Z' || info->state == 'X')
+        if (!info || info->exited())
             continue;
         info->holds_gil = gil_holder != 0 && gil_holder == tid;
         if (const std::string* name = thread_names_.find(tid))

@@ -2,6 +2,7 @@
 
 #include "debug_offsets.hpp"
 #include "elf_symbols.hpp"
+#include "proc_threads.hpp"
 #include "python_version.hpp"
 #include "runtime_scan.hpp"
 #include "sampler/error.hpp"
@@ -9,7 +10,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <unistd.h>
 #include <vector>
 
@@ -20,14 +20,10 @@ constexpr const char* supported_versions = "2.7 and 3.6-3.14";
 
 // The process (thread group) thread `tid` belongs to, from its status file; `tid` when unreadable.
 int thread_group_of(int tid) {
-    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
-    std::string line;
-    for (int lines = 0; lines < 64 && std::getline(status, line); ++lines)
-        if (line.starts_with("Tgid:")) {
-            const int group = std::atoi(line.c_str() + 5);
-            return group > 0 ? group : tid;
-        }
-    return tid;
+    const std::string status = read_small_file("/proc/" + std::to_string(tid) + "/status");
+    const std::size_t at = status.find("\nTgid:");
+    const int group = at == std::string::npos ? 0 : std::atoi(status.c_str() + at + 6);
+    return group > 0 ? group : tid;
 }
 
 std::string executable_path(int pid) {
