@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -761,7 +764,7 @@ TEST_CASE("Python: a process whose main thread has exited is read through its ot
             CHECK(std::regex_search(
                 dump.out,
                 std::regex(
-                    R"(Thread \d+ \(spinner\) \[active\][^\n]*\n    spin \(leader_exit\.py:1[1-3]\))")));
+                    R"(Thread \d+ \(spinner\) \[active\][^\n]*\n    spin \(leader_exit\.py:1[5-7]\))")));
 
             for (const char* engine : {"perf", "ptrace"}) {
                 INFO("engine " << engine);
@@ -774,12 +777,15 @@ TEST_CASE("Python: a process whose main thread has exited is read through its ot
     }
 }
 
-TEST_CASE("Python: a main thread that exits while recorded leaves the rest read through another thread",
-          "[python][perf]") {
-    // Read through the main thread until then, the process must be read through a live one
-    // after: the exited thread's /proc files and process_vm_readv no longer reach its memory.
-    // Both ways of reading frames from the target: stopped (ptrace), and running, with native
-    // frames (their maps and files too). Not the kernel's walk: it reads no memory through a thread.
+namespace {
+
+// Records leader_exit.py (3.12) for 3 s in each way of reading frames from the target, stopped
+// (ptrace) and running with native frames (their maps and files too; not the kernel's walk: it
+// reads no memory through a thread). Half a second after sampling begins, `end_reader` ends the
+// thread the process is read through: its /proc files and process_vm_readv no longer reach the
+// memory, and the stacks after it are read through another thread or lost.
+void check_read_through_after_exit(const std::vector<std::string>& mode, bool main_thread_gone_first,
+                                   const std::function<void(PythonProcess&)>& end_reader) {
     auto interpreter = find_pyenv_interpreter("3.12");
     if (!interpreter)
         skip_test("no pyenv CPython 3.12 on this machine");
@@ -787,23 +793,24 @@ TEST_CASE("Python: a main thread that exits while recorded leaves the rest read 
                                                      {"--capture", "perf", "--native", "--no-bpf"}};
     for (const auto& way : ways) {
         DYNAMIC_SECTION(way[1] << (way.size() > 2 ? " --native --no-bpf" : "")) {
-            PythonProcess target(*interpreter, "leader_exit.py", "ready", {"on-signal"});
-            const int pid = target.process.pid();
+            PythonProcess target(*interpreter, "leader_exit.py", "ready", mode);
+            for (int waited = 0;
+                 main_thread_gone_first && waited < 500 && process_state(target.process.pid()) != 'Z';
+                 ++waited)
+                std::this_thread::sleep_for(10ms);
             const std::string out = temp_path("leader-exits-later.txt");
             std::vector<std::string> argv{
                 sampler_binary(), "record", "--pid", target.pid(), "-r", "200", "-d", "3", "-f",
                 "folded",         "-o",     out};
             argv.insert(argv.end(), way.begin(), way.end());
             ChildProcess sampler(argv);
-            // Once sampling has begun (its first line), and a little after: read through the
-            // main thread first, through the other for the last 2.5 s.
             REQUIRE(wait_for_errors(sampler, "sampler: recording process", 60s));
             std::this_thread::sleep_for(500ms);
-            target.process.signal(SIGUSR1);
+            end_reader(target);
             REQUIRE(sampler.wait(60s) == 0);
             const std::string err = sampler.errors();
             INFO("sampler stderr: " << err);
-            REQUIRE(process_state(pid) == 'Z'); // the main thread did exit
+            REQUIRE(process_state(target.process.pid()) == 'Z'); // the main thread did exit
             std::smatch taken;
             REQUIRE(std::regex_search(err, taken, std::regex(R"(: (\d+) samples \()")));
             const long samples = std::stol(taken[1]);
@@ -816,6 +823,27 @@ TEST_CASE("Python: a main thread that exits while recorded leaves the rest read 
             CHECK(spin > total_samples(folded) * 9 / 10);
         }
     }
+}
+
+} // namespace
+
+TEST_CASE("Python: a main thread that exits while recorded leaves the rest read through another thread",
+          "[python][perf]") {
+    // Read through the main thread until SIGUSR1 makes it exit.
+    check_read_through_after_exit({"on-signal"}, false,
+                                  [](PythonProcess& target) { target.process.signal(SIGUSR1); });
+}
+
+TEST_CASE("Python: a second thread read through that ends leaves the rest read through a third",
+          "[python][perf]") {
+    // Attached after the main thread exited, sampler reads through the first live thread, which
+    // ends when a file appears; the Python reader looks threads up by the process's id, not by
+    // the thread's, and the spinner's frames must still be read.
+    const std::string signal_file = temp_path("leader-exit-first-ends");
+    std::remove(signal_file.c_str());
+    check_read_through_after_exit({"first-exits", signal_file}, true,
+                                  [&](PythonProcess&) { std::ofstream(signal_file) << "end\n"; });
+    std::remove(signal_file.c_str());
 }
 
 TEST_CASE("Python: a generator that C drives from a thread's start is read whole, not dropped as torn",
