@@ -1,5 +1,6 @@
 #include "cfi_fallback.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <dwarf.h>
@@ -180,6 +181,13 @@ CfiFallback::CfiFallback() {
     elf_version(EV_CURRENT);
 }
 CfiFallback::~CfiFallback() = default;
+
+void CfiFallback::keep_only(const std::vector<Module>& modules) {
+    std::erase_if(modules_, [&](const auto& entry) {
+        return std::ranges::none_of(modules,
+                                    [&](const Module& module) { return module.open_path == entry.first; });
+    });
+}
 
 CfiFallback::ModuleCfi* CfiFallback::cfi_for(const Module& module) {
     auto found = modules_.find(module.open_path);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sampler {
 
@@ -65,6 +66,11 @@ class CfiFallback {
 
     // The rule for `pc` (looked up at pc - 1 for return addresses) when it is compact.
     CompactFrameRule compact_rule(const Module& module, std::uint64_t pc, bool is_return_address);
+
+    // Closes the files of modules no longer among `modules`: unmapped ones, and those the
+    // target is now read through another thread for (a new open path, /proc/TID/...).
+    void keep_only(const std::vector<Module>& modules);
+    std::size_t open_modules() const { return modules_.size(); }
 
   private:
     struct ModuleCfi;

@@ -187,6 +187,7 @@ RemoteUnwinder::~RemoteUnwinder() = default;
 void RemoteUnwinder::flush_cache() {
     state_->rules.clear();
     state_->recent_rules.clear();
+    state_->fallback.keep_only(state_->modules->modules());
     unw_flush_cache(state_->space, 0, 0);
 }
 

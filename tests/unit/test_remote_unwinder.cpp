@@ -246,6 +246,30 @@ TEST_CASE("CFI steps from the module files alone give the same callers as the un
     CHECK(registers.value[DwarfRegisters::return_address] == expected.frames[3].address);
 }
 
+TEST_CASE("CFI of modules no longer mapped, or now opened under another path, is let go", "[unwind]") {
+    const UnwoundSnapshot unwound(unwinder_test_outer);
+    const ModuleMap& modules = unwound.modules;
+    const std::uint64_t pc = unwound.stack.frames[0].address;
+    const Module* module = modules.module_at(pc);
+    REQUIRE(module);
+    CfiFallback cfi;
+    REQUIRE(cfi.compact_rule(*module, pc, false).kind == CompactFrameRule::Kind::simple);
+    REQUIRE(cfi.open_modules() == 1);
+    cfi.keep_only(modules.modules()); // still mapped, under the same path
+    CHECK(cfi.open_modules() == 1);
+
+    // The same file, read through another thread of the process: a new open path.
+    Module moved = *module;
+    moved.open_path = "/proc/self/root" + module->path;
+    CHECK(cfi.compact_rule(moved, pc, false).kind == CompactFrameRule::Kind::simple);
+    CHECK(cfi.open_modules() == 2);
+    cfi.keep_only({moved});
+    CHECK(cfi.open_modules() == 1);
+    CHECK(cfi.compact_rule(moved, pc, false).kind == CompactFrameRule::Kind::simple);
+    cfi.keep_only({});
+    CHECK(cfi.open_modules() == 0);
+}
+
 TEST_CASE("a PLT stub's CFA expression gives a compact rule, and a stack stopped in one unwinds "
           "through it",
           "[unwind]") {
