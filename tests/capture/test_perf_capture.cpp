@@ -649,6 +649,79 @@ TEST_CASE("perf capture: with stack copies (--native) each walk is paired with i
     walker->forget_process(getpid());
 }
 
+TEST_CASE("perf capture: with stack copies (--native) a walked sample wakes nobody, and one the walker "
+          "hands back wakes the reader at once") {
+    // A walked sample's perf record needs nothing read from the target, and waits for the ring's
+    // watermark; a sample the walker could not finish has its Python frames read from the
+    // target, at once: the program wakes the reader for it.
+    const bool per_cpu = GENERATE(false, true);
+    INFO((per_cpu ? "clocks per CPU" : "clocks per thread"));
+    WalkerOnThisProcess sampling(true, per_cpu);
+    KernelPythonWalker* walker = sampling.walker.get();
+    PerfCapture& capture = sampling.capture;
+    FakeInterpreter fake;
+    pw_layout layout = fake_layout(&fake.gil_holder);
+    layout.flags = PW_KEEP_PERF_RECORD;
+    REQUIRE(walker->set_layout(getpid(), layout));
+
+    WalkedRecords records;
+    records.state = &fake.state;
+    std::atomic<int> tid{0};
+    std::atomic<bool> stop{false};
+    std::thread busy([&] {
+        walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
+        tid = this_tid();
+        for (int spun = 0; spun < 1000 && !stop; ++spun) // up to 10 s of CPU
+            spin_on_cpu_for(std::chrono::milliseconds(10));
+    });
+    struct Joined {
+        std::thread& thread;
+        std::atomic<bool>& stop;
+        ~Joined() {
+            stop = true;
+            thread.join();
+        }
+    } joined{busy, stop}; // also when the test fails below
+    while (tid == 0)
+        std::this_thread::yield();
+    records.tid = tid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    capture.drain(records);
+
+    // The thread's samples each wait delivered, median over `rounds` waits that delivered any.
+    auto median_per_wait = [&](int rounds) {
+        std::vector<int> per_wait;
+        for (int waits = 0; static_cast<int>(per_wait.size()) < rounds && waits < 200; ++waits) {
+            const int before = records.walked + records.perf_records;
+            capture.wait(2000);
+            capture.drain(records);
+            if (const int delivered = records.walked + records.perf_records - before; delivered > 0)
+                per_wait.push_back(delivered);
+        }
+        REQUIRE(static_cast<int>(per_wait.size()) == rounds);
+        std::sort(per_wait.begin(), per_wait.end());
+        return per_wait[per_wait.size() / 2];
+    };
+    const int walked_before = records.walked;
+    const int walked_per_wait = median_per_wait(12);
+    const int walked = records.walked - walked_before;
+    fake.state.thread_id = 0xbeef; // no longer the thread's: every walk fails from here
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    capture.drain(records);
+    const int perf_before = records.perf_records;
+    const int handed_back_per_wait = median_per_wait(12);
+    const int handed_back = records.perf_records - perf_before;
+    stop = true;
+    walker->forget_process(getpid());
+    INFO("walked: " << walked << ", " << walked_per_wait << " per wait; handed back: " << handed_back << ", "
+                    << handed_back_per_wait << " per wait");
+    CHECK(walked > 30);
+    CHECK(handed_back >= 12);
+    // A ring wakes the reader at a quarter full: 4 or more records.
+    CHECK(walked_per_wait >= 3);
+    CHECK(handed_back_per_wait <= 2);
+}
+
 namespace {
 
 // A child process spinning `cpu` of CPU time, `after` the fork; killed and reaped when the test

@@ -126,7 +126,7 @@ perf_event_attr PerfCapture::clock_attributes() const {
     attr.exclude_hv = 1;
     attr.exclude_kernel = exclude_kernel_ ? 1 : 0;
     attr.exclude_callchain_kernel = 1;
-    if (options_.wake_per_sample) {
+    if (wakes_at_each_sample()) {
         attr.wakeup_events = 1;
     } else {
         attr.watermark = 1;
@@ -1076,7 +1076,7 @@ void PerfCapture::handle(const perf_event_header& header, PerfRecordHandler& han
             // read it as 70:30.
             // With the walker delivering samples, its scheme rules the clock, whose samples may
             // be either (see jitter_period_on_time): these are ones it handed back.
-            const std::uint64_t every = options_.wake_per_sample ? 32 : 64;
+            const std::uint64_t every = wakes_at_each_sample() ? 32 : 64;
             const bool own = !scratch_.off_cpu && draining_ && scratch_.tid == draining_->tid;
             if (walks_are_samples() && own)
                 count_walked_clock_sample(draining_->period, static_cast<std::uint32_t>(draining_->tid),

@@ -187,6 +187,10 @@ class PerfCapture final : public PerfRecordSource {
     // Without stack copies the walker's records are the samples (handed-back ones aside), and
     // its scheme sets the clocks' periods (jitter_period_on_time).
     bool walks_are_samples() const { return options_.python_walker && !format_.registers_and_stack; }
+    // Whether each perf record wakes the reader (wake_per_sample). Not when it is the native half
+    // of a walked sample: nothing of it is read from the target, and the walker wakes the reader
+    // for the samples it hands back, whose Python frames are.
+    bool wakes_at_each_sample() const { return options_.wake_per_sample && !walks_are_halves(); }
     // The samples the kernel's Python walker wrote since the last drain; with stack copies
     // (--native), the Python halves of perf records still to come, kept for them.
     void drain_python_walks(PerfRecordHandler& handler, std::size_t& samples);

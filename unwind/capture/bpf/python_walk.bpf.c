@@ -5,8 +5,9 @@
 // settings.wake_every walked samples of a CPU, for the clock's next period). A sample it cannot finish
 // (a thread not yet known, a chain too long, an unreadable word, a full ring) returns 1: the
 // kernel then writes the perf record as without this program, and sampler reads that sample the
-// slower way. Attached to per-CPU clocks, it first drops the samples of every process that is
-// not a target (settings.only_targets). Built with clang -target bpf; embedded in sampler.
+// slower way (with --native, woken by the program for it). Attached to per-CPU clocks, it first drops the
+// samples of every process that is not a target (settings.only_targets). Built with clang -target bpf;
+// embedded in sampler.
 // clang-format off
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
@@ -73,6 +74,13 @@ static void count(__u32 which) {
     __u64* value = bpf_map_lookup_elem(&counters, &which);
     if (value)
         *value += 1;
+}
+
+// Wakes the reader with no record: a reservation discarded with a forced wake-up.
+static void wake_reader(void) {
+    void* nothing = bpf_ringbuf_reserve(&records, 8, 0);
+    if (nothing)
+        bpf_ringbuf_discard(nothing, BPF_RB_FORCE_WAKEUP);
 }
 
 struct walk {
@@ -205,6 +213,10 @@ int walk_python(struct bpf_perf_event_data* context) {
 
 hand_back:
     count(PW_HANDED_BACK);
+    // With --native the perf records wake nobody (they need nothing read at once while their
+    // Python halves come from here): this one's Python frames are read from the target, now.
+    if (layout && (layout->flags & PW_KEEP_PERF_RECORD))
+        wake_reader();
     return 1;
 }
 
