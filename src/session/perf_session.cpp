@@ -107,21 +107,12 @@ class PerfSession final : public PerfRecordHandler {
         }
         if (!process->is_python() && !sample.has_registers && !copy_native_stack(*process, sample))
             return;
-        if (!process->is_python() && sample.stack_bytes) {
-            // Native samples need nothing more from the target: copy the part of the stack that
-            // can hold frames and unwind later, so the rings are emptied at once even while the
-            // first stacks load their modules' symbols (else the kernel drops records).
-            if (queued_bytes_ > max_queued_bytes) {
-                ++report_.lost_samples;
-                return;
-            }
-            if (sample.snapshot.stack.capacity() == 0 && !spare_stacks_.empty()) {
-                sample.snapshot.stack = std::move(spare_stacks_.back());
-                spare_stacks_.pop_back();
-            }
-            sample.take_stack(process->stack_bytes_needed(sample.snapshot.registers.rsp));
-            queued_bytes_ += sample.snapshot.stack.size();
-            queue_.push_back(std::move(sample));
+        // Native samples, and --native samples whose Python half the kernel walked, need
+        // nothing more from the target: copy the part of the stack that can hold frames (and
+        // the walk) and unwind later, so the rings are emptied at once even while the first
+        // stacks load their modules' symbols (else the kernel drops records).
+        if (sample.stack_bytes && (!process->is_python() || sample.python_walk)) {
+            queue_for_later(*process, sample);
             return;
         }
         resolve_and_add(*process, sample);
@@ -133,10 +124,11 @@ class PerfSession final : public PerfRecordHandler {
         while (!queue_.empty()) {
             RawSample sample = std::move(queue_.front());
             queue_.pop_front();
-            queued_bytes_ -= std::min(queued_bytes_, sample.snapshot.stack.size());
+            queued_bytes_ -= std::min(queued_bytes_, sample.snapshot.stack.size() + sample.kept_walk.size());
             if (ProcessSampler* process = process_for(sample.pid))
                 resolve_and_add(*process, sample);
             recycle(sample.snapshot.stack);
+            recycle(sample.kept_walk);
             if (std::chrono::steady_clock::now() >= until)
                 break;
         }
@@ -189,13 +181,35 @@ class PerfSession final : public PerfRecordHandler {
         return layout && walker_->set_layout(process.pid(), *layout);
     }
 
-    // A queued sample's stack buffer goes to the next one: a fresh buffer per sample is a large
-    // allocation and its free, and glibc then consolidates its small free chunks each time.
-    void recycle(std::vector<std::uint8_t>& stack) {
-        if (stack.capacity() == 0 || spare_stacks_.size() >= max_spare_stacks)
+    void queue_for_later(ProcessSampler& process, RawSample& sample) {
+        if (queued_bytes_ > max_queued_bytes) {
+            ++report_.lost_samples;
             return;
-        stack.clear();
-        spare_stacks_.push_back(std::move(stack));
+        }
+        reuse_buffer(sample.snapshot.stack);
+        sample.take_stack(process.stack_bytes_needed(sample.snapshot.registers.rsp));
+        if (sample.python_walk) {
+            reuse_buffer(sample.kept_walk);
+            sample.keep_python_walk();
+        }
+        queued_bytes_ += sample.snapshot.stack.size() + sample.kept_walk.size();
+        queue_.push_back(std::move(sample)); // the walk's buffer moves with it: python_walk stays valid
+    }
+
+    void reuse_buffer(std::vector<std::uint8_t>& buffer) {
+        if (buffer.capacity() == 0 && !spare_buffers_.empty()) {
+            buffer = std::move(spare_buffers_.back());
+            spare_buffers_.pop_back();
+        }
+    }
+
+    // A queued sample's stack and walk buffers go to the next ones: a fresh buffer per sample is
+    // a large allocation and its free, and glibc then consolidates its small free chunks each time.
+    void recycle(std::vector<std::uint8_t>& buffer) {
+        if (buffer.capacity() == 0 || spare_buffers_.size() >= max_spare_buffers)
+            return;
+        buffer.clear();
+        spare_buffers_.push_back(std::move(buffer));
     }
 
     void resolve_and_add(ProcessSampler& process, RawSample& sample) {
@@ -531,10 +545,10 @@ class PerfSession final : public PerfRecordHandler {
     bool wall_mode_ = false;
     ProcessSamplers processes_;
     static constexpr std::size_t max_queued_bytes = 256u << 20;
-    std::deque<RawSample> queue_; // native samples copied out of the rings, not yet unwound
+    std::deque<RawSample> queue_; // samples copied out of the rings (queue_for_later), not yet unwound
     std::size_t queued_bytes_ = 0;
-    static constexpr std::size_t max_spare_stacks = 64;
-    std::vector<std::vector<std::uint8_t>> spare_stacks_; // buffers of unwound samples, for the next
+    static constexpr std::size_t max_spare_buffers = 64;
+    std::vector<std::vector<std::uint8_t>> spare_buffers_; // buffers of unwound samples, for the next
     std::set<int> unreadable_;
     // Wall-clock mode: every thread's on/off-CPU state and the stack it has while off.
     struct WallThread {

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace sampler {
 
@@ -34,6 +35,8 @@ struct RawSample {
     // handler's on_sample only. Null for a perf record.
     const std::uint8_t* python_walk = nullptr;
     std::size_t python_walk_size = 0;
+    // A kept sample's own copy of its walk (keep_python_walk): python_walk points into it.
+    std::vector<std::uint8_t> kept_walk;
 
     // Copies at most `limit` bytes of the ring's stack copy into snapshot.stack.
     void take_stack(std::size_t limit) {
@@ -41,6 +44,12 @@ struct RawSample {
         snapshot.stack.assign(stack_bytes, stack_bytes + size);
         stack_bytes = nullptr;
         stack_size = 0;
+    }
+
+    // Copies the walk into kept_walk, for a sample kept past the handler's on_sample.
+    void keep_python_walk() {
+        kept_walk.assign(python_walk, python_walk + python_walk_size);
+        python_walk = kept_walk.data();
     }
 };
 
