@@ -329,6 +329,23 @@ struct FakeInterpreter {
     const std::uint64_t gil_holder = reinterpret_cast<std::uint64_t>(&state); // the GIL's holder word
 };
 
+// The fake's layout, its walks the Python halves of perf records (--native).
+pw_layout halves_layout(const FakeInterpreter& fake) {
+    pw_layout layout = fake_layout(&fake.gil_holder);
+    layout.flags = PW_KEEP_PERF_RECORD;
+    return layout;
+}
+
+// Stops a test's busy thread and joins it, however the test ends.
+struct StopAndJoin {
+    std::thread& thread;
+    std::atomic<bool>& stop;
+    ~StopAndJoin() {
+        stop = true;
+        thread.join();
+    }
+};
+
 // A thread spinning `cpu` with its thread state given to the walker as `thread_id`; its
 // samples as `capture` delivers them.
 // With `flicker`, the thread state's thread_id word alternates between matching and not every
@@ -524,14 +541,7 @@ TEST_CASE(
             spin_on_cpu_for(std::chrono::milliseconds(10));
         done = true;
     });
-    struct Joined {
-        std::thread& thread;
-        std::atomic<bool>& stop;
-        ~Joined() {
-            stop = true;
-            thread.join();
-        }
-    } joined{busy, stop}; // also when the test is skipped or fails below
+    const StopAndJoin joined{busy, stop}; // also when the test is skipped or fails below
     while (tid == 0)
         std::this_thread::yield();
     WalkerOnThisProcess sampling(false, per_cpu);
@@ -592,9 +602,7 @@ TEST_CASE("perf capture: with stack copies (--native) each walk is paired with i
     KernelPythonWalker* walker = sampling.walker.get();
     PerfCapture& capture = sampling.capture;
     FakeInterpreter fake;
-    pw_layout layout = fake_layout(&fake.gil_holder);
-    layout.flags = PW_KEEP_PERF_RECORD;
-    REQUIRE(walker->set_layout(getpid(), layout));
+    REQUIRE(walker->set_layout(getpid(), halves_layout(fake)));
 
     // Every sample is a perf record with registers and stack; nearly all carry the walk taken in
     // the same overflow (the first few may precede set_thread): of the same thread, and
@@ -656,45 +664,35 @@ TEST_CASE("perf capture: with stack copies (--native) a walked sample wakes nobo
     // target, at once: the program wakes the reader for it.
     const bool per_cpu = GENERATE(false, true);
     INFO((per_cpu ? "clocks per CPU" : "clocks per thread"));
-    WalkerOnThisProcess sampling(true, per_cpu);
-    KernelPythonWalker* walker = sampling.walker.get();
-    PerfCapture& capture = sampling.capture;
     FakeInterpreter fake;
-    pw_layout layout = fake_layout(&fake.gil_holder);
-    layout.flags = PW_KEEP_PERF_RECORD;
-    REQUIRE(walker->set_layout(getpid(), layout));
+    WalkerOnThisProcess sampling(true, per_cpu);
+    REQUIRE(sampling.walker->set_layout(getpid(), halves_layout(fake)));
 
     WalkedRecords records;
     records.state = &fake.state;
     std::atomic<int> tid{0};
     std::atomic<bool> stop{false};
     std::thread busy([&] {
-        walker->set_thread(getpid(), this_tid(), {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
+        sampling.walker->set_thread(getpid(), this_tid(),
+                                    {reinterpret_cast<std::uint64_t>(&fake.state), 0xfeed});
         tid = this_tid();
         for (int spun = 0; spun < 1000 && !stop; ++spun) // up to 10 s of CPU
             spin_on_cpu_for(std::chrono::milliseconds(10));
     });
-    struct Joined {
-        std::thread& thread;
-        std::atomic<bool>& stop;
-        ~Joined() {
-            stop = true;
-            thread.join();
-        }
-    } joined{busy, stop}; // also when the test fails below
+    const StopAndJoin joined{busy, stop}; // also when the test fails below
     while (tid == 0)
         std::this_thread::yield();
     records.tid = tid;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    capture.drain(records);
+    sampling.capture.drain(records);
 
     // The thread's samples each wait delivered, median over `rounds` waits that delivered any.
     auto median_per_wait = [&](int rounds) {
         std::vector<int> per_wait;
         for (int waits = 0; static_cast<int>(per_wait.size()) < rounds && waits < 200; ++waits) {
             const int before = records.walked + records.perf_records;
-            capture.wait(2000);
-            capture.drain(records);
+            sampling.capture.wait(2000);
+            sampling.capture.drain(records);
             if (const int delivered = records.walked + records.perf_records - before; delivered > 0)
                 per_wait.push_back(delivered);
         }
@@ -707,12 +705,12 @@ TEST_CASE("perf capture: with stack copies (--native) a walked sample wakes nobo
     const int walked = records.walked - walked_before;
     fake.state.thread_id = 0xbeef; // no longer the thread's: every walk fails from here
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    capture.drain(records);
+    sampling.capture.drain(records);
     const int perf_before = records.perf_records;
     const int handed_back_per_wait = median_per_wait(12);
     const int handed_back = records.perf_records - perf_before;
     stop = true;
-    walker->forget_process(getpid());
+    sampling.walker->forget_process(getpid());
     INFO("walked: " << walked << ", " << walked_per_wait << " per wait; handed back: " << handed_back << ", "
                     << handed_back_per_wait << " per wait");
     CHECK(walked > 30);
