@@ -379,6 +379,7 @@ class PerfSession final : public PerfRecordHandler {
             if (roots_.contains(task.pid) && live_roots_.empty())
                 roots_ended_ = true; // the last of the targets: its sampler stays for finish()
             else if (auto process = processes_.find(task.pid); process != processes_.end()) {
+                process_queue(std::chrono::hours(1)); // its queued samples need its sampler
                 sink_.add_modules(process->second->module_records());
                 processes_.erase(process);
             }
