@@ -293,6 +293,34 @@ TEST_CASE("perf session, fake engine: a thread exits and the session goes on, th
     CHECK(sink.modules_handed_over > 0);
 }
 
+TEST_CASE("perf session, fake engine: the samples of a process that ends are unwound before its sampler goes",
+          "[session][replay]") {
+    // Its samples are queued (copied out of the ring, unwound between drains); its exit record
+    // comes in the same drain, when it is gone: they are unwound then, not dropped.
+    ForkedTarget staying, ending;
+    const int ended = ending.pid();
+    Script script;
+    script.steps = {
+        [&ending, ended](PerfRecordHandler& handler) {
+            RawSample sample = ring_sample(ended, ended, known_snapshot());
+            handler.on_sample(sample);
+            ending.end();
+            handler.on_task_exit({.pid = ended, .tid = ended});
+        },
+        deliver_sample(staying.pid(), staying.pid()),
+    };
+    SessionOptions options = options_for(staying.pid());
+    options.pids = {staying.pid(), ended};
+    RecordingSink sink(rounds_below(3));
+    const SessionReport report = replay(script, options, sink);
+
+    CHECK(report.thread_samples == 2);
+    REQUIRE(sink.stacks.size() == 2);
+    CHECK(sink.stacks[0].thread.pid == ended);
+    CHECK(testing::contains_in_order(sink.stacks[0].names, known_chain));
+    CHECK(sink.stacks[1].thread.pid == staying.pid());
+}
+
 TEST_CASE("perf session, fake engine: an exec hands over the old program's modules and samples it anew",
           "[session][replay]") {
     ForkedTarget target;
