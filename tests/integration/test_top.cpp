@@ -134,8 +134,11 @@ TEST_CASE("top without a terminal prints a snapshot every --delay until Ctrl-C",
 }
 
 TEST_CASE("top --once shows what it has when the command exits first", "[top]") {
+    // About 1.4 s of work: sampling starts a few tenths of a second after the command's exec
+    // (symbols are read first), more under ASan on a slow machine; 0.3 s of work sometimes
+    // ended before the first sample.
     CommandResult result = run_sampler(
-        {"top", "--once", "--delay", "30", "-r", "200", "--", fixture_path("workload"), "bench", "400"});
+        {"top", "--once", "--delay", "30", "-r", "200", "--", fixture_path("workload"), "bench", "2000"});
     INFO("stdout:\n" << result.out << "stderr:\n" << result.err);
     REQUIRE(result.exit_code == 0);
     CHECK(count_of(result.out, column_titles) == 1);
