@@ -1,6 +1,7 @@
 #include "symbolizer.hpp"
 
 #include "sampler/error.hpp"
+#include "shared_elf_files.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -8,15 +9,66 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <libelf.h>
+#include <optional>
+#include <string.h>
+#include <string>
+#include <unistd.h>
 
 namespace sampler {
 namespace {
 
 char* debuginfo_path = nullptr; // libdwfl's default: .debug next to the file and /usr/lib/debug
 
+// A module's file, for libdwfl: its shared handle when it was reported with one (the reference
+// passes to libdwfl, which ends it with the module), else the file itself.
+int find_module_elf(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char** file_name, Elf** elf) {
+    auto* shared = userdata ? static_cast<SharedModuleFile*>(*userdata) : nullptr;
+    if (!shared)
+        return -1;
+    *file_name = ::strdup(shared->open_path.c_str()); // where .gnu_debuglink files are looked for
+    if (shared->elf) {
+        *elf = shared->elf;
+        shared->elf = nullptr;
+        return -1;
+    }
+    return ::open(shared->open_path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+// The separate debug file by build ID (/usr/lib/debug/.build-id/xx/rest.debug), as the run's
+// inflated copy (SharedElfFiles); else libdwfl's own search, untouched. (Its build-ID search
+// hands libdwfl an Elf of its own beside the descriptor, made from the compressed file: a copy
+// must be returned before it runs.)
+int find_module_debuginfo(Dwfl_Module* module, void** userdata, const char* name, Dwarf_Addr base,
+                          const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                          char** debuginfo_file_name) {
+    const unsigned char* bits = nullptr;
+    GElf_Addr address = 0;
+    const int length = dwfl_module_build_id(module, &bits, &address);
+    if (length > 1 && bits) {
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string path = "/usr/lib/debug/.build-id/";
+        for (int i = 0; i < length; ++i) {
+            path += digits[bits[i] >> 4];
+            path += digits[bits[i] & 15];
+            if (i == 0)
+                path += '/';
+        }
+        path += ".debug";
+        if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+            if (debuginfo_file_name)
+                *debuginfo_file_name = ::strdup(path.c_str());
+            return SharedElfFiles::instance().debug_file(fd);
+        }
+    }
+    return dwfl_standard_find_debuginfo(module, userdata, name, base, file_name, debuglink_file,
+                                        debuglink_crc, debuginfo_file_name);
+}
+
 const Dwfl_Callbacks callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_elf = find_module_elf,
+    .find_debuginfo = find_module_debuginfo,
     .section_address = nullptr,
     .debuginfo_path = &debuginfo_path,
 };
@@ -119,15 +171,34 @@ Symbolizer::Symbolizer(const ModuleMap& modules) : modules_(modules), dwfl_(dwfl
 
 Symbolizer::~Symbolizer() = default;
 
+SharedModuleFile::~SharedModuleFile() {
+    if (elf)
+        elf_end(elf);
+}
+
 bool Symbolizer::ensure_reported(const Module& module) {
     auto key = std::make_pair(module.path, module.bias);
     if (reported_.contains(key))
         return true;
     reported_.insert(key);
     dwfl_report_begin_add(dwfl_.get());
-    // add_p_vaddr=true: the base we pass is the load bias, libdwfl adds the segment addresses.
-    Dwfl_Module* reported =
-        dwfl_report_elf(dwfl_.get(), module.path.c_str(), module.open_path.c_str(), -1, module.bias, true);
+    Dwfl_Module* reported = nullptr;
+    if (std::optional<SharedElf> shared = SharedElfFiles::instance().acquire(module.open_path)) {
+        // The addresses libdwfl would reckon from the file: its bias (the module's low address
+        // less the first segment's) is then the load bias.
+        shared_files_.emplace_back(module.open_path, shared->elf);
+        reported = dwfl_report_module(dwfl_.get(), module.path.c_str(), module.bias + shared->first_load,
+                                      module.bias + shared->load_end);
+        void** userdata = nullptr;
+        if (reported &&
+            dwfl_module_info(reported, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr) &&
+            userdata)
+            *userdata = &shared_files_.back();
+    } else {
+        // add_p_vaddr=true: the base we pass is the load bias, libdwfl adds the segment addresses.
+        reported = dwfl_report_elf(dwfl_.get(), module.path.c_str(), module.open_path.c_str(), -1,
+                                   module.bias, true);
+    }
     dwfl_report_end(dwfl_.get(), nullptr, nullptr);
     return reported != nullptr;
 }

@@ -10,6 +10,7 @@
 #include "scope_index.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -18,8 +19,22 @@
 #include <vector>
 
 typedef struct Dwfl Dwfl;
+typedef struct Elf Elf;
 
 namespace sampler {
+
+// A module reported to libdwfl through the run's shared handle of its file (SharedElfFiles):
+// libdwfl takes the reference when it first needs the file (its find_elf callback); one it
+// never took is given back when this goes.
+struct SharedModuleFile {
+    std::string open_path;
+    Elf* elf = nullptr;
+    explicit SharedModuleFile(std::string path, Elf* reference)
+        : open_path(std::move(path)), elf(reference) {}
+    ~SharedModuleFile();
+    SharedModuleFile(const SharedModuleFile&) = delete;
+    SharedModuleFile& operator=(const SharedModuleFile&) = delete;
+};
 
 class Symbolizer {
   public:
@@ -70,6 +85,10 @@ class Symbolizer {
     struct DwflCloser {
         void operator()(Dwfl* dwfl) const;
     };
+
+    // Modules reported through the run's shared handles of their files (a libdwfl module's
+    // user data); destroyed after dwfl_, which gives back the references it took.
+    std::deque<SharedModuleFile> shared_files_;
 
     const ModuleMap& modules_;
     std::unique_ptr<Dwfl, DwflCloser> dwfl_;

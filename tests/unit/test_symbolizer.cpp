@@ -1,15 +1,23 @@
 #include "elf_symbols.hpp"
 #include "module_map.hpp"
 #include "sampler/error.hpp"
+#include "shared_elf_files.hpp"
 #include "symbolizer.hpp"
 #include "test_children.hpp"
 
 #include <catch2/catch.hpp>
 #include <climits>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <future>
+#include <gelf.h>
+#include <libelf.h>
+#include <optional>
 #include <set>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -43,6 +51,90 @@ TEST_CASE("our own function symbolizes to its demangled name, file and line, res
     CHECK(symbolizer.cache_size() == cached);
     symbolizer.frames_for(address + 1, false);
     CHECK(symbolizer.cache_size() == cached + 1);
+}
+
+TEST_CASE("symbolizers of processes that map one file share its libelf handle, and name its code alike") {
+    // Each process has a Symbolizer of its own: a library's compressed DWARF is inflated once,
+    // in the shared handle, not again for every process (see SharedElfFiles).
+    ModuleMap first_map(::getpid());
+    first_map.refresh();
+    ModuleMap second_map(::getpid());
+    second_map.refresh();
+    const auto address = reinterpret_cast<std::uint64_t>(&test_symbols::known_function);
+    Symbolizer first(first_map);
+    const std::vector<Frame> from_first = first.frames_for(address, false);
+    const std::size_t files = SharedElfFiles::instance().size();
+    CHECK(files >= 1);
+    Symbolizer second(second_map);
+    const std::vector<Frame>& from_second = second.frames_for(address, false);
+    CHECK(SharedElfFiles::instance().size() == files);
+    REQUIRE(from_first.size() == 1);
+    REQUIRE(from_second.size() == 1);
+    CHECK(from_second[0].name == "test_symbols::known_function(int)");
+    CHECK(from_second[0].file == from_first[0].file);
+    CHECK(from_second[0].line == from_first[0].line);
+    CHECK(from_second[0].line >= test_symbols::known_function_line);
+}
+
+TEST_CASE("a debug file with compressed sections is handed out as one inflated copy") {
+    const std::string compressed = "/tmp/sampler-test-compressed-" + std::to_string(::getpid());
+    const std::string command =
+        "objcopy --compress-debug-sections=zlib /proc/" + std::to_string(::getpid()) + "/exe " + compressed;
+    if (std::system(command.c_str()) != 0)
+        FAIL("objcopy could not write " << compressed);
+    auto count_compressed = [](int fd) {
+        Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+        int count = 0;
+        for (Elf_Scn* section = elf ? elf_nextscn(elf, nullptr) : nullptr; section;
+             section = elf_nextscn(elf, section)) {
+            GElf_Shdr header;
+            count += gelf_getshdr(section, &header) && (header.sh_flags & SHF_COMPRESSED) != 0;
+        }
+        if (elf)
+            elf_end(elf);
+        return count;
+    };
+    elf_version(EV_CURRENT);
+    SharedElfFiles files;
+    const int original = ::open(compressed.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(original >= 0);
+    CHECK(count_compressed(original) > 0);
+    const int first = files.debug_file(::dup(original));
+    const int second = files.debug_file(::dup(original));
+    ::close(original);
+    std::remove(compressed.c_str());
+    REQUIRE(first >= 0);
+    REQUIRE(second >= 0);
+    CHECK(count_compressed(first) == 0);
+    struct stat a {
+    }, b{};
+    REQUIRE(::fstat(first, &a) == 0);
+    REQUIRE(::fstat(second, &b) == 0);
+    CHECK(a.st_ino == b.st_ino); // one copy, made once
+    CHECK(a.st_dev == b.st_dev);
+    ::close(first);
+    ::close(second);
+    // Nothing to inflate: the file itself.
+    const int plain = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    CHECK(files.debug_file(plain) == plain);
+    ::close(plain);
+}
+
+TEST_CASE("a file that is not ELF, or is not there, gets no shared handle") {
+    SharedElfFiles files;
+    CHECK_FALSE(files.acquire("/no/such/file"));
+    CHECK_FALSE(files.acquire("/proc/self/status")); // not a regular file
+    CHECK_FALSE(files.acquire(__FILE__));            // not ELF
+    CHECK(files.size() == 0);
+    const std::optional<SharedElf> own = files.acquire("/proc/self/exe");
+    REQUIRE(own);
+    CHECK(own->load_end > own->first_load);
+    const std::optional<SharedElf> again = files.acquire("/proc/self/exe");
+    REQUIRE(again);
+    CHECK(again->elf == own->elf); // one handle, two references
+    CHECK(files.size() == 1);
+    elf_end(again->elf);
+    elf_end(own->elf);
 }
 
 TEST_CASE(

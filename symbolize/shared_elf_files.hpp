@@ -1,0 +1,61 @@
+#pragma once
+// libelf handles shared by every Symbolizer of the run, by file identity. A library's
+// compressed debug sections are inflated once into its shared handle, not again for each
+// process that maps it: with --subprocesses, each new process (a forked worker, a child per
+// job) has a Symbolizer of its own, and inflating pyenv libpython's DWARF again for each was
+// most of sampler's CPU while a parent forked children.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+
+typedef struct Elf Elf;
+
+namespace sampler {
+
+// A reference to one file's shared handle, released (elf_end) when it goes.
+struct SharedElf {
+    Elf* elf = nullptr;
+    // Where its first loadable segment starts (p_vaddr rounded down to p_align) and where its
+    // last one ends: the module's addresses are these plus its load bias.
+    std::uint64_t first_load = 0;
+    std::uint64_t load_end = 0;
+};
+
+class SharedElfFiles {
+  public:
+    // The run's one set.
+    static SharedElfFiles& instance();
+
+    SharedElfFiles() = default;
+    ~SharedElfFiles();
+    SharedElfFiles(const SharedElfFiles&) = delete;
+    SharedElfFiles& operator=(const SharedElfFiles&) = delete;
+
+    // The handle of the file at `open_path`, opened on first use; its `elf` carries a reference
+    // of the caller's, which the caller gives back with elf_end. Nullopt when the file cannot
+    // be opened or is not an ELF file with loadable segments.
+    std::optional<SharedElf> acquire(const std::string& open_path);
+
+    // A separate debug file for libdwfl (its find_debuginfo callback), `fd` open on it (taken
+    // over): when it has compressed sections, a descriptor of an anonymous copy with all of them
+    // inflated, made once per file; else `fd` itself. -1 when `fd` is.
+    int debug_file(int fd);
+
+    // Files held (tests).
+    std::size_t size() const { return files_.size(); }
+
+  private:
+    // st_dev, st_ino, st_size, st_mtim: a file replaced on disk is another file.
+    using Identity = std::tuple<std::uint64_t, std::uint64_t, std::int64_t, std::int64_t, std::int64_t>;
+    struct File {
+        int fd = -1;
+        SharedElf shared; // holds the set's own reference
+    };
+    std::map<Identity, File> files_;
+    std::map<Identity, int> inflated_; // debug files: the copy's descriptor, -1 when none is needed
+};
+
+} // namespace sampler
