@@ -12,6 +12,7 @@ packages=(
     liblzma-dev libbz2-dev # with the -dev packages above: the static archives of a self-contained build
     python3
     binutils procps
+    dwz # a program whose DWARF refers to a common file, as Debian's debug packages do (tests/integration/test_record.cpp)
     libncurses-dev tmux
     clang libclang-rt-14-dev # the BPF Python walker (clang -target bpf); the fuzz harnesses: libFuzzer and the sanitizers' runtimes
     gunicorn   # a real worker pool for `top --by-process` (tests/integration/test_worker_pools.cpp)

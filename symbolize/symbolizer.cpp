@@ -5,14 +5,15 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <libelf.h>
 #include <optional>
-#include <string.h>
 #include <string>
 #include <unistd.h>
 
@@ -36,6 +37,21 @@ int find_module_elf(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char
     return ::open(shared->open_path.c_str(), O_RDONLY | O_CLOEXEC);
 }
 
+// libdwfl asks for two kinds of file: the module's separate debug file (debuglink_file is then
+// the main file's .gnu_debuglink, or null) and, for DWARF that refers to a dwz common file, that
+// file (debuglink_file is the DWARF's .gnu_debugaltlink name, with no CRC). The module's build ID
+// names only the first: handing it out for the second makes every reference into the common file
+// (inlined functions' names, shared strings) resolve in the wrong file.
+bool asks_for_module_debug_file(Dwfl_Module* module, const char* debuglink_file, GElf_Word debuglink_crc) {
+    if (!debuglink_file || debuglink_crc != 0)
+        return true;
+    GElf_Addr bias = 0;
+    Elf* main_file = dwfl_module_getelf(module, &bias); // loaded before any debug file is looked for
+    GElf_Word main_crc = 0;
+    const char* main_link = main_file ? dwelf_elf_gnu_debuglink(main_file, &main_crc) : nullptr;
+    return main_link && std::strcmp(main_link, debuglink_file) == 0;
+}
+
 // The separate debug file by build ID (/usr/lib/debug/.build-id/xx/rest.debug), as the run's
 // inflated copy (SharedElfFiles); else libdwfl's own search, untouched. (Its build-ID search
 // hands libdwfl an Elf of its own beside the descriptor, made from the compressed file: a copy
@@ -45,7 +61,9 @@ int find_module_debuginfo(Dwfl_Module* module, void** userdata, const char* name
                           char** debuginfo_file_name) {
     const unsigned char* bits = nullptr;
     GElf_Addr address = 0;
-    const int length = dwfl_module_build_id(module, &bits, &address);
+    const int length = asks_for_module_debug_file(module, debuglink_file, debuglink_crc)
+                           ? dwfl_module_build_id(module, &bits, &address)
+                           : 0;
     if (length > 1 && bits) {
         static constexpr char digits[] = "0123456789abcdef";
         std::string path = "/usr/lib/debug/.build-id/";

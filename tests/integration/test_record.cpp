@@ -1,6 +1,8 @@
 // `sampler record` against the fixture programs: shares, inline frames, libraries, recursion,
 // threads created while recording, stripped binaries, and the SVG output.
 #include "process_helpers.hpp"
+#include "skips.hpp"
+#include "tmux_server.hpp"
 
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -369,6 +371,41 @@ TEST_CASE("separate debug files are found through .gnu_debuglink", "[record][deb
     INFO("last dump:\n" << result.out << result.err);
     REQUIRE(result.exit_code == 0);
     CHECK(result.out.find(expected) != std::string::npos);
+}
+
+TEST_CASE("inlined frames keep their names when the DWARF refers to a dwz common file", "[record][dwz]") {
+    // Debug packages (Debian's dbgsym, Fedora's debuginfo) move the DWARF their files share into
+    // a common file (dwz), named by .gnu_debugaltlink; libdwfl asks for it through the same
+    // callback as the module's own debug file, which is found by the module's build ID. Both are
+    // installed here under /usr/lib/debug, the program with its DWARF and stripped of it.
+    if (::geteuid() != 0)
+        skip_test("installs debug files under /usr/lib/debug: needs root");
+    if (std::system("command -v dwz > /dev/null") != 0)
+        skip_test("dwz is not installed (scripts/install-deps.sh installs it)");
+    const std::string dir = temp_path("dwz-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string common = "/usr/lib/debug/.dwz/sampler-test-" + std::to_string(::getpid()) + ".debug";
+    // The build ID workload_own_id is linked with (tests/fixtures/CMakeLists.txt).
+    const std::string debug_file = "/usr/lib/debug/.build-id/73/616d706c65722d74657374646f776e.debug";
+    RemovedAtEnd remove_common{common}, remove_debug_file{debug_file};
+    const std::string program = dir + "/program", stripped = dir + "/program_stripped";
+    const std::string setup = "set -e; cd '" + dir + "'; cp '" + fixture_path("workload_own_id") +
+                              "' program; cp program twin; mkdir -p /usr/lib/debug/.dwz "
+                              "/usr/lib/debug/.build-id/73; dwz -m common -M '" +
+                              common + "' program twin; cp common '" + common +
+                              "'; objcopy --only-keep-debug program '" + debug_file +
+                              "'; objcopy --strip-debug program program_stripped";
+    REQUIRE(std::system(setup.c_str()) == 0);
+    for (const std::string& binary : {program, stripped}) {
+        INFO(binary);
+        ChildProcess target({binary, "split"});
+        wait_until_started(target);
+        auto folded = record_folded(target, {"-r", "200", "-d", "2"}, "dwz", 100);
+        const long total = total_samples(folded);
+        REQUIRE(total > 100);
+        // Its DIE is in the common file: looked up in the wrong file, the frame is an address.
+        CHECK(samples_matching(folded, "burn(unsigned long);mix_step(unsigned long)") > total / 2);
+    }
 }
 
 TEST_CASE("code in the vDSO is named and unwound through", "[record][vdso]") {
