@@ -153,9 +153,28 @@ std::optional<SharedElf> SharedElfFiles::acquire(const std::string& open_path) {
     // The same handle, its count of references raised (libelf does so for a non-archive).
     SharedElf shared = found->second.shared;
     shared.elf = elf_begin(found->second.fd, ELF_C_READ_MMAP_PRIVATE, found->second.shared.elf);
-    if (!shared.elf)
+    if (!shared.elf) {
+        if (found->second.users == 0)
+            forget(found);
         return std::nullopt;
+    }
+    ++found->second.users;
     return shared;
+}
+
+void SharedElfFiles::release(Elf* elf) {
+    for (auto file = files_.begin(); file != files_.end(); ++file)
+        if (file->second.shared.elf == elf) {
+            if (file->second.users > 0 && --file->second.users == 0)
+                forget(file);
+            return;
+        }
+}
+
+void SharedElfFiles::forget(std::map<Identity, File>::iterator file) {
+    elf_end(file->second.shared.elf);
+    ::close(file->second.fd);
+    files_.erase(file);
 }
 
 } // namespace sampler

@@ -39,6 +39,12 @@ class SharedElfFiles {
     // be opened or is not an ELF file with loadable segments.
     std::optional<SharedElf> acquire(const std::string& open_path);
 
+    // Gives back a user's claim on the file whose handle is `elf` (as acquire returned it), once
+    // the user's references are ended: with the last claim the set closes the file, so that a
+    // long run over processes that come and go (libraries generated per run, containers per
+    // job) holds only the files some process still maps.
+    void release(Elf* elf);
+
     // A separate debug file for libdwfl (its find_debuginfo callback), `fd` open on it (taken
     // over): when it has compressed sections, a descriptor of an anonymous copy with all of them
     // inflated, made once per file; else `fd` itself. -1 when `fd` is.
@@ -52,10 +58,14 @@ class SharedElfFiles {
     using Identity = std::tuple<std::uint64_t, std::uint64_t, std::int64_t, std::int64_t, std::int64_t>;
     struct File {
         int fd = -1;
-        SharedElf shared; // holds the set's own reference
+        SharedElf shared;      // holds the set's own reference
+        std::size_t users = 0; // acquired and not yet released
     };
     std::map<Identity, File> files_;
-    std::map<Identity, int> inflated_; // debug files: the copy's descriptor, -1 when none is needed
+    void forget(std::map<Identity, File>::iterator file);
+    // Debug files: the copy's descriptor, -1 when none is needed. Kept for the run: they are the
+    // installed debug packages', a bounded set, and libdwfl may hold a copy past any one user.
+    std::map<Identity, int> inflated_;
 };
 
 } // namespace sampler

@@ -192,6 +192,7 @@ Symbolizer::~Symbolizer() = default;
 SharedModuleFile::~SharedModuleFile() {
     if (elf)
         elf_end(elf);
+    SharedElfFiles::instance().release(handle);
 }
 
 bool Symbolizer::ensure_reported(const Module& module) {

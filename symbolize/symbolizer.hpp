@@ -25,12 +25,14 @@ namespace sampler {
 
 // A module reported to libdwfl through the run's shared handle of its file (SharedElfFiles):
 // libdwfl takes the reference when it first needs the file (its find_elf callback); one it
-// never took is given back when this goes.
+// never took is given back when this goes, and then the claim on the file (after the Dwfl has
+// ended the references it took).
 struct SharedModuleFile {
     std::string open_path;
-    Elf* elf = nullptr;
+    Elf* elf = nullptr;    // the reference, until libdwfl takes it
+    Elf* handle = nullptr; // the shared handle, for SharedElfFiles::release
     explicit SharedModuleFile(std::string path, Elf* reference)
-        : open_path(std::move(path)), elf(reference) {}
+        : open_path(std::move(path)), elf(reference), handle(reference) {}
     ~SharedModuleFile();
     SharedModuleFile(const SharedModuleFile&) = delete;
     SharedModuleFile& operator=(const SharedModuleFile&) = delete;

@@ -76,6 +76,28 @@ TEST_CASE("symbolizers of processes that map one file share its libelf handle, a
     CHECK(from_second[0].line >= test_symbols::known_function_line);
 }
 
+TEST_CASE("a shared file is closed when the last symbolizer that reported it goes") {
+    const std::size_t before = SharedElfFiles::instance().size();
+    const auto address = reinterpret_cast<std::uint64_t>(&test_symbols::known_function);
+    ModuleMap map(::getpid());
+    map.refresh();
+    {
+        Symbolizer first(map);
+        CHECK(first.frames_for(address, false).at(0).name == "test_symbols::known_function(int)");
+        const std::size_t held = SharedElfFiles::instance().size();
+        CHECK(held > before);
+        {
+            Symbolizer second(map);
+            CHECK(second.frames_for(address, false).at(0).name == "test_symbols::known_function(int)");
+            CHECK(SharedElfFiles::instance().size() == held);
+        }
+        CHECK(SharedElfFiles::instance().size() == held); // the first still has it
+        // ...and still reads it after the second's libdwfl session ended its references.
+        CHECK(first.frames_for(address + 1, false).at(0).name == "test_symbols::known_function(int)");
+    }
+    CHECK(SharedElfFiles::instance().size() == before);
+}
+
 TEST_CASE("a debug file with compressed sections is handed out as one inflated copy") {
     const std::string compressed = "/tmp/sampler-test-compressed-" + std::to_string(::getpid());
     const std::string command =
