@@ -7,7 +7,6 @@
 #include <elf.h>
 
 namespace sampler {
-namespace {
 
 std::string to_hex(std::span<const std::uint8_t> bits) {
     static constexpr char digits[] = "0123456789abcdef";
@@ -18,6 +17,8 @@ std::string to_hex(std::span<const std::uint8_t> bits) {
     }
     return text;
 }
+
+namespace {
 
 std::string build_id_from_note(std::span<const std::uint8_t> bytes, const Elf64_Phdr& note) {
     std::uint64_t pos = note.p_offset;

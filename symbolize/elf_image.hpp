@@ -14,6 +14,9 @@
 
 namespace sampler {
 
+// Lowercase hex of `bits` (a build ID).
+std::string to_hex(std::span<const std::uint8_t> bits);
+
 struct ElfSegment {
     std::uint64_t vaddr = 0;
     std::uint64_t memsz = 0;

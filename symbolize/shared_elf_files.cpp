@@ -32,6 +32,10 @@ bool load_span(Elf* elf, SharedElf& out) {
 
 } // namespace
 
+SharedElfFiles::Identity SharedElfFiles::identity_of(const struct stat& status) {
+    return {status.st_dev, status.st_ino, status.st_size, status.st_mtim.tv_sec, status.st_mtim.tv_nsec};
+}
+
 SharedElfFiles& SharedElfFiles::instance() {
     static SharedElfFiles files;
     return files;
@@ -102,8 +106,7 @@ int SharedElfFiles::debug_file(int fd) {
     struct stat status {};
     if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode))
         return fd;
-    const Identity identity{status.st_dev, status.st_ino, status.st_size, status.st_mtim.tv_sec,
-                            status.st_mtim.tv_nsec};
+    const Identity identity = identity_of(status);
     auto found = inflated_.find(identity);
     if (found == inflated_.end()) {
         elf_version(EV_CURRENT);
@@ -129,8 +132,7 @@ std::optional<SharedElf> SharedElfFiles::acquire(const std::string& open_path) {
         ::close(fd);
         return std::nullopt;
     }
-    const Identity identity{status.st_dev, status.st_ino, status.st_size, status.st_mtim.tv_sec,
-                            status.st_mtim.tv_nsec};
+    const Identity identity = identity_of(status);
     auto found = files_.find(identity);
     if (found == files_.end()) {
         elf_version(EV_CURRENT);

@@ -1,9 +1,9 @@
 #pragma once
-// libelf handles shared by every Symbolizer of the run, by file identity. A library's
-// compressed debug sections are inflated once into its shared handle, not again for each
-// process that maps it: with --subprocesses, each new process (a forked worker, a child per
-// job) has a Symbolizer of its own, and inflating pyenv libpython's DWARF again for each was
-// most of sampler's CPU while a parent forked children.
+// libelf handles shared by every Symbolizer of the run, by file identity, and separate debug
+// files with compressed sections inflated once into an anonymous copy: with --subprocesses,
+// each new process (a forked worker, a child per job) has a Symbolizer of its own, and
+// inflating libc6-dbg's debug sections again for each was most of sampler's CPU while a parent
+// forked children.
 
 #include <cstdint>
 #include <map>
@@ -12,10 +12,11 @@
 #include <tuple>
 
 typedef struct Elf Elf;
+struct stat;
 
 namespace sampler {
 
-// A reference to one file's shared handle, released (elf_end) when it goes.
+// A reference to one file's shared handle: its holder ends it with elf_end.
 struct SharedElf {
     Elf* elf = nullptr;
     // Where its first loadable segment starts (p_vaddr rounded down to p_align) and where its
@@ -56,6 +57,7 @@ class SharedElfFiles {
   private:
     // st_dev, st_ino, st_size, st_mtim: a file replaced on disk is another file.
     using Identity = std::tuple<std::uint64_t, std::uint64_t, std::int64_t, std::int64_t, std::int64_t>;
+    static Identity identity_of(const struct stat& status);
     struct File {
         int fd = -1;
         SharedElf shared;      // holds the set's own reference

@@ -1,5 +1,6 @@
 #include "symbolizer.hpp"
 
+#include "elf_image.hpp"
 #include "sampler/error.hpp"
 #include "shared_elf_files.hpp"
 
@@ -65,15 +66,9 @@ int find_module_debuginfo(Dwfl_Module* module, void** userdata, const char* name
                            ? dwfl_module_build_id(module, &bits, &address)
                            : 0;
     if (length > 1 && bits) {
-        static constexpr char digits[] = "0123456789abcdef";
-        std::string path = "/usr/lib/debug/.build-id/";
-        for (int i = 0; i < length; ++i) {
-            path += digits[bits[i] >> 4];
-            path += digits[bits[i] & 15];
-            if (i == 0)
-                path += '/';
-        }
-        path += ".debug";
+        const std::string hex = to_hex({bits, static_cast<std::size_t>(length)});
+        const std::string path =
+            "/usr/lib/debug/.build-id/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".debug";
         if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
             if (debuginfo_file_name)
                 *debuginfo_file_name = ::strdup(path.c_str());
